@@ -1,0 +1,164 @@
+/**
+ * The configuration schema: one zod schema that yields both validation and the type.
+ * Keys stay snake_case everywhere (YAML, type, error paths, docs), as DESIGN.md names them.
+ * Defaults live here and only here.
+ */
+import { z } from "zod";
+
+const portNumber = z.number().int().min(1).max(65535);
+
+/** "50000-59999": even start, at least one RTP/RTCP pair. */
+const portRange = z
+  .string()
+  .regex(/^\d{1,5}-\d{1,5}$/, 'expected "MIN-MAX", e.g. "50000-59999"')
+  .refine((s) => {
+    const [a, b] = s.split("-").map(Number);
+    return a >= 1024 && b <= 65535 && b > a;
+  }, "expected 1024 <= MIN < MAX <= 65535");
+
+const digits = z.string().regex(/^[0-9*#+]+$/, "expected a phone number (digits)");
+
+const extension = z
+  .object({
+    number: z.string().regex(/^[0-9]{2,15}$/, "expected digits, e.g. \"801\""),
+    password: z.string().min(4, "must be at least 4 characters"),
+    name: z.string().optional(),
+    /** Which of the line's numbers this extension calls out with (main or an additional one). */
+    caller_id: digits.optional(),
+  })
+  .strict();
+
+const dialplanRule = z
+  .object({
+    match: z.string().refine((s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "not a valid regular expression"),
+    /** "extension", "trunk", or the number of an extension to ring. */
+    to: z.string().min(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    wan: z
+      .object({
+        /** The port wired to the ONU; "none" runs without WAN (no DHCP, trunk needs manual server). */
+        interface: z.string().min(1).default("eth0"),
+        /** MAC sent in options 61/124, if not the interface's own (some lines want the home gateway's). */
+        mac: z
+          .string()
+          .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "expected a MAC like 00:11:22:33:44:55")
+          .optional(),
+        dhcp: z
+          .object({
+            request_options: z.array(z.number().int().min(1).max(254)).default([1, 3, 6, 15, 28, 33, 51, 54, 58, 59, 120, 121, 125]),
+            vendor_class: z.string().optional(),
+            default_route: z.boolean().default(false),
+            release_on_shutdown: z.boolean().default(false),
+            enterprise: z.number().int().nonnegative().default(210),
+            number_code: z.number().int().min(1).max(255).default(202),
+            additional_code: z.number().int().min(1).max(255).default(203),
+            domain_code: z.number().int().min(1).max(255).default(204),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    trunk: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Overrides for what the lease says. */
+        server: z.string().optional(),
+        server_port: portNumber.default(5060),
+        domain: z.string().optional(),
+        number: digits.optional(),
+        additional_numbers: z.array(digits).default([]),
+        user: z.string().optional(),
+        password: z.string().optional(),
+        register_expires: z.number().int().min(60).max(86400).default(3600),
+        /** Refresh at this fraction of the granted expiry (NGN: 40–50 %). */
+        refresh_ratio: z.number().min(0.2).max(0.9).default(0.45),
+        /** Concurrent calls the line allows (1, or 2 with the "double channel" option). */
+        channels: z.number().int().min(1).max(8).default(1),
+        local_port: portNumber.default(5060),
+        session_expires: z.number().int().min(90).default(300),
+      })
+      .strict()
+      .prefault({}),
+    lan: z
+      .object({
+        listen: z.string().min(1).default("0.0.0.0"),
+        port: portNumber.default(5060),
+        /** Address written into SDP/Contact toward phones when listen is 0.0.0.0. */
+        advertise: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    extensions: z.array(extension).default([]),
+    inbound: z
+      .object({
+        ring: z.array(z.string()).default([]),
+        /** Per called number (main or additional): who rings. Unlisted numbers use `ring`. */
+        numbers: z.record(z.string(), z.array(z.string())).prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    dialplan: z
+      .array(dialplanRule)
+      .default([
+        { match: "^80[1-9]$", to: "extension" },
+        { match: "^0[0-9]+$", to: "trunk" },
+      ]),
+    pbx: z
+      .object({
+        ring_timeout_s: z.number().int().min(5).max(600).default(45),
+        realm: z.string().optional(),
+        min_expires: z.number().int().min(10).default(60),
+        max_expires: z.number().int().min(60).default(3600),
+        nonce_ttl_s: z.number().int().min(10).default(300),
+        lockout_failures: z.number().int().min(1).default(5),
+        lockout_s: z.number().int().min(1).default(300),
+        dnd: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    media: z
+      .object({
+        rtp_ports: portRange.default("50000-59999"),
+        timeout_s: z.number().int().min(5).default(60),
+        offload: z.enum(["none", "nftables"]).default("none"),
+      })
+      .strict()
+      .prefault({}),
+    mqtt: z
+      .object({
+        /** mqtt://host:port, "embedded", or "none". */
+        server: z.string().default("none"),
+        base_topic: z.string().min(1).default("hikari-gw"),
+        discovery_prefix: z.string().min(1).default("homeassistant"),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        client_id: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+        /** Log every SIP message in full (debug aid; verbose). */
+        sip_messages: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    state_dir: z.string().min(1).default("/var/lib/hikari-gw"),
+  })
+  .strict();
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
