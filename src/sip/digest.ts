@@ -1,0 +1,371 @@
+/**
+ * HTTP Digest authentication as SIP uses it (RFC 3261 §22.4 over RFC 2617, RFC 7616 for
+ * SHA-256 and the -sess variants). Both sides live here:
+ *
+ * - `DigestServer` issues challenges and checks credentials for the registrar and the B2BUA.
+ *   Nonces are stateless (RFC 7616 §3.3 suggests "time-stamp H(time-stamp ":" ETag ":"
+ *   secret)"): a timestamp, a counter and an HMAC over both with a per-process secret, so any
+ *   nonce can be checked without a table, is bound to this gateway, and expires. Only the
+ *   last nonce-count per nonce is remembered, in a bounded map, to refuse replays (§3.4).
+ * - `digestAuthorization` answers a challenge, for the trunk or any provider that asks.
+ *
+ * qop=auth and the old no-qop form (RFC 2069, still sent by some phones) are supported;
+ * auth-int is not offered and is refused (SIP bodies are rewritten by the B2BUA anyway).
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Clock } from "../clock.js";
+
+export type DigestAlgorithm = "MD5" | "MD5-sess" | "SHA-256" | "SHA-256-sess";
+
+/** Why verification failed; the caller maps these to 401 / 403 / 400. */
+export type DigestFailure =
+  | "no-credentials" // no Digest header value at all, or another scheme
+  | "malformed" // a mandatory parameter missing or unparsable (RFC 7616 §3.4)
+  | "realm-mismatch"
+  | "bad-nonce" // not one of ours (wrong MAC, other process, garbage)
+  | "stale-nonce" // ours and correct, but too old: answer with stale=true (§3.3)
+  | "unknown-user"
+  | "bad-algorithm"
+  | "bad-qop"
+  | "bad-response" // wrong password (or wrong method/uri)
+  | "replay"; // nc not above the last one seen for this nonce
+
+export type DigestVerification = { ok: true; user: string } | { ok: false; reason: DigestFailure; user?: string };
+
+/** HA1 for a user, in the hex of the algorithm's hash, or undefined if the user is unknown. */
+export type Ha1Lookup = (user: string, algorithm: DigestAlgorithm) => string | undefined;
+
+export interface DigestServerOptions {
+  realm: string;
+  /** Per-process random secret that makes nonces unforgeable; 32 random bytes if omitted. */
+  secret?: Buffer | string;
+  /** How long a nonce stays fresh (after that: stale=true). Default 5 minutes. */
+  nonceTtlMs?: number;
+  clock: Clock;
+  /** Algorithm offered in challenges. Default MD5: what every SIP phone speaks. */
+  algorithm?: DigestAlgorithm;
+  /** Offer qop="auth" (default true). Clients without qop are accepted either way. */
+  qop?: boolean;
+  /** Nonces whose nonce-count is tracked; the oldest is forgotten past this. Default 65536. */
+  maxTrackedNonces?: number;
+}
+
+const HASH_NAME: Record<DigestAlgorithm, "md5" | "sha256"> = {
+  MD5: "md5",
+  "MD5-sess": "md5",
+  "SHA-256": "sha256",
+  "SHA-256-sess": "sha256",
+};
+
+function hashHex(alg: DigestAlgorithm, s: string): string {
+  return createHash(HASH_NAME[alg]).update(s).digest("hex");
+}
+
+/** Canonical algorithm token, case-insensitive (RFC 7616 §3.3); absent means MD5 (§3.4). */
+export function parseAlgorithm(token: string | undefined): DigestAlgorithm | undefined {
+  if (token === undefined) return "MD5";
+  switch (token.toUpperCase()) {
+    case "MD5":
+      return "MD5";
+    case "MD5-SESS":
+      return "MD5-sess";
+    case "SHA-256":
+      return "SHA-256";
+    case "SHA-256-SESS":
+      return "SHA-256-sess";
+    default:
+      return undefined;
+  }
+}
+
+/** HA1 = H(username ":" realm ":" password) (RFC 7616 §3.4.2), before any -sess step. */
+export function computeHa1(username: string, realm: string, password: string, algorithm: DigestAlgorithm = "MD5"): string {
+  return hashHex(algorithm, `${username}:${realm}:${password}`);
+}
+
+export interface DigestResponseInput {
+  algorithm: DigestAlgorithm;
+  /** The plain HA1 (H(user:realm:password)); the -sess step is applied here. */
+  ha1: string;
+  nonce: string;
+  method: string;
+  uri: string;
+  /** "auth", or undefined for the RFC 2069 form. */
+  qop?: "auth";
+  nc?: string;
+  cnonce?: string;
+}
+
+/** request-digest of RFC 7616 §3.4.1 (RFC 2617 §3.2.2.1). */
+export function digestResponse(i: DigestResponseInput): string {
+  let ha1 = i.ha1;
+  // -sess: HA1 = H(H(user:realm:pass) ":" nonce ":" cnonce) (§3.4.2).
+  if (i.algorithm.endsWith("-sess")) ha1 = hashHex(i.algorithm, `${ha1}:${i.nonce}:${i.cnonce ?? ""}`);
+  const ha2 = hashHex(i.algorithm, `${i.method}:${i.uri}`);
+  if (i.qop === "auth") return hashHex(i.algorithm, `${ha1}:${i.nonce}:${i.nc}:${i.cnonce}:auth:${ha2}`);
+  return hashHex(i.algorithm, `${ha1}:${i.nonce}:${ha2}`);
+}
+
+export interface DigestChallengeParams {
+  scheme: string;
+  params: Map<string, string>;
+}
+
+/**
+ * Parses `Digest realm="x", nonce="y", qop="auth,auth-int"` (RFC 7616 §3.3/§3.4, RFC 7235
+ * auth-param syntax): names are lowercased, quoted values unquoted (backslash escapes kept
+ * literal per quoted-pair), commas inside quotes do not split. Kept here rather than in the
+ * message layer because verification must not depend on looser general-purpose parsing.
+ * Returns undefined for an empty value.
+ */
+export function parseDigestParams(value: string): DigestChallengeParams | undefined {
+  let i = 0;
+  const n = value.length;
+  while (i < n && isSpace(value.charCodeAt(i))) i++;
+  const schemeStart = i;
+  while (i < n && !isSpace(value.charCodeAt(i))) i++;
+  if (i === schemeStart) return undefined;
+  const scheme = value.slice(schemeStart, i);
+  const params = new Map<string, string>();
+  // Bounded by the value's length: each round consumes at least one character.
+  while (i < n) {
+    while (i < n && (isSpace(value.charCodeAt(i)) || value.charCodeAt(i) === 44 /* , */)) i++;
+    if (i >= n) break;
+    const nameStart = i;
+    while (i < n && value.charCodeAt(i) !== 61 /* = */ && value.charCodeAt(i) !== 44 && !isSpace(value.charCodeAt(i))) i++;
+    const name = value.slice(nameStart, i).toLowerCase();
+    while (i < n && isSpace(value.charCodeAt(i))) i++;
+    if (i >= n || value.charCodeAt(i) !== 61) {
+      if (name) params.set(name, "");
+      continue;
+    }
+    i++; // '='
+    while (i < n && isSpace(value.charCodeAt(i))) i++;
+    let v: string;
+    if (value.charCodeAt(i) === 34 /* " */) {
+      i++;
+      let out = "";
+      let from = i;
+      while (i < n && value.charCodeAt(i) !== 34) {
+        if (value.charCodeAt(i) === 92 /* \ */ && i + 1 < n) {
+          out += value.slice(from, i);
+          i++;
+          from = i;
+        }
+        i++;
+      }
+      v = out + value.slice(from, i);
+      if (i < n) i++; // closing quote
+    } else {
+      const vs = i;
+      while (i < n && value.charCodeAt(i) !== 44 && !isSpace(value.charCodeAt(i))) i++;
+      v = value.slice(vs, i);
+    }
+    if (name && !params.has(name)) params.set(name, v);
+  }
+  return { scheme, params };
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10;
+}
+
+function quote(s: string): string {
+  return `"${s.replace(/(["\\])/g, "\\$1")}"`;
+}
+
+/** Nonce = 12 hex timestamp (ms) + 8 hex counter + 32 hex HMAC-SHA256 prefix (128 bits). */
+const NONCE_LENGTH = 12 + 8 + 32;
+/** Accept nonces stamped slightly in the future (clock steps backwards by NTP). */
+const FUTURE_SKEW_MS = 5_000;
+
+export class DigestServer {
+  readonly realm: string;
+  readonly algorithm: DigestAlgorithm;
+  private readonly secret: Buffer;
+  private readonly ttl: number;
+  private readonly clock: Clock;
+  private readonly qop: boolean;
+  private readonly maxTracked: number;
+  /** nonce → highest nc seen (RFC 7616 §3.4: "the server can detect replays"). Insertion-ordered for eviction. */
+  private readonly lastNc = new Map<string, number>();
+  private counter = 0;
+
+  constructor(opts: DigestServerOptions) {
+    this.realm = opts.realm;
+    this.secret = opts.secret === undefined ? randomBytes(32) : Buffer.from(opts.secret);
+    this.ttl = opts.nonceTtlMs ?? 300_000;
+    this.clock = opts.clock;
+    this.algorithm = opts.algorithm ?? "MD5";
+    this.qop = opts.qop ?? true;
+    this.maxTracked = opts.maxTrackedNonces ?? 65_536;
+  }
+
+  /** A fresh nonce for this gateway. */
+  newNonce(): string {
+    const ts = Math.max(0, Math.floor(this.clock.now())).toString(16).padStart(12, "0").slice(-12);
+    this.counter = (this.counter + 1) >>> 0;
+    const ctr = this.counter.toString(16).padStart(8, "0");
+    return ts + ctr + this.mac(ts + ctr);
+  }
+
+  /**
+   * The value of a WWW-Authenticate (registrar, 401) or Proxy-Authenticate (B2BUA, 407)
+   * header (RFC 3261 §22.1/§22.3); the value is the same, `proxy` only documents intent.
+   * `stale` tells a client its credentials were right but the nonce expired, so it retries
+   * without asking the user (RFC 7616 §3.3).
+   */
+  challenge(opts: { stale?: boolean; proxy: boolean }): string {
+    let v = `Digest realm=${quote(this.realm)}, nonce="${this.newNonce()}", algorithm=${this.algorithm}`;
+    if (this.qop) v += `, qop="auth"`;
+    if (opts.stale) v += ", stale=true";
+    return v;
+  }
+
+  /**
+   * Checks an Authorization / Proxy-Authorization value for `method`. Order matters: the
+   * response is checked before nonce age, so `stale-nonce` is only reported for credentials
+   * that were otherwise right (RFC 7616 §3.3 "stale ... the request-digest was valid").
+   */
+  verify(authHeaderValue: string | undefined, method: string, ha1Lookup: Ha1Lookup): DigestVerification {
+    if (authHeaderValue === undefined) return { ok: false, reason: "no-credentials" };
+    const parsed = parseDigestParams(authHeaderValue);
+    if (!parsed || parsed.scheme.toLowerCase() !== "digest") return { ok: false, reason: "no-credentials" };
+    const p = parsed.params;
+    const user = p.get("username");
+    const realm = p.get("realm");
+    const nonce = p.get("nonce");
+    const uri = p.get("uri");
+    const response = p.get("response");
+    if (user === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) {
+      return { ok: false, reason: "malformed", user };
+    }
+    if (realm !== this.realm) return { ok: false, reason: "realm-mismatch", user };
+    const algorithm = parseAlgorithm(p.get("algorithm"));
+    if (!algorithm) return { ok: false, reason: "bad-algorithm", user };
+    const age = this.nonceAge(nonce);
+    if (age === undefined) return { ok: false, reason: "bad-nonce", user };
+    const qopRaw = p.get("qop");
+    let qop: "auth" | undefined;
+    let ncNum = 0;
+    const nc = p.get("nc");
+    const cnonce = p.get("cnonce");
+    if (qopRaw !== undefined) {
+      if (qopRaw.toLowerCase() !== "auth") return { ok: false, reason: "bad-qop", user };
+      // nc is exactly 8 hex digits (RFC 7616 §3.4); cnonce mandatory with qop.
+      if (nc === undefined || cnonce === undefined || !/^[0-9a-fA-F]{8}$/.test(nc)) return { ok: false, reason: "malformed", user };
+      qop = "auth";
+      ncNum = parseInt(nc, 16);
+    } else if (algorithm.endsWith("-sess") && cnonce === undefined) {
+      return { ok: false, reason: "malformed", user };
+    }
+    const ha1 = ha1Lookup(user, algorithm);
+    if (ha1 === undefined) return { ok: false, reason: "unknown-user", user };
+    const expected = digestResponse({ algorithm, ha1, nonce, method, uri, qop, nc, cnonce });
+    if (!sameHex(expected, response)) return { ok: false, reason: "bad-response", user };
+    if (age > this.ttl) return { ok: false, reason: "stale-nonce", user };
+    if (qop) {
+      const last = this.lastNc.get(nonce);
+      if (last !== undefined && ncNum <= last) return { ok: false, reason: "replay", user };
+      this.trackNc(nonce, ncNum, last !== undefined);
+    }
+    return { ok: true, user };
+  }
+
+  /** Milliseconds since the nonce was issued, or undefined if it is not one of ours. */
+  private nonceAge(nonce: string): number | undefined {
+    if (nonce.length !== NONCE_LENGTH) return undefined;
+    const stamp = nonce.slice(0, 20);
+    if (!sameHex(this.mac(stamp), nonce.slice(20))) return undefined;
+    const ts = parseInt(nonce.slice(0, 12), 16);
+    if (!Number.isFinite(ts)) return undefined;
+    const age = this.clock.now() - ts;
+    return age < -FUTURE_SKEW_MS ? undefined : Math.max(0, age);
+  }
+
+  private mac(stamp: string): string {
+    return createHmac("sha256", this.secret).update(stamp).update(this.realm).digest("hex").slice(0, 32);
+  }
+
+  private trackNc(nonce: string, nc: number, known: boolean): void {
+    if (known) {
+      this.lastNc.set(nonce, nc); // value update keeps insertion order; fine for eviction by first use
+      return;
+    }
+    if (this.lastNc.size >= this.maxTracked) {
+      // Forget the oldest nonce. A replay of a forgotten nonce is still refused once it is
+      // stale; this bounds memory under a flood of fresh nonces.
+      const oldest = this.lastNc.keys().next().value;
+      if (oldest !== undefined) this.lastNc.delete(oldest);
+    }
+    this.lastNc.set(nonce, nc);
+  }
+
+  /** Tracked nonces (for tests and status). */
+  trackedNonces(): number {
+    return this.lastNc.size;
+  }
+}
+
+/** Constant-time compare of two hex strings, case-insensitive (RFC 7616: LHEX, but be lenient). */
+function sameHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a.toLowerCase(), "latin1"), Buffer.from(b.toLowerCase(), "latin1"));
+}
+
+export interface DigestAuthorizationInput {
+  /** The WWW-Authenticate / Proxy-Authenticate value received. */
+  challenge: string;
+  method: string;
+  /** digest-uri: the Request-URI of the request being sent (RFC 3261 §22.4). */
+  uri: string;
+  username: string;
+  password: string;
+  /** Client nonce; random if omitted. */
+  cnonce?: string;
+  /** Nonce count for this nonce, starting at 1 (RFC 7616 §3.4). */
+  nc: number;
+}
+
+/**
+ * Answers a challenge (RFC 7616 §3.4, RFC 3261 §22.2): the value for an Authorization or
+ * Proxy-Authorization header. Picks qop=auth when offered, otherwise the RFC 2069 form.
+ * Throws on a challenge it cannot answer (other scheme, unknown algorithm, auth-int only).
+ */
+export function digestAuthorization(i: DigestAuthorizationInput): string {
+  const parsed = parseDigestParams(i.challenge);
+  if (!parsed || parsed.scheme.toLowerCase() !== "digest") throw new Error("not a Digest challenge");
+  const p = parsed.params;
+  const realm = p.get("realm") ?? "";
+  const nonce = p.get("nonce");
+  if (nonce === undefined) throw new Error("Digest challenge without nonce");
+  const algorithm = parseAlgorithm(p.get("algorithm"));
+  if (!algorithm) throw new Error(`unsupported Digest algorithm ${p.get("algorithm")}`);
+  const qopOffered = p.get("qop");
+  let qop: "auth" | undefined;
+  if (qopOffered !== undefined) {
+    const list = qopOffered.split(",").map((s) => s.trim().toLowerCase());
+    if (!list.includes("auth")) throw new Error(`unsupported qop ${qopOffered}`);
+    qop = "auth";
+  }
+  const cnonce = i.cnonce ?? randomBytes(8).toString("hex");
+  const nc = (i.nc >>> 0).toString(16).padStart(8, "0");
+  const needCnonce = qop !== undefined || algorithm.endsWith("-sess");
+  const response = digestResponse({
+    algorithm,
+    ha1: computeHa1(i.username, realm, i.password, algorithm),
+    nonce,
+    method: i.method,
+    uri: i.uri,
+    qop,
+    nc,
+    cnonce: needCnonce ? cnonce : undefined,
+  });
+  let v = `Digest username=${quote(i.username)}, realm=${quote(realm)}, nonce=${quote(nonce)}, uri=${quote(i.uri)}, response="${response}"`;
+  if (p.has("algorithm")) v += `, algorithm=${algorithm}`;
+  if (needCnonce) v += `, cnonce=${quote(cnonce)}`;
+  const opaque = p.get("opaque");
+  if (opaque !== undefined) v += `, opaque=${quote(opaque)}`;
+  if (qop) v += `, qop=auth, nc=${nc}`;
+  return v;
+}
