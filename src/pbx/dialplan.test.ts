@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { Dialplan, normalizeDialled } from "./dialplan.js";
+
+const rules = [
+  { match: "^80[1-9]$", to: "extension" },
+  { match: "^0[0-9]+$", to: "trunk" },
+  { match: "^15900941215$", to: "801" },
+  { match: "^8", to: "trunk" }, // shadowed for 801..809 by the first rule
+];
+
+describe("Dialplan", () => {
+  const dp = new Dialplan(rules);
+
+  it("routes by the first matching rule", () => {
+    expect(dp.route("802")).toEqual({ kind: "extension", number: "802" });
+    expect(dp.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("15900941215")).toEqual({ kind: "user", number: "801" });
+    expect(dp.route("800")).toEqual({ kind: "trunk", number: "800" });
+    expect(dp.route("117")).toEqual({ kind: "none" });
+    expect(dp.route("")).toEqual({ kind: "none" });
+  });
+
+  it("strips visual separators and maps +81 to national format", () => {
+    expect(dp.route("03-1234-5678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("(03) 1234 5678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("+81 3-1234-5678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("80 2")).toEqual({ kind: "extension", number: "802" });
+  });
+
+  it("leaves non-numbers alone", () => {
+    expect(normalizeDialled("front.door")).toBe("front.door");
+    expect(normalizeDialled("+1 555 0100")).toBe("+15550100");
+    expect(normalizeDialled("*67#")).toBe("*67#");
+    expect(new Dialplan([{ match: "^front\\.door$", to: "801" }]).route("front.door")).toEqual({ kind: "user", number: "801" });
+  });
+
+  it("can match the raw string when normalisation is off", () => {
+    const raw = new Dialplan(rules, { normalize: false });
+    expect(raw.route("03-1234-5678")).toEqual({ kind: "none" });
+    expect(raw.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678" });
+  });
+
+  it("is not fooled by regex state between calls", () => {
+    const g = new Dialplan([{ match: "^0", to: "trunk" }]);
+    for (let i = 0; i < 5; i++) expect(g.route("0312").kind).toBe("trunk");
+  });
+
+  it("refuses bad rules with their index", () => {
+    expect(() => new Dialplan([{ match: "(", to: "trunk" }])).toThrow(/dialplan\[0\]\.match/);
+    expect(() => new Dialplan([rules[0]!, { match: "^1$", to: "voicemail" }])).toThrow(/dialplan\[1\]\.to/);
+  });
+});
