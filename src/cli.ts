@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * The command line (DESIGN.md "Command line"): argument parsing only; each command lives
+ * with its layer and is loaded on demand so `check-config` never opens a socket.
+ */
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { stringify } from "yaml";
+import { createRootLogger, type LogLevel } from "./log.js";
+
+const DEFAULT_CONFIG = "/etc/hikari-gw/config.yaml";
+
+const HELP = `hikari-gw — home telephony gateway for NTT FLET'S Hikari Denwa
+
+Usage:
+  hikari-gw run [--config FILE] [--log-level LEVEL]   run the gateway (default config ${DEFAULT_CONFIG})
+  hikari-gw check-config [--config FILE]              validate; print the effective config, secrets masked
+  hikari-gw dhcp --interface IF [--json] [--keep] [--mac MAC]
+                                                      take a DHCP lease on IF, print it, release it unless --keep
+  hikari-gw relay --sessions N [--listen ADDR] [--offload] [--ports MIN-MAX]
+                                                      media relay benchmark mode (prints port pairs as JSON)
+  hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
+  hikari-gw --version | --help
+
+Log levels: fatal, error, warn, info, debug, trace, silent.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: "string", short: "c" },
+      "log-level": { type: "string" },
+      interface: { type: "string", short: "i" },
+      json: { type: "boolean" },
+      keep: { type: "boolean" },
+      mac: { type: "string" },
+      sessions: { type: "string" },
+      listen: { type: "string" },
+      offload: { type: "boolean" },
+      ports: { type: "string" },
+      version: { type: "boolean", short: "v" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`hikari-gw ${version()}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(HELP + "\n");
+    return values.help ? 0 : 2;
+  }
+  const levelArg = values["log-level"];
+  if (levelArg !== undefined && !LEVELS.has(levelArg)) {
+    process.stderr.write(`--log-level: expected one of ${[...LEVELS].join(", ")}; got "${levelArg}"\n`);
+    return 2;
+  }
+  const configFile = values.config ?? DEFAULT_CONFIG;
+
+  switch (command) {
+    case "check-config": {
+      const { loadConfig, maskSecrets, ConfigError } = await import("./config/load.js");
+      try {
+        const cfg = loadConfig(configFile);
+        process.stdout.write(stringify(maskSecrets(cfg)));
+        return 0;
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          process.stderr.write(e.message + "\n");
+          return 1;
+        }
+        throw e;
+      }
+    }
+    case "run": {
+      const { loadConfig, ConfigError } = await import("./config/load.js");
+      let cfg;
+      try {
+        cfg = loadConfig(configFile);
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          process.stderr.write(e.message + "\n");
+          return 1;
+        }
+        throw e;
+      }
+      const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? cfg.log.level });
+      const { Gateway } = await import("./gateway.js");
+      const gw = new Gateway(cfg, log, { version: version() });
+      await gw.start();
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (sig: string) => {
+          if (stopping) return;
+          stopping = true;
+          log.info({ signal: sig }, "stopping");
+          gw.stop().then(resolve, (err) => {
+            log.error({ err }, "error while stopping");
+            resolve();
+          });
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      log.flush?.();
+      return 0;
+    }
+    case "dhcp": {
+      if (!values.interface) {
+        process.stderr.write("dhcp: --interface IF is required\n");
+        return 2;
+      }
+      const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? "warn", destination: process.stderr });
+      const { dhcpCommand } = await import("./dhcp/command.js");
+      return dhcpCommand({ interface: values.interface, json: !!values.json, keep: !!values.keep, mac: values.mac, log });
+    }
+    case "relay": {
+      const sessions = Number(values.sessions);
+      if (!Number.isInteger(sessions) || sessions < 1) {
+        process.stderr.write("relay: --sessions N (a positive integer) is required\n");
+        return 2;
+      }
+      let portMin: number | undefined;
+      let portMax: number | undefined;
+      if (values.ports) {
+        const m = /^(\d+)-(\d+)$/.exec(values.ports);
+        if (!m) {
+          process.stderr.write('relay: --ports expects "MIN-MAX"\n');
+          return 2;
+        }
+        portMin = Number(m[1]);
+        portMax = Number(m[2]);
+      }
+      const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? "warn", destination: process.stderr });
+      const { relayCommand } = await import("./media/command.js");
+      return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: !!values.offload, portMin, portMax, log });
+    }
+    case "status": {
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const { queryStatus } = await import("./control.js");
+      const status = await queryStatus(cfg.state_dir);
+      process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`hikari-gw: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
