@@ -92,6 +92,12 @@ export class SipParseError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /**
+     * The header lines parsed before the failure, when the start line was a request and
+     * the header section could be read: enough for the transport to answer 400/416/505
+     * (see `responseForParseError` in build.ts). Undefined otherwise.
+     */
+    readonly headers?: Header[],
   ) {
     super(message);
     this.name = "SipParseError";
