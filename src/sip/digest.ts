@@ -14,6 +14,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.js";
+import { parseAuthParams, type AuthParams } from "./message/index.js";
 
 export type DigestAlgorithm = "MD5" | "MD5-sess" | "SHA-256" | "SHA-256-sess";
 
@@ -106,68 +107,16 @@ export function digestResponse(i: DigestResponseInput): string {
   return hashHex(i.algorithm, `${ha1}:${i.nonce}:${ha2}`);
 }
 
-export interface DigestChallengeParams {
-  scheme: string;
-  params: Map<string, string>;
-}
-
 /**
- * Parses `Digest realm="x", nonce="y", qop="auth,auth-int"` (RFC 7616 §3.3/§3.4, RFC 7235
- * auth-param syntax): names are lowercased, quoted values unquoted (backslash escapes kept
- * literal per quoted-pair), commas inside quotes do not split. Kept here rather than in the
- * message layer because verification must not depend on looser general-purpose parsing.
- * Returns undefined for an empty value.
+ * A challenge or credentials value split into scheme and lowercased params (RFC 7616
+ * §3.3/§3.4), or undefined when it does not parse: the message layer's parser, made total.
  */
-export function parseDigestParams(value: string): DigestChallengeParams | undefined {
-  let i = 0;
-  const n = value.length;
-  while (i < n && isSpace(value.charCodeAt(i))) i++;
-  const schemeStart = i;
-  while (i < n && !isSpace(value.charCodeAt(i))) i++;
-  if (i === schemeStart) return undefined;
-  const scheme = value.slice(schemeStart, i);
-  const params = new Map<string, string>();
-  // Bounded by the value's length: each round consumes at least one character.
-  while (i < n) {
-    while (i < n && (isSpace(value.charCodeAt(i)) || value.charCodeAt(i) === 44 /* , */)) i++;
-    if (i >= n) break;
-    const nameStart = i;
-    while (i < n && value.charCodeAt(i) !== 61 /* = */ && value.charCodeAt(i) !== 44 && !isSpace(value.charCodeAt(i))) i++;
-    const name = value.slice(nameStart, i).toLowerCase();
-    while (i < n && isSpace(value.charCodeAt(i))) i++;
-    if (i >= n || value.charCodeAt(i) !== 61) {
-      if (name) params.set(name, "");
-      continue;
-    }
-    i++; // '='
-    while (i < n && isSpace(value.charCodeAt(i))) i++;
-    let v: string;
-    if (value.charCodeAt(i) === 34 /* " */) {
-      i++;
-      let out = "";
-      let from = i;
-      while (i < n && value.charCodeAt(i) !== 34) {
-        if (value.charCodeAt(i) === 92 /* \ */ && i + 1 < n) {
-          out += value.slice(from, i);
-          i++;
-          from = i;
-        }
-        i++;
-      }
-      v = out + value.slice(from, i);
-      if (i < n) i++; // closing quote
-    } else {
-      const vs = i;
-      while (i < n && value.charCodeAt(i) !== 44 && !isSpace(value.charCodeAt(i))) i++;
-      v = value.slice(vs, i);
-    }
-    if (name && !params.has(name)) params.set(name, v);
+export function parseDigestParams(value: string): AuthParams | undefined {
+  try {
+    return parseAuthParams(value);
+  } catch {
+    return undefined;
   }
-  return { scheme, params };
-}
-
-function isSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 13 || c === 10;
 }
 
 function quote(s: string): string {

@@ -1,0 +1,304 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import { DigestServer, digestAuthorization } from "../sip/digest.js";
+import { getHeader, getHeaders, parseAuthParams } from "../sip/message/index.js";
+import type { Header, SipRequest, SipResponse } from "../sip/message/types.js";
+import { BindingsStore, type Binding } from "./bindings-store.js";
+import { Lockout } from "./lockout.js";
+import { Registrar, type BindingRemovalReason } from "./registrar.js";
+
+const REALM = "hikari-gw";
+const PASSWORDS: Record<string, string> = { "801": "pw-801", "802": "pw-802" };
+const PHONE_A = { address: "198.18.0.10", port: 5060 };
+const PHONE_B = { address: "198.18.0.11", port: 34567 };
+
+interface Spec {
+  user?: string;
+  to?: string;
+  callId?: string;
+  cseq?: number;
+  contacts?: string[];
+  expires?: string;
+  authorization?: string;
+  userAgent?: string;
+}
+
+/** A REGISTER built straight on the message model (no parser in the loop). */
+function register(s: Spec): SipRequest {
+  const user = s.user ?? "801";
+  const headers: Header[] = [
+    { name: "via", value: `SIP/2.0/UDP 198.18.0.10:5060;branch=z9hG4bK${Math.random().toString(36).slice(2)};rport` },
+    { name: "max-forwards", value: "70" },
+    { name: "from", value: `<sip:${user}@${REALM}>;tag=f${user}` },
+    { name: "to", value: `<sip:${s.to ?? user}@${REALM}>` },
+    { name: "call-id", value: s.callId ?? `reg-${user}` },
+    { name: "cseq", value: `${s.cseq ?? 1} REGISTER` },
+  ];
+  for (const c of s.contacts ?? []) headers.push({ name: "contact", value: c });
+  if (s.expires !== undefined) headers.push({ name: "expires", value: s.expires });
+  if (s.authorization !== undefined) headers.push({ name: "authorization", value: s.authorization });
+  if (s.userAgent !== undefined) headers.push({ name: "user-agent", value: s.userAgent });
+  headers.push({ name: "content-length", value: "0" });
+  return {
+    kind: "request",
+    method: "REGISTER",
+    uri: { scheme: "sip", host: REALM, params: new Map(), headers: new Map() },
+    version: "SIP/2.0",
+    headers,
+    body: Buffer.alloc(0),
+  };
+}
+
+function answer(res: SipResponse, user: string, password: string, nc = 1): string {
+  const challenge = getHeader(res, "www-authenticate");
+  if (challenge === undefined) throw new Error(`no challenge in ${res.status}`);
+  return digestAuthorization({ challenge, method: "REGISTER", uri: `sip:${REALM}`, username: user, password, nc });
+}
+
+function contactsOf(res: SipResponse): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of getHeaders(res, "contact")) {
+    const m = /^<([^>]+)>;expires=(\d+)/.exec(v.trim());
+    if (!m) throw new Error(`unexpected Contact ${v}`);
+    out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+describe("Registrar", () => {
+  let dir: string;
+  let clock: ManualClock;
+  let digest: DigestServer;
+  let lockout: Lockout;
+  let registrar: Registrar;
+  let events: [string, string, BindingRemovalReason?][];
+  let cseq: number;
+
+  const make = (over: Partial<ConstructorParameters<typeof Registrar>[0]> = {}) => {
+    const r = new Registrar({
+      extensions: Object.entries(PASSWORDS).map(([number, password]) => ({ number, password })),
+      realm: REALM,
+      store: new BindingsStore({ stateDir: dir, clock, log: silentLogger() }),
+      clock,
+      log: silentLogger(),
+      digest,
+      lockout,
+      ...over,
+    });
+    r.on("binding-added", (b) => events.push(["added", b.contact]));
+    r.on("binding-refreshed", (b) => events.push(["refreshed", b.contact]));
+    r.on("binding-removed", (b, why) => events.push(["removed", b.contact, why]));
+    return r;
+  };
+
+  /** The full exchange a phone does: REGISTER, 401, REGISTER with credentials. */
+  const registerAuthed = (s: Spec, source = PHONE_A, password?: string): SipResponse => {
+    const user = s.user ?? "801";
+    const first = registrar.handleRegister(register({ ...s, cseq: ++cseq }), source);
+    if (first.status !== 401) return first;
+    return registrar.handleRegister(
+      register({ ...s, cseq: ++cseq, authorization: answer(first, user, password ?? PASSWORDS[user] ?? "x") }),
+      source,
+    );
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "hikari-registrar-"));
+    clock = new ManualClock(Date.UTC(2025, 0, 1, 12, 0, 0));
+    digest = new DigestServer({ realm: REALM, nonceTtlMs: 300_000, clock });
+    lockout = new Lockout({ clock, log: silentLogger(), maxFailures: 5, windowMs: 60_000, lockMs: 300_000 });
+    events = [];
+    cseq = 0;
+    registrar = make();
+  });
+  afterEach(async () => {
+    await registrar.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers 404 for an extension that is not configured", () => {
+    const res = registrar.handleRegister(register({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }), PHONE_A);
+    expect(res.status).toBe(404);
+  });
+
+  it("challenges with 401 and a To tag, then registers with 200, Contact, expires and Date", () => {
+    const first = registrar.handleRegister(register({ contacts: ["<sip:801@198.18.0.10:5060>"], cseq: 1 }), PHONE_A);
+    expect(first.status).toBe(401);
+    const ch = parseAuthParams(getHeader(first, "www-authenticate")!);
+    expect(ch.scheme).toBe("Digest");
+    expect(ch.params.get("realm")).toBe(REALM);
+    expect(getHeader(first, "to")).toMatch(/;tag=/);
+    expect(getHeader(first, "call-id")).toBe("reg-801");
+
+    const ok = registrar.handleRegister(
+      register({ contacts: ["<sip:801@198.18.0.10:5060>"], cseq: 2, authorization: answer(first, "801", "pw-801"), userAgent: "Linphone/5.2" }),
+      PHONE_A,
+    );
+    expect(ok.status).toBe(200);
+    expect(contactsOf(ok)).toEqual(new Map([["sip:801@198.18.0.10:5060", 3600]]));
+    expect(getHeader(ok, "date")).toBe("Wed, 01 Jan 2025 12:00:00 GMT");
+    expect(events).toEqual([["added", "sip:801@198.18.0.10:5060"]]);
+    const [b] = registrar.lookup("801");
+    expect(b).toMatchObject({ aor: "801", source: PHONE_A, userAgent: "Linphone/5.2", callId: "reg-801", cseq: 2 });
+    expect(b!.expiresAt).toBe(clock.now() + 3_600_000);
+  });
+
+  it("refuses a wrong password with 403 after the challenge, and a stale nonce with 401 stale=true", () => {
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A, "wrong").status).toBe(403);
+    const first = registrar.handleRegister(register({ contacts: ["<sip:801@198.18.0.10>"], cseq: 50 }), PHONE_A);
+    const auth = answer(first, "801", "pw-801");
+    clock.advance(300_001);
+    const stale = registrar.handleRegister(register({ contacts: ["<sip:801@198.18.0.10>"], cseq: 51, authorization: auth }), PHONE_A);
+    expect(stale.status).toBe(401);
+    expect(parseAuthParams(getHeader(stale, "www-authenticate")!).params.get("stale")).toBe("true");
+    expect(registrar.lookup("801")).toEqual([]);
+  });
+
+  it("locks an extension out after 5 wrong passwords, even for the right one, then lets it in again", () => {
+    for (let i = 0; i < 5; i++) expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_B, "guess" + i).status).toBe(403);
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A).status).toBe(403);
+    clock.advance(300_000);
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A).status).toBe(200);
+  });
+
+  it("refuses 403 when the authenticated user is not the To user", () => {
+    const first = registrar.handleRegister(register({ to: "801", user: "802", contacts: ["<sip:802@198.18.0.11>"], cseq: 1 }), PHONE_B);
+    const res = registrar.handleRegister(
+      register({ to: "801", user: "802", contacts: ["<sip:802@198.18.0.11>"], cseq: 2, authorization: answer(first, "802", "pw-802") }),
+      PHONE_B,
+    );
+    expect(res.status).toBe(403);
+    expect(registrar.lookup("801")).toEqual([]);
+  });
+
+  it("keeps several devices per extension and lists them all", () => {
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10:5060>"], callId: "a" }, PHONE_A).status).toBe(200);
+    clock.advance(10_000);
+    const res = registerAuthed({ contacts: ["<sip:801@198.18.0.11:34567;transport=udp>"], callId: "b", expires: "600" }, PHONE_B);
+    expect(res.status).toBe(200);
+    expect(contactsOf(res)).toEqual(
+      new Map([
+        ["sip:801@198.18.0.10:5060", 3590],
+        ["sip:801@198.18.0.11:34567;transport=udp", 600],
+      ]),
+    );
+    expect(registrar.lookup("801").map((b) => b.source)).toEqual([PHONE_A, PHONE_B]);
+    expect(registrar.lookup("802")).toEqual([]);
+  });
+
+  it("takes expires from the contact param, else the Expires header, else the default; caps at max", () => {
+    const res = registerAuthed({
+      contacts: ["<sip:801@198.18.0.10:1>;expires=120", "<sip:801@198.18.0.10:2>", "<sip:801@198.18.0.10:3>;expires=99999"],
+      expires: "300",
+    });
+    expect(contactsOf(res)).toEqual(
+      new Map([
+        ["sip:801@198.18.0.10:1", 120],
+        ["sip:801@198.18.0.10:2", 300],
+        ["sip:801@198.18.0.10:3", 3600],
+      ]),
+    );
+    const def = registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.11>"] }, PHONE_B);
+    expect(contactsOf(def).get("sip:802@198.18.0.11")).toBe(3600);
+  });
+
+  it("answers 423 with Min-Expires for a too brief interval and changes nothing", () => {
+    const res = registerAuthed({ contacts: ["<sip:801@198.18.0.10>;expires=30"] });
+    expect(res.status).toBe(423);
+    expect(getHeader(res, "min-expires")).toBe("60");
+    expect(registrar.lookup("801")).toEqual([]);
+  });
+
+  it("removes one contact with expires=0 and all with Contact: * / Expires: 0", () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10:1>", "<sip:801@198.18.0.10:2>", "<sip:801@198.18.0.10:3>"], callId: "x" });
+    const one = registerAuthed({ contacts: ["<sip:801@198.18.0.10:2>;expires=0"], callId: "x" });
+    expect([...contactsOf(one).keys()]).toEqual(["sip:801@198.18.0.10:1", "sip:801@198.18.0.10:3"]);
+    const all = registerAuthed({ contacts: ["*"], expires: "0", callId: "x" });
+    expect(all.status).toBe(200);
+    expect(getHeaders(all, "contact")).toEqual([]);
+    expect(registrar.lookup("801")).toEqual([]);
+    expect(events.filter((e) => e[0] === "removed").map((e) => e[2])).toEqual(["unregistered", "unregistered", "unregistered"]);
+  });
+
+  it("refuses Contact: * with other contacts or a non-zero Expires (400)", () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] });
+    expect(registerAuthed({ contacts: ["*"], expires: "60" }).status).toBe(400);
+    expect(registerAuthed({ contacts: ["*"] }).status).toBe(400);
+    expect(registerAuthed({ contacts: ["*", "<sip:801@198.18.0.12>"], expires: "0" }).status).toBe(400);
+    expect(registrar.lookup("801")).toHaveLength(1);
+  });
+
+  it("answers a query (no Contact) with the current bindings", () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] });
+    const q = registerAuthed({});
+    expect(q.status).toBe(200);
+    expect([...contactsOf(q).keys()]).toEqual(["sip:801@198.18.0.10"]);
+    expect(events).toEqual([["added", "sip:801@198.18.0.10"]]);
+  });
+
+  it("orders by Call-ID and CSeq (§10.3 step 7): an older CSeq for the same Call-ID fails and changes nothing", () => {
+    const c = ["<sip:801@198.18.0.10>"];
+    registerAuthed({ contacts: c, callId: "same" });
+    const stored = registrar.lookup("801")[0]!.cseq;
+    // An old REGISTER of the same Call-ID arriving late, answered with fresh credentials.
+    const first = registrar.handleRegister(register({ contacts: ["<sip:801@198.18.0.10>;expires=0"], callId: "same", cseq: stored }), PHONE_A);
+    const late = registrar.handleRegister(
+      register({ contacts: ["<sip:801@198.18.0.10>;expires=0"], callId: "same", cseq: stored, authorization: answer(first, "801", "pw-801") }),
+      PHONE_A,
+    );
+    expect(late.status).toBe(400);
+    expect(registrar.lookup("801")).toHaveLength(1);
+    // A different Call-ID (the phone restarted) replaces the binding whatever its CSeq.
+    const first2 = registrar.handleRegister(register({ contacts: c, callId: "new", cseq: 1 }), PHONE_A);
+    const res = registrar.handleRegister(register({ contacts: c, callId: "new", cseq: 1, authorization: answer(first2, "801", "pw-801") }), PHONE_A);
+    expect(res.status).toBe(200);
+    expect(registrar.lookup("801")[0]).toMatchObject({ callId: "new", cseq: 1 });
+    expect(events.map((e) => e[0])).toEqual(["added", "refreshed"]);
+  });
+
+  it("expires bindings on the clock: lookup at once, the event at the next sweep", () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10>"], expires: "60" });
+    clock.advance(60_000);
+    expect(registrar.lookup("801")).toEqual([]);
+    clock.advance(10_000);
+    expect(events).toEqual([
+      ["added", "sip:801@198.18.0.10"],
+      ["removed", "sip:801@198.18.0.10", "expired"],
+    ]);
+    expect(registrar.all()).toEqual([]);
+    expect(clock.pending()).toBeLessThanOrEqual(2); // the one sweep timer (+ the store's write)
+  });
+
+  it("replaces the same device (+sip.instance) under a new contact, and bounds devices per extension", () => {
+    const inst = ';+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
+    registerAuthed({ contacts: [`<sip:801@198.18.0.10:5060>${inst}`], callId: "i1" });
+    registerAuthed({ contacts: [`<sip:801@198.18.0.10:6060>${inst}`], callId: "i2" });
+    expect(registrar.lookup("801").map((b) => b.contact)).toEqual(["sip:801@198.18.0.10:6060"]);
+    expect(events).toContainEqual(["removed", "sip:801@198.18.0.10:5060", "replaced"]);
+
+    const small = make({ maxContacts: 2 });
+    registrar.close();
+    registrar = small;
+    for (let i = 1; i <= 3; i++) {
+      clock.advance(1000);
+      registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:${i}>`], callId: `d${i}` }, PHONE_B);
+    }
+    expect(registrar.lookup("802").map((b) => b.contact).sort()).toEqual(["sip:802@198.18.0.11:2", "sip:802@198.18.0.11:3"]);
+  });
+
+  it("survives a restart: bindings come back from state_dir", async () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10>"], expires: "600" }, PHONE_A);
+    await registrar.close();
+    clock.advance(60_000);
+    registrar = make();
+    const got: Binding[] = registrar.lookup("801");
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ contact: "sip:801@198.18.0.10", source: PHONE_A });
+    // The 200 of the next query reports the remaining time, not the original one.
+    expect(contactsOf(registerAuthed({})).get("sip:801@198.18.0.10")).toBe(540);
+  });
+});

@@ -1,0 +1,363 @@
+/**
+ * The registrar (RFC 3261 §10.3) for the configured extensions: authenticates REGISTER,
+ * keeps the bindings (several devices per extension, keyed by contact URI), answers with
+ * every current contact, persists through BindingsStore and tells the rest of the gateway
+ * about changes through typed events.
+ *
+ * NAT: each binding remembers the address the REGISTER came from; requests to the phone go
+ * there rather than to the Contact host (RFC 5626 in spirit, like Asterisk nat=force_rport),
+ * because a phone behind a VPN or NAT often puts an address in Contact that we cannot reach.
+ *
+ * Expiry runs on the injected clock: one coarse sweep every `sweepIntervalMs`, never a timer
+ * per binding; `lookup()` filters expired bindings itself, so the sweep's coarseness only
+ * delays the `binding-removed` event, never routes a call to a lapsed contact.
+ */
+import { EventEmitter } from "node:events";
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { DigestServer } from "../sip/digest.js";
+import { addHeader, createResponse, formatUri, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
+import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import { ExtensionAuth, type Extension } from "./auth.js";
+import type { Binding, BindingsStore } from "./bindings-store.js";
+import type { Lockout } from "./lockout.js";
+
+export type { Binding } from "./bindings-store.js";
+
+export type BindingRemovalReason = "expired" | "unregistered" | "replaced";
+
+export interface RegistrarEvents {
+  "binding-added": [binding: Binding];
+  "binding-refreshed": [binding: Binding];
+  "binding-removed": [binding: Binding, reason: BindingRemovalReason];
+}
+
+export interface RegistrarOptions {
+  extensions: readonly Extension[];
+  /** Must be the DigestServer's realm; kept for clarity in the composition root. */
+  realm: string;
+  store: BindingsStore;
+  clock: Clock;
+  /** `pbx.registrar` */
+  log: Logger;
+  /** Seconds; shorter non-zero requests get 423 (RFC 3261 §10.3 step 6). Default 60. */
+  minExpires?: number;
+  /** Seconds; longer requests are shortened to this. Default 3600. */
+  maxExpires?: number;
+  /** Seconds, when the phone names none (RFC 3261 §10.2.1.1 suggests 3600). Default 3600. */
+  defaultExpires?: number;
+  digest: DigestServer;
+  lockout: Lockout;
+  /** The B2BUA's authenticator, to share one instance; built from the above if omitted. */
+  auth?: ExtensionAuth;
+  /** Devices per extension; past it the binding closest to expiry is replaced. Default 10. */
+  maxContacts?: number;
+  /** Default 10 s. */
+  sweepIntervalMs?: number;
+}
+
+/** A Contact of the request, resolved to what step 7 needs. */
+interface ContactUpdate {
+  key: string;
+  expires: number;
+  q?: number;
+  instance?: string;
+}
+
+class RegisterError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const MAX_DELTA_SECONDS = 0xffffffff; // RFC 3261 §27.1: delta-seconds up to 2**32-1
+
+export class Registrar extends EventEmitter<RegistrarEvents> {
+  readonly auth: ExtensionAuth;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly store: BindingsStore;
+  private readonly minExpires: number;
+  private readonly maxExpires: number;
+  private readonly defaultExpires: number;
+  private readonly maxContacts: number;
+  private readonly sweepMs: number;
+  /** extension → contact URI → binding */
+  private readonly bindings = new Map<string, Map<string, Binding>>();
+  private readonly snapshot = (): Binding[] => this.all();
+  private sweepTimer: TimerHandle | undefined;
+  private dateSecond = -1;
+  private dateValue = "";
+
+  constructor(opts: RegistrarOptions) {
+    super();
+    if (opts.realm !== opts.digest.realm) throw new Error(`registrar realm "${opts.realm}" differs from the digest realm "${opts.digest.realm}"`);
+    this.clock = opts.clock;
+    this.log = opts.log;
+    this.store = opts.store;
+    this.minExpires = opts.minExpires ?? 60;
+    this.maxExpires = opts.maxExpires ?? 3600;
+    this.defaultExpires = opts.defaultExpires ?? 3600;
+    this.maxContacts = opts.maxContacts ?? 10;
+    this.sweepMs = opts.sweepIntervalMs ?? 10_000;
+    this.auth = opts.auth ?? new ExtensionAuth({ extensions: opts.extensions, digest: opts.digest, lockout: opts.lockout, log: opts.log, clock: opts.clock });
+    for (const b of this.store.load()) {
+      if (!this.auth.has(b.aor)) continue; // an extension removed from the config since
+      this.aorMap(b.aor).set(b.contact, b);
+    }
+    this.scheduleSweep();
+  }
+
+  /**
+   * Answers one REGISTER (RFC 3261 §10.3). Synchronous; the caller sends the response
+   * through the server transaction, which also absorbs retransmissions.
+   */
+  handleRegister(req: SipRequest, source: Endpoint): SipResponse {
+    let aor: string | undefined;
+    try {
+      const to = getHeader(req, "to");
+      if (to === undefined) return this.reply(req, 400, "Missing To");
+      aor = parseNameAddr(to).uri.user;
+    } catch {
+      return this.reply(req, 400, "Bad To");
+    }
+    // Step 5 (checked first, as the issue asks): only configured extensions register here.
+    if (aor === undefined || !this.auth.has(aor)) return this.reply(req, 404, "Not Found");
+    // Step 3: authenticate; step 4: the authenticated user may only register itself.
+    const auth = this.auth.authenticateRequest(req, { proxy: false, source });
+    if (!auth.ok) return auth.response;
+    if (auth.user !== aor) {
+      this.log.warn({ user: auth.user, aor, source: `${source.address}:${source.port}` }, "REGISTER for another extension refused");
+      return this.reply(req, 403, "Forbidden");
+    }
+    try {
+      return this.update(req, aor, source);
+    } catch (e) {
+      if (e instanceof RegisterError) {
+        const res = this.reply(req, e.status, e.reason);
+        if (e.status === 423) addHeader(res, "min-expires", String(this.minExpires));
+        return res;
+      }
+      this.log.debug({ err: e }, "unparsable REGISTER");
+      return this.reply(req, 400, "Bad Request");
+    }
+  }
+
+  /** The live bindings of an extension, soonest-expiring last; empty when none. */
+  lookup(number: string): Binding[] {
+    const m = this.bindings.get(number);
+    if (!m) return [];
+    const now = this.clock.now();
+    const out: Binding[] = [];
+    for (const b of m.values()) if (b.expiresAt > now) out.push(b);
+    // Preference order (RFC 3261 §16.6 q-value), then the freshest registration first.
+    return out.sort((a, b) => (b.q ?? 1) - (a.q ?? 1) || b.expiresAt - a.expiresAt);
+  }
+
+  /** Every binding held (including any not yet swept). */
+  all(): Binding[] {
+    const out: Binding[] = [];
+    for (const m of this.bindings.values()) for (const b of m.values()) out.push(b);
+    return out;
+  }
+
+  /** Removes lapsed bindings now; normally run by the coarse timer. */
+  sweep(): void {
+    const now = this.clock.now();
+    let changed = false;
+    for (const [aor, m] of this.bindings) {
+      for (const [key, b] of m) {
+        if (b.expiresAt > now) continue;
+        m.delete(key);
+        changed = true;
+        this.log.info({ extension: aor, contact: b.contact }, "binding expired");
+        this.emit("binding-removed", b, "expired");
+      }
+      if (m.size === 0) this.bindings.delete(aor);
+    }
+    if (changed) this.store.changed(this.snapshot);
+  }
+
+  /** Stops the sweep and writes the bindings out. */
+  async close(): Promise<void> {
+    this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.store.changed(this.snapshot);
+    await this.store.close();
+  }
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweep();
+      this.scheduleSweep();
+    }, this.sweepMs);
+  }
+
+  /** Steps 6–8 of RFC 3261 §10.3, for an authenticated REGISTER. */
+  private update(req: SipRequest, aor: string, source: Endpoint): SipResponse {
+    const callId = getHeader(req, "call-id");
+    const cseqValue = getHeader(req, "cseq");
+    if (callId === undefined || cseqValue === undefined) throw new RegisterError(400, "Missing Call-ID or CSeq");
+    const seq = parseCSeq(cseqValue).seq;
+    const expiresHeader = parseDelta(getHeader(req, "expires"));
+    const values = getHeaders(req, "contact");
+    const now = this.clock.now();
+    const existing = this.bindings.get(aor);
+
+    // Step 6: "*" removes every binding, but only alone and with Expires: 0.
+    if (values.some((v) => v.trim() === "*")) {
+      if (values.length !== 1 || expiresHeader !== 0) throw new RegisterError(400, "Invalid Contact *");
+      if (existing) {
+        for (const b of existing.values()) checkOrder(b, callId, seq);
+        for (const b of existing.values()) this.remove(aor, b, "unregistered");
+      }
+      return this.ok(req, aor, now);
+    }
+
+    const updates: ContactUpdate[] = [];
+    for (const v of values) {
+      const na = parseNameAddr(v);
+      const own = na.params.get("expires");
+      let expires = own !== undefined ? parseDelta(own ?? "") : expiresHeader;
+      // §20.10: a malformed expires is taken as the default (3600 in the RFC).
+      if (expires === undefined) expires = this.defaultExpires;
+      if (expires > 0 && expires < this.minExpires) throw new RegisterError(423, "Interval Too Brief");
+      if (expires > this.maxExpires) expires = this.maxExpires;
+      const qRaw = na.params.get("q");
+      const q = qRaw ? Number(qRaw) : undefined;
+      const inst = na.params.get("+sip.instance");
+      updates.push({
+        key: formatUri(na.uri),
+        expires,
+        q: q !== undefined && q >= 0 && q <= 1 ? q : undefined,
+        instance: inst ? inst.replace(/^"|"$/g, "") : undefined,
+      });
+    }
+    // Step 7: Call-ID/CSeq ordering, checked for all contacts before changing any, because a
+    // failure "MUST abort the update" of the whole request.
+    if (existing) {
+      for (const u of updates) {
+        const b = existing.get(u.key);
+        if (b) checkOrder(b, callId, seq);
+      }
+    }
+    const userAgent = getHeader(req, "user-agent");
+    const path = getHeaders(req, "path");
+    for (const u of updates) {
+      const old = existing?.get(u.key);
+      if (u.expires === 0) {
+        if (old) this.remove(aor, old, "unregistered");
+        continue;
+      }
+      const b: Binding = {
+        aor,
+        contact: u.key,
+        source: { address: source.address, port: source.port },
+        path,
+        userAgent,
+        callId,
+        cseq: seq,
+        expiresAt: now + u.expires * 1000,
+        q: u.q,
+        instance: u.instance,
+      };
+      if (old) {
+        this.aorMap(aor).set(u.key, b);
+        this.log.debug({ extension: aor, contact: b.contact, expires: u.expires }, "binding refreshed");
+        this.emit("binding-refreshed", b);
+        continue;
+      }
+      this.makeRoom(aor, b);
+      this.aorMap(aor).set(u.key, b);
+      this.log.info(
+        { extension: aor, contact: b.contact, source: `${source.address}:${source.port}`, user_agent: userAgent, expires: u.expires },
+        "binding added",
+      );
+      this.emit("binding-added", b);
+    }
+    if (updates.length > 0) this.store.changed(this.snapshot);
+    return this.ok(req, aor, now);
+  }
+
+  /**
+   * Before adding `b`: the same device under a new contact (same +sip.instance, RFC 5626
+   * §6) replaces its old binding, and past maxContacts the one closest to expiry goes.
+   */
+  private makeRoom(aor: string, b: Binding): void {
+    const m = this.bindings.get(aor);
+    if (!m) return;
+    if (b.instance) {
+      for (const old of m.values()) if (old.instance === b.instance) this.remove(aor, old, "replaced");
+    }
+    for (let guard = 0; m.size >= this.maxContacts && guard < this.maxContacts; guard++) {
+      let victim: Binding | undefined;
+      for (const x of m.values()) if (!victim || x.expiresAt < victim.expiresAt) victim = x;
+      if (victim) this.remove(aor, victim, "replaced");
+    }
+  }
+
+  private remove(aor: string, b: Binding, reason: BindingRemovalReason): void {
+    const m = this.bindings.get(aor);
+    if (!m || m.get(b.contact) !== b) return;
+    m.delete(b.contact);
+    if (m.size === 0) this.bindings.delete(aor);
+    this.log.info({ extension: aor, contact: b.contact, reason }, "binding removed");
+    this.emit("binding-removed", b, reason);
+    this.store.changed(this.snapshot);
+  }
+
+  private aorMap(aor: string): Map<string, Binding> {
+    let m = this.bindings.get(aor);
+    if (!m) this.bindings.set(aor, (m = new Map()));
+    return m;
+  }
+
+  /** Step 8: 200 OK with every current binding and its remaining time, plus Date (§10.3, §20.17). */
+  private ok(req: SipRequest, aor: string, now: number): SipResponse {
+    const res = this.reply(req, 200, "OK");
+    const m = this.bindings.get(aor);
+    if (m) {
+      for (const b of m.values()) {
+        if (b.expiresAt <= now) continue;
+        const left = Math.ceil((b.expiresAt - now) / 1000);
+        addHeader(res, "contact", `<${b.contact}>;expires=${left}${b.q !== undefined ? `;q=${b.q}` : ""}`);
+      }
+    }
+    addHeader(res, "date", this.date(now));
+    return res;
+  }
+
+  private reply(req: SipRequest, status: number, reason: string): SipResponse {
+    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none.
+    const to = getHeader(req, "to");
+    const hasTag = to !== undefined && /;\s*tag=/i.test(to);
+    return createResponse(req, status, reason, hasTag ? {} : { toTag: newTag() });
+  }
+
+  /** rfc1123-date (RFC 3261 §20.17), formatted once per second. */
+  private date(now: number): string {
+    const s = Math.floor(now / 1000);
+    if (s !== this.dateSecond) {
+      this.dateSecond = s;
+      this.dateValue = new Date(s * 1000).toUTCString();
+    }
+    return this.dateValue;
+  }
+}
+
+/** §10.3 step 7: same Call-ID needs a higher CSeq, else the request fails. */
+function checkOrder(b: Binding, callId: string, seq: number): void {
+  // Kamailio answers the same case 400 "Invalid CSeq number"; the RFC names no code.
+  if (b.callId === callId && seq <= b.cseq) throw new RegisterError(400, "Invalid CSeq number");
+}
+
+/** delta-seconds (RFC 3261 §25.1), or undefined when absent or malformed. */
+function parseDelta(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (!/^[0-9]{1,12}$/.test(t)) return undefined;
+  return Math.min(Number(t), MAX_DELTA_SECONDS);
+}
