@@ -1,0 +1,113 @@
+/**
+ * INVITE server transaction, the I/O half (RFC 3261 §17.2.1 with RFC 6026 §7.1): sends
+ * the TU's responses to the request's source, answers retransmitted INVITEs with the last
+ * response, retransmits a 300–699 on Timer G until the ACK. The machine is in
+ * invite-server-fsm.ts; 2xx retransmission (§13.3.1.4) is the layer's (ack-2xx.ts).
+ */
+import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
+import { serializeMessage } from "../message/index.js";
+import {
+  inviteServerInput,
+  type InviteServerInput,
+  type InviteServerMachine,
+  type InviteServerState,
+  type InviteServerTimer,
+} from "./invite-server-fsm.js";
+import { TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
+
+export class InviteServerTransaction extends TimedTransaction<InviteServerTimer> implements ServerTransaction, InviteServerMachine {
+  readonly kind = "server" as const;
+  readonly method = "INVITE";
+  state: InviteServerState = "proceeding";
+  intervalG = 0;
+  lastResponse: SipResponse | undefined;
+  private lastWire: Buffer | undefined;
+  onCancel?: (cancel: SipRequest) => void;
+  onAck?: (ack: SipRequest) => void;
+  onNoAck?: () => void;
+  onTransportError?: (err: Error) => void;
+  onTerminated?: () => void;
+
+  constructor(
+    ctx: TransactionContext,
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly source: Endpoint,
+    readonly responseDestination: Endpoint,
+    /** The layer's hook for a 2xx just sent (starts its retransmission, §13.3.1.4). */
+    private readonly sent2xx: (tx: InviteServerTransaction, res: SipResponse, wire: Buffer) => void,
+  ) {
+    super(ctx);
+  }
+
+  respond(res: SipResponse): void {
+    this.input({ kind: "tuResponse", res });
+  }
+
+  /** A retransmission of the INVITE matched this transaction. */
+  receiveRequest(): void {
+    this.input({ kind: "request" });
+  }
+
+  receiveAck(ack: SipRequest): void {
+    this.input({ kind: "ack", ack });
+  }
+
+  abort(): void {
+    if (this.state !== "terminated") this.transition("terminated");
+  }
+
+  // --- Machine -------------------------------------------------------------------------
+
+  transition(to: InviteServerState): void {
+    const from = this.state;
+    if (from === to) return;
+    if (from === "terminated") throw new Error(`invite server transaction: illegal ${from} → ${to}`);
+    this.state = to;
+    if (to === "terminated") {
+      this.stopAllTimers();
+      this.ctx.terminated(this);
+      if (this.onTerminated) this.ctx.guard("onTerminated", () => this.onTerminated!());
+    }
+  }
+
+  sendResponse(res: SipResponse): void {
+    const wire = serializeMessage(res);
+    this.lastResponse = res;
+    this.lastWire = wire;
+    this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);
+    if (res.status >= 200 && res.status < 300) this.sent2xx(this, res, wire);
+  }
+
+  resendLastResponse(): void {
+    if (this.lastWire) this.ctx.transport.sendRaw(this.lastWire, this.responseDestination, this.sendError);
+  }
+
+  ackToTU(ack: SipRequest): void {
+    if (this.onAck) this.ctx.guard("onAck", () => this.onAck!(ack));
+  }
+
+  noAckToTU(): void {
+    if (this.onNoAck) this.ctx.guard("onNoAck", () => this.onNoAck!());
+  }
+
+  transportErrorToTU(err: Error): void {
+    if (this.onTransportError) this.ctx.guard("onTransportError", () => this.onTransportError!(err));
+  }
+
+  refused(res: SipResponse): void {
+    this.ctx.log.warn({ state: this.state, status: res.status }, "invite server transaction: response not allowed in this state, dropped");
+  }
+
+  protected onTimer(t: InviteServerTimer): void {
+    this.input({ kind: "timer", timer: t });
+  }
+
+  protected transportFailed(err: Error): void {
+    this.input({ kind: "transportError", err });
+  }
+
+  private input(i: InviteServerInput): void {
+    inviteServerInput(this, i);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Non-INVITE server transaction, the I/O half (RFC 3261 §17.2.2): sends the TU's
+ * responses and answers request retransmissions with the last one until Timer J.
+ * The machine is in non-invite-server-fsm.ts.
+ */
+import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
+import { serializeMessage } from "../message/index.js";
+import {
+  nonInviteServerInput,
+  type NonInviteServerInput,
+  type NonInviteServerMachine,
+  type NonInviteServerState,
+  type NonInviteServerTimer,
+} from "./non-invite-server-fsm.js";
+import { TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
+
+export class NonInviteServerTransaction extends TimedTransaction<NonInviteServerTimer> implements ServerTransaction, NonInviteServerMachine {
+  readonly kind = "server" as const;
+  state: NonInviteServerState = "trying";
+  lastResponse: SipResponse | undefined;
+  private lastWire: Buffer | undefined;
+  onCancel?: (cancel: SipRequest) => void;
+  onTransportError?: (err: Error) => void;
+  onTerminated?: () => void;
+
+  constructor(
+    ctx: TransactionContext,
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly source: Endpoint,
+    readonly responseDestination: Endpoint,
+  ) {
+    super(ctx);
+  }
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  respond(res: SipResponse): void {
+    this.input({ kind: "tuResponse", res });
+  }
+
+  receiveRequest(): void {
+    this.input({ kind: "request" });
+  }
+
+  abort(): void {
+    if (this.state !== "terminated") this.transition("terminated");
+  }
+
+  // --- Machine -------------------------------------------------------------------------
+
+  transition(to: NonInviteServerState): void {
+    const from = this.state;
+    if (from === to) return;
+    if (from === "terminated") throw new Error(`non-invite server transaction: illegal ${from} → ${to}`);
+    this.state = to;
+    if (to === "terminated") {
+      this.stopAllTimers();
+      this.ctx.terminated(this);
+      if (this.onTerminated) this.ctx.guard("onTerminated", () => this.onTerminated!());
+    }
+  }
+
+  sendResponse(res: SipResponse): void {
+    const wire = serializeMessage(res);
+    this.lastResponse = res;
+    this.lastWire = wire;
+    this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);
+  }
+
+  resendLastResponse(): void {
+    if (this.lastWire) this.ctx.transport.sendRaw(this.lastWire, this.responseDestination, this.sendError);
+  }
+
+  transportErrorToTU(err: Error): void {
+    if (this.onTransportError) this.ctx.guard("onTransportError", () => this.onTransportError!(err));
+  }
+
+  refused(res: SipResponse): void {
+    this.ctx.log.warn({ state: this.state, status: res.status, method: this.method }, "server transaction: response after the final one, dropped");
+  }
+
+  protected onTimer(t: NonInviteServerTimer): void {
+    this.input({ kind: "timer", timer: t });
+  }
+
+  protected transportFailed(err: Error): void {
+    this.input({ kind: "transportError", err });
+  }
+
+  private input(i: NonInviteServerInput): void {
+    nonInviteServerInput(this, i);
+  }
+}

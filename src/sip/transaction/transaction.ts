@@ -1,0 +1,107 @@
+/**
+ * What the four transaction machines share: the context the layer hands them, their
+ * public faces (ClientTransaction, ServerTransaction, ClientTransactionUser, the SIP.js
+ * wording: timeout = 408, transport error = 503), and timer bookkeeping on the wheel.
+ */
+import type { Logger } from "../../log.js";
+import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
+import type { Transport } from "../transport.js";
+import type { TimerDurations } from "./timer-values.js";
+import type { TimerWheel, WheelTimer } from "./timer-wheel.js";
+
+export interface TransactionContext {
+  readonly transport: Transport;
+  readonly wheel: TimerWheel;
+  readonly durations: TimerDurations;
+  readonly log: Logger;
+  /** The layer forgets a transaction that reached Terminated. */
+  terminated(tx: AnyTransaction): void;
+  /** Run a TU callback: a throw is logged, never spread (it would kill the process). */
+  guard(what: string, f: () => void): void;
+}
+
+export interface ClientTransaction {
+  /** Matching key (§17.1.3): branch + CSeq method. */
+  readonly key: string;
+  readonly request: SipRequest;
+  readonly method: string;
+  readonly branch: string;
+  readonly destination: Endpoint;
+  readonly state: string;
+}
+
+export interface ClientTransactionUser {
+  onResponse(res: SipResponse, tx: ClientTransaction): void;
+  /** Timer B or F fired: treat as a 408 (§8.1.3.1). */
+  onTimeout(tx: ClientTransaction): void;
+  /** The transport failed to send: treat as a 503 (§8.1.3.1). */
+  onTransportError(tx: ClientTransaction, err: Error): void;
+  onTerminated?(tx: ClientTransaction): void;
+}
+
+export interface ServerTransaction {
+  /** Matching key (§17.2.3). */
+  readonly key: string;
+  readonly request: SipRequest;
+  readonly method: string;
+  /** Where the request came from (the packet source). */
+  readonly source: Endpoint;
+  /** Where responses go (source, or §18.2.2 from the top Via). */
+  readonly responseDestination: Endpoint;
+  readonly state: string;
+  /** The last response sent, if any. */
+  readonly lastResponse: SipResponse | undefined;
+  /**
+   * Send a response. For INVITE, a 2xx moves the transaction to Accepted (RFC 6026) and
+   * the layer retransmits it until the ACK (§13.3.1.4) unless told not to.
+   */
+  respond(res: SipResponse): void;
+  /** Set by the TU: a CANCEL matched this INVITE (the layer already answered it 200, §9.2). */
+  onCancel?: (cancel: SipRequest) => void;
+  /** The ACK for a 300–699 arrived (INVITE only). */
+  onAck?: (ack: SipRequest) => void;
+  /** No ACK came: Timer H for a 300–699, or 64·T1 of 2xx retransmissions (TU should BYE). */
+  onNoAck?: () => void;
+  onTransportError?: (err: Error) => void;
+  onTerminated?: () => void;
+}
+
+export type AnyTransaction = (ClientTransaction | ServerTransaction) & { readonly kind: "client" | "server" };
+
+/** Named timers of one transaction on the shared wheel. */
+export abstract class TimedTransaction<T extends string> {
+  private readonly timers: Partial<Record<T, WheelTimer>> = {};
+  /** Bound once: sends report failures through it, deferred so machines never re-enter. */
+  protected readonly sendError = (err: Error): void => {
+    queueMicrotask(() => this.transportFailed(err));
+  };
+
+  constructor(protected readonly ctx: TransactionContext) {}
+
+  get durations(): TimerDurations {
+    return this.ctx.durations;
+  }
+
+  startTimer(t: T, ms: number): void {
+    this.stopTimer(t);
+    this.timers[t] = this.ctx.wheel.schedule(ms, () => {
+      this.timers[t] = undefined;
+      this.onTimer(t);
+    });
+  }
+
+  stopTimer(t: T): void {
+    const w = this.timers[t];
+    if (w) {
+      this.ctx.wheel.cancel(w);
+      this.timers[t] = undefined;
+    }
+  }
+
+  protected stopAllTimers(): void {
+    for (const k of Object.keys(this.timers) as T[]) this.stopTimer(k);
+  }
+
+  protected abstract onTimer(t: T): void;
+  protected abstract transportFailed(err: Error): void;
+}
