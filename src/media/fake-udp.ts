@@ -1,0 +1,72 @@
+/**
+ * An in-memory UDP network for unit tests (sipgo's `fakes/udp_conn.go` idea): sockets bound
+ * on it deliver synchronously to each other, and test "phones" record what reaches them.
+ */
+import type { RelayRemoteInfo, RelaySocket } from "./udp-socket.js";
+
+type Listener = (msg: Buffer, rinfo: RelayRemoteInfo) => void;
+
+export class FakeUdpNetwork {
+  private readonly bound = new Map<string, FakeUdpSocket>();
+  /** Every send, in order. */
+  readonly sent: { from: string; to: string; size: number }[] = [];
+
+  key(address: string, port: number): string {
+    return `${address}:${port}`;
+  }
+
+  get open(): number {
+    return this.bound.size;
+  }
+
+  bind = async (address: string, port: number): Promise<RelaySocket> => {
+    const k = this.key(address, port);
+    if (this.bound.has(k)) throw Object.assign(new Error(`bind EADDRINUSE ${k}`), { code: "EADDRINUSE" });
+    const s = new FakeUdpSocket(this, address, port);
+    this.bound.set(k, s);
+    return s;
+  };
+
+  unbind(s: FakeUdpSocket): void {
+    const k = this.key(s.address, s.port);
+    if (this.bound.get(k) === s) this.bound.delete(k);
+  }
+
+  deliver(fromAddr: string, fromPort: number, toAddr: string, toPort: number, msg: Buffer): void {
+    this.sent.push({ from: this.key(fromAddr, fromPort), to: this.key(toAddr, toPort), size: msg.length });
+    this.bound.get(this.key(toAddr, toPort))?.receive(msg, { address: fromAddr, port: fromPort });
+  }
+}
+
+export class FakeUdpSocket implements RelaySocket {
+  private readonly listeners: Listener[] = [];
+  closed = false;
+  readonly received: { msg: Buffer; from: RelayRemoteInfo }[] = [];
+
+  constructor(
+    private readonly net: FakeUdpNetwork,
+    readonly address: string,
+    readonly port: number,
+  ) {}
+
+  on(event: "message" | "error", listener: Listener | ((err: Error) => void)): this {
+    if (event === "message") this.listeners.push(listener as Listener);
+    return this;
+  }
+
+  receive(msg: Buffer, from: RelayRemoteInfo): void {
+    if (this.closed) return;
+    this.received.push({ msg, from });
+    for (const l of this.listeners) l(msg, from);
+  }
+
+  send(msg: Buffer, port: number, address: string): void {
+    if (this.closed) throw new Error("send on closed socket");
+    this.net.deliver(this.address, this.port, address, port, msg);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.net.unbind(this);
+  }
+}

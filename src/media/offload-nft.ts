@@ -1,0 +1,193 @@
+/**
+ * Kernel fast path with nftables (`media.offload: nftables`): once a session's peers are
+ * latched, per-flow DNAT + SNAT rules make the kernel forward the stream (conntrack NAT), so
+ * the process is no longer woken per packet. Everything lives in a table of our own,
+ * `ip hikari_gw`, deleted and re-created at start-up so a crash leaves no stale rule behind.
+ *
+ *   raw (prerouting/output, priority raw): our ports are `notrack` unless offloaded. Without
+ *     it, the conntrack entry made while userspace relayed the first packets would keep
+ *     delivering them to our socket: NAT is decided once per conntrack entry. It also keeps
+ *     conntrack off the userspace path, and once a port leaves the set, a stale NAT'ed entry
+ *     can no longer be used.
+ *   nat (prerouting + output for local peers): `udp dport vmap @dnat_ports` jumps to the flow's
+ *     chain f<port>: `ip saddr SRC udp sport P ct mark set <port> dnat to DST`. Only the
+ *     latched source matches; anything else still reaches our socket and is dropped there.
+ *   nat postrouting: `ct mark vmap @snat_marks` → s<port>: `snat to GW:<out port>`, so each
+ *     phone sees the port it sends to as the source (symmetric RTP), as in userspace.
+ * The reverse direction needs no lookup of its own when the forward one came first: it is the
+ * conntrack reply. Both directions get rules because either phone may send first.
+ * Routing between two interfaces needs net.ipv4.ip_forward=1 (logged, not changed by us).
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import type { Logger } from "../log.js";
+import type { MediaOffload, OffloadFlow } from "./offload.js";
+
+export const NFT_TABLE = "hikari_gw";
+const NFT_TIMEOUT_MS = 5000;
+
+export type NftRunner = (script: string) => Promise<void>;
+
+/** Runs `nft -f -` with the script on stdin. Rejects with nft's stderr. */
+export const runNft: NftRunner = (script) =>
+  new Promise((resolve, reject) => {
+    const child = spawn("nft", ["-f", "-"], { stdio: ["pipe", "ignore", "pipe"], timeout: NFT_TIMEOUT_MS });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`nft exited ${code}: ${err.trim().slice(0, 500)}`))));
+    child.stdin.end(script);
+  });
+
+export interface NftOffloadOptions {
+  gwAddress: string;
+  portMin: number;
+  portMax: number;
+  log: Logger;
+  run?: NftRunner;
+}
+
+/** The table skeleton; exported for the unit test. */
+export function tableScript(gwAddress: string, portMin: number, portMax: number): string {
+  const T = `ip ${NFT_TABLE}`;
+  const any = gwAddress === "0.0.0.0";
+  const toUs = any ? "fib daddr type local" : `ip daddr ${gwAddress}`;
+  const fromUs = any ? "fib saddr type local" : `ip saddr ${gwAddress}`;
+  const range = `${portMin}-${portMax}`;
+  return [
+    `table ${T} {}`,
+    `delete table ${T}`,
+    `table ${T} {`,
+    `  set offloaded { type inet_service; }`,
+    `  map dnat_ports { type inet_service : verdict; }`,
+    `  map snat_marks { type mark : verdict; }`,
+    `  chain raw_pre { type filter hook prerouting priority raw; policy accept;`,
+    `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
+    `  }`,
+    `  chain raw_out { type filter hook output priority raw; policy accept;`,
+    `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
+    `    ${fromUs} udp sport ${range} notrack`,
+    `  }`,
+    `  chain nat_pre { type nat hook prerouting priority dstnat; policy accept;`,
+    `    ${toUs} udp dport vmap @dnat_ports`,
+    `  }`,
+    `  chain nat_out { type nat hook output priority -100; policy accept;`,
+    `    ${toUs} udp dport vmap @dnat_ports`,
+    `  }`,
+    `  chain nat_post { type nat hook postrouting priority srcnat; policy accept;`,
+    `    ct mark vmap @snat_marks`,
+    `  }`,
+    `}`,
+    "",
+  ].join("\n");
+}
+
+export function addScript(gwAddress: string, flows: OffloadFlow[]): string {
+  const T = `ip ${NFT_TABLE}`;
+  const lines: string[] = [];
+  for (const f of flows) {
+    const p = f.inPort;
+    const snat = gwAddress === "0.0.0.0" ? `masquerade to :${f.outPort}` : `snat to ${gwAddress}:${f.outPort}`;
+    lines.push(
+      `add chain ${T} f${p}`,
+      `add rule ${T} f${p} ip saddr ${f.src.address} udp sport ${f.src.port} ct mark set ${p} dnat to ${f.dst.address}:${f.dst.port}`,
+      `add chain ${T} s${p}`,
+      `add rule ${T} s${p} meta l4proto udp ${snat}`,
+      `add element ${T} snat_marks { ${p} : jump s${p} }`,
+      `add element ${T} dnat_ports { ${p} : jump f${p} }`,
+      // Last: until the port is in the set, its packets stay untracked and in userspace.
+      `add element ${T} offloaded { ${p} }`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+export function removeScript(inPorts: number[]): string {
+  const T = `ip ${NFT_TABLE}`;
+  const lines: string[] = [];
+  for (const p of inPorts) {
+    lines.push(
+      // First: the port's packets go back to notrack + userspace at once.
+      `delete element ${T} offloaded { ${p} }`,
+      `delete element ${T} dnat_ports { ${p} }`,
+      `delete element ${T} snat_marks { ${p} }`,
+      `flush chain ${T} f${p}`,
+      `delete chain ${T} f${p}`,
+      `flush chain ${T} s${p}`,
+      `delete chain ${T} s${p}`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+export class NftOffload implements MediaOffload {
+  readonly name = "nftables";
+  private readonly installed = new Map<number, number[]>();
+
+  private constructor(
+    private readonly gwAddress: string,
+    private readonly run: NftRunner,
+    private readonly log: Logger,
+  ) {}
+
+  /** Flushes (re-creates) our table; null, with a log line, when nft is missing or refuses. */
+  static async start(opts: NftOffloadOptions): Promise<NftOffload | null> {
+    const log = opts.log.child({ module: "media.offload" });
+    if (isIP(opts.gwAddress) !== 4) {
+      log.warn({ address: opts.gwAddress }, "nftables offload supports IPv4 only: userspace relay");
+      return null;
+    }
+    const run = opts.run ?? runNft;
+    try {
+      await run(tableScript(opts.gwAddress, opts.portMin, opts.portMax));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "nftables unavailable: userspace relay");
+      return null;
+    }
+    try {
+      if (readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "1") {
+        log.warn("net.ipv4.ip_forward is 0: offloaded media can only reach peers on this host");
+      }
+    } catch {
+      /* no procfs: nothing to say */
+    }
+    log.info({ table: `ip ${NFT_TABLE}` }, "nftables offload ready (table flushed)");
+    return new NftOffload(opts.gwAddress, run, log);
+  }
+
+  async add(key: number, flows: OffloadFlow[]): Promise<boolean> {
+    if (this.installed.has(key)) return true;
+    if (flows.some((f) => isIP(f.src.address) !== 4 || isIP(f.dst.address) !== 4)) return false;
+    try {
+      await this.run(addScript(this.gwAddress, flows));
+    } catch (err) {
+      this.log.warn({ key, err: (err as Error).message }, "nft add failed: session stays in userspace");
+      // Whatever part got in must not linger.
+      await this.run(removeScript(flows.map((f) => f.inPort))).catch(() => undefined);
+      return false;
+    }
+    this.installed.set(
+      key,
+      flows.map((f) => f.inPort),
+    );
+    return true;
+  }
+
+  async remove(key: number, reason: string): Promise<void> {
+    const ports = this.installed.get(key);
+    if (!ports) return;
+    this.installed.delete(key);
+    await this.run(removeScript(ports));
+    this.log.debug({ key, reason }, "offload removed");
+  }
+
+  get size(): number {
+    return this.installed.size;
+  }
+
+  async close(): Promise<void> {
+    this.installed.clear();
+    await this.run(`table ip ${NFT_TABLE} {}\ndelete table ip ${NFT_TABLE}\n`).catch((err: Error) => this.log.warn({ err: err.message }, "nft table removal failed"));
+  }
+}

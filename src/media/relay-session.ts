@@ -1,0 +1,220 @@
+/**
+ * One call's media: two sides, "a" facing the caller and "b" facing the callee, each an RTP
+ * socket on an even port and an RTCP socket on the next one. What arrives on a side's socket
+ * goes out of the OTHER side's socket of the same kind to that side's peer, so each phone sees
+ * the port it sends to as the source (symmetric RTP, RFC 4961).
+ *
+ * Hot path (STYLE §4): the 'message' handlers are created once per session; per packet they
+ * compare the source with the latched peer (plain fields), update counters in one Float64Array
+ * and send the same Buffer on. No closure, object or string is made per packet by our code
+ * (Node's dgram itself still makes the Buffer and the rinfo object on receive).
+ */
+import { EventEmitter } from "node:events";
+import { isIP } from "node:net";
+import type { Logger } from "../log.js";
+import { FINAL, Latch } from "./latch.js";
+import { F, STREAM_FIELDS, recordRtp, resetStream, streamReport, type SentReport, type StreamReport } from "./stats.js";
+import type { RelayRemoteInfo, RelaySocket } from "./udp-socket.js";
+
+export type RelaySide = "a" | "b";
+
+export interface ExpectedPeer {
+  address: string;
+  rtpPort: number;
+  /** Default rtpPort + 1 (RFC 3550 §11). */
+  rtcpPort?: number;
+}
+
+export interface SidePorts {
+  /** The gateway's even RTP port this side's phone sends to. */
+  readonly rtpPort: number;
+  readonly rtcpPort: number;
+}
+
+export interface PeerReport {
+  address: string;
+  rtpPort: number;
+  rtcpPort: number;
+}
+
+export interface SideReport {
+  rtpPort: number;
+  rtcpPort: number;
+  /** Where this side's media goes: the latched source, else the SDP address; null if neither. */
+  peer: PeerReport | null;
+  latched: boolean;
+  onHold: boolean;
+  /** From this side's phone (received on this side's ports). */
+  rx: StreamReport;
+  /** To this side's phone (forwarded from the other side). */
+  tx: SentReport;
+}
+
+export interface RelayStats {
+  tag: string;
+  a: SideReport;
+  b: SideReport;
+  offloaded: boolean;
+  durationMs: number;
+}
+
+export interface RelaySessionEvents {
+  /** No RTP from either side for mediaTimeoutMs while neither is on hold. */
+  timeout: [session: RelaySession];
+}
+
+/** What a session needs from the relay that owns it: a narrow interface, not the relay. */
+export interface RelaySessionOwner {
+  readonly clock: { now(): number };
+  /** Monotonic milliseconds with sub-ms resolution, for jitter. */
+  readonly hrNow: () => number;
+  /** Called (slow path) when every RTP latch is final: the offload may take the session. */
+  bothLatched(session: RelaySession): void;
+  /** Called once by release(): close sockets, free ports (after any offload rules are gone). */
+  released(session: RelaySession, reason: string): void;
+}
+
+const A = 0;
+const B = STREAM_FIELDS;
+
+export class RelaySession extends EventEmitter<RelaySessionEvents> {
+  readonly a: SidePorts;
+  readonly b: SidePorts;
+  /** Per side (a at 0, b at STREAM_FIELDS): RFC 3550 receive stats and forward counters. */
+  readonly counters = new Float64Array(2 * STREAM_FIELDS);
+  readonly aRtp = new Latch();
+  readonly aRtcp = new Latch();
+  readonly bRtp = new Latch();
+  readonly bRtcp = new Latch();
+  holdA = false;
+  holdB = false;
+  offloaded = false;
+  isReleased = false;
+  /** Timeout bookkeeping, driven by the relay's coarse tick. */
+  lastActivityAt: number;
+  lastRtpSeen = 0;
+  timedOut = false;
+  private finalStats: RelayStats | undefined;
+  private readonly startedAt: number;
+
+  constructor(
+    readonly tag: string,
+    aPort: number,
+    bPort: number,
+    readonly sockets: { aRtp: RelaySocket; aRtcp: RelaySocket; bRtp: RelaySocket; bRtcp: RelaySocket },
+    private readonly owner: RelaySessionOwner,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.a = { rtpPort: aPort, rtcpPort: aPort + 1 };
+    this.b = { rtpPort: bPort, rtcpPort: bPort + 1 };
+    resetStream(this.counters, A);
+    resetStream(this.counters, B);
+    this.startedAt = this.lastActivityAt = owner.clock.now();
+    const { aRtp, aRtcp, bRtp, bRtcp } = sockets;
+    // One handler per socket, made here once. Each passes fixed arguments to forward().
+    aRtp.on("message", (m, r) => this.forward(true, this.aRtp, A, m, r, bRtp, this.bRtp, B));
+    bRtp.on("message", (m, r) => this.forward(true, this.bRtp, B, m, r, aRtp, this.aRtp, A));
+    aRtcp.on("message", (m, r) => this.forward(false, this.aRtcp, A, m, r, bRtcp, this.bRtcp, B));
+    bRtcp.on("message", (m, r) => this.forward(false, this.bRtcp, B, m, r, aRtcp, this.aRtcp, A));
+    for (const s of [aRtp, aRtcp, bRtp, bRtcp]) s.on("error", (err) => this.log.warn({ err: err.message }, "media socket error"));
+  }
+
+  private forward(rtp: boolean, inL: Latch, inO: number, msg: Buffer, src: RelayRemoteInfo, out: RelaySocket, outL: Latch, outO: number): void {
+    const c = this.counters;
+    if (inL.state !== FINAL || src.port !== inL.peerPort || src.address !== inL.peerAddr) {
+      if (!inL.admit(src.address, src.port, this.owner.clock.now())) {
+        c[inO + F.dropped]!++;
+        return;
+      }
+      if (rtp && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+    }
+    if (rtp) recordRtp(c, inO, msg, this.owner.hrNow());
+    else {
+      c[inO + F.rtcpPackets]!++;
+      c[inO + F.rtcpBytes]! += msg.length;
+    }
+    if (outL.peerPort === 0) {
+      c[inO + F.noDestination]!++;
+      return;
+    }
+    out.send(msg, outL.peerPort, outL.peerAddr);
+    if (rtp) {
+      c[outO + F.txPackets]!++;
+      c[outO + F.txBytes]! += msg.length;
+    } else {
+      c[outO + F.txRtcpPackets]!++;
+      c[outO + F.txRtcpBytes]! += msg.length;
+    }
+  }
+
+  /**
+   * The peer named by SDP (offer or answer) for one side. Until that side latches, its media
+   * goes here; a changed address or port (re-INVITE) unlatches it to learn the new source.
+   * Non-literal addresses (an FQDN in c=) are ignored: we never resolve names on this path.
+   */
+  setExpectedPeer(side: RelaySide, peer: ExpectedPeer): void {
+    if (this.isReleased) return;
+    if (isIP(peer.address) === 0) {
+      this.log.warn({ side, address: peer.address }, "SDP peer is not an IP literal: ignored, latching only");
+      return;
+    }
+    const now = this.owner.clock.now();
+    const rtp = side === "a" ? this.aRtp : this.bRtp;
+    const rtcp = side === "a" ? this.aRtcp : this.bRtcp;
+    const moved = rtp.expect(peer.address, peer.rtpPort, now);
+    rtcp.expect(peer.address, peer.rtcpPort ?? peer.rtpPort + 1, now);
+    if (moved) this.log.info({ side, address: peer.address, port: peer.rtpPort }, "peer moved: latching again");
+    if (this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+  }
+
+  /** RFC 3264 §8.4 hold: a held side may send nothing, so the media timeout is suspended. */
+  hold(side: RelaySide, onHold: boolean): void {
+    if (side === "a") this.holdA = onHold;
+    else this.holdB = onHold;
+    this.lastActivityAt = this.owner.clock.now();
+    this.timedOut = false;
+  }
+
+  /** Total RTP packets received from both sides (the timeout's activity measure). */
+  rtpReceived(): number {
+    return this.counters[A + F.rtpPackets]! + this.counters[B + F.rtpPackets]!;
+  }
+
+  /** Coarse tick: promote provisional latches once signalling has been quiet. */
+  confirmLatches(now: number): void {
+    let changed = this.aRtp.confirm(now);
+    changed = this.bRtp.confirm(now) || changed;
+    this.aRtcp.confirm(now);
+    this.bRtcp.confirm(now);
+    if (changed && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+  }
+
+  stats(): RelayStats {
+    if (this.finalStats) return this.finalStats;
+    return {
+      tag: this.tag,
+      a: this.side(this.a, this.aRtp, this.aRtcp, A, this.holdA),
+      b: this.side(this.b, this.bRtp, this.bRtcp, B, this.holdB),
+      offloaded: this.offloaded,
+      durationMs: this.owner.clock.now() - this.startedAt,
+    };
+  }
+
+  private side(ports: SidePorts, rtp: Latch, rtcp: Latch, o: number, onHold: boolean): SideReport {
+    const peer = rtp.peerPort === 0 ? null : { address: rtp.peerAddr, rtpPort: rtp.peerPort, rtcpPort: rtcp.peerPort };
+    return { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort, peer, latched: rtp.state === FINAL, onHold, ...streamReport(this.counters, o) };
+  }
+
+  /** Frees ports and sockets; idempotent. Returns (and logs) the final stats. */
+  release(reason: string): RelayStats {
+    if (this.finalStats) return this.finalStats;
+    const st = this.stats();
+    this.finalStats = st;
+    this.isReleased = true;
+    this.owner.released(this, reason);
+    this.removeAllListeners();
+    this.log.info({ reason, stats: st }, "media session released");
+    return st;
+  }
+}

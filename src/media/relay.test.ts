@@ -1,0 +1,243 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import { FakeUdpNetwork } from "./fake-udp.js";
+import type { MediaOffload, OffloadFlow } from "./offload.js";
+import { MediaRelay } from "./relay.js";
+
+const GW = "198.18.0.1";
+const CALLER = "198.18.0.10";
+const CALLEE = "198.18.1.20";
+
+function rtp(seq: number, ts = seq * 160): Buffer {
+  const b = Buffer.alloc(172);
+  b[0] = 0x80;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(0xabcdef01, 8);
+  return b;
+}
+
+async function setup(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number } = {}) {
+  const net = new FakeUdpNetwork();
+  const clock = new ManualClock(1_000_000);
+  let hr = 0;
+  const relay = await MediaRelay.create({
+    bindAddress: GW,
+    portMin: 50000,
+    portMax: opts.portMax ?? 50099,
+    log: silentLogger(),
+    clock,
+    mediaTimeoutMs: opts.timeoutMs ?? 60_000,
+    bindSocket: net.bind,
+    hrNow: () => hr,
+    offloadImpl: opts.offload,
+  });
+  const caller = await net.bind(CALLER, 4000);
+  const callee = await net.bind(CALLEE, 6000);
+  return { net, clock, relay, caller, callee, setHr: (t: number) => (hr = t) };
+}
+
+describe("MediaRelay", () => {
+  it("allocates even RTP ports with RTCP at +1 for both sides", async () => {
+    const { relay } = await setup();
+    const s = await relay.allocate("call-1");
+    expect(s.a.rtpPort % 2).toBe(0);
+    expect(s.b.rtpPort % 2).toBe(0);
+    expect(s.a.rtcpPort).toBe(s.a.rtpPort + 1);
+    expect(s.b.rtcpPort).toBe(s.b.rtpPort + 1);
+    expect(s.a.rtpPort).not.toBe(s.b.rtpPort);
+    expect(relay.sessions).toBe(1);
+  });
+
+  it("relays both ways symmetrically: each phone sees the gateway port it sends to as source", async () => {
+    const { net, relay, caller, callee } = await setup();
+    const s = await relay.allocate("call-1");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    const fromCaller = rtp(1);
+    caller.send(fromCaller, s.a.rtpPort, GW);
+    callee.send(rtp(7), s.b.rtpPort, GW);
+    const atCallee = (callee as unknown as { received: { msg: Buffer; from: { address: string; port: number } }[] }).received;
+    const atCaller = (caller as unknown as { received: { msg: Buffer; from: { address: string; port: number } }[] }).received;
+    expect(atCallee).toHaveLength(1);
+    expect(atCallee[0]!.msg).toBe(fromCaller); // the same Buffer: no copy
+    expect(atCallee[0]!.from).toEqual({ address: GW, port: s.b.rtpPort });
+    expect(atCaller).toHaveLength(1);
+    expect(atCaller[0]!.from).toEqual({ address: GW, port: s.a.rtpPort });
+    expect(net.sent.length).toBe(4);
+    const st = s.stats();
+    expect(st.a.rx).toMatchObject({ packets: 1, bytes: 172 });
+    expect(st.b.tx).toMatchObject({ packets: 1, bytes: 172 });
+    expect(st.a.latched && st.b.latched).toBe(true);
+  });
+
+  it("latches a NAT'ed caller whose source differs from its SDP, and answers to that source", async () => {
+    const { net, relay, callee } = await setup();
+    const s = await relay.allocate("call-nat");
+    s.setExpectedPeer("a", { address: "10.0.0.5", rtpPort: 4000 }); // private address in SDP
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    const natted = await net.bind("198.18.0.99", 33333);
+    natted.send(rtp(1), s.a.rtpPort, GW);
+    callee.send(rtp(1), s.b.rtpPort, GW);
+    expect((natted as unknown as { received: unknown[] }).received).toHaveLength(1);
+    expect(s.stats().a.peer).toEqual({ address: "198.18.0.99", rtpPort: 33333, rtcpPort: 4001 });
+  });
+
+  it("sends early media to the SDP address before the callee has sent anything", async () => {
+    const { relay, caller, callee } = await setup();
+    const s = await relay.allocate("early");
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    expect((callee as unknown as { received: unknown[] }).received).toHaveLength(1);
+  });
+
+  it("counts packets with no destination yet instead of sending them anywhere", async () => {
+    const { net, relay, caller } = await setup();
+    const s = await relay.allocate("nodest");
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    expect(net.sent).toHaveLength(1);
+    expect(s.stats().a.rx.noDestination).toBe(1);
+  });
+
+  it("drops and counts a third party's packets after latching (no media hijack), RTCP too", async () => {
+    const { net, relay, caller, callee } = await setup();
+    const s = await relay.allocate("hijack");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000, rtcpPort: 4001 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    const callerRtcp = await net.bind(CALLER, 4001);
+    callerRtcp.send(Buffer.from([0x81, 200, 0, 1]), s.a.rtcpPort, GW);
+    const evil = await net.bind("198.18.0.66", 4000);
+    evil.send(rtp(2), s.a.rtpPort, GW);
+    evil.send(Buffer.from([0x81, 200, 0, 1]), s.a.rtcpPort, GW);
+    const atCallee = (callee as unknown as { received: unknown[] }).received;
+    expect(atCallee).toHaveLength(1);
+    expect(s.stats().a.rx.dropped).toBe(2);
+    expect(s.stats().a.rx.rtcpPackets).toBe(1);
+    expect(s.stats().b.tx.rtcpPackets).toBe(1);
+  });
+
+  it("re-learns the peer when a re-INVITE moves it", async () => {
+    const { net, relay, caller, callee } = await setup();
+    const s = await relay.allocate("move");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    const moved = await net.bind(CALLER, 4100);
+    moved.send(rtp(2), s.a.rtpPort, GW);
+    expect(s.stats().a.rx.dropped).toBe(1);
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4100 });
+    moved.send(rtp(3), s.a.rtpPort, GW);
+    expect((callee as unknown as { received: unknown[] }).received).toHaveLength(2);
+    expect(s.stats().a.peer?.rtpPort).toBe(4100);
+  });
+
+  it("reports loss and jitter per RFC 3550 for the call", async () => {
+    const { relay, caller, setHr } = await setup();
+    const s = await relay.allocate("stats");
+    for (let i = 0; i < 50; i++) {
+      if (i === 10 || i === 11) continue;
+      setHr(i * 20 + (i % 2 ? 2 : 0));
+      caller.send(rtp(i), s.a.rtpPort, GW);
+    }
+    const rx = s.stats().a.rx;
+    expect(rx.lost).toBe(2);
+    expect(rx.jitter).toBeGreaterThan(5);
+    expect(rx.jitterMs).toBeCloseTo(rx.jitter / 8, 1);
+  });
+
+  it("fires timeout once after mediaTimeoutMs of silence, not while on hold", async () => {
+    const { relay, clock, caller } = await setup({ timeoutMs: 10_000 });
+    const s = await relay.allocate("to");
+    let fired = 0;
+    s.on("timeout", () => fired++);
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    clock.advance(5_000);
+    caller.send(rtp(2), s.a.rtpPort, GW);
+    clock.advance(9_000);
+    expect(fired).toBe(0);
+    s.hold("b", true);
+    clock.advance(30_000);
+    expect(fired).toBe(0);
+    s.hold("b", false);
+    clock.advance(9_000);
+    expect(fired).toBe(0);
+    clock.advance(2_000);
+    expect(fired).toBe(1);
+    clock.advance(30_000);
+    expect(fired).toBe(1);
+  });
+
+  it("release frees sockets, ports and the tick; is idempotent and returns final stats", async () => {
+    const { net, relay, clock, caller } = await setup({ portMax: 50007 }); // 4 pairs = 2 sessions
+    const open = net.open;
+    const s1 = await relay.allocate("r1");
+    await relay.allocate("r2");
+    await expect(relay.allocate("r3")).rejects.toThrow(/exhausted/);
+    expect(net.open).toBe(open + 8);
+    caller.send(rtp(1), s1.a.rtpPort, GW);
+    const st = s1.release("bye");
+    expect(st.a.rx.packets).toBe(1);
+    expect(s1.release("again")).toBe(st);
+    expect(net.open).toBe(open + 4);
+    expect(relay.sessions).toBe(1);
+    await relay.allocate("r3");
+    await relay.close();
+    expect(net.open).toBe(open);
+    expect(relay.freePairs).toBe(4);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it("hands a session to the offload once both sides are latched, and frees ports only after removal", async () => {
+    const calls: string[] = [];
+    let flowsSeen: OffloadFlow[] = [];
+    let finishRemove: () => void = () => undefined;
+    const offload: MediaOffload = {
+      name: "fake",
+      add: async (key, flows) => {
+        calls.push(`add ${key}`);
+        flowsSeen = flows;
+        return true;
+      },
+      remove: (key, reason) => {
+        calls.push(`remove ${key} ${reason}`);
+        return new Promise<void>((r) => (finishRemove = r));
+      },
+      close: async () => void calls.push("close"),
+    };
+    const { relay, caller, callee } = await setup({ offload, portMax: 50003 });
+    const s = await relay.allocate("off");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    expect(calls).toEqual([]);
+    callee.send(rtp(1), s.b.rtpPort, GW);
+    await relay.idle();
+    expect(calls).toEqual([`add ${s.a.rtpPort}`]);
+    expect(s.stats().offloaded).toBe(true);
+    expect(flowsSeen[0]).toEqual({ inPort: s.a.rtpPort, src: { address: CALLER, port: 4000 }, outPort: s.b.rtpPort, dst: { address: CALLEE, port: 6000 } });
+    expect(flowsSeen[1]).toEqual({ inPort: s.b.rtpPort, src: { address: CALLEE, port: 6000 }, outPort: s.a.rtpPort, dst: { address: CALLER, port: 4000 } });
+    s.release("bye");
+    await Promise.resolve();
+    expect(relay.freePairs).toBe(0); // rules not gone yet: ports stay out of the pool
+    finishRemove();
+    await relay.idle();
+    expect(calls).toContain(`remove ${s.a.rtpPort} bye`);
+    expect(relay.freePairs).toBe(2);
+  });
+
+  it("stays in userspace when the offload refuses", async () => {
+    const offload: MediaOffload = { name: "no", add: async () => false, remove: async () => undefined, close: async () => undefined };
+    const { relay, caller, callee } = await setup({ offload });
+    const s = await relay.allocate("refused");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    callee.send(rtp(1), s.b.rtpPort, GW);
+    await relay.idle();
+    expect(s.stats().offloaded).toBe(false);
+    caller.send(rtp(2), s.a.rtpPort, GW);
+    expect(s.stats().b.tx.packets).toBe(2);
+  });
+});

@@ -1,0 +1,236 @@
+/**
+ * The media relay: owns the port pool, the live sessions, one coarse shared tick (latch
+ * confirmation and media timeouts: undici's habit of one timer for many deadlines, STYLE §4),
+ * and the optional kernel offload. Every call's media passes through here (Asterisk's
+ * `directmedia=no`): phones reach the gateway over a VPN and the NGN only talks to the WAN
+ * address.
+ */
+import type { Clock } from "../clock.js";
+import { systemClock, type TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import { FINAL } from "./latch.js";
+import type { MediaOffload, OffloadFlow } from "./offload.js";
+import { NftOffload } from "./offload-nft.js";
+import { PortPool } from "./port-pool.js";
+import { RelaySession, type RelaySessionOwner } from "./relay-session.js";
+import { bindUdp, type BindSocket, type RelaySocket } from "./udp-socket.js";
+
+export interface MediaRelayOptions {
+  bindAddress: string;
+  portMin: number;
+  portMax: number;
+  log: Logger;
+  clock?: Clock;
+  /** No RTP from either side for this long (not on hold) → "timeout". Default 60 s. */
+  mediaTimeoutMs?: number;
+  offload?: "none" | "nftables";
+  /** Tests: an in-memory socket factory. */
+  bindSocket?: BindSocket;
+  /** Tests: a fake high-resolution clock for jitter. */
+  hrNow?: () => number;
+  /** Tests: an offload implementation instead of nftables. */
+  offloadImpl?: MediaOffload;
+}
+
+/** Bind attempts per allocation before giving up (ports taken by other processes). */
+const MAX_BIND_ATTEMPTS = 32;
+
+export class MediaRelay implements RelaySessionOwner {
+  readonly clock: Clock;
+  readonly hrNow: () => number;
+  private readonly pool: PortPool;
+  private readonly live = new Set<RelaySession>();
+  private readonly bind: BindSocket;
+  private readonly timeoutMs: number;
+  private readonly tickMs: number;
+  private tickTimer: TimerHandle | undefined;
+  private readonly pending = new Set<Promise<void>>();
+  private readonly offloadBusy = new Set<RelaySession>();
+  private closed = false;
+
+  private constructor(
+    private readonly opts: MediaRelayOptions,
+    private readonly log: Logger,
+    private readonly offload: MediaOffload | null,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.hrNow = opts.hrNow ?? (() => performance.now());
+    this.pool = new PortPool(opts.portMin, opts.portMax);
+    this.bind = opts.bindSocket ?? bindUdp;
+    this.timeoutMs = opts.mediaTimeoutMs ?? 60_000;
+    // Coarse: a second is plenty for 60 s timeouts and the 3 s latch window.
+    this.tickMs = Math.max(10, Math.min(1000, Math.floor(this.timeoutMs / 4)));
+  }
+
+  static async create(opts: MediaRelayOptions): Promise<MediaRelay> {
+    const log = opts.log.child({ module: "media.relay" });
+    let offload: MediaOffload | null = opts.offloadImpl ?? null;
+    if (!offload && opts.offload === "nftables") {
+      offload = await NftOffload.start({ gwAddress: opts.bindAddress, portMin: opts.portMin, portMax: opts.portMax, log });
+      if (!offload) log.warn("nftables offload unavailable: relaying in userspace");
+    }
+    return new MediaRelay(opts, log, offload);
+  }
+
+  get sessions(): number {
+    return this.live.size;
+  }
+
+  /** Port pairs free in the pool (two per session). */
+  get freePairs(): number {
+    return this.pool.free;
+  }
+
+  get offloadName(): string {
+    return this.offload?.name ?? "none";
+  }
+
+  /** A session with two port pairs bound on bindAddress. `tag` (the call id) names it in logs. */
+  async allocate(tag: string): Promise<RelaySession> {
+    if (this.closed) throw new Error("media relay closed");
+    const a = await this.bindPair();
+    let b: { port: number; rtp: RelaySocket; rtcp: RelaySocket };
+    try {
+      b = await this.bindPair();
+    } catch (err) {
+      a.rtp.close();
+      a.rtcp.close();
+      this.pool.give(a.port);
+      throw err;
+    }
+    const s = new RelaySession(tag, a.port, b.port, { aRtp: a.rtp, aRtcp: a.rtcp, bRtp: b.rtp, bRtcp: b.rtcp }, this, this.log.child({ call_id: tag }));
+    this.live.add(s);
+    this.startTick();
+    return s;
+  }
+
+  private async bindPair(): Promise<{ port: number; rtp: RelaySocket; rtcp: RelaySocket }> {
+    for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
+      const port = this.pool.take();
+      if (port < 0) throw new Error(`RTP port range ${this.opts.portMin}-${this.opts.portMax} exhausted`);
+      let rtp: RelaySocket | undefined;
+      try {
+        rtp = await this.bind(this.opts.bindAddress, port);
+        const rtcp = await this.bind(this.opts.bindAddress, port + 1);
+        return { port, rtp, rtcp };
+      } catch (err) {
+        rtp?.close();
+        // Taken by someone else: back to the end of the FIFO, try the next pair.
+        this.pool.give(port);
+        this.log.debug({ port, err: (err as Error).message }, "RTP port pair busy");
+      }
+    }
+    throw new Error(`no bindable RTP port pair after ${MAX_BIND_ATTEMPTS} attempts`);
+  }
+
+  private startTick(): void {
+    if (this.tickTimer === undefined) this.tickTimer = this.clock.setTimeout(() => this.tick(), this.tickMs);
+  }
+
+  /** The one shared coarse tick; runs only while sessions exist, so an idle relay has no timer. */
+  private tick(): void {
+    this.tickTimer = undefined;
+    const now = this.clock.now();
+    for (const s of this.live) {
+      s.confirmLatches(now);
+      if (s.holdA || s.holdB || s.offloaded) {
+        // On hold a side may legitimately send nothing; offloaded media bypasses our counters.
+        s.lastActivityAt = now;
+        continue;
+      }
+      const seen = s.rtpReceived();
+      if (seen !== s.lastRtpSeen) {
+        s.lastRtpSeen = seen;
+        s.lastActivityAt = now;
+        s.timedOut = false;
+      } else if (!s.timedOut && now - s.lastActivityAt >= this.timeoutMs) {
+        s.timedOut = true; // once per silent spell, even if nobody releases it
+        this.log.info({ call_id: s.tag, silent_ms: now - s.lastActivityAt }, "media timeout");
+        s.emit("timeout", s);
+      }
+    }
+    if (this.live.size > 0 && !this.closed) this.startTick();
+  }
+
+  /** RelaySessionOwner: both RTP latches final → hand the session to the kernel, if enabled. */
+  bothLatched(s: RelaySession): void {
+    if (!this.offload || s.offloaded || s.isReleased || this.offloadBusy.has(s)) return;
+    const flows = offloadFlows(s);
+    if (flows.length === 0) return;
+    this.offloadBusy.add(s);
+    const key = s.a.rtpPort;
+    const p = this.offload
+      .add(key, flows)
+      .then(async (ok) => {
+        if (!ok) return; // offload logged why; stays in userspace
+        if (s.isReleased) {
+          await this.offload!.remove(key, "released while installing");
+          return;
+        }
+        s.offloaded = true;
+        this.log.info({ call_id: s.tag, flows: flows.length }, "media offloaded to the kernel");
+      })
+      .catch((err: Error) => this.log.warn({ call_id: s.tag, err: err.message }, "offload failed: userspace"))
+      .finally(() => this.offloadBusy.delete(s));
+    this.track(p);
+  }
+
+  /** RelaySessionOwner: close the sockets; ports go back only once kernel rules are gone. */
+  released(s: RelaySession, reason: string): void {
+    this.live.delete(s);
+    for (const sock of [s.sockets.aRtp, s.sockets.aRtcp, s.sockets.bRtp, s.sockets.bRtcp]) sock.close();
+    const free = (): void => {
+      this.pool.give(s.a.rtpPort);
+      this.pool.give(s.b.rtpPort);
+    };
+    const installing = this.offloadBusy.has(s);
+    if (this.offload && (s.offloaded || installing)) {
+      // A stale DNAT rule on a reused port would steal the next call's media: remove first.
+      const wait = installing ? Promise.all([...this.pending]).then(() => undefined) : Promise.resolve();
+      this.track(
+        wait
+          .then(() => (s.offloaded ? this.offload!.remove(s.a.rtpPort, reason) : undefined))
+          .catch((err: Error) => this.log.warn({ call_id: s.tag, err: err.message }, "offload removal failed"))
+          .finally(free),
+      );
+    } else free();
+    if (this.live.size === 0 && this.tickTimer !== undefined) {
+      this.clock.clearTimeout(this.tickTimer);
+      this.tickTimer = undefined;
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Settles outstanding offload work (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 100 && this.pending.size > 0; i++) await Promise.all([...this.pending]);
+  }
+
+  /** Releases every session, removes kernel rules, stops the tick. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const s of [...this.live]) s.release("relay closed");
+    this.closed = true;
+    await this.idle();
+    if (this.offload) await this.offload.close();
+    if (this.tickTimer !== undefined) this.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+  }
+}
+
+/** The kernel flows for a session: RTP always (both latched), RTCP where both RTCP latches are final too. */
+export function offloadFlows(s: RelaySession): OffloadFlow[] {
+  const flows: OffloadFlow[] = [];
+  const pair = (inPortA: number, la: RelaySession["aRtp"], inPortB: number, lb: RelaySession["bRtp"]): void => {
+    if (la.state !== FINAL || lb.state !== FINAL) return;
+    flows.push({ inPort: inPortA, src: { address: la.peerAddr, port: la.peerPort }, outPort: inPortB, dst: { address: lb.peerAddr, port: lb.peerPort } });
+    flows.push({ inPort: inPortB, src: { address: lb.peerAddr, port: lb.peerPort }, outPort: inPortA, dst: { address: la.peerAddr, port: la.peerPort } });
+  };
+  pair(s.a.rtpPort, s.aRtp, s.b.rtpPort, s.bRtp);
+  if (flows.length) pair(s.a.rtcpPort, s.aRtcp, s.b.rtcpPort, s.bRtcp);
+  return flows;
+}
