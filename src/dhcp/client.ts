@@ -105,7 +105,7 @@ export class DhcpClient extends EventEmitter<DhcpClientEvents> {
     if (this.started) return;
     this.started = true;
     const mac = this.opts.mac ? parseMac(this.opts.mac) : interfaceMac(this.opts.interface);
-    this.transport = this.opts.transport ?? new RawTransport(this.opts.interface, this.log);
+    this.transport = this.opts.transport ?? (await RawTransport.open(this.opts.interface, this.log));
     this.machine = new DhcpClientMachine({
       iface: this.opts.interface,
       identity: {

@@ -33,7 +33,11 @@ export interface UdpDatagram {
   payload: Buffer;
 }
 
-export function buildIpUdp(d: UdpDatagram, ipId = 0): Buffer {
+/**
+ * @param udpChecksum false sends UDP checksum 0 ("none", RFC 768), which stays valid if a
+ *   netfilter rule later rewrites the source address (see raw-transport.ts).
+ */
+export function buildIpUdp(d: UdpDatagram, ipId = 0, udpChecksum = true): Buffer {
   const udpLen = 8 + d.payload.length;
   const ip = Buffer.alloc(20);
   ip[0] = 0x45; // version 4, IHL 5
@@ -54,7 +58,7 @@ export function buildIpUdp(d: UdpDatagram, ipId = 0): Buffer {
   pseudo[9] = IPPROTO_UDP;
   pseudo.writeUInt16BE(udpLen, 10);
   // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
-  udp.writeUInt16BE(internetChecksum(pseudo, udp, d.payload) || 0xffff, 6);
+  if (udpChecksum) udp.writeUInt16BE(internetChecksum(pseudo, udp, d.payload) || 0xffff, 6);
   return Buffer.concat([ip, udp, d.payload]);
 }
 

@@ -8,20 +8,31 @@
  * IPPROTO_UDP, set IP_HDRINCL and write the IP and UDP headers ourselves, and
  * SO_BINDTODEVICE pins both directions to the interface.
  *
+ * The one thing a raw IP socket cannot do: send with source 0.0.0.0 (RFC 2131 §4.1) when
+ * some other interface has an address. Linux fills a zero source of an IP_HDRINCL packet
+ * with the route's preferred source (raw_send_hdrinc), and with no address on the WAN port
+ * inet_select_addr() falls back to any other interface's, e.g. the LAN's. dhclient and
+ * systemd-networkd avoid this with AF_PACKET, which raw-socket does not offer (it creates
+ * AF_INET/AF_INET6 only). The fallback: packets meant to leave from 0.0.0.0 carry a socket
+ * mark (SO_MARK, set just before each such send), and one nftables rule in our own table
+ * rewrites their source back to 0.0.0.0 on the way out. Those packets go with UDP
+ * checksum 0 (none, allowed by RFC 768 for IPv4), which stays valid whatever the source was
+ * in between. Without nft the client still works when no other interface has an address.
+ *
  * Receiving: Linux hands a raw IPPROTO_UDP socket a copy of every UDP packet delivered
  * locally on the bound device (raw_v4_input runs before UDP demux). A limited broadcast is
  * delivered locally even on an interface with no address (checked in the lab), so the client
  * sets the BOOTP broadcast flag (RFC 2131 §4.1) until it holds an address; afterwards
- * servers unicast to the leased address, which is local too. The limit of this choice:
- * the reverse-path filter must not be strict on the WAN port before an address exists
- * (rp_filter 1 drops packets from a source with no route back), which AF_PACKET would avoid
- * but raw-socket does not offer it. We also see our own broadcasts (looped back) and every
- * other UDP packet on the port, so only UDP 67→68 is passed up.
+ * servers unicast to the leased address, which is local too. Strict reverse-path filtering
+ * (rp_filter 1) on the WAN port would drop those broadcasts before an address exists. We
+ * also see our own looped-back broadcasts and every other UDP packet on the port, so only
+ * UDP 67→68 is passed up.
  *
  * ICMP: unicast replies to port 68 find no UDP socket, and the kernel would answer each
  * with ICMP port unreachable. Once an address is held we bind a dgram socket to
  * <address>:68 (SO_REUSEADDR, best effort) that silently absorbs them; raw still gets its copy.
  */
+import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import dgram from "node:dgram";
 import type { Logger } from "../log.js";
@@ -31,17 +42,19 @@ import type { DhcpTransport } from "./transport.js";
 const SOL_SOCKET = 1;
 const SO_BROADCAST = 6;
 const SO_BINDTODEVICE = 25;
+const SO_MARK = 36;
 const IPPROTO_IP = 0;
 const IP_HDRINCL = 3;
 const CLIENT_PORT = 68;
 const SERVER_PORT = 67;
+/** Socket mark of packets whose source must be 0.0.0.0 ("HG" + 0x0d0c). */
+export const ZERO_SOURCE_MARK = 0x48470d0c;
 
 interface RawSocket {
   on(ev: "message", fn: (buf: Buffer, source: string) => void): void;
   on(ev: "error", fn: (err: Error) => void): void;
-  on(ev: "close", fn: () => void): void;
   setOption(level: number, option: number, value: Buffer | number, length?: number): void;
-  send(buf: Buffer, offset: number, length: number, address: string, after: (err: Error | null, bytes: number) => void): void;
+  send(buf: Buffer, offset: number, length: number, address: string, before: () => void, after: (err: Error | null, bytes: number) => void): void;
   close(): void;
 }
 interface RawSocketModule {
@@ -50,31 +63,67 @@ interface RawSocketModule {
 
 const require = createRequire(import.meta.url);
 
+function nft(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = execFile("nft", ["-f", "-"], { timeout: 10_000 }, (err, _o, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
+    p.stdin?.end(script);
+  });
+}
+
+/** Our nftables table for one interface (kept apart from the user's ruleset). */
+export function zeroSourceTable(iface: string): { name: string; create: string; remove: string } {
+  const name = `hikari_gw_dhcp_${iface.replace(/[^A-Za-z0-9_]/g, "_")}`;
+  const create = [
+    `table ip ${name} {}`,
+    `delete table ip ${name}`,
+    `table ip ${name} {`,
+    `  chain postrouting {`,
+    `    type filter hook postrouting priority 300; policy accept;`,
+    `    oifname "${iface}" meta mark 0x${ZERO_SOURCE_MARK.toString(16)} udp sport ${CLIENT_PORT} udp dport ${SERVER_PORT} ip saddr set 0.0.0.0`,
+    `  }`,
+    `}`,
+  ].join("\n");
+  return { name, create, remove: `delete table ip ${name}` };
+}
+
 export class RawTransport implements DhcpTransport {
-  private readonly sock: RawSocket;
   private handler: ((payload: Buffer, from: string) => void) | null = null;
   private sink: dgram.Socket | null = null;
   private sinkAddr: string | null = null;
   private ipId = Math.floor(Math.random() * 0xffff);
   private closed = false;
+  private nftInstalled = false;
 
-  constructor(
+  private constructor(
+    private readonly sock: RawSocket,
     private readonly iface: string,
     private readonly log: Logger,
   ) {
-    const raw = require("raw-socket") as RawSocketModule;
-    this.sock = raw.createSocket({ protocol: 17, bufferSize: 65535 });
-    try {
-      this.sock.setOption(IPPROTO_IP, IP_HDRINCL, 1);
-      const dev = Buffer.from(`${iface}\0`);
-      this.sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length);
-      this.sock.setOption(SOL_SOCKET, SO_BROADCAST, 1);
-    } catch (e) {
-      this.sock.close();
-      throw new Error(`raw socket on ${iface}: ${(e as Error).message}`);
-    }
     this.sock.on("message", (buf) => this.receive(buf));
     this.sock.on("error", (err) => this.log.warn({ err: err.message }, "raw socket error"));
+  }
+
+  /** Open the socket on `iface` and install the zero-source rule (best effort). */
+  static async open(iface: string, log: Logger): Promise<RawTransport> {
+    const raw = require("raw-socket") as RawSocketModule;
+    const sock = raw.createSocket({ protocol: 17, bufferSize: 65535 });
+    try {
+      sock.setOption(IPPROTO_IP, IP_HDRINCL, 1);
+      const dev = Buffer.from(`${iface}\0`);
+      sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length);
+      sock.setOption(SOL_SOCKET, SO_BROADCAST, 1);
+    } catch (e) {
+      sock.close();
+      throw new Error(`raw socket on ${iface}: ${(e as Error).message}`);
+    }
+    const t = new RawTransport(sock, iface, log);
+    try {
+      await nft(zeroSourceTable(iface).create);
+      t.nftInstalled = true;
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, "nftables unavailable: DHCP messages before a lease may carry another interface's source address");
+    }
+    return t;
   }
 
   private receive(buf: Buffer): void {
@@ -90,9 +139,19 @@ export class RawTransport implements DhcpTransport {
   send(payload: Buffer, src: string, dst: string): Promise<void> {
     if (this.closed) return Promise.reject(new Error("transport closed"));
     this.ipId = (this.ipId + 1) & 0xffff;
-    const pkt = buildIpUdp({ src, dst, sport: CLIENT_PORT, dport: SERVER_PORT, payload }, this.ipId);
+    const zeroSource = src === "0.0.0.0";
+    const pkt = buildIpUdp({ src, dst, sport: CLIENT_PORT, dport: SERVER_PORT, payload }, this.ipId, !zeroSource);
+    const mark = zeroSource ? ZERO_SOURCE_MARK : 0;
     return new Promise((resolve, reject) => {
-      this.sock.send(pkt, 0, pkt.length, dst, (err) => (err ? reject(err) : resolve()));
+      this.sock.send(
+        pkt,
+        0,
+        pkt.length,
+        dst,
+        // raw-socket runs this right before the write, so the mark applies to this packet only.
+        () => this.sock.setOption(SOL_SOCKET, SO_MARK, mark),
+        (err) => (err ? reject(err) : resolve()),
+      );
     });
   }
 
@@ -129,5 +188,6 @@ export class RawTransport implements DhcpTransport {
     this.closed = true;
     this.closeSink();
     this.sock.close();
+    if (this.nftInstalled) await nft(zeroSourceTable(this.iface).remove).catch((e: unknown) => this.log.debug({ err: (e as Error).message }, "nft cleanup failed"));
   }
 }
