@@ -7,7 +7,7 @@
 import type { CSeq, Header, NameAddr, SipMessage, Via } from "./types.js";
 import { SipParseError } from "./types.js";
 import { LIST_HEADERS, headerKey } from "./header-names.js";
-import { TOKEN, allIn, bad, isDigits, isWs } from "./scan.js";
+import { TOKEN, allIn, bad, isDigits, isWs, trimWs } from "./scan.js";
 import { parseNameAddr } from "./name-addr.js";
 import { parseVia } from "./via.js";
 
@@ -56,12 +56,12 @@ export function splitList(value: string, out: string[] = []): string[] {
     else if (c === 60) inAngle = true;
     else if (c === 62) inAngle = false;
     else if (c === 44 && !inAngle) {
-      const part = value.slice(start, i).trim();
+      const part = trimWs(value.slice(start, i));
       if (part) out.push(part);
       start = i + 1;
     }
   }
-  const last = value.slice(start).trim();
+  const last = trimWs(value.slice(start));
   if (last) out.push(last);
   return out;
 }

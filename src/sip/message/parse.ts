@@ -8,7 +8,7 @@
 import type { Header, SipMessage, SipUri } from "./types.js";
 import { SipParseError } from "./types.js";
 import { headerKey } from "./header-names.js";
-import { TOKEN, allIn, isDigits } from "./scan.js";
+import { TOKEN, allIn, isDigits, trimWs } from "./scan.js";
 import { parseUri } from "./uri.js";
 
 /** §18.1.1 / RFC 3261 UDP: nothing above 65535 octets can arrive in one datagram. */
@@ -72,7 +72,7 @@ export function parseMessage(buf: Buffer): SipMessage {
         error ??= new SipParseError("continuation line before any header", 400);
         continue;
       }
-      const more = line.trim();
+      const more = trimWs(line);
       if (more.length > 0) prev.value = prev.value.length > 0 ? prev.value + " " + more : more;
       continue;
     }
@@ -88,7 +88,7 @@ export function parseMessage(buf: Buffer): SipMessage {
       error ??= new SipParseError(`bad header name ${JSON.stringify(name)}`, 400);
       continue;
     }
-    headers.push({ name: headerKey(name), value: line.slice(colon + 1).trim() });
+    headers.push({ name: headerKey(name), value: trimWs(line.slice(colon + 1)) });
   }
 
   if (!sl.request) {

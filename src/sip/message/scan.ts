@@ -174,3 +174,15 @@ export function quote(s: string): string {
   }
   return out + '"';
 }
+
+/**
+ * Trim SP and HTAB only. String.prototype.trim also eats Unicode spaces and U+FEFF, which
+ * are content in a UTF-8 header value (RFC 4475 intmeth starts a value with U+FEFF).
+ */
+export function trimWs(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
