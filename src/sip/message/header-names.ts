@@ -72,6 +72,9 @@ const WIRE: Record<string, string> = {
   "p-asserted-identity": "P-Asserted-Identity",
   "p-preferred-identity": "P-Preferred-Identity",
   "user-to-user": "User-to-User",
+  "min-se": "Min-SE", // RFC 4028
+  "p-charging-vector": "P-Charging-Vector",
+  "p-access-network-info": "P-Access-Network-Info",
 };
 
 const wireCache = new Map<string, string>();
