@@ -9,7 +9,9 @@
  * that is an acceptable trade, and every lock is logged with the source address so the
  * owner sees who did it.
  *
- * Memory is bounded: at most `maxEntries` keys, least recently touched forgotten first.
+ * Memory is bounded: at most `maxEntries` keys in two generations (a young map that, once
+ * half full, becomes the old one while the previous old one is dropped; a touched key moves
+ * to the young map), so what is forgotten is what nobody touched lately, at O(1) per call.
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -42,8 +44,9 @@ export class Lockout {
   private readonly windowMs: number;
   private readonly lockMs: number;
   private readonly maxEntries: number;
-  /** "e:<extension>" / "a:<address>" → counters; Map order doubles as LRU order. */
-  private readonly entries = new Map<string, Entry>();
+  /** "e:<extension>" / "a:<address>" → counters. */
+  private young = new Map<string, Entry>();
+  private old = new Map<string, Entry>();
 
   constructor(opts: LockoutOptions) {
     this.clock = opts.clock;
@@ -57,9 +60,9 @@ export class Lockout {
   /** Whether a request for `extension` from `address` must be refused before verifying. */
   check(extension: string, address: string): LockState {
     const now = this.clock.now();
-    const e = this.entries.get("e:" + extension);
+    const e = this.get("e:" + extension);
     if (e && e.lockedUntil > now) return { locked: true, by: "extension", until: e.lockedUntil };
-    const a = this.entries.get("a:" + address);
+    const a = this.get("a:" + address);
     if (a && a.lockedUntil > now) return { locked: true, by: "address", until: a.lockedUntil };
     return { locked: false };
   }
@@ -71,19 +74,24 @@ export class Lockout {
   }
 
   recordSuccess(extension: string, address: string): void {
-    this.entries.delete("e:" + extension);
-    this.entries.delete("a:" + address);
+    for (const key of ["e:" + extension, "a:" + address]) {
+      this.young.delete(key);
+      this.old.delete(key);
+    }
   }
 
   /** Keys currently remembered (for tests and status). */
   size(): number {
-    return this.entries.size;
+    return this.young.size + this.old.size;
+  }
+
+  private get(key: string): Entry | undefined {
+    return this.young.get(key) ?? this.old.get(key);
   }
 
   private fail(key: string, extension: string, address: string): void {
     const now = this.clock.now();
-    let e = this.entries.get(key);
-    if (e) this.entries.delete(key); // re-inserted below: most recently touched goes last
+    let e = this.get(key);
     if (!e || now - e.windowStart >= this.windowMs) e = { failures: 0, windowStart: now, lockedUntil: e?.lockedUntil ?? 0 };
     e.failures++;
     if (e.failures >= this.maxFailures && e.lockedUntil <= now) {
@@ -95,11 +103,11 @@ export class Lockout {
         "authentication locked out after repeated failures",
       );
     }
-    this.entries.set(key, e);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+    this.old.delete(key);
+    this.young.set(key, e);
+    if (this.young.size >= this.maxEntries / 2) {
+      this.old = this.young;
+      this.young = new Map();
     }
   }
 }
