@@ -273,21 +273,29 @@ describe("Registrar", () => {
     expect(clock.pending()).toBeLessThanOrEqual(2); // the one sweep timer (+ the store's write)
   });
 
-  it("replaces the same device (+sip.instance) under a new contact, and bounds devices per extension", () => {
+  it("replaces the same device (+sip.instance) under a new contact, and bounds devices per extension", async () => {
     const inst = ';+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
     registerAuthed({ contacts: [`<sip:801@198.18.0.10:5060>${inst}`], callId: "i1" });
     registerAuthed({ contacts: [`<sip:801@198.18.0.10:6060>${inst}`], callId: "i2" });
     expect(registrar.lookup("801").map((b) => b.contact)).toEqual(["sip:801@198.18.0.10:6060"]);
     expect(events).toContainEqual(["removed", "sip:801@198.18.0.10:5060", "replaced"]);
 
-    const small = make({ maxContacts: 2 });
-    registrar.close();
-    registrar = small;
+    await registrar.close();
+    registrar = make({ maxContacts: 2 });
     for (let i = 1; i <= 3; i++) {
       clock.advance(1000);
       registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:${i}>`], callId: `d${i}` }, PHONE_B);
     }
     expect(registrar.lookup("802").map((b) => b.contact).sort()).toEqual(["sip:802@198.18.0.11:2", "sip:802@198.18.0.11:3"]);
+  });
+
+  it("keeps working when a listener throws", () => {
+    registrar.on("binding-added", () => {
+      throw new Error("broken listener");
+    });
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }).status).toBe(200);
+    expect(registrar.lookup("801")).toHaveLength(1);
+    expect(events).toEqual([["added", "sip:801@198.18.0.10"]]);
   });
 
   it("survives a restart: bindings come back from state_dir", async () => {

@@ -174,7 +174,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         m.delete(key);
         changed = true;
         this.log.info({ extension: aor, contact: b.contact }, "binding expired");
-        this.emit("binding-removed", b, "expired");
+        this.notify("binding-removed", b, "expired");
       }
       if (m.size === 0) this.bindings.delete(aor);
     }
@@ -267,7 +267,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       if (old) {
         this.aorMap(aor).set(u.key, b);
         this.log.debug({ extension: aor, contact: b.contact, expires: u.expires }, "binding refreshed");
-        this.emit("binding-refreshed", b);
+        this.notify("binding-refreshed", b);
         continue;
       }
       this.makeRoom(aor, b);
@@ -276,7 +276,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         { extension: aor, contact: b.contact, source: `${source.address}:${source.port}`, user_agent: userAgent, expires: u.expires },
         "binding added",
       );
-      this.emit("binding-added", b);
+      this.notify("binding-added", b);
     }
     if (updates.length > 0) this.store.changed(this.snapshot);
     return this.ok(req, aor, now);
@@ -305,8 +305,22 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     m.delete(b.contact);
     if (m.size === 0) this.bindings.delete(aor);
     this.log.info({ extension: aor, contact: b.contact, reason }, "binding removed");
-    this.emit("binding-removed", b, reason);
+    this.notify("binding-removed", b, reason);
     this.store.changed(this.snapshot);
+  }
+
+  /**
+   * Emits without letting a listener's throw escape into the SIP stack (the zigbee2mqtt
+   * EventBus habit): a broken MQTT publisher must not fail a REGISTER half-applied.
+   */
+  private notify<K extends keyof RegistrarEvents>(event: K, ...args: RegistrarEvents[K]): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (...a: RegistrarEvents[K]) => void)(...args);
+      } catch (err) {
+        this.log.error({ err, event }, "binding listener failed");
+      }
+    }
   }
 
   private aorMap(aor: string): Map<string, Binding> {
