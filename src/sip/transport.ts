@@ -92,6 +92,8 @@ export interface Datagram {
   /** The message as handed to send() (undefined for sendRaw). */
   message: SipMessage | undefined;
   dropped: boolean;
+  /** Send time on the network's clock (tests check retransmission intervals). */
+  at: number;
 }
 
 export class MemoryNetwork {
@@ -102,15 +104,23 @@ export class MemoryNetwork {
   drop: ((d: Datagram) => boolean) | undefined;
   private inFlight = 0;
 
+  constructor(readonly now: () => number = Date.now) {}
+
   transport(local: Endpoint): MemoryTransport {
     const t = new MemoryTransport(this, local);
     this.hosts.set(endpointKey(local), t);
     return t;
   }
 
-  /** Resolve when nothing is in flight any more (deliveries may trigger more sends). */
+  /**
+   * Resolve when nothing is in flight any more (deliveries may trigger more sends) and
+   * every queued microtask (deferred send errors) has run.
+   */
   async flush(): Promise<void> {
-    for (let i = 0; i < 10_000 && this.inFlight > 0; i++) await Promise.resolve();
+    for (let i = 0; i < 1000; i++) {
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.inFlight === 0) return;
+    }
   }
 
   /** @internal */
@@ -133,8 +143,9 @@ export class MemoryNetwork {
   }
 }
 
-export function createMemoryNetwork(): MemoryNetwork {
-  return new MemoryNetwork();
+/** @param opts.now clock for Datagram.at (a ManualClock's now in tests) */
+export function createMemoryNetwork(opts: { now?: () => number } = {}): MemoryNetwork {
+  return new MemoryNetwork(opts.now);
 }
 
 export class MemoryTransport implements Transport {
@@ -191,7 +202,7 @@ export class MemoryTransport implements Transport {
       queueMicrotask(() => onError?.(err));
       return;
     }
-    const d: Datagram = { from: this.local, to, data, message, dropped: false };
+    const d: Datagram = { from: this.local, to, data, message, dropped: false, at: this.net.now() };
     this.sent.push(d);
     this.net.carry(d);
   }

@@ -3,21 +3,14 @@
  * layer depends on the message module through a narrow seam (parseVia only). Headers are
  * read straight from the model: canonical long lowercase names (types.ts).
  */
-import { randomBytes } from "node:crypto";
 import type { CSeq, Endpoint, Header, SipMessage, SipRequest, SipResponse, SipUri, Via } from "../message/types.js";
-import { parseVia } from "../message/index.js";
+import { newBranch, newTag, parseVia } from "../message/index.js";
 import { splitHeaderList } from "../transport.js";
 
 /** §8.1.1.7: every branch we create starts with the magic cookie. */
 export const MAGIC_COOKIE = "z9hG4bK";
 
-export function randomBranch(): string {
-  return MAGIC_COOKIE + randomBytes(9).toString("base64url");
-}
-
-export function randomTag(): string {
-  return randomBytes(6).toString("hex");
-}
+export { newBranch, newTag };
 
 export function header(msg: SipMessage, name: string): string | undefined {
   for (const h of msg.headers) if (h.name === name) return h.value;
@@ -102,7 +95,7 @@ export function buildResponse(req: SipRequest, status: number, reason?: string, 
     if (h.name === "via" || h.name === "from" || h.name === "call-id" || h.name === "cseq" || (status === 100 && h.name === "timestamp")) out.push({ name: h.name, value: h.value });
     else if (h.name === "to") {
       const add = status > 100 && tagOf(h.value) === "";
-      out.push({ name: "to", value: add ? `${h.value};tag=${toTag ?? randomTag()}` : h.value });
+      out.push({ name: "to", value: add ? `${h.value};tag=${toTag ?? newTag()}` : h.value });
     }
   }
   out.push({ name: "content-length", value: "0" });

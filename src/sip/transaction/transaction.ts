@@ -52,8 +52,9 @@ export interface ServerTransaction {
   /** The last response sent, if any. */
   readonly lastResponse: SipResponse | undefined;
   /**
-   * Send a response. For INVITE, a 2xx moves the transaction to Accepted (RFC 6026) and
-   * the layer retransmits it until the ACK (§13.3.1.4) unless told not to.
+   * Send a response. For INVITE, a 2xx moves the transaction to Accepted (RFC 6026); its
+   * retransmission until the ACK (§13.3.1.4) is the TU's, or the layer's with
+   * `retransmit2xx: true`.
    */
   respond(res: SipResponse): void;
   /** Set by the TU: a CANCEL matched this INVITE (the layer already answered it 200, §9.2). */
