@@ -1,0 +1,187 @@
+/**
+ * The composition root: the one file that knows every layer. It builds them from the config
+ * in order — LAN SIP transport and transaction layer, registrar and PBX, media relay, then
+ * (when enabled) DHCP on the WAN port and the trunk — wires their events, and stops them in
+ * reverse. Each part's start and stop is guarded so one failure is logged, not fatal to the rest.
+ */
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:net";
+import type { Config } from "./config/schema.js";
+import type { Logger } from "./log.js";
+import { systemClock, type Clock } from "./clock.js";
+import { GatewayEvents, type CallEvent } from "./events.js";
+import { startControlServer } from "./control.js";
+import { UdpTransport } from "./sip/transport-udp.js";
+import { TransactionLayer } from "./sip/transaction/layer.js";
+import { DigestServer } from "./sip/digest.js";
+import { BindingsStore } from "./pbx/bindings-store.js";
+import { Registrar } from "./pbx/registrar.js";
+import { Lockout } from "./pbx/lockout.js";
+import { ExtensionAuth } from "./pbx/auth.js";
+import { Dialplan } from "./pbx/dialplan.js";
+import { Pbx } from "./pbx/pbx.js";
+import { passThroughMedia, type CallMediaFactory } from "./pbx/call-media.js";
+import { relayMediaFactory } from "./pbx/relay-media.js";
+import { MediaRelay } from "./media/relay.js";
+
+export interface GatewayInfo {
+  version: string;
+}
+
+export class Gateway {
+  readonly events: GatewayEvents;
+  private readonly clock: Clock;
+  private transport?: UdpTransport;
+  private tx?: TransactionLayer;
+  private store?: BindingsStore;
+  private registrar?: Registrar;
+  private pbx?: Pbx;
+  private relay?: MediaRelay;
+  private control?: Server;
+  private readonly startedAt = Date.now();
+  private readonly recentCalls: CallEvent[] = [];
+
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger,
+    private readonly info: GatewayInfo,
+    opts: { clock?: Clock } = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.events = new GatewayEvents(log.child({ name: "events" }));
+  }
+
+  /** The host written into Contact/SDP toward phones. */
+  private advertisedHost(): string {
+    const { listen, advertise } = this.config.lan;
+    if (advertise) return advertise;
+    if (listen !== "0.0.0.0" && /^[0-9.]+$/.test(listen)) return listen;
+    return "127.0.0.1";
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    const log = this.log;
+    log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
+
+    const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
+    let media: CallMediaFactory = passThroughMedia;
+    try {
+      this.relay = await MediaRelay.create({
+        bindAddress: cfg.lan.listen,
+        portMin,
+        portMax,
+        log: log.child({ name: "media.relay" }),
+        clock: this.clock,
+        mediaTimeoutMs: cfg.media.timeout_s * 1000,
+        offload: cfg.media.offload,
+      });
+      media = relayMediaFactory(this.relay, this.advertisedHost());
+    } catch (err) {
+      log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
+    }
+
+    this.transport = await UdpTransport.bind({
+      address: cfg.lan.listen,
+      port: cfg.lan.port,
+      log: log.child({ name: "sip.transport" }),
+      logMessages: cfg.log.sip_messages,
+    });
+    this.tx = new TransactionLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
+
+    const realm = cfg.pbx.realm ?? "hikari-gw";
+    const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
+    const lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) });
+    this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
+    const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
+    const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
+    this.registrar = new Registrar({
+      auth,
+      extensions,
+      realm,
+      store: this.store,
+      clock: this.clock,
+      log: log.child({ name: "pbx.registrar" }),
+      minExpires: cfg.pbx.min_expires,
+      maxExpires: cfg.pbx.max_expires,
+      digest,
+      lockout,
+    });
+    this.registrar.on("binding-added", (b) => this.events.emit("extension", this.extensionState(b.aor)));
+    this.registrar.on("binding-removed", (b) => this.events.emit("extension", this.extensionState(b.aor)));
+
+    this.pbx = new Pbx({
+      tx: this.tx,
+      registrar: this.registrar,
+      auth,
+      dialplan: new Dialplan(cfg.dialplan),
+      media,
+      extensions,
+      clock: this.clock,
+      log: log.child({ name: "pbx.call" }),
+      localHost: this.advertisedHost(),
+      localPort: this.transport.local.port,
+      ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
+      onCallEvent: (ev) => this.onCallEvent(ev),
+    });
+
+    try {
+      this.control = await startControlServer(cfg.state_dir, () => this.status(), log.child({ name: "control" }));
+    } catch (err) {
+      log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
+    }
+    if (cfg.trunk.enabled) log.warn("trunk: not available in this build yet; outbound calls get 503");
+    log.info({ sip: `${this.transport.local.address}:${this.transport.local.port}` }, "hikari-gw ready");
+  }
+
+  private onCallEvent(ev: CallEvent): void {
+    this.recentCalls.push(ev);
+    if (this.recentCalls.length > 20) this.recentCalls.shift();
+    this.events.emit("call", ev);
+  }
+
+  private extensionState(number: string) {
+    const bindings = this.registrar?.lookup(number) ?? [];
+    const b = bindings[0];
+    return {
+      number,
+      registered: bindings.length > 0,
+      contact: b?.contact,
+      user_agent: b?.userAgent,
+      expires_at: b ? new Date(b.expiresAt).toISOString() : undefined,
+    };
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      version: this.info.version,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      trunk: { state: this.config.trunk.enabled ? "failed" : "disabled", last_error: this.config.trunk.enabled ? "not implemented in this build" : undefined },
+      extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
+      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
+      recent_events: this.recentCalls,
+      media: this.relay ? { sessions: this.relay.sessions } : undefined,
+    };
+  }
+
+  async stop(): Promise<void> {
+    const steps: [string, () => unknown][] = [
+      ["pbx", () => this.pbx?.close()],
+      // Give the BYEs of hung-up calls a moment to leave before the socket closes.
+      ["drain", () => new Promise((r) => setTimeout(r, this.pbx?.calls.size ? 300 : 0))],
+      ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
+      ["transactions", () => this.tx?.close()],
+      ["transport", () => this.transport?.close()],
+      ["registrar", () => this.registrar?.close()],
+      ["relay", () => this.relay?.close()],
+    ];
+    for (const [name, fn] of steps) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err, part: name }, "error while stopping");
+      }
+    }
+    this.log.info("hikari-gw stopped");
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * What a call needs from media: turn each side's SDP into what the other side receives.
+ * With the relay, both sides are pointed at the gateway's ports; without it (relay not
+ * available, or tests), SDP passes through unchanged. Side "a" is the caller's leg.
+ */
+export type CallSide = "a" | "b";
+
+export interface CallMedia {
+  /** An SDP body from `from` (offer or answer), rewritten for the other side. */
+  fromSide(from: CallSide, sdp: string): string;
+  /** Called once when the call ends; frees ports. Returns final stats for the log, if any. */
+  release(reason: string): unknown;
+  /** Registered by the call: fired when the relay sees no RTP for its timeout. */
+  onTimeout?: () => void;
+}
+
+export interface CallMediaFactory {
+  create(callId: string): Promise<CallMedia>;
+}
+
+/** SDP passes through unchanged: phones send media to each other directly. */
+export const passThroughMedia: CallMediaFactory = {
+  create: async () => ({ fromSide: (_from, sdp) => sdp, release: () => undefined }),
+};

@@ -1,0 +1,517 @@
+/**
+ * A call through the back-to-back user agent: one UAS leg toward the caller ("a") and, while
+ * ringing, one UAC leg per device of the callee ("b" legs, forked in parallel; the first 2xx
+ * wins and the rest are cancelled). Each leg is its own dialog with its own Call-ID, tags and
+ * CSeq (RFC 3261 §12); the call maps requests and responses between them and has the media
+ * rewrite both sides' SDP.
+ */
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { CallDirection, CallEvent } from "../events.js";
+import type { Endpoint, NameAddr, SipRequest, SipResponse, SipUri } from "../sip/message/types.js";
+import { createResponse, formatNameAddr, getHeader, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
+import { Dialog } from "../sip/dialog/dialog.js";
+import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
+import type { CallMedia, CallSide } from "./call-media.js";
+
+/** One place the call rings: a registered device of an extension, or the trunk. */
+export interface CallTarget {
+  uri: SipUri;
+  destination: Endpoint;
+  to: NameAddr;
+  /** The extension this target belongs to (for events); undefined for the trunk. */
+  extension?: string;
+  label: string;
+  /** Extra headers for the B-leg INVITE (trunk: Supported, P-Preferred-Identity, …). */
+  headers?: { name: string; value: string }[];
+  /** From for the B-leg; the caller's identity at the gateway by default. */
+  from?: NameAddr;
+}
+
+export interface CallParty {
+  number: string;
+  name?: string;
+}
+
+export type CallState = "trying" | "ringing" | "answered" | "ended";
+
+/** What a call needs from the PBX that owns it. */
+export interface CallHost {
+  readonly tx: TransactionLayer;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Host and port written into our Contact/From toward a leg's peer. */
+  readonly localHost: string;
+  readonly localPort: number;
+  readonly ringTimeoutMs: number;
+  fileDialog(key: string, leg: Leg): void;
+  dropDialog(key: string): void;
+  callEvent(ev: CallEvent): void;
+  ended(call: Call): void;
+}
+
+/** A leg as the PBX files it for in-dialog requests. */
+export interface Leg {
+  call: Call;
+  side: CallSide;
+  dialog: Dialog;
+  /** Where requests to this leg's peer go (a NAT'ed phone's source address). */
+  peer: Endpoint;
+}
+
+interface BLeg extends Leg {
+  target: CallTarget;
+  invite: SipRequest;
+  tx: ClientTransaction;
+  /** Set when the leg has an early or confirmed dialog. */
+  hasDialog: boolean;
+  done: boolean;
+  finalStatus?: number;
+  finalReason?: string;
+  cancelled: boolean;
+}
+
+/** A relayed in-dialog transaction waiting for the other leg's final response. */
+interface PendingRelay {
+  from: Leg;
+  serverTx: ServerTransaction;
+  method: string;
+}
+
+export class Call {
+  readonly id: string;
+  state: CallState = "trying";
+  readonly startedAt: number;
+  answeredAt?: number;
+  private readonly log: Logger;
+  private readonly a: Leg;
+  private readonly bLegs: BLeg[] = [];
+  private winner?: BLeg;
+  private ringTimer?: TimerHandle;
+  /** Our 200 to the caller awaits its ACK (the layer retransmits it, §13.3.1.4). */
+  private awaitingAck = false;
+  /** Initial INVITE had no SDP (late offer): B's ACK waits for A's ACK with the answer. */
+  private readonly lateOffer: boolean;
+  private pendingAckToB = false;
+  /** re-INVITE in progress, per originating side (glare → 491). */
+  private reinvite?: { from: Leg; answered: boolean; toOtherAckPending: boolean };
+  private endReason = "";
+  private bestFailure?: { status: number; reason: string };
+
+  constructor(
+    private readonly host: CallHost,
+    private readonly inviteTx: ServerTransaction,
+    private readonly invite: SipRequest,
+    source: Endpoint,
+    readonly caller: CallParty,
+    readonly called: string,
+    readonly direction: CallDirection,
+    private readonly media: CallMedia,
+  ) {
+    this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId(host.localHost);
+    this.log = host.log.child({ call_id: this.id });
+    this.startedAt = host.clock.now();
+    this.lateOffer = invite.body.length === 0;
+    const aDialog = Dialog.asUas(invite, newTag());
+    this.a = { call: this, side: "a", dialog: aDialog, peer: source };
+    host.fileDialog(aDialog.key, this.a);
+    inviteTx.onCancel = () => this.onCallerCancel();
+    media.onTimeout = () => this.onMediaTimeout();
+  }
+
+  get extension(): string | undefined {
+    return this.winner?.target.extension;
+  }
+
+  /** Ring every target in parallel. With no targets, the caller gets `fallback`. */
+  ring(targets: CallTarget[], fallback: { status: number; reason: string } = { status: 480, reason: "Temporarily Unavailable" }): void {
+    this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
+    if (targets.length === 0) return this.fail(fallback.status, fallback.reason, "no device to ring");
+    const offer = this.invite.body.length > 0 ? Buffer.from(this.media.fromSide("a", this.invite.body.toString("utf8"))) : Buffer.alloc(0);
+    const mf = maxForwards(this.invite) ?? 70;
+    for (const target of targets) this.startBLeg(target, offer, mf - 1);
+    this.ringTimer = this.host.clock.setTimeout(() => this.onRingTimeout(), this.host.ringTimeoutMs);
+    this.log.info({ from: this.caller.number, to: this.called, targets: targets.map((t) => t.label) }, "call ringing out");
+  }
+
+  private contactFor(user: string): string {
+    return `<sip:${user}@${this.host.localHost}:${this.host.localPort}>`;
+  }
+
+  private startBLeg(target: CallTarget, offer: Buffer, mf: number): void {
+    const callId = newCallId(this.host.localHost);
+    const fromTag = newTag();
+    const from: NameAddr = target.from ?? {
+      displayName: this.caller.name,
+      uri: { scheme: "sip", user: this.caller.number, host: this.host.localHost, params: new Map(), headers: new Map() },
+      params: new Map(),
+    };
+    const headers = [
+      { name: "max-forwards", value: String(mf) },
+      { name: "from", value: formatNameAddr({ ...from, params: new Map([...from.params, ["tag", fromTag]]) }) },
+      { name: "to", value: formatNameAddr(target.to) },
+      { name: "call-id", value: callId },
+      { name: "cseq", value: "1 INVITE" },
+      { name: "contact", value: this.contactFor(this.caller.number) },
+      { name: "allow", value: "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER" },
+      ...(target.headers ?? []),
+    ];
+    if (offer.length > 0) headers.push({ name: "content-type", value: "application/sdp" });
+    const invite: SipRequest = { kind: "request", method: "INVITE", uri: target.uri, version: "SIP/2.0", headers, body: offer };
+    const dialog = new Dialog({
+      callId,
+      localTag: fromTag,
+      remoteTag: "",
+      localUri: { ...from, params: new Map() },
+      remoteUri: target.to,
+      localSeq: 1,
+      remoteSeq: undefined,
+      remoteTarget: target.uri,
+      routeSet: [],
+      state: "early",
+    });
+    const leg = { call: this, side: "b", dialog, peer: target.destination, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
+    this.host.fileDialog(dialog.key, leg);
+    leg.tx = this.host.tx.sendRequest(invite, target.destination, {
+      onResponse: (res) => this.onBResponse(leg, res),
+      onTimeout: () => this.onBFailure(leg, 408, "Request Timeout"),
+      onTransportError: () => this.onBFailure(leg, 503, "Service Unavailable"),
+    });
+    this.bLegs.push(leg);
+  }
+
+  // ---------------------------------------------------------------- B-leg responses
+
+  /** A response on a B leg's INVITE transaction (including 2xx retransmissions, RFC 6026). */
+  onBResponse(leg: BLeg, res: SipResponse): void {
+    if (res.status < 200) {
+      if (res.status === 100) return;
+      this.learnEarlyDialog(leg, res);
+      if (this.state === "trying" || this.state === "ringing") {
+        this.state = "ringing";
+        const reply = this.aResponse(res.status, res.reason);
+        if (res.body.length > 0) this.withBody(reply, this.media.fromSide("b", res.body.toString("utf8")));
+        this.inviteTx.respond(reply);
+      }
+      return;
+    }
+    if (res.status < 300) return this.onB2xx(leg, res);
+    this.onBFailure(leg, res.status, res.reason);
+  }
+
+  private learnEarlyDialog(leg: BLeg, res: SipResponse): void {
+    const toTag = /;\s*tag=([^;>\s]+)/i.exec(getHeader(res, "to") ?? "")?.[1];
+    if (!toTag) return;
+    const d = Dialog.asUac(leg.invite, res);
+    leg.dialog.remoteTag = d.remoteTag;
+    leg.dialog.remoteTarget = d.remoteTarget;
+    leg.dialog.routeSet = d.routeSet;
+    leg.dialog.state = d.state;
+    leg.hasDialog = true;
+  }
+
+  private onB2xx(leg: BLeg, res: SipResponse): void {
+    const alreadyConfirmed = leg.hasDialog && leg.dialog.state === "confirmed";
+    this.learnEarlyDialog(leg, res);
+    leg.dialog.state = "confirmed";
+    if (alreadyConfirmed && leg === this.winner) {
+      // A retransmitted 2xx: our ACK was lost (§13.2.2.4). Re-ACK unless we are still waiting for A's answer.
+      if (!this.pendingAckToB) this.sendAck(leg);
+      return;
+    }
+    if (this.winner || this.state === "ended") {
+      // A second device answered too late (forking race), or the call is over: ACK and BYE it.
+      this.sendAck(leg);
+      if (!alreadyConfirmed) this.sendBye(leg);
+      leg.done = true;
+      return;
+    }
+    this.winner = leg;
+    leg.done = true;
+    this.host.clock.clearTimeout(this.ringTimer);
+    for (const other of this.bLegs) if (other !== leg && !other.done) this.cancelBLeg(other);
+    this.state = "answered";
+    this.answeredAt = this.host.clock.now();
+    const ok = this.aResponse(200, "OK");
+    if (res.body.length > 0) this.withBody(ok, this.media.fromSide("b", res.body.toString("utf8")));
+    if (this.lateOffer) this.pendingAckToB = true;
+    else this.sendAck(leg);
+    this.a.dialog.state = "confirmed";
+    this.awaitingAck = true;
+    this.inviteTx.onNoAck = () => {
+      this.log.warn("caller never ACKed our 200: hanging up");
+      this.hangup("no ACK from caller");
+    };
+    this.inviteTx.respond(ok);
+    this.log.info({ device: leg.target.label }, "call answered");
+    this.host.callEvent(this.event("answered"));
+  }
+
+  private onBFailure(leg: BLeg, status: number, reason: string): void {
+    if (leg.done) return;
+    leg.done = true;
+    leg.finalStatus = status;
+    leg.finalReason = reason;
+    if (this.state === "ended" || this.winner) return;
+    if (!leg.cancelled) this.noteFailure(status, reason);
+    if (this.bLegs.every((l) => l.done)) {
+      const best = this.bestFailure ?? { status: 480, reason: "Temporarily Unavailable" };
+      this.fail(best.status, best.reason, `callee answered ${best.status}`);
+    }
+  }
+
+  /** RFC 3261 §16.7 step 6, simplified: 6xx beats all, then 486 (busy), then the lowest class. */
+  private noteFailure(status: number, reason: string): void {
+    const rank = (s: number) => (s >= 600 ? 0 : s === 486 ? 1 : s === 487 ? 9 : s === 408 ? 8 : s === 503 ? 7 : 2 + Math.floor(s / 100));
+    if (!this.bestFailure || rank(status) < rank(this.bestFailure.status)) this.bestFailure = { status, reason };
+  }
+
+  // ---------------------------------------------------------------- caller side
+
+  private aResponse(status: number, reason: string): SipResponse {
+    const res = createResponse(this.invite, status, reason, { toTag: this.a.dialog.localTag });
+    if (status < 300 && status > 100) setHeader(res, "contact", this.contactFor(this.called));
+    return res;
+  }
+
+  private withBody(res: SipResponse | SipRequest, sdp: string): void {
+    res.body = Buffer.from(sdp);
+    setHeader(res, "content-type", "application/sdp");
+  }
+
+  /** The caller sent CANCEL before an answer (§9.2): the layer already said 200 to it. */
+  private onCallerCancel(): void {
+    if (this.state !== "trying" && this.state !== "ringing") return;
+    this.log.info("caller cancelled");
+    this.inviteTx.respond(this.aResponse(487, "Request Terminated"));
+    this.end("cancelled", "missed");
+  }
+
+  private onRingTimeout(): void {
+    if (this.state !== "trying" && this.state !== "ringing") return;
+    this.log.info({ timeout_ms: this.host.ringTimeoutMs }, "no answer");
+    this.inviteTx.respond(this.aResponse(480, "Temporarily Unavailable"));
+    this.end("no answer", "missed");
+  }
+
+  private fail(status: number, reason: string, why: string): void {
+    if (this.state === "ended") return;
+    this.inviteTx.respond(this.aResponse(status, reason));
+    this.log.info({ status, why }, "call failed");
+    this.end(why, status === 486 || status === 600 || status === 603 ? "rejected" : "missed", `${status} ${reason}`);
+  }
+
+  private onMediaTimeout(): void {
+    if (this.state !== "answered") return;
+    this.log.warn("no media from either side: hanging up");
+    this.hangup("media timeout");
+  }
+
+  // ---------------------------------------------------------------- in-dialog requests
+
+  /** ACK from a leg's peer: the end of an INVITE (initial or re-INVITE) with a 2xx. */
+  onAck(leg: Leg, ack: SipRequest): void {
+    if (leg.side === "a" && this.awaitingAck && !this.reinvite) {
+      this.awaitingAck = false;
+      if (this.pendingAckToB && this.winner) {
+        this.pendingAckToB = false;
+        this.sendAck(this.winner, ack.body.length > 0 ? this.media.fromSide("a", ack.body.toString("utf8")) : undefined);
+      }
+      return;
+    }
+    const ri = this.reinvite;
+    if (ri && ri.from === leg && ri.answered) {
+      const other = this.otherLeg(leg);
+      if (other && ri.toOtherAckPending) {
+        this.sendAck(other, ack.body.length > 0 ? this.media.fromSide(leg.side, ack.body.toString("utf8")) : undefined);
+      }
+      this.reinvite = undefined;
+    }
+  }
+
+  /** Any request inside one of this call's dialogs except ACK and CANCEL. */
+  onRequest(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
+    if (!leg.dialog.acceptRemoteSeq(req)) {
+      tx.respond(createResponse(req, 500, "Server Internal Error"));
+      return;
+    }
+    if (req.method === "BYE") return this.onBye(leg, req, tx);
+    const other = this.otherLeg(leg);
+    if (!other || this.state === "ended") {
+      tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+      return;
+    }
+    if (req.method === "INVITE") {
+      if (this.state !== "answered" || this.reinvite || this.awaitingAck) {
+        // §14.2: a re-INVITE while another INVITE is pending on the dialog gets 491.
+        tx.respond(createResponse(req, 491, "Request Pending"));
+        return;
+      }
+      leg.dialog.refreshTarget(req);
+      this.reinvite = { from: leg, answered: false, toOtherAckPending: false };
+      tx.onNoAck = () => {
+        if (this.reinvite?.from === leg) this.reinvite = undefined;
+      };
+    }
+    this.relayRequest(leg, other, req, tx);
+  }
+
+  private onBye(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
+    tx.respond(createResponse(req, 200, "OK"));
+    if (leg.side === "b" && leg !== this.winner) return; // a losing fork hung up: nothing else to do
+    this.log.info({ by: leg.side === "a" ? "caller" : "callee" }, "hangup");
+    if (this.state === "trying" || this.state === "ringing") {
+      // BYE before the 2xx (only legal from the caller after an early dialog, §15): end like CANCEL.
+      this.inviteTx.respond(this.aResponse(487, "Request Terminated"));
+      return this.end("caller hung up before answer", "missed");
+    }
+    const other = this.otherLeg(leg);
+    if (other) this.sendBye(other);
+    this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
+  }
+
+  /** Forward an in-dialog request to the other leg and its final response back (B2BUA). */
+  private relayRequest(from: Leg, to: Leg, req: SipRequest, serverTx: ServerTransaction): void {
+    const pending: PendingRelay = { from, serverTx, method: req.method };
+    const passHeaders = req.headers.filter((h) => RELAYED_HEADERS.has(h.name));
+    let body = req.body;
+    const ctype = getHeader(req, "content-type");
+    if (body.length > 0 && (ctype ?? "").toLowerCase().startsWith("application/sdp")) body = Buffer.from(this.media.fromSide(from.side, body.toString("utf8")));
+    const out = to.dialog.createRequest(req.method, {
+      contact: this.contactFor(from.side === "a" ? this.caller.number : this.called),
+      body,
+      contentType: ctype,
+      headers: passHeaders,
+    });
+    this.host.tx.sendRequest(out, to.peer, {
+      onResponse: (res) => this.onRelayedResponse(pending, to, out, res),
+      onTimeout: () => this.onRelayedFailure(pending, 408, "Request Timeout"),
+      onTransportError: () => this.onRelayedFailure(pending, 503, "Service Unavailable"),
+    });
+  }
+
+  private onRelayedResponse(p: PendingRelay, to: Leg, sent: SipRequest, res: SipResponse): void {
+    if (res.status === 100) return;
+    const reply = createResponse(p.serverTx.request, res.status, res.reason, { toTag: p.from.dialog.localTag });
+    for (const h of res.headers) if (RELAYED_HEADERS.has(h.name)) reply.headers.push({ ...h });
+    if (res.body.length > 0) {
+      const ctype = getHeader(res, "content-type") ?? "application/sdp";
+      const body = ctype.toLowerCase().startsWith("application/sdp") ? this.media.fromSide(to.side, res.body.toString("utf8")) : res.body.toString("utf8");
+      this.withBody(reply, body);
+      setHeader(reply, "content-type", ctype);
+    }
+    if (p.method === "INVITE") {
+      if (res.status >= 200 && res.status < 300) {
+        to.dialog.refreshTarget(res);
+        setHeader(reply, "contact", this.contactFor(p.from.side === "a" ? this.called : this.caller.number));
+        const ri = this.reinvite;
+        // Early offer: ACK the other leg now. Late offer: its ACK carries the answer from the originator's ACK.
+        if (sent.body.length > 0) this.sendAck(to, undefined, cseq(sent).seq);
+        else if (ri) ri.toOtherAckPending = true;
+        if (ri) ri.answered = true;
+        p.serverTx.respond(reply);
+        return;
+      }
+      if (res.status >= 300) this.reinvite = undefined;
+    }
+    p.serverTx.respond(reply);
+  }
+
+  private onRelayedFailure(p: PendingRelay, status: number, reason: string): void {
+    if (p.method === "INVITE") this.reinvite = undefined;
+    p.serverTx.respond(createResponse(p.serverTx.request, status, reason, { toTag: p.from.dialog.localTag }));
+  }
+
+  private otherLeg(leg: Leg): Leg | undefined {
+    return leg.side === "a" ? this.winner : this.a;
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private sendAck(leg: Leg, sdp?: string, seq?: number): void {
+    const ack = leg.dialog.createRequest("ACK", {
+      contact: this.contactFor(this.caller.number),
+      seq: seq ?? cseq((leg as BLeg).invite ?? this.invite).seq,
+      body: sdp ? Buffer.from(sdp) : undefined,
+    });
+    this.host.tx.sendAck(ack, leg.peer);
+  }
+
+  private sendBye(leg: Leg): void {
+    const bye = leg.dialog.createRequest("BYE", { contact: this.contactFor(this.caller.number) });
+    this.host.tx.sendRequest(bye, leg.peer, {
+      onResponse: () => undefined,
+      onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),
+      onTransportError: () => undefined,
+    });
+  }
+
+  private cancelBLeg(leg: BLeg): void {
+    if (leg.done) return;
+    leg.cancelled = true;
+    this.host.tx.cancel(leg.tx);
+  }
+
+  /** End the call from our side (command, media timeout, shutdown): BYE or CANCEL everything. */
+  hangup(reason: string): void {
+    if (this.state === "ended") return;
+    if (this.state === "trying" || this.state === "ringing") {
+      this.inviteTx.respond(this.aResponse(480, "Temporarily Unavailable"));
+      return this.end(reason, "missed");
+    }
+    this.sendBye(this.a);
+    if (this.winner) this.sendBye(this.winner);
+    this.end(reason, "ended");
+  }
+
+  private end(reason: string, type: CallEvent["type"], detail?: string): void {
+    if (this.state === "ended") return;
+    const wasAnswered = this.state === "answered";
+    this.state = "ended";
+    this.endReason = reason;
+    this.host.clock.clearTimeout(this.ringTimer);
+    for (const leg of this.bLegs) if (!leg.done) this.cancelBLeg(leg);
+    const stats = this.media.release(reason);
+    const ev = this.event(wasAnswered ? "ended" : type);
+    ev.reason = detail ?? reason;
+    if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
+    this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
+    this.host.callEvent(ev);
+    // Keep dialogs filed briefly so late retransmissions (BYE, 2xx) still find them; the PBX sweeps.
+    this.host.ended(this);
+  }
+
+  /** Every dialog key this call filed, so the PBX can drop them after the call. */
+  dialogKeys(): string[] {
+    return [this.a.dialog.key, ...this.bLegs.map((l) => l.dialog.key)];
+  }
+
+  /** For `hikari-gw status`. */
+  summary(): Record<string, unknown> {
+    return {
+      call_id: this.id,
+      state: this.state,
+      direction: this.direction,
+      from: this.caller.number,
+      to: this.called,
+      extension: this.extension,
+      since: new Date(this.answeredAt ?? this.startedAt).toISOString(),
+      reason: this.endReason || undefined,
+    };
+  }
+
+  private event(type: CallEvent["type"]): CallEvent {
+    return {
+      type,
+      call_id: this.id,
+      direction: this.direction,
+      from: this.caller.number,
+      to: this.called,
+      extension: this.extension,
+      at: new Date(this.host.clock.now()).toISOString(),
+    };
+  }
+}
+
+/** Headers a B2BUA passes between legs on relayed in-dialog requests and responses. */
+const RELAYED_HEADERS = new Set(["session-expires", "min-se", "event", "subscription-state", "refer-to", "referred-by", "info-package", "content-disposition", "rseq", "rack", "supported", "require", "allow"]);

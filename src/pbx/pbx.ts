@@ -1,0 +1,221 @@
+/**
+ * The PBX: the transaction user on the LAN side. It dispatches each new request — REGISTER
+ * to the registrar, INVITE through authentication and the dialplan to a new Call,
+ * in-dialog requests to the call that owns the dialog — and answers what it does not serve.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { CallEvent } from "../events.js";
+import type { Endpoint, SipRequest } from "../sip/message/types.js";
+import { createResponse, getHeader, maxForwards, setHeader, toAddr, validateRequest, fromAddr } from "../sip/message/index.js";
+import { dialogKey } from "../sip/dialog/dialog.js";
+import type { ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
+import type { Binding } from "./bindings-store.js";
+import type { Registrar } from "./registrar.js";
+import type { Dialplan } from "./dialplan.js";
+import type { ExtensionAuth } from "./auth.js";
+import { Call, type CallHost, type CallTarget, type Leg } from "./call.js";
+import type { CallMediaFactory } from "./call-media.js";
+import { bindingTarget } from "./targets.js";
+
+export const ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, REGISTER, NOTIFY, REFER";
+
+/** Where the trunk plugs in: outbound calls the dialplan sends to it. */
+export interface TrunkPort {
+  /** Targets for an outbound call, or a failure to give the phone. */
+  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string };
+}
+
+export interface PbxOptions {
+  tx: TransactionLayer;
+  registrar: Registrar;
+  auth: ExtensionAuth;
+  dialplan: Dialplan;
+  media: CallMediaFactory;
+  extensions: { number: string; name?: string }[];
+  clock: Clock;
+  log: Logger;
+  /** Host and port in our Contact/From toward phones. */
+  localHost: string;
+  localPort: number;
+  ringTimeoutMs: number;
+  trunk?: TrunkPort;
+  onCallEvent?: (ev: CallEvent) => void;
+  userAgent?: string;
+}
+
+/** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
+const LINGER_MS = 32_000;
+
+export class Pbx {
+  private readonly log: Logger;
+  private readonly dialogs = new Map<string, Leg>();
+  readonly calls = new Set<Call>();
+  private readonly names = new Map<string, string | undefined>();
+  private readonly host: CallHost;
+  private closed = false;
+
+  constructor(private readonly opts: PbxOptions) {
+    this.log = opts.log;
+    for (const e of opts.extensions) this.names.set(e.number, e.name);
+    const dialogs = this.dialogs;
+    this.host = {
+      tx: opts.tx,
+      clock: opts.clock,
+      log: opts.log,
+      localHost: opts.localHost,
+      localPort: opts.localPort,
+      ringTimeoutMs: opts.ringTimeoutMs,
+      fileDialog: (key, leg) => dialogs.set(key, leg),
+      dropDialog: (key) => dialogs.delete(key),
+      callEvent: (ev) => opts.onCallEvent?.(ev),
+      ended: (call) => this.onCallEnded(call),
+    };
+    opts.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from));
+  }
+
+  /** Entry point for every new request the transaction layer passes up. */
+  onRequest(req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint): void {
+    if (req.method === "ACK") return this.onAck(req);
+    if (!tx) return;
+    const valid = validateRequest(req);
+    if (!valid.ok) return tx.respond(createResponse(req, valid.status, valid.reason));
+    const toTag = toAddr(req).params.get("tag");
+    if (toTag) return this.onInDialog(req, tx, toTag);
+    switch (req.method) {
+      case "REGISTER":
+        return tx.respond(this.opts.registrar.handleRegister(req, from));
+      case "INVITE":
+        return void this.onInvite(req, tx, from).catch((err: unknown) => {
+          this.log.error({ err }, "INVITE handling failed");
+          tx.respond(createResponse(req, 500, "Server Internal Error"));
+        });
+      case "OPTIONS": {
+        // Phones use OPTIONS as a keep-alive and capability probe.
+        const res = createResponse(req, 200, "OK");
+        setHeader(res, "allow", ALLOW);
+        setHeader(res, "accept", "application/sdp");
+        return tx.respond(res);
+      }
+      case "BYE":
+      case "UPDATE":
+      case "INFO":
+      case "PRACK":
+        return tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+      case "SUBSCRIBE":
+        // No event packages (presence, MWI) are offered (RFC 6665 §4.2.1.1).
+        return tx.respond(createResponse(req, 489, "Bad Event"));
+      case "MESSAGE":
+      case "NOTIFY":
+      case "PUBLISH":
+      case "REFER": {
+        const res = createResponse(req, 405, "Method Not Allowed");
+        setHeader(res, "allow", ALLOW);
+        return tx.respond(res);
+      }
+      default: {
+        const res = createResponse(req, 501, "Not Implemented");
+        setHeader(res, "allow", ALLOW);
+        return tx.respond(res);
+      }
+    }
+  }
+
+  private onAck(req: SipRequest): void {
+    const tag = toAddr(req).params.get("tag");
+    if (!tag) return;
+    const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
+    leg?.call.onAck(leg, req);
+  }
+
+  private onInDialog(req: SipRequest, tx: ServerTransaction, toTag: string): void {
+    const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
+    if (!leg) return tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+    leg.call.onRequest(leg, req, tx);
+  }
+
+  private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
+    const mf = maxForwards(req);
+    if (mf !== undefined && mf <= 0) return tx.respond(createResponse(req, 483, "Too Many Hops"));
+    if (this.closed) return tx.respond(createResponse(req, 503, "Service Unavailable"));
+
+    const auth = this.opts.auth.authenticateRequest(req, { proxy: true, source: from });
+    if (!auth.ok) return tx.respond(auth.response);
+    const caller = auth.user;
+
+    const dialled = req.uri.user ?? "";
+    const route = this.opts.dialplan.route(dialled);
+    let targets: CallTarget[] = [];
+    let failure: { status: number; reason: string } | undefined;
+    let called = dialled;
+    let direction: "internal" | "outbound" = "internal";
+    switch (route.kind) {
+      case "none":
+        return tx.respond(createResponse(req, 404, "Not Found"));
+      case "extension":
+      case "user": {
+        called = route.number;
+        if (!this.names.has(called)) return tx.respond(createResponse(req, 404, "Not Found"));
+        targets = this.opts.registrar
+          .lookup(called)
+          .filter((b) => !(b.source.address === from.address && b.source.port === from.port))
+          .map((b: Binding) => bindingTarget(b, this.names.get(called), this.opts.localHost));
+        if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
+        break;
+      }
+      case "trunk": {
+        direction = "outbound";
+        called = route.number;
+        const t = this.opts.trunk?.outboundTarget(route.number, caller);
+        if (!t) return tx.respond(createResponse(req, 503, "Trunk Unavailable"));
+        if ("status" in t) return tx.respond(createResponse(req, t.status, t.reason));
+        targets = [t];
+        break;
+      }
+    }
+    // (The transaction layer already sent 100 Trying, §17.2.1.)
+    let cancelled = false;
+    tx.onCancel = () => (cancelled = true);
+    const media = await this.opts.media.create(getHeader(req, "call-id") ?? "");
+    if (cancelled) {
+      media.release("caller cancelled before ringing");
+      tx.respond(createResponse(req, 487, "Request Terminated", { toTag: "gw" }));
+      return;
+    }
+    const callerName = this.names.get(caller) ?? fromAddr(req).displayName;
+    const call = new Call(this.host, tx, req, from, { number: caller, name: callerName }, called, direction, media);
+    this.calls.add(call);
+    call.ring(targets, failure);
+  }
+
+  private onCallEnded(call: Call): void {
+    this.calls.delete(call);
+    const keys = call.dialogKeys();
+    // Late retransmissions (a BYE's, a 2xx's) still find the dialog for a while.
+    this.opts.clock.setTimeout(() => {
+      for (const k of keys) if (this.dialogs.get(k)?.call === call) this.dialogs.delete(k);
+    }, LINGER_MS);
+  }
+
+  /** Hang up one call (by call id) or all: MQTT `{hangup}` and shutdown. */
+  hangup(callId: string | "all", reason: string): number {
+    let n = 0;
+    for (const c of [...this.calls]) {
+      if (callId === "all" || c.id === callId) {
+        c.hangup(reason);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.hangup("all", "gateway shutting down");
+  }
+
+  /** Live dialog count (for leak checks in tests). */
+  get dialogCount(): number {
+    return this.dialogs.size;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * CallMedia over the relay: each side's SDP is pointed at the gateway's ports for the other
+ * side, and what a side offers or answers tells the relay where that side's media will come
+ * from (latching expectation) and whether it is on hold.
+ */
+import type { MediaRelay } from "../media/relay.js";
+import type { RelaySession } from "../media/relay-session.js";
+import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
+import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
+
+export function relayMediaFactory(relay: MediaRelay, advertise: string): CallMediaFactory {
+  return {
+    async create(callId: string): Promise<CallMedia> {
+      const session = await relay.allocate(callId);
+      return new RelayCallMedia(session, advertise);
+    },
+  };
+}
+
+class RelayCallMedia implements CallMedia {
+  onTimeout?: () => void;
+  private released = false;
+
+  constructor(
+    private readonly session: RelaySession,
+    private readonly advertise: string,
+  ) {
+    session.on("timeout", () => this.onTimeout?.());
+  }
+
+  fromSide(from: CallSide, sdp: string): string {
+    const target = sdpMediaTarget(sdp);
+    if (target) {
+      if (!target.hold) this.session.setExpectedPeer(from, { address: target.address, rtpPort: target.rtpPort, rtcpPort: target.rtcpPort });
+      this.session.hold(from, target.hold);
+    }
+    // The other side sends to the gateway's ports of its own side.
+    const other = from === "a" ? this.session.b : this.session.a;
+    return rewriteSdp(sdp, { address: this.advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
+  }
+
+  release(reason: string): unknown {
+    if (this.released) return undefined;
+    this.released = true;
+    return this.session.release(reason);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * A SIP dialog (RFC 3261 §12): the peer-to-peer relationship one leg of a call keeps.
+ * It knows its identifiers (Call-ID, local and remote tag), both CSeq spaces, the remote
+ * target and the route set, and builds in-dialog requests from them (§12.2.1.1). Where to
+ * actually send datagrams (a NAT'ed phone's source address) is the owner's business.
+ */
+import type { NameAddr, SipRequest, SipResponse, SipUri } from "../message/types.js";
+import { callId, contacts, cseq, formatNameAddr, formatUri, fromAddr, getHeaders, parseNameAddr, toAddr } from "../message/index.js";
+
+export type DialogState = "early" | "confirmed" | "terminated";
+
+export interface DialogInit {
+  callId: string;
+  localTag: string;
+  remoteTag: string;
+  localUri: NameAddr;
+  remoteUri: NameAddr;
+  localSeq: number;
+  remoteSeq: number | undefined;
+  remoteTarget: SipUri;
+  /** Route header values in the order requests must carry them. */
+  routeSet: string[];
+  state: DialogState;
+}
+
+export class Dialog {
+  readonly callId: string;
+  readonly localTag: string;
+  remoteTag: string;
+  readonly localUri: NameAddr;
+  readonly remoteUri: NameAddr;
+  localSeq: number;
+  remoteSeq: number | undefined;
+  remoteTarget: SipUri;
+  routeSet: string[];
+  state: DialogState;
+
+  constructor(init: DialogInit) {
+    this.callId = init.callId;
+    this.localTag = init.localTag;
+    this.remoteTag = init.remoteTag;
+    this.localUri = init.localUri;
+    this.remoteUri = init.remoteUri;
+    this.localSeq = init.localSeq;
+    this.remoteSeq = init.remoteSeq;
+    this.remoteTarget = init.remoteTarget;
+    this.routeSet = init.routeSet;
+    this.state = init.state;
+  }
+
+  /** §12.1.1: the UAS side, from the request and the To tag we chose. */
+  static asUas(req: SipRequest, localTag: string, state: DialogState = "early"): Dialog {
+    const from = fromAddr(req);
+    const to = toAddr(req);
+    const contact = contacts(req)[0];
+    return new Dialog({
+      callId: callId(req),
+      localTag,
+      remoteTag: from.params.get("tag") ?? "",
+      localUri: withoutTag(to),
+      remoteUri: withoutTag(from),
+      localSeq: 0,
+      remoteSeq: cseq(req).seq,
+      remoteTarget: contact && contact !== "*" ? contact.uri : from.uri,
+      routeSet: getHeaders(req, "record-route"),
+      state,
+    });
+  }
+
+  /** §12.1.2: the UAC side, from our request and a response carrying a To tag. */
+  static asUac(req: SipRequest, res: SipResponse): Dialog {
+    const from = fromAddr(req);
+    const to = toAddr(res);
+    const contact = contacts(res)[0];
+    return new Dialog({
+      callId: callId(req),
+      localTag: from.params.get("tag") ?? "",
+      remoteTag: to.params.get("tag") ?? "",
+      localUri: withoutTag(from),
+      remoteUri: withoutTag(toAddr(req)),
+      localSeq: cseq(req).seq,
+      remoteSeq: undefined,
+      remoteTarget: contact && contact !== "*" ? contact.uri : toAddr(req).uri,
+      routeSet: getHeaders(res, "record-route").reverse(),
+      state: res.status >= 200 ? "confirmed" : "early",
+    });
+  }
+
+  /** Key under which the owner files this dialog: Call-ID + local tag (remote tag may change in early forking). */
+  get key(): string {
+    return dialogKey(this.callId, this.localTag);
+  }
+
+  /**
+   * §12.2.2: check an in-dialog request's CSeq. Returns false when it is out of order
+   * (lower than the last), in which case the UAS answers 500. ACK and CANCEL carry the
+   * INVITE's number and are not checked.
+   */
+  acceptRemoteSeq(req: SipRequest): boolean {
+    if (req.method === "ACK" || req.method === "CANCEL") return true;
+    const seq = cseq(req).seq;
+    if (this.remoteSeq !== undefined && seq <= this.remoteSeq) return false;
+    this.remoteSeq = seq;
+    return true;
+  }
+
+  /** Target refresh (§12.2): a re-INVITE/UPDATE or its 2xx may move the remote target. */
+  refreshTarget(msg: SipRequest | SipResponse): void {
+    const c = contacts(msg)[0];
+    if (c && c !== "*") this.remoteTarget = c.uri;
+  }
+
+  /**
+   * §12.2.1.1: build an in-dialog request. The Request-URI is the remote target and the
+   * route set goes into Route (loose routing; a strict first hop is used as the
+   * Request-URI with the target appended, as the RFC says). Via is added by the transaction layer.
+   */
+  createRequest(method: string, opts: { contact: string; body?: Buffer; contentType?: string; headers?: { name: string; value: string }[]; seq?: number }): SipRequest {
+    let seq: number;
+    if (opts.seq !== undefined) seq = opts.seq;
+    else if (method === "ACK" || method === "CANCEL") seq = this.localSeq;
+    else seq = ++this.localSeq;
+    let uri = this.remoteTarget;
+    let routes = this.routeSet;
+    if (routes.length > 0) {
+      const first = parseNameAddr(routes[0]);
+      if (!first.uri.params.has("lr")) {
+        uri = first.uri;
+        routes = [...routes.slice(1), `<${formatUri(this.remoteTarget)}>`];
+      }
+    }
+    const headers = [
+      ...routes.map((value) => ({ name: "route", value })),
+      { name: "max-forwards", value: "70" },
+      { name: "from", value: formatNameAddr({ ...this.localUri, params: new Map([...this.localUri.params, ["tag", this.localTag]]) }) },
+      { name: "to", value: formatNameAddr({ ...this.remoteUri, params: this.remoteTag ? new Map([...this.remoteUri.params, ["tag", this.remoteTag]]) : this.remoteUri.params }) },
+      { name: "call-id", value: this.callId },
+      { name: "cseq", value: `${seq} ${method}` },
+    ];
+    if (method !== "ACK" && method !== "CANCEL") headers.push({ name: "contact", value: opts.contact });
+    if (opts.headers) headers.push(...opts.headers);
+    const body = opts.body ?? Buffer.alloc(0);
+    if (body.length > 0) headers.push({ name: "content-type", value: opts.contentType ?? "application/sdp" });
+    return { kind: "request", method, uri, version: "SIP/2.0", headers, body };
+  }
+}
+
+export function dialogKey(callIdValue: string, localTag: string): string {
+  return `${callIdValue}\u0000${localTag}`;
+}
+
+function withoutTag(na: NameAddr): NameAddr {
+  const params = new Map(na.params);
+  params.delete("tag");
+  return { ...na, params };
+}
