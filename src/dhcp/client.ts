@@ -101,6 +101,15 @@ export class DhcpClient extends EventEmitter<DhcpClientEvents> {
     return this.machine?.state ?? "stopped";
   }
 
+  /** Resolves once every queued side effect (apply, save, events) has run. */
+  async whenIdle(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const c = this.chain;
+      await c;
+      if (c === this.chain) return;
+    }
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
