@@ -16,11 +16,12 @@ import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { DigestServer } from "../sip/digest.js";
-import { addHeader, createResponse, formatUri, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
+import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
+import { RegisterError, checkOrder, contactUpdate, parseDelta } from "./registrar-contacts.js";
 
 export type { Binding } from "./bindings-store.js";
 
@@ -55,25 +56,6 @@ export interface RegistrarOptions {
   /** Default 10 s. */
   sweepIntervalMs?: number;
 }
-
-/** A Contact of the request, resolved to what step 7 needs. */
-interface ContactUpdate {
-  key: string;
-  expires: number;
-  q?: number;
-  instance?: string;
-}
-
-class RegisterError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
-
-const MAX_DELTA_SECONDS = 0xffffffff; // RFC 3261 §27.1: delta-seconds up to 2**32-1
 
 export class Registrar extends EventEmitter<RegistrarEvents> {
   readonly auth: ExtensionAuth;
@@ -217,25 +199,8 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       return this.ok(req, aor, now);
     }
 
-    const updates: ContactUpdate[] = [];
-    for (const v of values) {
-      const na = parseNameAddr(v);
-      const own = na.params.get("expires");
-      let expires = own !== undefined ? parseDelta(own ?? "") : expiresHeader;
-      // §20.10: a malformed expires is taken as the default (3600 in the RFC).
-      if (expires === undefined) expires = this.defaultExpires;
-      if (expires > 0 && expires < this.minExpires) throw new RegisterError(423, "Interval Too Brief");
-      if (expires > this.maxExpires) expires = this.maxExpires;
-      const qRaw = na.params.get("q");
-      const q = qRaw ? Number(qRaw) : undefined;
-      const inst = na.params.get("+sip.instance");
-      updates.push({
-        key: formatUri(na.uri),
-        expires,
-        q: q !== undefined && q >= 0 && q <= 1 ? q : undefined,
-        instance: inst ? inst.replace(/^"|"$/g, "") : undefined,
-      });
-    }
+    const limits = { min: this.minExpires, max: this.maxExpires, default: this.defaultExpires };
+    const updates = values.map((v) => contactUpdate(v, expiresHeader, limits));
     // Step 7: Call-ID/CSeq ordering, checked for all contacts before changing any, because a
     // failure "MUST abort the update" of the whole request.
     if (existing) {
@@ -360,18 +325,4 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     return this.dateValue;
   }
-}
-
-/** §10.3 step 7: same Call-ID needs a higher CSeq, else the request fails. */
-function checkOrder(b: Binding, callId: string, seq: number): void {
-  // Kamailio answers the same case 400 "Invalid CSeq number"; the RFC names no code.
-  if (b.callId === callId && seq <= b.cseq) throw new RegisterError(400, "Invalid CSeq number");
-}
-
-/** delta-seconds (RFC 3261 §25.1), or undefined when absent or malformed. */
-function parseDelta(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const t = v.trim();
-  if (!/^[0-9]{1,12}$/.test(t)) return undefined;
-  return Math.min(Number(t), MAX_DELTA_SECONDS);
 }

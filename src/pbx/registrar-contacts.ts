@@ -1,0 +1,73 @@
+/**
+ * The per-Contact rules of a REGISTER (RFC 3261 §10.3 steps 6 and 7), split from the
+ * registrar so it stays one job per file: how long each contact asks for, and whether a
+ * request may change a binding given its Call-ID and CSeq.
+ */
+import { formatUri, parseNameAddr } from "../sip/message/index.js";
+import type { Binding } from "./bindings-store.js";
+
+/** A REGISTER the registrar refuses with this status (thrown inside the update, caught once). */
+export class RegisterError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** A Contact of the request, resolved to what step 7 needs. */
+export interface ContactUpdate {
+  /** The contact URI as written by the phone (re-formatted from the parse): the binding key. */
+  key: string;
+  /** Seconds granted; 0 removes. */
+  expires: number;
+  q?: number;
+  instance?: string;
+}
+
+export interface ExpiryLimits {
+  min: number;
+  max: number;
+  default: number;
+}
+
+const MAX_DELTA_SECONDS = 0xffffffff; // RFC 3261 §25.1 / §20.19: delta-seconds up to 2**32-1
+
+/**
+ * Step 6: the contact's own `expires` param, else the Expires header, else the default;
+ * non-zero below the minimum → 423 (the caller adds Min-Expires); above the maximum →
+ * shortened (the registrar may, §10.3 step 7).
+ */
+export function contactUpdate(value: string, expiresHeader: number | undefined, limits: ExpiryLimits): ContactUpdate {
+  const na = parseNameAddr(value);
+  const own = na.params.get("expires");
+  let expires = own !== undefined ? parseDelta(own ?? "") : expiresHeader;
+  // §20.10: a malformed expires is taken as the default (3600 in the RFC).
+  if (expires === undefined) expires = limits.default;
+  if (expires > 0 && expires < limits.min) throw new RegisterError(423, "Interval Too Brief");
+  if (expires > limits.max) expires = limits.max;
+  const qRaw = na.params.get("q");
+  const q = qRaw ? Number(qRaw) : undefined;
+  const inst = na.params.get("+sip.instance");
+  return {
+    key: formatUri(na.uri),
+    expires,
+    q: q !== undefined && q >= 0 && q <= 1 ? q : undefined,
+    instance: inst ? inst.replace(/^"|"$/g, "") : undefined,
+  };
+}
+
+/** Step 7: for the same Call-ID the CSeq must be higher than the stored one, else the request fails. */
+export function checkOrder(b: Binding, callId: string, seq: number): void {
+  // The RFC names no status; Kamailio answers this case 400 "Invalid CSeq number".
+  if (b.callId === callId && seq <= b.cseq) throw new RegisterError(400, "Invalid CSeq number");
+}
+
+/** delta-seconds (RFC 3261 §25.1), or undefined when absent or malformed. */
+export function parseDelta(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  if (!/^[0-9]{1,12}$/.test(t)) return undefined;
+  return Math.min(Number(t), MAX_DELTA_SECONDS);
+}
