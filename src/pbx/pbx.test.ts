@@ -61,8 +61,8 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
       auth,
       dialplan: new Dialplan([
         { match: "^80[1-9]$", to: "extension" },
-        { match: "^0[0-9]+$", to: "trunk" },
         { match: "^0120$", to: "802" },
+        { match: "^0[0-9]+$", to: "trunk" },
       ]),
       media: passThroughMedia,
       extensions,
@@ -204,7 +204,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const p = a.call("802");
     await until(() => b.received.some((r) => r.method === "INVITE"));
     await until(() => a.responses.some((r) => r.status === 180));
-    const inviteTx = [...(a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients.values()].find((t) => t.method === "INVITE");
+    const inviteTx = [...(a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients.values()].find((t) => t.method === "INVITE" && t.state === "proceeding");
     a.tx.cancel(inviteTx as never);
     const { res } = await p;
     expect(res.status).toBe(487);

@@ -132,7 +132,10 @@ export class TestPhone {
     const b = this.behaviour;
     if ("reject" in b) return tx.respond(createResponse(req, b.reject, undefined, { toTag: tag }));
     tx.respond(createResponse(req, 180, "Ringing", { toTag: tag }));
-    tx.onCancel = () => tx.respond(createResponse(req, 487, undefined, { toTag: tag }));
+    tx.onCancel = (cancel) => {
+      this.received.push(cancel); // the layer answered the CANCEL itself; record it for the test
+      tx.respond(createResponse(req, 487, undefined, { toTag: tag }));
+    };
     if ("ringOnly" in b) return;
     const answer = () => {
       const ok = createResponse(req, 200, "OK", { toTag: tag, body: Buffer.from(b.sdp ?? PHONE_SDP(this.local.address, 42000)), contentType: "application/sdp" });
