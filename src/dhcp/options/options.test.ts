@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decodeOptionArea, encodeOptionArea, type DhcpOptions } from "./codec.js";
 import { decodeClasslessRoutes, encodeClasslessRoutes } from "./classless-routes.js";
 import { encodeDnsName, readDnsName, readDnsNameList } from "./dns-labels.js";
-import { decodeSipServers, encodeSipServers } from "./sip-servers.js";
+import { decodeSipServers, encodeSipServers, type SipServers } from "./sip-servers.js";
 import { decodeVendorClass, decodeVendorSpecific, encodeVendorClass, encodeVendorSpecific } from "./vendor.js";
 
 describe("option area (RFC 2132 §2, RFC 3396)", () => {
@@ -69,7 +69,11 @@ describe("option 120 (RFC 3361)", () => {
   });
 
   it("round-trips both encodings", () => {
-    for (const s of [{ encoding: "ipv4", servers: ["198.18.2.5"] }, { encoding: "domain", servers: ["a.b", "c.d.e"] }] as const)
+    const cases: SipServers[] = [
+      { encoding: "ipv4", servers: ["198.18.2.5"] },
+      { encoding: "domain", servers: ["a.b", "c.d.e"] },
+    ];
+    for (const s of cases)
       expect(decodeSipServers(encodeSipServers(s), [])).toEqual(s);
   });
 });
