@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from "vitest";
+import dgram from "node:dgram";
+import { silentLogger } from "../log.js";
+import type { Endpoint, SipMessage, SipRequest } from "./message/types.js";
+import { createResponse } from "./message/index.js";
+import { UdpTransport, isKeepAlive, RateLimitedLog } from "./transport-udp.js";
+import { TransactionLayer } from "./transaction/layer.js";
+import { outgoingRequest, RecordingUser } from "./transaction/test-harness.js";
+
+const open: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+async function udp(): Promise<UdpTransport> {
+  const t = await UdpTransport.bind({ address: "127.0.0.1", port: 0, log: silentLogger() });
+  open.push(t);
+  return t;
+}
+
+/** Wait (bounded) until cond() holds. */
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function rawSocket(): Promise<{ s: dgram.Socket; got: Buffer[]; ep: Endpoint }> {
+  const s = dgram.createSocket("udp4");
+  const got: Buffer[] = [];
+  s.on("message", (b) => got.push(b));
+  open.push({ close: () => new Promise<void>((r) => s.close(() => r())) });
+  return new Promise((resolve) => s.bind(0, "127.0.0.1", () => resolve({ s, got, ep: { address: "127.0.0.1", port: s.address().port } })));
+}
+
+const OPTIONS = (via: string, extra = "") =>
+  `OPTIONS sip:801@127.0.0.1 SIP/2.0\r\nVia: ${via}\r\nMax-Forwards: 70\r\nFrom: <sip:802@127.0.0.1>;tag=a\r\nTo: <sip:801@127.0.0.1>\r\nCall-ID: u1\r\nCSeq: 1 OPTIONS\r\n${extra}Content-Length: 0\r\n\r\n`;
+
+describe("UdpTransport on 127.0.0.1", () => {
+  it("two transports exchange messages; requests get received/rport stamped", async () => {
+    const a = await udp();
+    const b = await udp();
+    const got: Array<{ m: SipMessage; from: Endpoint }> = [];
+    b.onMessage((m, from) => got.push({ m, from }));
+    const raw = await rawSocket();
+    raw.s.send(OPTIONS("SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKx;rport"), b.local.port, "127.0.0.1");
+    await until(() => got.length === 1);
+    const via = (got[0]!.m as SipRequest).headers.find((h) => h.name === "via")!.value;
+    expect(via).toBe(`SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKx;rport=${raw.ep.port};received=127.0.0.1`);
+    a.send(createResponse(got[0]!.m as SipRequest, 200, "OK"), b.local);
+    await until(() => got.length === 2);
+    expect(got[1]!.m.kind).toBe("response");
+    expect(got[1]!.from).toEqual(a.local);
+  });
+
+  it("answers a CRLFCRLF ping with CRLF and drops other keep-alives", async () => {
+    const b = await udp();
+    const seen: SipMessage[] = [];
+    b.onMessage((m) => seen.push(m));
+    const raw = await rawSocket();
+    raw.s.send(Buffer.from("\r\n\r\n"), b.local.port, "127.0.0.1");
+    raw.s.send(Buffer.from("\r\n"), b.local.port, "127.0.0.1");
+    await until(() => raw.got.length === 1);
+    expect(raw.got[0]!.toString()).toBe("\r\n");
+    expect(seen).toHaveLength(0);
+    expect(isKeepAlive(Buffer.from("\0\0\0\0"))).toBe(true);
+    expect(isKeepAlive(Buffer.from("OPTIONS"))).toBe(false);
+  });
+
+  it("drops malformed datagrams without crashing, answers a readable bad request statelessly", async () => {
+    const b = await udp();
+    const seen: SipMessage[] = [];
+    b.onMessage((m) => seen.push(m));
+    const raw = await rawSocket();
+    for (let i = 0; i < 50; i++) raw.s.send(Buffer.from(`garbage ${i} \u0001\u0002`), b.local.port, "127.0.0.1");
+    // Content-Length larger than the body: the parser rejects with 400 and the headers.
+    raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad").replace("Content-Length: 0", "Content-Length: 999"), b.local.port, "127.0.0.1");
+    await until(() => raw.got.length === 1);
+    expect(raw.got[0]!.toString()).toMatch(/^SIP\/2\.0 400 /);
+    expect(raw.got[0]!.toString()).toMatch(/CSeq: 1 OPTIONS/);
+    // Still alive and parsing.
+    raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKok"), b.local.port, "127.0.0.1");
+    await until(() => seen.length === 1);
+  });
+
+  it("refuses to send more than 65000 bytes", async () => {
+    const a = await udp();
+    const errs: Error[] = [];
+    a.sendRaw(Buffer.alloc(65_001, 0x41), { address: "127.0.0.1", port: 9 }, (e) => errs.push(e));
+    expect(errs).toHaveLength(1);
+  });
+
+  it("two transaction layers over real UDP: REGISTER → 200", async () => {
+    const a = await udp();
+    const b = await udp();
+    const ua = new TransactionLayer({ transport: a, log: silentLogger() });
+    const gw = new TransactionLayer({ transport: b, log: silentLogger() });
+    open.push({ close: () => (ua.close(), gw.close()) });
+    gw.onRequest((req, tx) => tx!.respond(createResponse(req, 200, "OK", { toTag: "gw" })));
+    const user = new RecordingUser();
+    const tx = ua.sendRequest(outgoingRequest("REGISTER"), b.local, user);
+    await until(() => user.responses.length === 1);
+    expect(user.responses).toEqual([200]);
+    expect(tx.state).toBe("completed");
+  });
+});
+
+describe("RateLimitedLog", () => {
+  it("lets a few lines a second through and counts the rest", () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const fake = { warn: (o: Record<string, unknown>) => lines.push(o) } as never;
+    let now = 0;
+    const r = new RateLimitedLog(fake, 5, () => now);
+    for (let i = 0; i < 100; i++) r.warn({ i }, "x");
+    expect(lines).toHaveLength(5);
+    now = 1000;
+    r.warn({ i: 100 }, "x");
+    expect(lines[5]).toMatchObject({ i: 100, suppressed: 95 });
+  });
+});
