@@ -76,7 +76,7 @@ export class Gateway {
         mediaTimeoutMs: cfg.media.timeout_s * 1000,
         offload: cfg.media.offload,
       });
-      media = relayMediaFactory(this.relay, this.advertisedHost());
+      media = relayMediaFactory(this.relay);
     } catch (err) {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }

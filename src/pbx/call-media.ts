@@ -6,8 +6,11 @@
 export type CallSide = "a" | "b";
 
 export interface CallMedia {
-  /** An SDP body from `from` (offer or answer), rewritten for the other side. */
-  fromSide(from: CallSide, sdp: string): string;
+  /**
+   * An SDP body from `from` (offer or answer), rewritten for the other side, naming
+   * `advertise` (our address as the other side reaches it) as where to send media.
+   */
+  fromSide(from: CallSide, sdp: string, advertise: string): string;
   /** Called once when the call ends; frees ports. Returns final stats for the log, if any. */
   release(reason: string): unknown;
   /** Registered by the call: fired when the relay sees no RTP for its timeout. */

@@ -14,8 +14,36 @@ import { Dialog } from "../sip/dialog/dialog.js";
 import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 
+/**
+ * One side of the gateway a leg lives on: the LAN (phones) or the trunk (NGN). It names the
+ * transaction layer to send through, our host:port there (Contact, From, SDP), and the
+ * side's peculiarities (the NGN wants session timers, PCMU only, PRACK…).
+ */
+export interface SipSide {
+  readonly name: string;
+  readonly tx: TransactionLayer;
+  readonly host: string;
+  readonly port: number;
+  /** Shape SDP we send to this side (e.g. strip codecs the NGN refuses); null = unacceptable (488). */
+  shapeSdp?(sdp: string): string | null;
+  /** Headers to add to the 200 we send for an INVITE received on this side (session timer echo). */
+  answerHeaders?(invite: SipRequest): { name: string; value: string }[];
+  /**
+   * An in-dialog request on this side the gateway answers itself instead of relaying
+   * (session refreshes, PRACK). Return true when handled.
+   */
+  absorb?(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean;
+  /** A provisional on a leg we placed on this side (send PRACK for a reliable one, RFC 3262). */
+  onProvisional?(leg: Leg, res: SipResponse): void;
+  /** The dialog of a leg on this side is up (start session-timer refreshes). */
+  onConfirmed?(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void;
+  onEnded?(leg: Leg): void;
+}
+
 /** One place the call rings: a registered device of an extension, or the trunk. */
 export interface CallTarget {
+  /** The side the leg is placed on; the host's default side (LAN) when absent. */
+  side?: SipSide;
   uri: SipUri;
   destination: Endpoint;
   to: NameAddr;
@@ -37,12 +65,10 @@ export type CallState = "trying" | "ringing" | "answered" | "ended";
 
 /** What a call needs from the PBX that owns it. */
 export interface CallHost {
-  readonly tx: TransactionLayer;
+  /** The LAN side: where targets without a side of their own ring. */
+  readonly lan: SipSide;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Host and port written into our Contact/From toward a leg's peer. */
-  readonly localHost: string;
-  readonly localPort: number;
   readonly ringTimeoutMs: number;
   fileDialog(key: string, leg: Leg): void;
   dropDialog(key: string): void;
@@ -57,6 +83,10 @@ export interface Leg {
   dialog: Dialog;
   /** Where requests to this leg's peer go (a NAT'ed phone's source address). */
   peer: Endpoint;
+  /** The side of the gateway this leg is on. */
+  net: SipSide;
+  /** The last SDP we sent to this leg's peer (to answer refreshes locally). */
+  lastSdp?: string;
 }
 
 interface BLeg extends Leg {
@@ -103,17 +133,18 @@ export class Call {
     private readonly inviteTx: ServerTransaction,
     private readonly invite: SipRequest,
     source: Endpoint,
+    aSide: SipSide,
     readonly caller: CallParty,
     readonly called: string,
     readonly direction: CallDirection,
     private readonly media: CallMedia,
   ) {
-    this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId(host.localHost);
+    this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId();
     this.log = host.log.child({ call_id: this.id });
     this.startedAt = host.clock.now();
     this.lateOffer = invite.body.length === 0;
     const aDialog = Dialog.asUas(invite, newTag());
-    this.a = { call: this, side: "a", dialog: aDialog, peer: source };
+    this.a = { call: this, side: "a", dialog: aDialog, peer: source, net: aSide };
     host.fileDialog(aDialog.key, this.a);
     inviteTx.onCancel = () => this.onCallerCancel();
     media.onTimeout = () => this.onMediaTimeout();
@@ -127,23 +158,42 @@ export class Call {
   ring(targets: CallTarget[], fallback: { status: number; reason: string } = { status: 480, reason: "Temporarily Unavailable" }): void {
     this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
     if (targets.length === 0) return this.fail(fallback.status, fallback.reason, "no device to ring");
-    const offer = this.invite.body.length > 0 ? Buffer.from(this.media.fromSide("a", this.invite.body.toString("utf8"))) : Buffer.alloc(0);
     const mf = maxForwards(this.invite) ?? 70;
-    for (const target of targets) this.startBLeg(target, offer, mf - 1);
+    for (const target of targets) {
+      const side = target.side ?? this.host.lan;
+      let offer = Buffer.alloc(0);
+      if (this.invite.body.length > 0) {
+        const sdp = this.sdpFor(side, "a", this.invite.body.toString("utf8"));
+        if (sdp === null) {
+          if (targets.length === 1) return this.fail(488, "Not Acceptable Here", `the caller offers no codec ${side.name} accepts`);
+          continue;
+        }
+        offer = Buffer.from(sdp);
+      }
+      this.startBLeg(target, side, offer, mf - 1);
+    }
+    if (this.bLegs.length === 0) return this.fail(488, "Not Acceptable Here", "no target accepts the offer");
     this.ringTimer = this.host.clock.setTimeout(() => this.onRingTimeout(), this.host.ringTimeoutMs);
     this.log.info({ from: this.caller.number, to: this.called, targets: targets.map((t) => t.label) }, "call ringing out");
   }
 
-  private contactFor(user: string): string {
-    return `<sip:${user}@${this.host.localHost}:${this.host.localPort}>`;
+  private contactFor(leg: Leg | SipSide, user: string): string {
+    const side = "net" in leg ? leg.net : leg;
+    return `<sip:${user}@${side.host}:${side.port}>`;
   }
 
-  private startBLeg(target: CallTarget, offer: Buffer, mf: number): void {
-    const callId = newCallId(this.host.localHost);
+  /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
+  private sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
+    const out = this.media.fromSide(from, sdp, to.host);
+    return to.shapeSdp ? to.shapeSdp(out) : out;
+  }
+
+  private startBLeg(target: CallTarget, side: SipSide, offer: Buffer, mf: number): void {
+    const callId = newCallId(side.host);
     const fromTag = newTag();
     const from: NameAddr = target.from ?? {
       displayName: this.caller.name,
-      uri: { scheme: "sip", user: this.caller.number, host: this.host.localHost, params: new Map(), headers: new Map() },
+      uri: { scheme: "sip", user: this.caller.number, host: side.host, params: new Map(), headers: new Map() },
       params: new Map(),
     };
     const headers = [
@@ -152,7 +202,7 @@ export class Call {
       { name: "to", value: formatNameAddr(target.to) },
       { name: "call-id", value: callId },
       { name: "cseq", value: "1 INVITE" },
-      { name: "contact", value: this.contactFor(this.caller.number) },
+      { name: "contact", value: this.contactFor(side, this.caller.number) },
       { name: "allow", value: "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER" },
       ...(target.headers ?? []),
     ];
@@ -170,9 +220,9 @@ export class Call {
       routeSet: [],
       state: "early",
     });
-    const leg = { call: this, side: "b", dialog, peer: target.destination, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
+    const leg = { call: this, side: "b", dialog, peer: target.destination, net: side, lastSdp: offer.length ? offer.toString() : undefined, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
     this.host.fileDialog(dialog.key, leg);
-    leg.tx = this.host.tx.sendRequest(invite, target.destination, {
+    leg.tx = side.tx.sendRequest(invite, target.destination, {
       onResponse: (res) => this.onBResponse(leg, res),
       onTimeout: () => this.onBFailure(leg, 408, "Request Timeout"),
       onTransportError: () => this.onBFailure(leg, 503, "Service Unavailable"),
@@ -187,10 +237,11 @@ export class Call {
     if (res.status < 200) {
       if (res.status === 100) return;
       this.learnEarlyDialog(leg, res);
+      leg.net.onProvisional?.(leg, res);
       if (this.state === "trying" || this.state === "ringing") {
         this.state = "ringing";
         const reply = this.aResponse(res.status, res.reason);
-        if (res.body.length > 0) this.withBody(reply, this.media.fromSide("b", res.body.toString("utf8")));
+        if (res.body.length > 0) this.sdpTo(this.a, reply, res.body.toString("utf8"), "b");
         this.inviteTx.respond(reply);
       }
       return;
@@ -233,7 +284,10 @@ export class Call {
     this.state = "answered";
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
-    if (res.body.length > 0) this.withBody(ok, this.media.fromSide("b", res.body.toString("utf8")));
+    if (res.body.length > 0) this.sdpTo(this.a, ok, res.body.toString("utf8"), "b");
+    for (const h of this.a.net.answerHeaders?.(this.invite) ?? []) setHeader(ok, h.name, h.value);
+    leg.net.onConfirmed?.(leg, leg.invite, res);
+    this.a.net.onConfirmed?.(this.a, this.invite, undefined);
     if (this.lateOffer) this.pendingAckToB = true;
     else this.sendAck(leg);
     this.a.dialog.state = "confirmed";
@@ -270,13 +324,21 @@ export class Call {
 
   private aResponse(status: number, reason: string): SipResponse {
     const res = createResponse(this.invite, status, reason, { toTag: this.a.dialog.localTag });
-    if (status < 300 && status > 100) setHeader(res, "contact", this.contactFor(this.called));
+    if (status < 300 && status > 100) setHeader(res, "contact", this.contactFor(this.a, this.called));
     return res;
   }
 
   private withBody(res: SipResponse | SipRequest, sdp: string): void {
     res.body = Buffer.from(sdp);
     setHeader(res, "content-type", "application/sdp");
+  }
+
+  /** Put `from`'s SDP, rewritten and shaped for `to`, into a message for `to`. */
+  private sdpTo(to: Leg, msg: SipResponse | SipRequest, sdp: string, from: CallSide): void {
+    const out = this.sdpFor(to.net, from, sdp);
+    if (out === null) return; // the side cannot take it: send without SDP rather than offend it
+    to.lastSdp = out;
+    this.withBody(msg, out);
   }
 
   /** The caller sent CANCEL before an answer (§9.2): the layer already said 200 to it. */
@@ -315,7 +377,7 @@ export class Call {
       this.awaitingAck = false;
       if (this.pendingAckToB && this.winner) {
         this.pendingAckToB = false;
-        this.sendAck(this.winner, ack.body.length > 0 ? this.media.fromSide("a", ack.body.toString("utf8")) : undefined);
+        this.sendAck(this.winner, ack.body.length > 0 ? (this.sdpFor(this.winner.net, "a", ack.body.toString("utf8")) ?? undefined) : undefined);
       }
       return;
     }
@@ -323,7 +385,7 @@ export class Call {
     if (ri && ri.from === leg && ri.answered) {
       const other = this.otherLeg(leg);
       if (other && ri.toOtherAckPending) {
-        this.sendAck(other, ack.body.length > 0 ? this.media.fromSide(leg.side, ack.body.toString("utf8")) : undefined);
+        this.sendAck(other, ack.body.length > 0 ? (this.sdpFor(other.net, leg.side, ack.body.toString("utf8")) ?? undefined) : undefined);
       }
       this.reinvite = undefined;
     }
@@ -336,6 +398,7 @@ export class Call {
       return;
     }
     if (req.method === "BYE") return this.onBye(leg, req, tx);
+    if (leg.net.absorb?.(leg, req, tx, leg.lastSdp)) return;
     const other = this.otherLeg(leg);
     if (!other || this.state === "ended") {
       tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
@@ -376,14 +439,23 @@ export class Call {
     const passHeaders = req.headers.filter((h) => RELAYED_HEADERS.has(h.name));
     let body = req.body;
     const ctype = getHeader(req, "content-type");
-    if (body.length > 0 && (ctype ?? "").toLowerCase().startsWith("application/sdp")) body = Buffer.from(this.media.fromSide(from.side, body.toString("utf8")));
+    if (body.length > 0 && (ctype ?? "").toLowerCase().startsWith("application/sdp")) {
+      const sdp = this.sdpFor(to.net, from.side, body.toString("utf8"));
+      if (sdp === null) {
+        if (req.method === "INVITE") this.reinvite = undefined;
+        serverTx.respond(createResponse(req, 488, "Not Acceptable Here", { toTag: from.dialog.localTag }));
+        return;
+      }
+      to.lastSdp = sdp;
+      body = Buffer.from(sdp);
+    }
     const out = to.dialog.createRequest(req.method, {
-      contact: this.contactFor(from.side === "a" ? this.caller.number : this.called),
+      contact: this.contactFor(to, from.side === "a" ? this.caller.number : this.called),
       body,
       contentType: ctype,
       headers: passHeaders,
     });
-    this.host.tx.sendRequest(out, to.peer, {
+    to.net.tx.sendRequest(out, to.peer, {
       onResponse: (res) => this.onRelayedResponse(pending, to, out, res),
       onTimeout: () => this.onRelayedFailure(pending, 408, "Request Timeout"),
       onTransportError: () => this.onRelayedFailure(pending, 503, "Service Unavailable"),
@@ -396,14 +468,17 @@ export class Call {
     for (const h of res.headers) if (RELAYED_HEADERS.has(h.name)) reply.headers.push({ ...h });
     if (res.body.length > 0) {
       const ctype = getHeader(res, "content-type") ?? "application/sdp";
-      const body = ctype.toLowerCase().startsWith("application/sdp") ? this.media.fromSide(to.side, res.body.toString("utf8")) : res.body.toString("utf8");
-      this.withBody(reply, body);
-      setHeader(reply, "content-type", ctype);
+      if (ctype.toLowerCase().startsWith("application/sdp")) this.sdpTo(p.from, reply, res.body.toString("utf8"), to.side);
+      else {
+        this.withBody(reply, res.body.toString("utf8"));
+        setHeader(reply, "content-type", ctype);
+      }
     }
     if (p.method === "INVITE") {
       if (res.status >= 200 && res.status < 300) {
         to.dialog.refreshTarget(res);
-        setHeader(reply, "contact", this.contactFor(p.from.side === "a" ? this.called : this.caller.number));
+        setHeader(reply, "contact", this.contactFor(p.from, p.from.side === "a" ? this.called : this.caller.number));
+        for (const h of p.from.net.answerHeaders?.(p.serverTx.request) ?? []) setHeader(reply, h.name, h.value);
         const ri = this.reinvite;
         // Early offer: ACK the other leg now. Late offer: its ACK carries the answer from the originator's ACK.
         if (sent.body.length > 0) this.sendAck(to, undefined, cseq(sent).seq);
@@ -430,16 +505,16 @@ export class Call {
 
   private sendAck(leg: Leg, sdp?: string, seq?: number): void {
     const ack = leg.dialog.createRequest("ACK", {
-      contact: this.contactFor(this.caller.number),
+      contact: this.contactFor(leg, this.caller.number),
       seq: seq ?? cseq((leg as BLeg).invite ?? this.invite).seq,
       body: sdp ? Buffer.from(sdp) : undefined,
     });
-    this.host.tx.sendAck(ack, leg.peer);
+    leg.net.tx.sendAck(ack, leg.peer);
   }
 
   private sendBye(leg: Leg): void {
-    const bye = leg.dialog.createRequest("BYE", { contact: this.contactFor(this.caller.number) });
-    this.host.tx.sendRequest(bye, leg.peer, {
+    const bye = leg.dialog.createRequest("BYE", { contact: this.contactFor(leg, this.caller.number) });
+    leg.net.tx.sendRequest(bye, leg.peer, {
       onResponse: () => undefined,
       onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),
       onTransportError: () => undefined,
@@ -449,7 +524,7 @@ export class Call {
   private cancelBLeg(leg: BLeg): void {
     if (leg.done) return;
     leg.cancelled = true;
-    this.host.tx.cancel(leg.tx);
+    leg.net.tx.cancel(leg.tx);
   }
 
   /** End the call from our side (command, media timeout, shutdown): BYE or CANCEL everything. */
@@ -471,6 +546,8 @@ export class Call {
     this.endReason = reason;
     this.host.clock.clearTimeout(this.ringTimer);
     for (const leg of this.bLegs) if (!leg.done) this.cancelBLeg(leg);
+    this.a.net.onEnded?.(this.a);
+    if (this.winner) this.winner.net.onEnded?.(this.winner);
     const stats = this.media.release(reason);
     const ev = this.event(wasAnswered ? "ended" : type);
     ev.reason = detail ?? reason;

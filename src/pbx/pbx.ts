@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { CallEvent } from "../events.js";
+import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, SipRequest } from "../sip/message/types.js";
 import { createResponse, getHeader, maxForwards, setHeader, toAddr, validateRequest, fromAddr } from "../sip/message/index.js";
 import { dialogKey } from "../sip/dialog/dialog.js";
@@ -14,7 +14,7 @@ import type { Binding } from "./bindings-store.js";
 import type { Registrar } from "./registrar.js";
 import type { Dialplan } from "./dialplan.js";
 import type { ExtensionAuth } from "./auth.js";
-import { Call, type CallHost, type CallTarget, type Leg } from "./call.js";
+import { Call, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
 
@@ -53,18 +53,18 @@ export class Pbx {
   readonly calls = new Set<Call>();
   private readonly names = new Map<string, string | undefined>();
   private readonly host: CallHost;
+  readonly lan: SipSide;
   private closed = false;
 
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
     for (const e of opts.extensions) this.names.set(e.number, e.name);
     const dialogs = this.dialogs;
+    this.lan = { name: "lan", tx: opts.tx, host: opts.localHost, port: opts.localPort };
     this.host = {
-      tx: opts.tx,
+      lan: this.lan,
       clock: opts.clock,
       log: opts.log,
-      localHost: opts.localHost,
-      localPort: opts.localPort,
       ringTimeoutMs: opts.ringTimeoutMs,
       fileDialog: (key, leg) => dialogs.set(key, leg),
       dropDialog: (key) => dialogs.delete(key),
@@ -80,8 +80,7 @@ export class Pbx {
     if (!tx) return;
     const valid = validateRequest(req);
     if (!valid.ok) return tx.respond(createResponse(req, valid.status, valid.reason));
-    const toTag = toAddr(req).params.get("tag");
-    if (toTag) return this.onInDialog(req, tx, toTag);
+    if (this.onInDialog(req, tx)) return;
     switch (req.method) {
       case "REGISTER":
         return tx.respond(this.opts.registrar.handleRegister(req, from));
@@ -121,17 +120,56 @@ export class Pbx {
     }
   }
 
-  private onAck(req: SipRequest): void {
+  /** An ACK on any side: for a 2xx of one of our calls' dialogs. */
+  onAck(req: SipRequest): void {
     const tag = toAddr(req).params.get("tag");
     if (!tag) return;
     const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
     leg?.call.onAck(leg, req);
   }
 
-  private onInDialog(req: SipRequest, tx: ServerTransaction, toTag: string): void {
+  /**
+   * A request with a To tag belongs to a dialog (§12.2.2): give it to the call owning the
+   * dialog, or answer 481. Returns false when the request is not in-dialog.
+   */
+  onInDialog(req: SipRequest, tx: ServerTransaction): boolean {
+    const toTag = toAddr(req).params.get("tag");
+    if (!toTag) return false;
     const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
-    if (!leg) return tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
-    leg.call.onRequest(leg, req, tx);
+    if (!leg) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+    else leg.call.onRequest(leg, req, tx);
+    return true;
+  }
+
+  /**
+   * Start a call whose caller is already known (the trunk's inbound calls, or an
+   * authenticated phone): allocate media, then ring the targets.
+   */
+  async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: { status: number; reason: string }): Promise<Call | undefined> {
+    let cancelled = false;
+    tx.onCancel = () => (cancelled = true);
+    const media = await this.opts.media.create(getHeader(req, "call-id") ?? "");
+    if (cancelled) {
+      media.release("caller cancelled before ringing");
+      tx.respond(createResponse(req, 487, "Request Terminated", { toTag: "gw" }));
+      return undefined;
+    }
+    const call = new Call(this.host, tx, req, from, side, caller, called, direction, media);
+    this.calls.add(call);
+    call.ring(targets, failure);
+    return call;
+  }
+
+  /** Where an extension rings: every registered device. */
+  extensionTargets(number: string, except?: Endpoint): CallTarget[] {
+    return this.opts.registrar
+      .lookup(number)
+      .filter((b) => !except || !(b.source.address === except.address && b.source.port === except.port))
+      .map((b: Binding) => bindingTarget(b, this.names.get(number), this.opts.localHost));
+  }
+
+  hasExtension(number: string): boolean {
+    return this.names.has(number);
   }
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
@@ -156,10 +194,7 @@ export class Pbx {
       case "user": {
         called = route.number;
         if (!this.names.has(called)) return tx.respond(createResponse(req, 404, "Not Found"));
-        targets = this.opts.registrar
-          .lookup(called)
-          .filter((b) => !(b.source.address === from.address && b.source.port === from.port))
-          .map((b: Binding) => bindingTarget(b, this.names.get(called), this.opts.localHost));
+        targets = this.extensionTargets(called, from);
         if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
         break;
       }
@@ -174,18 +209,8 @@ export class Pbx {
       }
     }
     // (The transaction layer already sent 100 Trying, §17.2.1.)
-    let cancelled = false;
-    tx.onCancel = () => (cancelled = true);
-    const media = await this.opts.media.create(getHeader(req, "call-id") ?? "");
-    if (cancelled) {
-      media.release("caller cancelled before ringing");
-      tx.respond(createResponse(req, 487, "Request Terminated", { toTag: "gw" }));
-      return;
-    }
     const callerName = this.names.get(caller) ?? fromAddr(req).displayName;
-    const call = new Call(this.host, tx, req, from, { number: caller, name: callerName }, called, direction, media);
-    this.calls.add(call);
-    call.ring(targets, failure);
+    await this.startCall(req, tx, from, this.lan, { number: caller, name: callerName }, called, direction, targets, failure);
   }
 
   private onCallEnded(call: Call): void {

@@ -8,11 +8,11 @@ import type { RelaySession } from "../media/relay-session.js";
 import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
 import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
 
-export function relayMediaFactory(relay: MediaRelay, advertise: string): CallMediaFactory {
+export function relayMediaFactory(relay: MediaRelay): CallMediaFactory {
   return {
     async create(callId: string): Promise<CallMedia> {
       const session = await relay.allocate(callId);
-      return new RelayCallMedia(session, advertise);
+      return new RelayCallMedia(session);
     },
   };
 }
@@ -21,14 +21,11 @@ class RelayCallMedia implements CallMedia {
   onTimeout?: () => void;
   private released = false;
 
-  constructor(
-    private readonly session: RelaySession,
-    private readonly advertise: string,
-  ) {
+  constructor(private readonly session: RelaySession) {
     session.on("timeout", () => this.onTimeout?.());
   }
 
-  fromSide(from: CallSide, sdp: string): string {
+  fromSide(from: CallSide, sdp: string, advertise: string): string {
     const target = sdpMediaTarget(sdp);
     if (target) {
       if (!target.hold) this.session.setExpectedPeer(from, { address: target.address, rtpPort: target.rtpPort, rtcpPort: target.rtcpPort });
@@ -36,7 +33,7 @@ class RelayCallMedia implements CallMedia {
     }
     // The other side sends to the gateway's ports of its own side.
     const other = from === "a" ? this.session.b : this.session.a;
-    return rewriteSdp(sdp, { address: this.advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
+    return rewriteSdp(sdp, { address: advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
   }
 
   release(reason: string): unknown {
