@@ -104,7 +104,11 @@ export class MemoryNetwork {
   drop: ((d: Datagram) => boolean) | undefined;
   private inFlight = 0;
 
-  constructor(readonly now: () => number = Date.now) {}
+  constructor(
+    readonly now: () => number = Date.now,
+    /** Keep every datagram in `log` and `sent` (off for benchmarks). */
+    readonly record = true,
+  ) {}
 
   transport(local: Endpoint): MemoryTransport {
     const t = new MemoryTransport(this, local);
@@ -125,7 +129,7 @@ export class MemoryNetwork {
 
   /** @internal */
   carry(d: Datagram): void {
-    this.log.push(d);
+    if (this.record) this.log.push(d);
     if (this.drop?.(d)) {
       d.dropped = true;
       return;
@@ -143,9 +147,9 @@ export class MemoryNetwork {
   }
 }
 
-/** @param opts.now clock for Datagram.at (a ManualClock's now in tests) */
-export function createMemoryNetwork(opts: { now?: () => number } = {}): MemoryNetwork {
-  return new MemoryNetwork(opts.now);
+/** @param opts.now clock for Datagram.at (a ManualClock's now in tests); opts.record false keeps no log */
+export function createMemoryNetwork(opts: { now?: () => number; record?: boolean } = {}): MemoryNetwork {
+  return new MemoryNetwork(opts.now, opts.record ?? true);
 }
 
 export class MemoryTransport implements Transport {
@@ -203,7 +207,7 @@ export class MemoryTransport implements Transport {
       return;
     }
     const d: Datagram = { from: this.local, to, data, message, dropped: false, at: this.net.now() };
-    this.sent.push(d);
+    if (this.net.record) this.sent.push(d);
     this.net.carry(d);
   }
 }
