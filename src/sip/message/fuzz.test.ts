@@ -6,6 +6,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SipMessage } from "./types.js";
@@ -77,13 +78,18 @@ function exercise(m: SipMessage): void {
     validateRequest(m);
     validateRequest(m, { supported: ["timer"], accept: ["application/sdp"] });
     // A parsed Request-URI formats to text that parses back to the same URI.
-    expect(parseUri(formatUri(m.uri))).toEqual(m.uri);
+    same(parseUri(formatUri(m.uri)), m.uri);
   } else validateResponse(m);
   // What parsed serialises and parses back to the same model (the serialiser always
   // writes a Content-Length, so that header is left out of the comparison).
   const again = parseMessage(serializeMessage(m));
-  expect(withoutLength(again)).toEqual(withoutLength(m));
-  expect(parseMessage(serializeMessage(again))).toEqual(again);
+  same(withoutLength(again), withoutLength(m));
+  same(parseMessage(serializeMessage(again)), again);
+}
+
+/** isDeepStrictEqual is ~10x cheaper than expect().toEqual; the latter only explains a failure. */
+function same<T>(actual: T, expected: T): void {
+  if (!isDeepStrictEqual(actual, expected)) expect(actual).toEqual(expected);
 }
 
 function withoutLength(m: SipMessage): SipMessage {
