@@ -18,7 +18,7 @@ const answers = (hx: Harness, status: number) => sendTimes(hx, isStatus(status))
 
 describe("INVITE server transaction (RFC 3261 §17.2.1, RFC 6026 §7.1)", () => {
   it("a retransmitted INVITE is absorbed and gets the last provisional again", async () => {
-    const { hx, seen, tx } = await invited();
+    const { hx, seen, tx } = await invited({ sendTrying: false });
     expect(tx.state).toBe("proceeding");
     await hx.inject(requestText({ method: "INVITE" }));
     expect(hx.gw.sent).toHaveLength(0); // nothing to resend yet

@@ -41,14 +41,13 @@ export interface TransactionLayerOptions {
   respondToSource?: boolean;
   via?: ViaOptions;
   /**
-   * Send 100 Trying for every new INVITE at once (§17.2.1). Default false: the TU answers
-   * synchronously, so it knows a provisional comes within 200 ms and sends it itself.
+   * Send 100 Trying for every new INVITE at once (§17.2.1). Default true: the PBX may
+   * await media allocation before its first provisional.
    */
   sendTrying?: boolean;
   /**
    * Retransmit a 2xx to INVITE until its ACK (§13.3.1.4) in the layer, reporting
-   * `tx.onNoAck` after 64·T1. Default false: the UAS core (TU) does it, e.g. with
-   * Retransmit2xx from ack-2xx.ts.
+   * `tx.onNoAck` after 64·T1. Default true: the PBX relies on it.
    */
   retransmit2xx?: boolean;
   /** Shared timer tick, ms. Default 10. */
@@ -84,8 +83,8 @@ export class TransactionLayer {
     this.wheel = new TimerWheel(opts.clock ?? systemClock, opts.timerGranularityMs ?? 10, (err) => this.log.error({ err }, "transaction timer threw"));
     this.respondToSource = opts.respondToSource ?? true;
     this.via = opts.via ?? {};
-    this.sendTrying = opts.sendTrying ?? false;
-    this.retransmit2xx = opts.retransmit2xx ?? false;
+    this.sendTrying = opts.sendTrying ?? true;
+    this.retransmit2xx = opts.retransmit2xx ?? true;
     this.ctx = {
       transport: this.transport,
       wheel: this.wheel,
