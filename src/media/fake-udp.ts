@@ -56,13 +56,30 @@ export class FakeUdpSocket implements RelaySocket {
 
   receive(msg: Buffer, from: RelayRemoteInfo): void {
     if (this.closed) return;
+    if (this.peer && (this.peer.address !== from.address || this.peer.port !== from.port)) return;
     this.received.push({ msg, from });
     for (const l of this.listeners) l(msg, from);
   }
 
-  send(msg: Buffer, port: number, address: string): void {
+  /** connect()ed peer: sends go there, and only its packets are received (as the kernel does). */
+  peer: { address: string; port: number } | null = null;
+
+  send(msg: Buffer, port?: number, address?: string): void {
     if (this.closed) throw new Error("send on closed socket");
-    this.net.deliver(this.address, this.port, address, port, msg);
+    const to = port === undefined ? this.peer : { address: address!, port };
+    if (!to) throw new Error("send without address on an unconnected socket");
+    this.net.deliver(this.address, this.port, to.address, to.port, msg);
+  }
+
+  connect(port: number, address: string, callback: () => void): void {
+    queueMicrotask(() => {
+      this.peer = { address, port };
+      callback();
+    });
+  }
+
+  disconnect(): void {
+    this.peer = null;
   }
 
   close(): void {

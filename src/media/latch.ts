@@ -34,6 +34,9 @@ export class Latch {
   private rank = 0;
   expAddr = "";
   expPort = 0;
+  /** The socket facing this peer is connect()ed to it (set by the session, cleared on unlatch). */
+  connected = false;
+  connecting = false;
   /** Coarse time after which a provisional latch turns final. */
   private confirmAt = 0;
 

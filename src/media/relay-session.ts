@@ -68,6 +68,8 @@ export interface RelaySessionOwner {
   readonly clock: { now(): number };
   /** Monotonic milliseconds with sub-ms resolution, for jitter. */
   readonly hrNow: () => number;
+  /** connect() a socket to its peer once latched for good (see connectLatched). */
+  readonly connectLatched: boolean;
   /** Called (slow path) when every RTP latch is final: the offload may take the session. */
   bothLatched(session: RelaySession): void;
   /** Called once by release(): close sockets, free ports (after any offload rules are gone). */
@@ -127,6 +129,7 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
         c[inO + F.dropped]!++;
         return;
       }
+      if (inL.state === FINAL) this.connectLatched(inL);
       if (rtp && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
     }
     if (rtp) recordRtp(c, inO, msg, this.owner.hrNow());
@@ -138,13 +141,55 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
       c[inO + F.noDestination]!++;
       return;
     }
-    out.send(msg, outL.peerPort, outL.peerAddr);
+    if (outL.connected) out.send(msg);
+    else out.send(msg, outL.peerPort, outL.peerAddr);
     if (rtp) {
       c[outO + F.txPackets]!++;
       c[outO + F.txBytes]! += msg.length;
     } else {
       c[outO + F.txRtcpPackets]!++;
       c[outO + F.txRtcpBytes]! += msg.length;
+    }
+  }
+
+  private socketOf(l: Latch): RelaySocket {
+    const k = this.sockets;
+    return l === this.aRtp ? k.aRtp : l === this.bRtp ? k.bRtp : l === this.aRtcp ? k.aRtcp : k.bRtcp;
+  }
+
+  /**
+   * Once a latch is final, connect() its socket to the peer: sends then skip Node's per-packet
+   * address lookup and the kernel's per-packet route lookup, and the kernel itself discards
+   * packets from any other source (they are then not counted in `dropped`).
+   */
+  private connectLatched(l: Latch): void {
+    if (!this.owner.connectLatched || l.connected || l.connecting || l.state !== FINAL || this.isReleased) return;
+    const sock = this.socketOf(l);
+    const addr = l.peerAddr;
+    const port = l.peerPort;
+    l.connecting = true; // until the callback, send() keeps the addressed form
+    try {
+      sock.connect(port, addr, () => {
+        l.connecting = false;
+        if (this.isReleased) return;
+        if (l.state !== FINAL || l.peerAddr !== addr || l.peerPort !== port) sock.disconnect();
+        else l.connected = true;
+      });
+    } catch (err) {
+      l.connected = false;
+      l.connecting = false;
+      this.log.debug({ err: (err as Error).message }, "connect failed: unconnected sends");
+    }
+  }
+
+  private disconnectLatch(l: Latch): void {
+    // While connecting, the callback sees the moved peer and disconnects by itself.
+    if (!l.connected) return;
+    l.connected = false;
+    try {
+      this.socketOf(l).disconnect();
+    } catch {
+      /* not connected after all */
     }
   }
 
@@ -163,7 +208,9 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     const rtp = side === "a" ? this.aRtp : this.bRtp;
     const rtcp = side === "a" ? this.aRtcp : this.bRtcp;
     const moved = rtp.expect(peer.address, peer.rtpPort, now);
-    rtcp.expect(peer.address, peer.rtcpPort ?? peer.rtpPort + 1, now);
+    if (rtcp.expect(peer.address, peer.rtcpPort ?? peer.rtpPort + 1, now)) this.disconnectLatch(rtcp);
+    if (moved) this.disconnectLatch(rtp);
+    for (const l of [rtp, rtcp]) if (l.state === FINAL) this.connectLatched(l);
     if (moved) this.log.info({ side, address: peer.address, port: peer.rtpPort }, "peer moved: latching again");
     if (this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
   }
@@ -183,10 +230,13 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
 
   /** Coarse tick: promote provisional latches once signalling has been quiet. */
   confirmLatches(now: number): void {
-    let changed = this.aRtp.confirm(now);
-    changed = this.bRtp.confirm(now) || changed;
-    this.aRtcp.confirm(now);
-    this.bRtcp.confirm(now);
+    let changed = false;
+    for (const l of [this.aRtp, this.bRtp, this.aRtcp, this.bRtcp]) {
+      if (l.confirm(now)) {
+        changed = true;
+        this.connectLatched(l);
+      }
+    }
     if (changed && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
   }
 

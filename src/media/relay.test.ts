@@ -18,7 +18,7 @@ function rtp(seq: number, ts = seq * 160): Buffer {
   return b;
 }
 
-async function setup(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number } = {}) {
+async function setup(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number; connect?: boolean } = {}) {
   const net = new FakeUdpNetwork();
   const clock = new ManualClock(1_000_000);
   let hr = 0;
@@ -32,6 +32,7 @@ async function setup(opts: { timeoutMs?: number; offload?: MediaOffload; portMax
     bindSocket: net.bind,
     hrNow: () => hr,
     offloadImpl: opts.offload,
+    connectLatched: opts.connect ?? false,
   });
   const caller = await net.bind(CALLER, 4000);
   const callee = await net.bind(CALLEE, 6000);
@@ -116,6 +117,27 @@ describe("MediaRelay", () => {
     expect(s.stats().a.rx.dropped).toBe(2);
     expect(s.stats().a.rx.rtcpPackets).toBe(1);
     expect(s.stats().b.tx.rtcpPackets).toBe(1);
+  });
+
+  it("connected mode: the latched socket is connect()ed, a third party's packets never get through", async () => {
+    const { net, relay, caller, callee } = await setup({ connect: true });
+    const s = await relay.allocate("connected");
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+    s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+    caller.send(rtp(1), s.a.rtpPort, GW);
+    callee.send(rtp(1), s.b.rtpPort, GW);
+    await Promise.resolve(); // connect callbacks
+    const evil = await net.bind("198.18.0.66", 4000);
+    evil.send(rtp(2), s.a.rtpPort, GW);
+    caller.send(rtp(3), s.a.rtpPort, GW);
+    const atCallee = (callee as unknown as { received: { msg: Buffer }[] }).received;
+    expect(atCallee.map((r) => r.msg.readUInt16BE(2))).toEqual([1, 3]);
+    // A re-INVITE moving the caller disconnects, so the new source can latch.
+    s.setExpectedPeer("a", { address: CALLER, rtpPort: 4100 });
+    const moved = await net.bind(CALLER, 4100);
+    moved.send(rtp(4), s.a.rtpPort, GW);
+    expect(atCallee).toHaveLength(3);
+    expect(s.stats().a.peer?.rtpPort).toBe(4100);
   });
 
   it("re-learns the peer when a re-INVITE moves it", async () => {

@@ -26,6 +26,11 @@ export interface MediaRelayOptions {
   offload?: "none" | "nftables";
   /** Tests: an in-memory socket factory. */
   bindSocket?: BindSocket;
+  /**
+   * connect() each socket to its peer once latched for good (default true): cheaper sends, and
+   * the kernel drops other sources (then uncounted). false keeps counting every dropped packet.
+   */
+  connectLatched?: boolean;
   /** Tests: a fake high-resolution clock for jitter. */
   hrNow?: () => number;
   /** Tests: an offload implementation instead of nftables. */
@@ -38,6 +43,7 @@ const MAX_BIND_ATTEMPTS = 32;
 export class MediaRelay implements RelaySessionOwner {
   readonly clock: Clock;
   readonly hrNow: () => number;
+  readonly connectLatched: boolean;
   private readonly pool: PortPool;
   private readonly live = new Set<RelaySession>();
   private readonly bind: BindSocket;
@@ -55,6 +61,7 @@ export class MediaRelay implements RelaySessionOwner {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.hrNow = opts.hrNow ?? (() => performance.now());
+    this.connectLatched = opts.connectLatched ?? process.env.HIKARI_RELAY_CONNECT !== "0";
     this.pool = new PortPool(opts.portMin, opts.portMax);
     this.bind = opts.bindSocket ?? bindUdp;
     this.timeoutMs = opts.mediaTimeoutMs ?? 60_000;

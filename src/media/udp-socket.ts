@@ -17,6 +17,10 @@ export interface RelaySocket {
   on(event: "message", listener: (msg: Buffer, rinfo: RelayRemoteInfo) => void): unknown;
   on(event: "error", listener: (err: Error) => void): unknown;
   send(msg: Buffer, port: number, address: string): void;
+  /** Connected form (after connect()): the kernel keeps the route and filters other sources. */
+  send(msg: Buffer): void;
+  connect(port: number, address: string, callback: () => void): void;
+  disconnect(): void;
   close(): void;
 }
 
