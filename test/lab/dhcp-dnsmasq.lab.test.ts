@@ -1,0 +1,194 @@
+/**
+ * The DHCP client against dnsmasq (Debian), with NGN-style options 120, 121 and 125, in
+ * network namespaces. dnsmasq's shortest lease is 2 minutes, so T1/T2 are set by option
+ * (10 s / 20 s) to see RENEWING and REBINDING quickly; expiry is tested against kea.
+ * The tests run in order on one topology: each step starts from the previous one's state.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trunkParamsFromLease, type Lease } from "../../src/dhcp/lease.js";
+import { labReady } from "./env.js";
+import type { Lab } from "./netns.js";
+import { addresses, buildTopology, CLI, CLIENT_MAC, ensureBuilt, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, stopChild } from "./dhcp/harness.js";
+
+const ready = labReady("dhcp-dnsmasq", ["dnsmasq", "tshark", "nft", "node"]);
+
+describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
+  let lab: Lab;
+  let dir: string;
+  let stateDir: string;
+  let server: LineLog;
+  let serverChild: ReturnType<Lab["spawn"]>;
+  let client: LabClient;
+  let bound: Lease;
+
+  const colonHex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+  const startServer = () => {
+    serverChild = lab.spawn("srv", "dnsmasq", [
+      "--no-daemon",
+      "--conf-file=/dev/null",
+      "--port=0",
+      "--no-ping",
+      "--dhcp-authoritative",
+      "--interface=lan1",
+      "--dhcp-range=198.18.1.10,198.18.1.20,255.255.255.0,2m",
+      "--dhcp-option=option:T1,10",
+      "--dhcp-option=option:T2,20",
+      "--dhcp-option=option:sip-server,198.18.1.5",
+      `--dhcp-option=121,${colonHex(ROUTES_121)}`,
+      `--dhcp-option-force=125,${colonHex(ngnOption125())}`,
+      "--log-dhcp",
+      `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`,
+      `--pid-file=${join(dir, "dnsmasq.pid")}`,
+    ]);
+    server = new LineLog(serverChild);
+    return server.waitFor(/DHCP, IP range/, 10_000);
+  };
+
+  beforeAll(async () => {
+    ensureBuilt();
+    dir = await mkdtemp(join(tmpdir(), "hgwdhcp-"));
+    stateDir = join(dir, "state");
+    lab = buildTopology("hgwdhcp");
+    await startServer();
+  });
+
+  afterAll(async () => {
+    await client?.stop();
+    await lab?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("takes a lease on an unaddressed port with a LAN interface present", async () => {
+    client = LabClient.start(lab, ["--state-dir", stateDir]);
+    const ev = await client.event("bound", 20_000);
+    bound = ev.lease as unknown as Lease;
+    expect(bound.address).toMatch(/^198\.18\.1\.(1\d|20)$/);
+    expect(trunkParamsFromLease(bound)).toEqual({ server: "198.18.1.5", domain: EXPECTED_TRUNK.domain, number: EXPECTED_TRUNK.number, additional_numbers: EXPECTED_TRUNK.additional_numbers });
+    expect(bound).toMatchObject({ prefix: 24, t1: 10, t2: 20, lease_time: 120, server_id: "198.18.1.1", routes: [{ destination: "198.18.128.0", prefix: 17, gateway: "198.18.1.1" }] });
+    // Applied: address and the option 121 route, no default route, LAN untouched.
+    expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]);
+    const rt = routes(lab, "cli");
+    expect(rt).toMatch(/198\.18\.128\.0\/17 via 198\.18\.1\.1 dev wan0 proto dhcp/);
+    expect(rt).not.toMatch(/default/);
+    expect(addresses(lab, "cli", "lan0")).toEqual(["198.18.9.1/24"]);
+    // The server saw our DISCOVER and what we asked for (option 55).
+    await server.waitFor(new RegExp(`DHCPDISCOVER\\(lan1\\) ${CLIENT_MAC}`), 1000);
+    const asked = server.lines.filter((l) => l.includes("requested options")).join(" ");
+    for (const o of ["1:netmask", "3:router", "120:sip-server", "121:classless-static-route", "125:vendor-id-encap"]) expect(asked).toContain(o);
+  });
+
+  it("renews at T1 (server log shows the REQUEST and ACK)", async () => {
+    const acks = server.count(/DHCPACK\(lan1\)/);
+    const ev = await client.event("renewed", 20_000);
+    const dt = ev.lease!.acquired_at - bound.acquired_at;
+    expect(dt).toBeGreaterThanOrEqual(bound.t1 * 1000 - 100);
+    expect(dt).toBeLessThan(bound.t1 * 1000 + 2000);
+    await server.waitFor(/DHCPACK\(lan1\)/, 1000);
+    expect(server.count(/DHCPACK\(lan1\)/)).toBeGreaterThan(acks);
+    bound = ev.lease as unknown as Lease;
+  });
+
+  it("rebinds at T2 when the server is gone at T1 and back before T2", async () => {
+    // dnsmasq counts T1/T2 of a renewed lease from the original grant (here 9 s / 19 s).
+    const renewedAt = bound.acquired_at;
+    const { t1, t2 } = bound;
+    const from = client.log.lines.length;
+    await stopChild(serverChild);
+    // Past the next T1 (renewedAt + 10 s): the unicast REQUEST goes unanswered.
+    await new Promise((r) => setTimeout(r, Math.max(0, renewedAt + t1 * 1000 + 2000 - Date.now())));
+    await startServer();
+    const ev = await client.event("renewed", 20_000, from);
+    const dt = ev.lease!.acquired_at - renewedAt;
+    expect(dt).toBeGreaterThanOrEqual(t2 * 1000 - 100); // answered at T2, by broadcast
+    expect(dt).toBeLessThan(t2 * 1000 + 2000);
+    expect(ev.lease!.address).toBe(bound.address);
+    expect(server.count(new RegExp(`DHCPREQUEST\\(lan1\\) ${bound.address.replace(/\./g, "\\.")} ${CLIENT_MAC}`))).toBeGreaterThanOrEqual(1);
+    expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]);
+    bound = ev.lease as unknown as Lease;
+  });
+
+  it("reuses the saved lease after a restart (INIT-REBOOT: REQUEST, no DISCOVER)", async () => {
+    await client.stop();
+    expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]); // no release on a plain stop
+    const from = server.lines.length;
+    client = LabClient.start(lab, ["--state-dir", stateDir]);
+    const ev = await client.event("bound", 20_000);
+    expect(ev.lease!.address).toBe(bound.address);
+    await server.waitFor(/DHCPACK\(lan1\)/, 1000, from);
+    expect(server.count(/DHCPDISCOVER/, from)).toBe(0);
+    expect(server.count(/DHCPREQUEST/, from)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("handles a NAK: a saved lease the server refuses is dropped and a new one taken", async () => {
+    await client.stop();
+    const file = join(stateDir, "dhcp-wan0.json");
+    const saved = JSON.parse(await readFile(file, "utf8")) as Lease;
+    await writeFile(file, JSON.stringify({ ...saved, address: "198.18.1.77" }));
+    const from = server.lines.length;
+    client = LabClient.start(lab, ["--state-dir", stateDir]);
+    const lost = await client.event("expired", 20_000);
+    expect(lost.lease!.address).toBe("198.18.1.77");
+    await server.waitFor(/DHCPNAK\(lan1\) 198\.18\.1\.77/, 1000, from);
+    const ev = await client.event("bound", 30_000, lost.index);
+    expect(ev.lease!.address).toBe(bound.address);
+    expect(server.count(/DHCPDISCOVER/, from)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("releases on a clean shutdown when asked: RELEASE seen, address and routes removed", async () => {
+    await client.stop();
+    client = LabClient.start(lab, ["--state-dir", stateDir, "--release-on-exit"]);
+    await client.event("bound", 20_000);
+    const from = server.lines.length;
+    await client.stop();
+    await client.event("released", 2000);
+    await server.waitFor(new RegExp(`DHCPRELEASE\\(lan1\\) ${bound.address.replace(/\./g, "\\.")}`), 5000, from);
+    expect(addresses(lab, "cli", "wan0")).toEqual([]);
+    expect(routes(lab, "cli")).not.toMatch(/wan0/);
+    await expect(readFile(join(stateDir, "dhcp-wan0.json"))).rejects.toThrow();
+    // our nftables table is gone with the client
+    expect(lab.exec("cli", "nft", ["list", "tables"])).not.toMatch(/hikari_gw_dhcp/);
+  });
+
+  it("`hikari-gw dhcp --json` prints the decoded lease, releases it, and tshark finds nothing malformed", async () => {
+    const pcap = join(dir, "client.pcap");
+    const cap = lab.spawn("cli", "tshark", ["-i", "wan0", "-f", "udp port 67 or udp port 68", "-w", pcap]);
+    await new LineLog(cap).waitFor(/Capturing on/, 10_000);
+    const from = server.lines.length;
+    const cmd = spawn("ip", ["netns", "exec", lab.ns("cli"), "node", CLI, "dhcp", "--interface", "wan0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    const out = new LineLog(cmd);
+    const code = await new Promise<number | null>((r) => cmd.once("exit", (c) => r(c)));
+    expect(code, out.lines.join("\n")).toBe(0);
+    const printed = JSON.parse(out.lines.find((l) => l.startsWith("{"))!) as Record<string, unknown>;
+    for (const k of ["address", "prefix", "router", "lease_time", "routes", "sip_servers", "domain", "number", "additional_numbers", "vendor_options"]) expect(printed).toHaveProperty(k);
+    expect(printed).toMatchObject({ ...EXPECTED_TRUNK, prefix: 24, router: "198.18.1.1", lease_time: 120 });
+    await server.waitFor(/DHCPRELEASE\(lan1\)/, 5000, from);
+    expect(addresses(lab, "cli", "wan0")).toEqual([]); // without --keep the port is left alone
+    await new Promise((r) => setTimeout(r, 500));
+    await stopChild(cap);
+
+    // Our packets (from port 68) with checksum checks on. The server's replies are left out
+    // of the checksum check: over veth they arrive with offloaded, unfilled UDP checksums.
+    const all = lab.exec("cli", "tshark", ["-r", pcap, "-V"]);
+    expect(all).not.toMatch(/Malformed/i);
+    expect(all).toMatch(/Option: \(125\) V-I Vendor-specific Information/);
+    const dissected = lab.exec("cli", "tshark", ["-r", pcap, "-V", "-Y", "udp.srcport == 68", "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"]);
+    expect(dissected).toMatch(/DHCP: Discover \(1\)/);
+    expect(dissected).toMatch(/DHCP: Release \(7\)/);
+    expect(dissected).not.toMatch(/Malformed/i);
+    expect(dissected).not.toMatch(/Expert Info \((Error|Warning)/);
+    expect(dissected).not.toMatch(/\[(Header checksum|Checksum) status: Bad\]/i);
+    expect(dissected).toMatch(/Option: \(55\) Parameter Request List/);
+    expect(dissected).toMatch(/Parameter Request List Item: \(120\)/);
+    expect(dissected).toMatch(/Option: \(124\) V-I Vendor Class/);
+    expect(dissected).toMatch(/Option: \(61\) Client identifier/);
+    // RFC 2131 §4.1: before it has an address the client sends from 0.0.0.0, not the LAN's.
+    const sources = lab.exec("cli", "tshark", ["-r", pcap, "-Y", "dhcp.option.dhcp == 1 || dhcp.option.dhcp == 3", "-T", "fields", "-e", "ip.src", "-e", "dhcp.option.dhcp"]);
+    const rows = sources.trim().split("\n").map((l) => l.split("\t"));
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const [src] of rows) expect(src).toBe("0.0.0.0");
+  });
+});
