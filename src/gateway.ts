@@ -23,6 +23,10 @@ import { Pbx } from "./pbx/pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./pbx/call-media.js";
 import { relayMediaFactory } from "./pbx/relay-media.js";
 import { MediaRelay } from "./media/relay.js";
+import { DhcpClient } from "./dhcp/client.js";
+import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
+import { Trunk, type TrunkLine } from "./trunk/trunk.js";
+import type { TrunkState } from "./events.js";
 
 export interface GatewayInfo {
   version: string;
@@ -38,6 +42,9 @@ export class Gateway {
   private pbx?: Pbx;
   private relay?: MediaRelay;
   private control?: Server;
+  private trunk?: Trunk;
+  private dhcp?: DhcpClient;
+  private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt = Date.now();
   private readonly recentCalls: CallEvent[] = [];
 
@@ -48,6 +55,7 @@ export class Gateway {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
   }
 
@@ -68,7 +76,8 @@ export class Gateway {
     let media: CallMediaFactory = passThroughMedia;
     try {
       this.relay = await MediaRelay.create({
-        bindAddress: cfg.lan.listen,
+        // Trunk calls relay between the LAN and the WAN address: bind to every address then.
+        bindAddress: cfg.trunk.enabled ? "0.0.0.0" : cfg.lan.listen,
         portMin,
         portMax,
         log: log.child({ name: "media.relay" }),
@@ -124,15 +133,94 @@ export class Gateway {
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
     });
+    this.events.on("trunk", (s) => (this.trunkState = s));
+    if (cfg.trunk.enabled) await this.startTrunk();
 
     try {
       this.control = await startControlServer(cfg.state_dir, () => this.status(), log.child({ name: "control" }));
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
-    if (cfg.trunk.enabled) log.warn("trunk: not available in this build yet; outbound calls get 503");
     log.info({ sip: `${this.transport.local.address}:${this.transport.local.port}` }, "hikari-gw ready");
   }
+
+  private async startTrunk(): Promise<void> {
+    const cfg = this.config;
+    const log = this.log.child({ name: "trunk" });
+    const callerIds = new Map(cfg.extensions.filter((e) => e.caller_id).map((e) => [e.number, e.caller_id!]));
+    this.trunk = new Trunk({
+      pbx: this.pbx!,
+      clock: this.clock,
+      log,
+      serverPort: cfg.trunk.server_port,
+      localPort: cfg.trunk.local_port,
+      registerExpires: cfg.trunk.register_expires,
+      refreshRatio: cfg.trunk.refresh_ratio,
+      channels: cfg.trunk.channels,
+      sessionExpires: cfg.trunk.session_expires,
+      user: cfg.trunk.user,
+      password: cfg.trunk.password,
+      ring: cfg.inbound.ring,
+      ringByNumber: cfg.inbound.numbers,
+      callerIdOf: (ext) => callerIds.get(ext),
+      dnd: () => this.dnd,
+      logMessages: cfg.log.sip_messages,
+      onState: (s) => this.events.emit("trunk", s),
+    });
+    this.pbx!.setTrunk(this.trunk);
+    this.events.emit("trunk", { state: "acquiring" });
+    if (cfg.wan.interface === "none") {
+      const line = this.lineFrom(undefined);
+      if (line) await this.trunk.configure(line);
+      return;
+    }
+    const d = cfg.wan.dhcp;
+    this.dhcp = new DhcpClient({
+      interface: cfg.wan.interface,
+      mac: cfg.wan.mac,
+      stateDir: cfg.state_dir,
+      requestOptions: d.request_options,
+      vendorClass: d.vendor_class,
+      enterprise: d.enterprise,
+      defaultRoute: d.default_route,
+      log: this.log.child({ name: "dhcp" }),
+      clock: this.clock,
+    });
+    const apply = (lease: Lease) => {
+      const line = this.lineFrom(lease);
+      if (line) this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
+    };
+    this.dhcp.on("bound", apply);
+    this.dhcp.on("changed", apply);
+    this.dhcp.on("expired", () => this.trunk?.down("DHCP lease expired"));
+    this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
+    await this.dhcp.start();
+  }
+
+  /** The line's parameters: the lease's, with anything set in `trunk:` taking precedence. */
+  private lineFrom(lease: Lease | undefined): TrunkLine | undefined {
+    const t = this.config.trunk;
+    const d = this.config.wan.dhcp;
+    const p = lease ? trunkParamsFromLease(lease, { enterprise: d.enterprise, numberCode: d.number_code, additionalCode: d.additional_code, domainCode: d.domain_code }) : { additional_numbers: [] as string[] };
+    const line = {
+      localAddress: t.local_address ?? lease?.address,
+      server: t.server ?? p.server,
+      domain: t.domain ?? p.domain,
+      number: t.number ?? p.number,
+      additionalNumbers: t.additional_numbers.length ? t.additional_numbers : p.additional_numbers,
+    };
+    const missing = Object.entries(line).filter(([, v]) => v === undefined).map(([k]) => k);
+    if (missing.length) {
+      const err = `the lease does not say: ${missing.join(", ")} (set them under trunk:)`;
+      this.log.error({ missing }, err);
+      this.events.emit("trunk", { state: "failed", last_error: err });
+      return undefined;
+    }
+    return line as TrunkLine;
+  }
+
+  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
+  dnd = false;
 
   private onCallEvent(ev: CallEvent): void {
     this.recentCalls.push(ev);
@@ -156,7 +244,7 @@ export class Gateway {
     return {
       version: this.info.version,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
-      trunk: { state: this.config.trunk.enabled ? "failed" : "disabled", last_error: this.config.trunk.enabled ? "not implemented in this build" : undefined },
+      trunk: this.trunkState,
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
       recent_events: this.recentCalls,
@@ -167,6 +255,8 @@ export class Gateway {
   async stop(): Promise<void> {
     const steps: [string, () => unknown][] = [
       ["pbx", () => this.pbx?.close()],
+      ["trunk", () => this.trunk?.stop()],
+      ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       // Give the BYEs of hung-up calls a moment to leave before the socket closes.
       ["drain", () => new Promise((r) => setTimeout(r, this.pbx?.calls.size ? 300 : 0))],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],

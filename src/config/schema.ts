@@ -87,6 +87,8 @@ export const configSchema = z
         /** Concurrent calls the line allows (1, or 2 with the "double channel" option). */
         channels: z.number().int().min(1).max(8).default(1),
         local_port: portNumber.default(5060),
+        /** Our WAN address when there is no DHCP (wan.interface "none", a provider set by hand). */
+        local_address: z.string().optional(),
         session_expires: z.number().int().min(90).default(300),
       })
       .strict()

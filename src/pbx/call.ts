@@ -33,6 +33,8 @@ export interface SipSide {
    * (session refreshes, PRACK). Return true when handled.
    */
   absorb?(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean;
+  /** A provisional we are about to send to the caller on this side (make it reliable, RFC 3262). */
+  provisionalOut?(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void;
   /** A provisional on a leg we placed on this side (send PRACK for a reliable one, RFC 3262). */
   onProvisional?(leg: Leg, res: SipResponse): void;
   /** The dialog of a leg on this side is up (start session-timer refreshes). */
@@ -126,6 +128,7 @@ export class Call {
   /** re-INVITE in progress, per originating side (glare → 491). */
   private reinvite?: { from: Leg; answered: boolean; toOtherAckPending: boolean };
   private endReason = "";
+  private sentProvisional?: number;
   private bestFailure?: { status: number; reason: string };
 
   constructor(
@@ -239,9 +242,13 @@ export class Call {
       this.learnEarlyDialog(leg, res);
       leg.net.onProvisional?.(leg, res);
       if (this.state === "trying" || this.state === "ringing") {
+        // Forked devices each ring: tell the caller once per kind of provisional, and always when SDP (early media) comes.
+        if (res.body.length === 0 && this.sentProvisional === res.status) return;
+        this.sentProvisional = res.status;
         this.state = "ringing";
         const reply = this.aResponse(res.status, res.reason);
         if (res.body.length > 0) this.sdpTo(this.a, reply, res.body.toString("utf8"), "b");
+        this.a.net.provisionalOut?.(this.a, this.invite, reply, this.inviteTx);
         this.inviteTx.respond(reply);
       }
       return;

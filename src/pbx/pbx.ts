@@ -168,6 +168,11 @@ export class Pbx {
       .map((b: Binding) => bindingTarget(b, this.names.get(number), this.opts.localHost));
   }
 
+  /** The trunk joins after the PBX exists (it needs the PBX for inbound calls). */
+  setTrunk(trunk: TrunkPort): void {
+    this.opts.trunk = trunk;
+  }
+
   hasExtension(number: string): boolean {
     return this.names.has(number);
   }

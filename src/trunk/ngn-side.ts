@@ -1,0 +1,210 @@
+/**
+ * The NGN as a side of a call (a SipSide for the B2BUA): what the trunk leg needs that a
+ * phone leg does not. PCMU-only SDP; RFC 4028 session timers (echo Session-Expires with
+ * Require: timer in our 200, answer the NGN's UPDATE/re-INVITE refreshes ourselves, refresh
+ * when we are the refresher, end the call when nobody does); RFC 3262 reliable provisionals
+ * both ways (PRACK what the NGN sends reliably, send our 180 reliably when it supports 100rel).
+ */
+import type { Clock, TimerHandle } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { SipRequest, SipResponse } from "../sip/message/types.js";
+import { createResponse, getHeader, getHeaders, setHeader } from "../sip/message/index.js";
+import type { ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
+import type { Leg, SipSide } from "../pbx/call.js";
+import { shapeForNgn, sdpVersion } from "./ngn-sdp.js";
+import { parseSessionExpires, SessionTimer } from "./session-timer.js";
+
+export interface NgnSideOptions {
+  tx: TransactionLayer;
+  host: string;
+  port: number;
+  clock: Clock;
+  log: Logger;
+  /** Session-Expires we ask for on outbound calls (NGN answers 300). */
+  sessionExpires: number;
+}
+
+/** Per-leg state on the NGN side. */
+interface LegState {
+  timer?: SessionTimer;
+  /** Last SDP version the NGN sent: an unchanged version in a re-INVITE/UPDATE is a refresh. */
+  remoteVersion?: string;
+  /** Reliable provisional we sent, retransmitted until PRACK (RFC 3262 §3). */
+  reliable?: { timer?: TimerHandle; res: SipResponse; tx: ServerTransaction; interval: number; deadline: number };
+  rseq: number;
+  /** RSeq values of the NGN's reliable provisionals already PRACKed. */
+  acked: Set<number>;
+}
+
+export class NgnSide implements SipSide {
+  readonly name = "trunk";
+  readonly tx: TransactionLayer;
+  readonly host: string;
+  readonly port: number;
+  private readonly legs = new WeakMap<Leg, LegState>();
+
+  constructor(private readonly opts: NgnSideOptions) {
+    this.tx = opts.tx;
+    this.host = opts.host;
+    this.port = opts.port;
+  }
+
+  private state(leg: Leg): LegState {
+    let s = this.legs.get(leg);
+    if (!s) {
+      s = { rseq: Math.floor(Math.random() * 1000) + 1, acked: new Set() };
+      this.legs.set(leg, s);
+    }
+    return s;
+  }
+
+  shapeSdp(sdp: string): string | null {
+    return shapeForNgn(sdp);
+  }
+
+  /** Headers for the B-leg INVITE we place toward the NGN. */
+  inviteHeaders(): { name: string; value: string }[] {
+    return [
+      { name: "supported", value: "100rel, timer" },
+      { name: "session-expires", value: String(this.opts.sessionExpires) },
+      { name: "min-se", value: "90" },
+      { name: "allow", value: "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE" },
+    ];
+  }
+
+  /** Our 200 to the NGN's INVITE/refresh: echo Session-Expires and require timer (NGN.md "Inbound"). */
+  answerHeaders(invite: SipRequest): { name: string; value: string }[] {
+    const se = getHeader(invite, "session-expires");
+    if (!se) return [];
+    const spec = /^\s*(\d+)/.exec(se)?.[1] ?? String(this.opts.sessionExpires);
+    const refresher = /refresher\s*=\s*(uac|uas)/i.exec(se)?.[1]?.toLowerCase() ?? "uac";
+    return [
+      { name: "session-expires", value: `${spec};refresher=${refresher}` },
+      { name: "require", value: "timer" },
+      { name: "supported", value: "100rel, timer" },
+    ];
+  }
+
+  /** A provisional we send to the NGN: reliable when it supports 100rel (RFC 3262 §3). */
+  provisionalOut(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void {
+    const supported = [...getHeaders(invite, "supported"), ...getHeaders(invite, "require")].some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
+    if (!supported || res.status === 100) return;
+    const s = this.state(leg);
+    if (s.reliable) this.stopReliable(s); // a newer provisional supersedes the unacknowledged one
+    s.rseq++;
+    setHeader(res, "require", "100rel");
+    setHeader(res, "rseq", String(s.rseq));
+    const t1 = 500;
+    const r = { res, tx, interval: t1, deadline: this.opts.clock.now() + 64 * t1, timer: undefined as TimerHandle | undefined };
+    s.reliable = r;
+    const again = () => {
+      if (s.reliable !== r) return;
+      if (this.opts.clock.now() >= r.deadline || tx.state !== "proceeding") return this.stopReliable(s);
+      tx.respond(res);
+      r.interval = Math.min(r.interval * 2, 4000);
+      r.timer = this.opts.clock.setTimeout(again, r.interval);
+    };
+    r.timer = this.opts.clock.setTimeout(again, r.interval);
+  }
+
+  private stopReliable(s: LegState): void {
+    if (s.reliable) this.opts.clock.clearTimeout(s.reliable.timer);
+    s.reliable = undefined;
+  }
+
+  /** A provisional from the NGN on a leg we placed: PRACK it when it is reliable (RFC 3262 §4). */
+  onProvisional(leg: Leg, res: SipResponse): void {
+    const rseq = Number(getHeader(res, "rseq"));
+    const required = getHeaders(res, "require").some((v) => /100rel/i.test(v));
+    if (!required || !Number.isInteger(rseq)) return;
+    const s = this.state(leg);
+    if (s.acked.has(rseq)) return; // a retransmission: the PRACK already went
+    s.acked.add(rseq);
+    const cs = getHeader(res, "cseq") ?? "";
+    const prack = leg.dialog.createRequest("PRACK", {
+      contact: `<sip:${this.host}:${this.port}>`,
+      headers: [{ name: "rack", value: `${rseq} ${cs.trim()}` }],
+    });
+    this.tx.sendRequest(prack, leg.peer, {
+      onResponse: () => undefined,
+      onTimeout: () => this.opts.log.warn("PRACK timed out"),
+      onTransportError: () => undefined,
+    });
+  }
+
+  /** The dialog is up: run the session timer (RFC 4028 §9/§10). */
+  onConfirmed(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void {
+    const s = this.state(leg);
+    this.stopReliable(s);
+    // Outbound (we are UAC): the 2xx says who refreshes. Inbound: the NGN's INVITE did.
+    const spec = res ? parseSessionExpires(getHeader(res, "session-expires"), true) : parseSessionExpires(getHeader(invite, "session-expires"), false);
+    const remote = res ? res.body.toString("utf8") : invite.body.toString("utf8");
+    s.remoteVersion = remote ? sdpVersion(remote) : undefined;
+    if (!spec) return;
+    s.timer?.stop();
+    s.timer = new SessionTimer(
+      this.opts.clock,
+      spec,
+      () => this.sendRefresh(leg, spec.interval),
+      () => {
+        this.opts.log.warn({ interval_s: spec.interval }, "session timer expired without a refresh: ending the call");
+        leg.call.hangup("session timer expired");
+      },
+    );
+  }
+
+  private sendRefresh(leg: Leg, interval: number): void {
+    const update = leg.dialog.createRequest("UPDATE", {
+      contact: `<sip:${this.host}:${this.port}>`,
+      headers: [
+        { name: "session-expires", value: `${interval};refresher=uac` },
+        { name: "supported", value: "timer" },
+      ],
+    });
+    this.tx.sendRequest(update, leg.peer, {
+      onResponse: (res) => {
+        if (res.status >= 200 && res.status < 300) this.state(leg).timer?.refreshed(parseSessionExpires(getHeader(res, "session-expires"), true));
+      },
+      onTimeout: () => leg.call.hangup("session refresh timed out"),
+      onTransportError: () => undefined,
+    });
+  }
+
+  /**
+   * Requests the gateway answers itself: PRACK for our reliable 180, and session refreshes
+   * (UPDATE without SDP, or re-INVITE/UPDATE whose SDP version did not change), which must
+   * not bother the phone.
+   */
+  absorb(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean {
+    const s = this.state(leg);
+    if (req.method === "PRACK") {
+      this.stopReliable(s);
+      tx.respond(createResponse(req, 200, "OK"));
+      return true;
+    }
+    if (req.method !== "UPDATE" && req.method !== "INVITE") return false;
+    const body = req.body.toString("utf8");
+    const isRefresh = body.length === 0 ? req.method === "UPDATE" || lastSdp !== undefined : sdpVersion(body) === s.remoteVersion;
+    if (!isRefresh) {
+      if (body) s.remoteVersion = sdpVersion(body);
+      return false;
+    }
+    const ok = createResponse(req, 200, "OK");
+    for (const h of this.answerHeaders(req)) setHeader(ok, h.name, h.value);
+    setHeader(ok, "contact", `<sip:${this.host}:${this.port}>`);
+    if (req.method === "INVITE" && lastSdp) {
+      ok.body = Buffer.from(lastSdp);
+      setHeader(ok, "content-type", "application/sdp");
+    }
+    s.timer?.refreshed(parseSessionExpires(getHeader(req, "session-expires"), false));
+    tx.respond(ok);
+    return true;
+  }
+
+  onEnded(leg: Leg): void {
+    const s = this.legs.get(leg);
+    if (!s) return;
+    s.timer?.stop();
+    this.stopReliable(s);
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The NGN trunk: a SIP stack of its own on the WAN side (the lease address, port 5060),
+ * the line's registration, inbound calls from the trunk server (and only from it) ringing
+ * the extensions `inbound` names, and outbound calls the dialplan sends here. Configured
+ * from the DHCP lease by the gateway; `configure()` again when the lease changes.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { TrunkState } from "../events.js";
+import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
+import { createResponse, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
+import { UdpTransport } from "../sip/transport-udp.js";
+import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import type { Pbx, TrunkPort } from "../pbx/pbx.js";
+import type { CallTarget } from "../pbx/call.js";
+import { TrunkRegistration } from "./registration.js";
+import { NgnSide } from "./ngn-side.js";
+
+export interface TrunkLine {
+  /** Our WAN address (the lease's). */
+  localAddress: string;
+  server: string;
+  domain: string;
+  number: string;
+  additionalNumbers: string[];
+}
+
+export interface TrunkOptions {
+  pbx: Pbx;
+  clock: Clock;
+  log: Logger;
+  serverPort: number;
+  localPort: number;
+  registerExpires: number;
+  refreshRatio: number;
+  channels: number;
+  sessionExpires: number;
+  user?: string;
+  password?: string;
+  /** Who rings for a call to the main number or an additional one. */
+  ring: string[];
+  ringByNumber: Record<string, string[]>;
+  /** Per extension: which of the line's numbers it calls out with. */
+  callerIdOf: (extension: string) => string | undefined;
+  dnd: () => boolean;
+  logMessages?: boolean;
+  onState: (s: TrunkState) => void;
+  /** Tests: bind somewhere other than the line's address. */
+  bind?: (line: TrunkLine) => Endpoint;
+}
+
+export class Trunk implements TrunkPort {
+  private line?: TrunkLine;
+  private transport?: UdpTransport;
+  private tx?: TransactionLayer;
+  private side?: NgnSide;
+  private registration?: TrunkRegistration;
+  private state: TrunkState = { state: "acquiring" };
+  private readonly log: Logger;
+
+  constructor(private readonly opts: TrunkOptions) {
+    this.log = opts.log;
+  }
+
+  get status(): TrunkState {
+    return this.state;
+  }
+
+  /** Bring the trunk up on a (new) lease; re-registers at once. */
+  async configure(line: TrunkLine): Promise<void> {
+    const prev = this.line;
+    this.line = line;
+    if (!prev || prev.localAddress !== line.localAddress || !this.transport) await this.rebind(line);
+    this.registration!.start({
+      server: { address: line.server, port: this.opts.serverPort },
+      domain: line.domain,
+      number: line.number,
+      localAddress: line.localAddress,
+      localPort: this.transport!.local.port,
+      user: this.opts.user,
+      password: this.opts.password,
+    });
+  }
+
+  private async rebind(line: TrunkLine): Promise<void> {
+    await this.teardown();
+    const bind = this.opts.bind?.(line) ?? { address: line.localAddress, port: this.opts.localPort };
+    this.transport = await UdpTransport.bind({ address: bind.address, port: bind.port, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
+    // NGN.md: never rport in Via (400 on NTT West); sent-by is the lease address.
+    this.tx = new TransactionLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
+    this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
+    this.registration = new TrunkRegistration({ tx: this.tx, clock: this.opts.clock, log: this.log, expires: this.opts.registerExpires, refreshRatio: this.opts.refreshRatio });
+    this.registration.on("state", (state, d) => {
+      this.state = {
+        state,
+        number: this.line?.number,
+        domain: this.line?.domain,
+        server: this.line?.server,
+        expires_at: d.expiresAt ? new Date(d.expiresAt).toISOString() : undefined,
+        last_error: d.lastError,
+      };
+      this.opts.onState(this.state);
+    });
+    this.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from));
+  }
+
+  /** The lease is gone: calls cannot continue and nothing can register. */
+  down(reason: string): void {
+    this.registration?.lost(reason);
+  }
+
+  private onRequest(req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint): void {
+    const pbx = this.opts.pbx;
+    if (req.method === "ACK") return pbx.onAck(req);
+    if (!tx) return;
+    if (!this.line || from.address !== this.line.server) {
+      // Only the line's SIP server may use the trunk: anything else on the WAN is a scanner.
+      this.log.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
+      return tx.respond(createResponse(req, 403, "Forbidden"));
+    }
+    if (pbx.onInDialog(req, tx)) return;
+    if (req.method === "INVITE") return void this.inbound(req, tx, from);
+    if (req.method === "OPTIONS") return tx.respond(createResponse(req, 200, "OK"));
+    const res = createResponse(req, 405, "Method Not Allowed");
+    setHeader(res, "allow", "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE");
+    tx.respond(res);
+  }
+
+  private activeTrunkCalls(): number {
+    let n = 0;
+    for (const c of this.opts.pbx.calls) if (c.direction !== "internal" && c.state !== "ended") n++;
+    return n;
+  }
+
+  private async inbound(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
+    const called = calledNumber(req) ?? this.line!.number;
+    const caller = callerIdentity(req);
+    const ring = this.opts.ringByNumber[called] ?? this.opts.ring;
+    this.log.info({ from: caller.number, name: caller.name, to: called, ring }, "incoming call from the line");
+    let failure: { status: number; reason: string } | undefined;
+    let targets: CallTarget[] = [];
+    if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here" };
+    else {
+      targets = ring.flatMap((ext) => this.opts.pbx.extensionTargets(ext));
+      if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
+    }
+    try {
+      await this.opts.pbx.startCall(req, tx, from, this.side!, caller, called, "inbound", failure ? [] : targets, failure);
+    } catch (err) {
+      this.log.error({ err }, "inbound call failed");
+      tx.respond(createResponse(req, 500, "Server Internal Error"));
+    }
+  }
+
+  /** TrunkPort: where an outbound call goes, or why it cannot. */
+  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string } {
+    const line = this.line;
+    if (!line || !this.side || this.registration?.state !== "registered") return { status: 503, reason: "Trunk Not Registered" };
+    if (this.activeTrunkCalls() >= this.opts.channels) return { status: 486, reason: "Line Busy" };
+    const own = this.opts.callerIdOf(caller);
+    const number = own && (own === line.number || line.additionalNumbers.includes(own)) ? own : line.number;
+    const from: NameAddr = { uri: { scheme: "sip", user: number, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() };
+    const headers = this.side.inviteHeaders();
+    // P-Preferred-Identity only to choose among the line's own numbers (NGN.md).
+    if (number !== line.number) headers.push({ name: "p-preferred-identity", value: `<sip:${number}@${line.domain}>` });
+    return {
+      // NGN.md: exactly sip:<digits>@<P-CSCF>:5060, no URI parameters.
+      uri: { scheme: "sip", user: dialled, host: line.server, port: this.opts.serverPort, params: new Map(), headers: new Map() },
+      destination: { address: line.server, port: this.opts.serverPort },
+      to: { uri: { scheme: "sip", user: dialled, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() },
+      from,
+      side: this.side,
+      headers,
+      label: `trunk ${dialled}`,
+    };
+  }
+
+  private async teardown(): Promise<void> {
+    this.tx?.close();
+    await this.transport?.close();
+    this.transport = undefined;
+    this.tx = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.registration?.stop();
+    await this.teardown();
+  }
+}
+
+/** The number called: P-Called-Party-ID's user (without ;isub), else the To user (NGN.md "Inbound"). */
+export function calledNumber(req: SipRequest): string | undefined {
+  const pcpi = getHeader(req, "p-called-party-id");
+  if (pcpi) {
+    try {
+      const u = parseNameAddr(pcpi).uri.user;
+      if (u) return u.split(";")[0];
+    } catch {
+      /* fall through to To */
+    }
+  }
+  return toAddr(req).uri.user?.split(";")[0];
+}
+
+/**
+ * The caller: P-Asserted-Identity (sip: or tel:, comma-separated or repeated), else From;
+ * `anonymous` when withheld (From sip:anonymous@anonymous.invalid, RFC 3323).
+ */
+export function callerIdentity(req: SipRequest): { number: string; name?: string } {
+  const from = fromAddr(req);
+  if (from.uri.user?.toLowerCase() === "anonymous" || from.uri.host.toLowerCase() === "anonymous.invalid") {
+    return { number: "anonymous", name: "Anonymous" };
+  }
+  let name: string | undefined;
+  for (const v of getHeaders(req, "p-asserted-identity")) {
+    try {
+      const na = parseNameAddr(v);
+      name ??= na.displayName;
+      const user = na.uri.user?.split(";")[0];
+      if (user && /^\+?[0-9*#]+$/.test(user)) return { number: user, name: na.displayName ?? name };
+    } catch {
+      /* a malformed value: try the next */
+    }
+  }
+  return { number: from.uri.user ?? "unknown", name: name ?? from.displayName };
+}
