@@ -61,6 +61,9 @@ describe("parseMessage framing", () => {
     expect(r.headers).toBeUndefined();
     expect(err(["SIP/2.0 099 Low", "", ""].join("\r\n")).status).toBeUndefined();
     expect(err(["SIP/2.0 700 High", "", ""].join("\r\n")).status).toBeUndefined();
+    // Found by the fuzzer: a status line cut after one digit.
+    expect(err(["SIP/2.0 4", "", ""].join("\r\n")).status).toBeUndefined();
+    expect(err(["SIP/2.0 42", "", ""].join("\r\n")).status).toBeUndefined();
     expect(err(["SIP/3.0 200 OK", "", ""].join("\r\n")).status).toBeUndefined();
   });
 

@@ -140,7 +140,7 @@ function parseStartLine(line: string): StartLine {
     if (sp < 0 || line.slice(0, sp).toUpperCase() !== "SIP/2.0") throw new SipParseError("bad response version");
     const code = line.slice(sp + 1, sp + 4);
     // Exactly three digits, 100–699 (RFC 4475 §3.1.2.19 bigcode).
-    if (!isDigits(code) || code.charCodeAt(0) < 49 || code.charCodeAt(0) > 54) throw new SipParseError("bad status code");
+    if (code.length !== 3 || !isDigits(code) || code.charCodeAt(0) < 49 || code.charCodeAt(0) > 54) throw new SipParseError("bad status code");
     const rest = line.slice(sp + 4);
     // The SP before an empty reason is required by the grammar; its absence is tolerated.
     if (rest.length > 0 && rest.charCodeAt(0) !== 32) throw new SipParseError("bad status code");
