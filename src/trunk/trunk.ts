@@ -10,6 +10,7 @@ import type { TrunkState } from "../events.js";
 import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
 import { createResponse, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
 import { UdpTransport } from "../sip/transport-udp.js";
+import type { Transport } from "../sip/transport.js";
 import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
 import type { CallTarget } from "../pbx/call.js";
@@ -45,13 +46,13 @@ export interface TrunkOptions {
   dnd: () => boolean;
   logMessages?: boolean;
   onState: (s: TrunkState) => void;
-  /** Tests: bind somewhere other than the line's address. */
-  bind?: (line: TrunkLine) => Endpoint;
+  /** Tests: an in-memory transport instead of a UDP socket on the lease address. */
+  openTransport?: (local: Endpoint) => Promise<Transport>;
 }
 
 export class Trunk implements TrunkPort {
   private line?: TrunkLine;
-  private transport?: UdpTransport;
+  private transport?: Transport;
   private tx?: TransactionLayer;
   private side?: NgnSide;
   private registration?: TrunkRegistration;
@@ -84,8 +85,10 @@ export class Trunk implements TrunkPort {
 
   private async rebind(line: TrunkLine): Promise<void> {
     await this.teardown();
-    const bind = this.opts.bind?.(line) ?? { address: line.localAddress, port: this.opts.localPort };
-    this.transport = await UdpTransport.bind({ address: bind.address, port: bind.port, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
+    const local = { address: line.localAddress, port: this.opts.localPort };
+    this.transport = this.opts.openTransport
+      ? await this.opts.openTransport(local)
+      : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
     // NGN.md: never rport in Via (400 on NTT West); sent-by is the lease address.
     this.tx = new TransactionLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
     this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
