@@ -1,0 +1,142 @@
+/**
+ * The relay between real hosts: caller ── relay ── callee in three namespaces, the relay
+ * process (`dist/media/relay-main.js`, the `hikari-gw relay` benchmark mode) in the middle.
+ *   userspace: RTP flows both ways through the relay's ports, each phone sees the port it
+ *     sends to as the source, a third address's packets after latching are not forwarded.
+ *   offload:   once latched, nftables forwards in the kernel: the phones keep hearing each
+ *     other while the relay process's counters stop; the rules go away with the relay.
+ */
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { labReady } from "./env.js";
+import { Lab, waitForLine } from "./netns.js";
+
+const ready = labReady("media-relay", ["node", "nft"]);
+const RELAY_MAIN = join(process.cwd(), "dist/media/relay-main.js");
+
+/** A phone: sends `count` RTP-ish packets every 20 ms from `bind` to `to`, counts what comes back. */
+const PHONE = `
+const dgram = require("node:dgram");
+const [bindAddr, bindPort, toAddr, toPort, count, startDelay] = process.argv.slice(1);
+const s = dgram.createSocket("udp4");
+const got = []; const sources = new Set();
+s.on("message", (m, r) => { got.push(m.readUInt16BE(2)); sources.add(r.address + ":" + r.port); });
+s.bind(Number(bindPort), bindAddr, () => {
+  let i = 0;
+  setTimeout(() => {
+    const t = setInterval(() => {
+      const b = Buffer.alloc(172); b[0] = 0x80; b.writeUInt16BE(i, 2); b.writeUInt32BE(i * 160, 4);
+      s.send(b, Number(toPort), toAddr);
+      if (++i >= Number(count)) { clearInterval(t); setTimeout(() => { console.log(JSON.stringify({ received: got.length, sources: [...sources] })); s.close(); }, 500); }
+    }, 20);
+  }, Number(startDelay));
+});
+`;
+
+function buildDist(): void {
+  try {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore" });
+  } catch {
+    /* emits even when another module has type errors */
+  }
+}
+
+interface PhoneResult {
+  received: number;
+  sources: string[];
+}
+
+async function phoneResult(p: ChildProcess): Promise<PhoneResult> {
+  return JSON.parse(await waitForLine(p, /^\{/, 30_000)) as PhoneResult;
+}
+
+/** Final per-session stats the relay logs on SIGTERM (stderr, pino JSON). */
+async function relayFinalStats(relay: ChildProcess): Promise<{ a: { rx: { packets: number; dropped: number } }; b: { rx: { packets: number } }; offloaded: boolean }> {
+  let err = "";
+  relay.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => relay.once("exit", () => r()));
+  relay.kill("SIGTERM");
+  await exited;
+  const line = err.split("\n").find((l) => l.includes("media session released"));
+  if (!line) throw new Error(`no final stats in relay output:\n${err.slice(-2000)}`);
+  return (JSON.parse(line) as { stats: never }).stats;
+}
+
+describe.skipIf(!ready)("media relay between namespaces", () => {
+  let lab: Lab;
+
+  beforeEach(() => {
+    buildDist();
+    lab = new Lab("hgwmed");
+    lab.addHost("caller");
+    lab.addHost("relay");
+    lab.addHost("callee");
+    lab.link({ host: "caller", ifname: "eth0", addr: "198.18.40.2/24" }, { host: "relay", ifname: "lan0", addr: "198.18.40.1/24" });
+    lab.link({ host: "callee", ifname: "eth0", addr: "198.18.41.2/24" }, { host: "relay", ifname: "wan0", addr: "198.18.41.1/24" });
+    lab.exec("caller", "ip", ["addr", "add", "198.18.40.3/24", "dev", "eth0"]); // the third party
+    lab.exec("relay", "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+  });
+
+  afterEach(async () => {
+    await lab.destroy();
+  });
+
+  async function startRelay(offload: boolean): Promise<{ relay: ChildProcess; a: number; b: number }> {
+    const args = [RELAY_MAIN, "--sessions", "1", "--listen", "0.0.0.0", "--ports", "50000-50099"];
+    if (offload) args.push("--offload");
+    const relay = lab.spawn("relay", "node", args, { env: { ...process.env, LOG_LEVEL: "info" } });
+    const line = await waitForLine(relay, /^\{"sessions"/, 20_000);
+    const { a, b } = (JSON.parse(line) as { sessions: { a: number; b: number }[] }).sessions[0]!;
+    return { relay, a, b };
+  }
+
+  it("userspace: RTP both ways through the relay's ports; a third address is not forwarded", async () => {
+    const { relay, a, b } = await startRelay(false);
+    const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "150", "0"]);
+    const callee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "150", "0"]);
+    // After latching: 50 packets from the caller host's other address to the caller side's port.
+    const intruder = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.3", "4000", "198.18.40.1", String(a), "50", "1000"]);
+    const [rc, re] = await Promise.all([phoneResult(caller), phoneResult(callee), phoneResult(intruder)]);
+    // Symmetric RTP: each phone hears the gateway port it sends to.
+    expect(rc.sources).toEqual([`198.18.40.1:${a}`]);
+    expect(re.sources).toEqual([`198.18.41.1:${b}`]);
+    // Nearly all 150 each way (the first packets may precede the other side's latch).
+    expect(rc.received).toBeGreaterThanOrEqual(140);
+    expect(re.received).toBeGreaterThanOrEqual(140);
+    expect(re.received).toBeLessThanOrEqual(150); // none of the intruder's 50 got through
+    const st = await relayFinalStats(relay);
+    expect(st.a.rx.packets).toBeGreaterThanOrEqual(140);
+    expect(st.a.rx.packets).toBeLessThanOrEqual(150);
+    expect(st.offloaded).toBe(false);
+  });
+
+  it("offload: after latching the kernel forwards, the relay's counters stop, rules go at exit", async () => {
+    const { relay, a, b } = await startRelay(true);
+    // 400 packets = 8 s each way; latching turns final after 3 s, then the rules go in.
+    const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "400", "0"]);
+    const callee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "400", "0"]);
+    await new Promise((r) => setTimeout(r, 6000));
+    const table = lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"]);
+    expect(table).toContain(`chain f${a}`);
+    expect(table).toContain("dnat to 198.18.41.2:6000");
+    const [rc, re] = await Promise.all([phoneResult(caller), phoneResult(callee)]);
+    // Nearly all: the very first packets may come before the other side has latched.
+    expect(rc.received).toBeGreaterThanOrEqual(350);
+    expect(re.received).toBeGreaterThanOrEqual(350);
+    expect(rc.sources).toEqual([`198.18.40.1:${a}`]);
+    expect(re.sources).toEqual([`198.18.41.1:${b}`]);
+    const st = await relayFinalStats(relay);
+    expect(st.offloaded).toBe(true);
+    // Userspace saw only the first ~3–4 s (≈ 150–200 packets), not the 400 sent.
+    expect(st.a.rx.packets).toBeGreaterThan(50);
+    expect(st.a.rx.packets).toBeLessThan(300);
+    let after = "";
+    try {
+      after = lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"]);
+    } catch {
+      after = "gone";
+    }
+    expect(after).toBe("gone");
+  });
+});
