@@ -120,9 +120,9 @@ describe("Registrar", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("answers 404 for an extension that is not configured", () => {
+  it("does not reveal whether an extension exists: an unknown one is challenged like any other", () => {
     const res = registrar.handleRegister(register({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }), PHONE_A);
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(401);
   });
 
   it("challenges with 401 and a To tag, then registers with 200, Contact, expires and Date", () => {

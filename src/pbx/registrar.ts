@@ -106,11 +106,12 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     } catch {
       return this.reply(req, 400, "Bad To");
     }
-    // Step 5 (checked first, as the issue asks): only configured extensions register here.
-    if (aor === undefined || !this.auth.has(aor)) return this.reply(req, 404, "Not Found");
-    // Step 3: authenticate; step 4: the authenticated user may only register itself.
+    // Step 3 first: authenticate before saying whether an extension exists, so nobody can
+    // probe which numbers are configured (Asterisk's alwaysauthreject). Step 4: the
+    // authenticated user may only register itself; step 5 is then implied.
     const auth = this.auth.authenticateRequest(req, { proxy: false, source });
     if (!auth.ok) return auth.response;
+    if (aor === undefined || !this.auth.has(aor)) return this.reply(req, 404, "Not Found");
     if (auth.user !== aor) {
       this.log.warn({ user: auth.user, aor, source: `${source.address}:${source.port}` }, "REGISTER for another extension refused");
       return this.reply(req, 403, "Forbidden");
