@@ -1,0 +1,323 @@
+#!/usr/bin/env node
+/**
+ * npm run bench:sip — SIP signalling throughput of hikari-gw, with Kamailio as the same-run
+ * baseline (see shared BENCHMARKS.md, "SIP signalling").
+ *
+ *   node bench/sip/run.mjs [--quick] [--only hikari|kamailio] [--reg 1000,2000] [--calls 100,200]
+ *                          [--step-s N] [--no-build] [--keep]
+ *
+ * The server under test runs on 127.0.0.1 pinned to core 0 (taskset -c 0); SIPp runs on core 1.
+ * 1000 users (1000–1999, password "secret<N>") authenticate with MD5 digest.
+ *   reg  = REGISTER, 401, REGISTER with credentials, 200                  (scenarios/reg.xml)
+ *   call = INVITE, 407, ACK, INVITE with credentials, 180, 200, ACK, 1 s, BYE (challenged if
+ *          the server does), 200 — callers 1000–1499 dial 1500–1999, which a SIPp UAS answers
+ *          (scenarios/uac-call.xml, scenarios/uas-answer.xml)
+ * Rates go up in steps, each held --step-s seconds (40 by default, 10 with --quick). A step
+ * counts only with no failed call and no retransmission seen by either SIPp (sent or received);
+ * a system stops climbing at its first failed step. Loopback only; every process is ours and is
+ * stopped at the end.
+ */
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const SCENARIOS = join(REPO, "test/lab/sip/scenarios");
+const HOST = "127.0.0.1";
+const PORTS = { hikari: 15060, kamailio: 15070, uac: 15061, uas: 15062 };
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts in 1/100 s
+
+// ---- arguments ---------------------------------------------------------------------------
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] ? argv[i + 1] : dflt;
+};
+const quick = flag("--quick");
+const stepS = Number(opt("--step-s", quick ? "10" : "40"));
+const regRates = opt("--reg", "1000,2000,3000,4000,6000").split(",").map(Number);
+const callRates = opt("--calls", "100,200,300,400,500").split(",").map(Number);
+const only = opt("--only", "");
+const systems = ["hikari", "kamailio"].filter((s) => !only || s === only);
+
+// ---- helpers -----------------------------------------------------------------------------
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(`[bench:sip ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const children = new Set();
+
+function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...opts });
+  children.add(child);
+  let stderr = "";
+  child.stderr?.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  child.exited = new Promise((r) => child.once("exit", (code, signal) => (children.delete(child), r({ code, signal, stderr }))));
+  return child;
+}
+
+async function stop(child, ms = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), ms);
+  await child.exited;
+  clearTimeout(t);
+}
+
+function cpuTicks(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+  } catch {
+    return 0;
+  }
+}
+
+/** The process and all its descendants (Kamailio forks its workers). */
+function processTree(root) {
+  const byParent = new Map();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!byParent.has(ppid)) byParent.set(ppid, []);
+      byParent.get(ppid).push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(byParent.get(out[i]) ?? []));
+  return out;
+}
+const treeTicks = (root) => processTree(root).reduce((n, p) => n + cpuTicks(p), 0);
+
+function udpRcvbufErrors() {
+  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values[names.indexOf("RcvbufErrors")]);
+}
+
+async function waitBound(port, ms = 15000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (execFileSync("ss", ["-Hlun"], { encoding: "utf8" }).includes(`${HOST}:${port} `)) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing bound ${HOST}:${port} within ${ms} ms`);
+}
+
+/** Last data row of SIPp's -trace_stat CSV as {column: value}. */
+function readStat(file) {
+  const lines = readFileSync(file, "utf8").trim().split("\n");
+  const names = lines[0].split(";");
+  const last = lines[lines.length - 1].split(";");
+  return Object.fromEntries(names.map((n, i) => [n, last[i]]));
+}
+
+/** Sum of every *_Retrans column (sent and received) in SIPp's -trace_counts CSV. */
+function readRetrans(dir) {
+  const f = readdirSync(dir).find((n) => n.endsWith("_counts.csv"));
+  if (!f) return NaN;
+  const lines = readFileSync(join(dir, f), "utf8").trim().split("\n");
+  const names = lines[0].split(";");
+  const last = lines[lines.length - 1].split(";");
+  let n = 0;
+  names.forEach((name, i) => {
+    if (name.endsWith("_Retrans")) n += Number(last[i]) || 0;
+  });
+  return n;
+}
+
+// ---- SIPp --------------------------------------------------------------------------------
+const SIPP_LOAD = ["-nostdin", "-max_recv_loops", "10000", "-max_sched_loops", "10000", "-buff_size", "8388608", "-trace_stat", "-stf", "stat.csv", "-fd", "1", "-trace_counts", "-trace_err", "-error_file", "errors.log"];
+
+function sipp(dir, target, scenario, args) {
+  mkdirSync(dir, { recursive: true });
+  return start("taskset", ["-c", "1", "sipp", target, "-sf", join(SCENARIOS, scenario), "-i", HOST, ...SIPP_LOAD, ...args], { cwd: dir });
+}
+
+/**
+ * Runs SIPp at `rate` for `stepS` seconds, then asks it to finish (SIGUSR1: no new calls,
+ * ongoing ones complete), so achieved = calls created / stepS.
+ */
+async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
+  const ticks0 = treeTicks(serverPid);
+  const drops0 = udpRcvbufErrors();
+  const t0 = Date.now();
+  const child = sipp(dir, target, scenario, ["-r", String(rate), "-rp", "1000", "-l", String(rate * 10), "-timeout", `${stepS + 60}s`, ...args]);
+  const soft = setTimeout(() => child.kill("SIGUSR1"), stepS * 1000);
+  const res = await child.exited;
+  clearTimeout(soft);
+  const wallS = (Date.now() - t0) / 1000;
+  const ticks = treeTicks(serverPid) - ticks0;
+  const stat = readStat(join(dir, "stat.csv"));
+  let uasRetrans = 0;
+  let uasFailed = 0;
+  if (uas) {
+    uas.child.kill("SIGUSR1");
+    await Promise.race([uas.child.exited, sleep(10000)]);
+    await stop(uas.child);
+    uasRetrans = readRetrans(uas.dir);
+    uasFailed = existsSync(join(uas.dir, "stat.csv")) ? Number(readStat(join(uas.dir, "stat.csv"))["FailedCall(C)"]) : 0;
+  }
+  const created = Number(stat["OutgoingCall(C)"]);
+  const ok = Number(stat["SuccessfulCall(C)"]);
+  // Calls created but not completed (failed, or cut off) count as failed, and so do the UAS's.
+  const failed = created - ok + uasFailed;
+  const retrans = readRetrans(dir) + uasRetrans;
+  return {
+    attempted: rate,
+    achieved: created / stepS,
+    ok,
+    failed,
+    retrans,
+    cpu: (100 * ticks) / CLK_TCK / wallS,
+    drops: udpRcvbufErrors() - drops0,
+    pass: failed === 0 && retrans === 0 && created >= rate * stepS * 0.95,
+    exit: res.code,
+  };
+}
+
+// ---- servers -----------------------------------------------------------------------------
+function gatewayYaml(stateDir) {
+  const ext = [];
+  for (let n = 1000; n < 2000; n++) ext.push(`  - { number: "${n}", password: "secret${n}", name: U${n} }`);
+  return `wan: { interface: none }
+trunk: { enabled: false }
+lan: { listen: ${HOST}, port: ${PORTS.hikari} }
+extensions:
+${ext.join("\n")}
+inbound: { ring: ["1000"] }
+dialplan:
+  - { match: "^1[0-9]{3}$", to: extension }
+pbx: { ring_timeout_s: 30 }
+media: { rtp_ports: "40000-49999" }
+mqtt: { server: none }
+state_dir: ${stateDir}
+log: { level: warn, sip_messages: false }
+`;
+}
+
+async function startServer(system, dir) {
+  if (system === "hikari") {
+    const cfg = join(dir, "gateway.yaml");
+    writeFileSync(cfg, gatewayYaml(join(dir, "state")));
+    const child = start("taskset", ["-c", "0", process.execPath, join(REPO, "dist/cli.js"), "run", "--config", cfg, "--log-level", "warn"], { cwd: REPO });
+    await waitBound(PORTS.hikari);
+    return { child, pid: child.pid, port: PORTS.hikari };
+  }
+  const run = join(dir, "run");
+  mkdirSync(run, { recursive: true });
+  const child = start("taskset", ["-c", "0", "kamailio", "-DD", "-E", "-f", join(REPO, "bench/sip/kamailio.cfg"), "-l", `udp:${HOST}:${PORTS.kamailio}`, "-Y", run, "-P", join(run, "k.pid"), "-m", "256", "-M", "32"]);
+  await waitBound(PORTS.kamailio);
+  return { child, pid: child.pid, port: PORTS.kamailio };
+}
+
+// ---- main --------------------------------------------------------------------------------
+function have(cmd) {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main() {
+  for (const t of ["sipp", "taskset", "ss"]) if (!have(t)) throw new Error(`bench:sip needs ${t}`);
+  if (!flag("--no-build")) {
+    log("npm run build");
+    try {
+      execFileSync("npm", ["run", "build"], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
+    } catch {
+      if (!existsSync(join(REPO, "dist/cli.js"))) throw new Error("build failed and no dist/cli.js");
+      log("build reported errors; dist/cli.js exists, going on with what tsc emitted");
+    }
+  }
+  const root = mkdtempSync(join(tmpdir(), "hgw-bench-sip-"));
+  const users = ["SEQUENTIAL"];
+  for (let n = 1000; n < 2000; n++) users.push(`${n};[authentication username=${n} password=secret${n}]`);
+  writeFileSync(join(root, "users.csv"), users.join("\n") + "\n");
+  const callers = ["SEQUENTIAL"];
+  for (let n = 1000; n < 1500; n++) callers.push(`${n};[authentication username=${n} password=secret${n}];${n + 500}`);
+  writeFileSync(join(root, "callers.csv"), callers.join("\n") + "\n");
+  const callees = ["SEQUENTIAL"];
+  for (let n = 1500; n < 2000; n++) callees.push(`${n};[authentication username=${n} password=secret${n}]`);
+  writeFileSync(join(root, "callees.csv"), callees.join("\n") + "\n");
+
+  const rows = [];
+  log(`steps of ${stepS} s; reg ${regRates.join(",")}/s; calls ${callRates.join(",")}/s; systems ${systems.join(",")}; work dir ${root}`);
+  for (const system of systems) {
+    if (system === "kamailio" && !have("kamailio")) {
+      log("kamailio not installed (apt-get install kamailio): baseline skipped");
+      continue;
+    }
+    const sdir = join(root, system);
+    mkdirSync(sdir, { recursive: true });
+    const server = await startServer(system, sdir);
+    const target = `${HOST}:${server.port}`;
+    try {
+      const idle0 = treeTicks(server.pid);
+      await sleep(2000);
+      log(`${system}: idle CPU ${((100 * (treeTicks(server.pid) - idle0)) / CLK_TCK / 2).toFixed(1)} %`);
+      // RFC 3261 §22.4: the digest uri is the Request-URI; REGISTER's is sip:HOST. The reg steps
+      // bind the UAS's port, so every user's one binding is where the call steps' UAS answers.
+      for (const rate of regRates) {
+        const r = await loadStep(join(sdir, `reg-${rate}`), target, "reg.xml", rate, ["-p", String(PORTS.uas), "-inf", join(root, "users.csv"), "-key", "expires", "3600", "-auth_uri", HOST], server.pid);
+        rows.push({ system, load: "reg", ...r });
+        log(`${system} reg ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, udp drops ${r.drops} ${r.pass ? "PASS" : "FAIL"}`);
+        if (!r.pass) break;
+        await sleep(2000);
+      }
+      // Callees 1500–1999 register with the UAS's address, then the UAS takes their calls.
+      const regDir = join(sdir, "reg-callees");
+      const reg = sipp(regDir, target, "reg.xml", ["-p", String(PORTS.uas), "-inf", join(root, "callees.csv"), "-key", "expires", "3600", "-auth_uri", HOST, "-r", "250", "-m", "500", "-timeout", "30s"]);
+      const regRes = await reg.exited;
+      if (regRes.code !== 0) log(`${system}: callee registration exit ${regRes.code}: ${readFileSync(join(regDir, "errors.log"), "utf8").slice(0, 800)}`);
+      for (const rate of callRates) {
+        const uasDir = join(sdir, `uas-${rate}`);
+        const uas = { dir: uasDir, child: sipp(uasDir, target, "uas-answer.xml", ["-p", String(PORTS.uas), "-timeout", `${stepS + 90}s`]) };
+        await waitBound(PORTS.uas);
+        // The digest uri cannot follow each call's Request-URI (SIPp takes one -auth_uri per
+        // process), so it is SIPp's default sip:HOST:PORT; a server must not insist on equality.
+        const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000"], server.pid, uas);
+        rows.push({ system, load: "call", ...r });
+        log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, udp drops ${r.drops} ${r.pass ? "PASS" : "FAIL"}`);
+        if (!r.pass) break;
+        await sleep(2000);
+      }
+    } finally {
+      await stop(server.child);
+    }
+  }
+
+  // ---- report ----
+  const best = (system, load) => Math.max(0, ...rows.filter((r) => r.system === system && r.load === load && r.pass).map((r) => r.attempted));
+  console.log(`\nSIP signalling, ${stepS} s steps, server on core 0, SIPp on core 1 (${new Date().toISOString()})`);
+  console.log("system    load  attempted/s  achieved/s  failed  retrans  udp-drops  server-cpu%  verdict");
+  for (const r of rows) {
+    console.log(
+      `${r.system.padEnd(9)} ${r.load.padEnd(5)} ${String(r.attempted).padStart(11)} ${r.achieved.toFixed(0).padStart(11)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.drops).padStart(10)} ${r.cpu.toFixed(0).padStart(12)}  ${r.pass ? "pass" : "FAIL"}`,
+    );
+  }
+  console.log("\nsustained (highest passing step):");
+  for (const s of systems) console.log(`  ${s.padEnd(9)} reg ${best(s, "reg")}/s, calls ${best(s, "call")}/s`);
+  console.log("targets for hikari-gw: >= 3000 reg/s, >= 300 calls/s");
+  if (flag("--keep")) console.log(`work dir kept: ${root}`);
+  else rmSync(root, { recursive: true, force: true });
+}
+
+const cleanup = async () => {
+  for (const c of [...children]) await stop(c, 2000);
+};
+process.on("SIGINT", () => cleanup().then(() => process.exit(130)));
+main()
+  .catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);
