@@ -3,7 +3,8 @@
  * the relay on loopback, relay pinned to core 0 (`taskset -c 0`), the C load helper on core 1.
  * Systems in the same run (BENCHMARKS.md: only same-run ratios hold):
  *   plain     bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
- *   hikari    `hikari-gw relay` (dist/media/relay-main.js), userspace
+ *   hikari    `hikari-gw relay` (dist/media/relay-main.js), userspace, latched sockets connect()ed
+ *   hikari-unconnected  the same with HIKARI_RELAY_CONNECT=0 (every foreign packet counted)
  *   offload   the same with --offload (nftables), when root
  * Each load step starts a fresh relay with N sessions, warms up (latching; offload needs the
  * 3 s latch confirmation), measures for BENCH_SECONDS, and samples the relay's CPU from
@@ -11,7 +12,9 @@
  * (loss ≥ 0.1 % or p99 > 20 ms). As root everything runs in a throw-away network namespace,
  * so nftables rules and sockets never touch the host's.
  *
- * Env: BENCH_LOADS="100,300,500" BENCH_SECONDS=10 BENCH_SYSTEMS="plain,hikari,offload"
+ * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,hikari-unconnected,offload"
+ * BENCH_RT=0 (no SCHED_FIFO). rtpengine is not driven yet (Debian's rtpengine-daemon 10.5
+ * installs here; an ng-protocol driver is left to do).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -22,8 +25,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const LOAD_BIN = "/tmp/hikari-gw-rtp-load";
 const NS = "hgwbench";
 const PORTS = "40000-49999";
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const LOADS = (process.env.BENCH_LOADS ?? "100,200,300,400,500,600,800,1000,1200").split(",").map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const LOADS = (process.env.BENCH_LOADS ?? "200,300,400,500,600,800,1000").split(",").map(Number);
 const isRoot = process.getuid?.() === 0;
 const HZ = 100; // USER_HZ: /proc/<pid>/stat ticks
 
