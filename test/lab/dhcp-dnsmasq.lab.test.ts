@@ -191,4 +191,40 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     expect(rows.length).toBeGreaterThanOrEqual(2);
     for (const [src] of rows) expect(src).toBe("0.0.0.0");
   });
+
+  it("a running client survives a flood of mutated packets on the wire and still releases", async () => {
+    client = LabClient.start(lab, ["--state-dir", stateDir, "--release-on-exit"]);
+    const b = (await client.event("bound", 20_000)).lease!;
+    // The fuzzer must send from port 67 to pass the transport's filter: take dnsmasq's place.
+    await stopChild(serverChild);
+    const fuzzer = `
+      const dgram = require("node:dgram");
+      const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
+      const seed = Buffer.from(process.argv[1], "hex");
+      const r = (n) => Math.floor(Math.random() * n);
+      s.bind(67, "198.18.1.1", async () => {
+        s.setBroadcast(true);
+        for (let i = 0; i < 3000; i++) {
+          let p;
+          if (i % 3 === 0) p = Buffer.from(Array.from({ length: r(600) }, () => r(256)));
+          else {
+            p = Buffer.from(seed);
+            for (let k = 0; k < 1 + r(10); k++) p[240 + r(p.length - 240)] = r(256);
+            if (i % 3 === 2) p = p.subarray(0, 236 + r(p.length - 236));
+          }
+          await new Promise((res) => s.send(p, 68, i % 2 ? "255.255.255.255" : process.argv[2], res));
+        }
+        s.close();
+        console.log("sent 3000");
+      });`;
+    const seed = Buffer.concat([Buffer.from("0201060000000000000000000000000000000000000000000000000000000000", "hex"), Buffer.alloc(204), Buffer.from("63825363350105", "hex"), Buffer.from([125, ngnOption125().length]), ngnOption125(), Buffer.from([120, 5, 1, 198, 18, 1, 5, 255])]);
+    const f = lab.spawn("srv", "node", ["-e", fuzzer, seed.toString("hex"), b.address]);
+    await new LineLog(f).waitFor(/sent 3000/, 30_000);
+    expect(client.child.exitCode).toBeNull();
+    expect(client.log.count(/"event":"(error|expired|changed)"/)).toBe(0);
+    await startServer();
+    await client.stop();
+    await client.event("released", 2000);
+    expect(addresses(lab, "cli", "wan0")).toEqual([]);
+  });
 });
