@@ -115,10 +115,31 @@ export class AccessCapture {
     }));
   }
 
-  /** Decoded DHCP frames of one message type (2 = OFFER, 5 = ACK) as tshark's JSON field map. */
-  dhcpMessages(type: number): Record<string, unknown>[] {
-    const out = tshark(["-n", "-r", this.file, "-Y", `dhcp.option.dhcp == ${type}`, "-T", "json"]);
-    const frames = JSON.parse(out) as { _source: { layers: { dhcp?: Record<string, unknown> } } }[];
-    return frames.map((f) => f._source.layers.dhcp ?? {});
+  /**
+   * DHCP frames of one message type (2 = OFFER, 5 = ACK), each as field name -> every value
+   * tshark decoded for it (fields, not -T json: its JSON repeats keys, which JSON.parse drops).
+   */
+  dhcpMessages(type: number): Record<string, string[]>[] {
+    const fields = DHCP_FIELDS;
+    const out = tshark(["-n", "-r", this.file, "-Y", `dhcp.option.dhcp == ${type}`, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|", ...fields.flatMap((f) => ["-e", f])]);
+    return out
+      .split("\n")
+      .filter((l) => l.length > 0)
+      .map((l) => {
+        const cols = l.split("\t");
+        return Object.fromEntries(fields.map((f, i) => [f, cols[i] ? cols[i].split("|") : []]));
+      });
   }
 }
+
+const DHCP_FIELDS = [
+  "dhcp.ip.your",
+  "dhcp.option.type",
+  "dhcp.option.router",
+  "dhcp.option.sip_server.encoding",
+  "dhcp.option.sip_server.address",
+  "dhcp.option.classless_static_route",
+  "dhcp.option.domain_name_server",
+  "dhcp.option.vi.enterprise",
+  "dhcp.vendor.suboption",
+];

@@ -8,7 +8,7 @@
  *  - tshark capturing the access link for the whole run (capture.ts).
  * The caller creates the gateway's host; startNgn creates the NGN host and the link.
  */
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -354,6 +354,15 @@ export class Ngn {
     await this.startDhcp();
     await this.startPcscf();
     if (this.opts.outbound !== false) await this.startOutbound(this.opts.outbound ?? {});
+  }
+
+  /**
+   * Delete the run's files (configs, SIPp traces, the capture). Kept when NGN_KEEP_FILES=1, to
+   * read a failed run afterwards; the path is in `dir`.
+   */
+  removeFiles(): void {
+    if (process.env.NGN_KEEP_FILES === "1") return;
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Stop every process of the emulator and close the capture (the namespace stays to lab.destroy()). */
