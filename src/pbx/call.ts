@@ -5,6 +5,7 @@
  * CSeq (RFC 3261 §12); the call maps requests and responses between them and has the media
  * rewrite both sides' SDP.
  */
+import sdpTransform from "sdp-transform";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
@@ -40,6 +41,8 @@ export interface SipSide {
   /** The dialog of a leg on this side is up (start session-timer refreshes). */
   onConfirmed?(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void;
   onEnded?(leg: Leg): void;
+  /** Offers from the other leg are answered locally, not relayed here (the NGN: avoid re-INVITEs it may refuse). */
+  readonly keepsOffers?: boolean;
 }
 
 /** One place the call rings: a registered device of an extension, or the trunk. */
@@ -418,6 +421,7 @@ export class Call {
         return;
       }
       leg.dialog.refreshTarget(req);
+      if (other.net.keepsOffers && req.body.length > 0 && leg.lastSdp) return this.answerLocally(leg, other, req, tx);
       this.reinvite = { from: leg, answered: false, toOtherAckPending: false };
       tx.onNoAck = () => {
         if (this.reinvite?.from === leg) this.reinvite = undefined;
@@ -438,6 +442,29 @@ export class Call {
     const other = this.otherLeg(leg);
     if (other) this.sendBye(other);
     this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
+  }
+
+  /**
+   * A phone's hold/resume re-INVITE on a call whose other side keeps its offers (the NGN):
+   * the relay already carries media, so the offer only updates the relay (hold state,
+   * latching) and is answered here, leaving the trunk leg untouched (issue: "absorb a
+   * phone's hold/resume re-INVITEs so the trunk leg stays valid").
+   */
+  private answerLocally(leg: Leg, other: Leg, req: SipRequest, tx: ServerTransaction): void {
+    const offer = req.body.toString("utf8");
+    this.media.fromSide(leg.side, offer, other.net.host);
+    const dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
+    const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;
+    const sdp = sdpTransform.parse(leg.lastSdp!);
+    for (const m of sdp.media) if (m.type === "audio") m.direction = answerDir as "sendrecv";
+    sdp.origin = { ...sdp.origin!, sessionVersion: Number(sdp.origin!.sessionVersion) + 1 };
+    const answer = sdpTransform.write(sdp);
+    leg.lastSdp = answer;
+    const ok = createResponse(req, 200, "OK");
+    setHeader(ok, "contact", this.contactFor(leg, leg.side === "a" ? this.called : this.caller.number));
+    this.withBody(ok, answer);
+    this.log.info({ direction: dir }, "re-INVITE answered locally (the trunk leg is left as it is)");
+    tx.respond(ok);
   }
 
   /** Forward an in-dialog request to the other leg and its final response back (B2BUA). */

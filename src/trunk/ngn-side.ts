@@ -38,6 +38,7 @@ interface LegState {
 
 export class NgnSide implements SipSide {
   readonly name = "trunk";
+  readonly keepsOffers = true;
   readonly tx: TransactionLayer;
   readonly host: string;
   readonly port: number;

@@ -248,6 +248,20 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     await until(() => ngn.seen.some((r) => r.method === "BYE"));
   });
 
+  it("a phone's hold re-INVITE is answered by the gateway; the NGN leg sees nothing", async () => {
+    const { res } = await phone.call("0399990000");
+    phone.ack(res);
+    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    const hold = PHONE_SDP("198.18.0.11", 40000).replace("a=sendrecv", "a=sendonly").replace("o=- 1 1", "o=- 1 2");
+    const r2 = await phone.reinvite(hold);
+    expect(r2.status).toBe(200);
+    expect(r2.body.toString()).toContain("a=recvonly");
+    expect(ngn.seen.filter((r) => r.method === "INVITE")).toHaveLength(1);
+    const resume = PHONE_SDP("198.18.0.11", 40000).replace("o=- 1 1", "o=- 1 3");
+    expect((await phone.reinvite(resume)).body.toString()).toContain("a=sendrecv");
+    expect(ngn.seen.filter((r) => r.method === "INVITE")).toHaveLength(1);
+  });
+
   it("outbound: a phone without PCMU gets 488; beyond the line's channels the phone gets 486", async () => {
     const pcmaOnly = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
     expect((await phone.call("0399990000", pcmaOnly)).res.status).toBe(488);
