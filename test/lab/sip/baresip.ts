@@ -66,7 +66,7 @@ export function writeBaresipConfig(dir: string, a: BaresipAccount): void {
   writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${regint};audio_codecs=PCMU\n`);
   // baresip asks for these on first start otherwise.
   writeFileSync(join(dir, "contacts"), "");
-  writeFileSync(join(dir, "uuid"), "a6b7c8d9-0000-4000-8000-00000000hgw1\n");
+  writeFileSync(join(dir, "uuid"), "a6b7c8d9-0000-4000-8000-000000000001\n");
 }
 
 export interface BaresipRun {
