@@ -592,6 +592,14 @@ export class Call {
     this.host.ended(this);
   }
 
+  /** Whether one of this call's live legs talks to `peer` (a phone's address). */
+  usesPeer(peer: Endpoint): boolean {
+    const same = (e: Endpoint) => e.address === peer.address && e.port === peer.port;
+    if (same(this.a.peer)) return true;
+    // While ringing, one device of several going away is no reason to end the call.
+    return this.winner !== undefined && same(this.winner.peer);
+  }
+
   /** Every dialog key this call filed, so the PBX can drop them after the call. */
   dialogKeys(): string[] {
     return [this.a.dialog.key, ...this.bLegs.map((l) => l.dialog.key)];

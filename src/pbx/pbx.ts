@@ -72,6 +72,12 @@ export class Pbx {
       ended: (call) => this.onCallEnded(call),
     };
     opts.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from));
+    // A phone that unregisters or lapses mid-call is gone: end its calls, so the other leg
+    // (the NGN above all: a dangling dialog blocks the line for minutes) gets its BYE.
+    opts.registrar.on("binding-removed", (b, reason) => {
+      if (reason === "replaced") return;
+      for (const call of [...this.calls]) if (call.usesPeer(b.source)) call.hangup(`phone ${b.aor} ${reason}`);
+    });
   }
 
   /** Entry point for every new request the transaction layer passes up. */

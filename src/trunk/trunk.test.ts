@@ -262,6 +262,15 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(ngn.seen.filter((r) => r.method === "INVITE")).toHaveLength(1);
   });
 
+  it("a phone that unregisters mid-call still ends with a BYE to the NGN", async () => {
+    const { res } = await phone.call("0399990000");
+    phone.ack(res);
+    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    expect((await phone.register(0)).status).toBe(200);
+    await until(() => ngn.seen.some((r) => r.method === "BYE"));
+    expect(events.at(-1)).toMatchObject({ type: "ended", reason: "phone 801 unregistered" });
+  });
+
   it("outbound: a phone without PCMU gets 488; beyond the line's channels the phone gets 486", async () => {
     const pcmaOnly = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
     expect((await phone.call("0399990000", pcmaOnly)).res.status).toBe(488);
