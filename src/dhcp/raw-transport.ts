@@ -23,16 +23,23 @@
  * locally on the bound device (raw_v4_input runs before UDP demux). A limited broadcast is
  * delivered locally even on an interface with no address (checked in the lab), so the client
  * sets the BOOTP broadcast flag (RFC 2131 §4.1) until it holds an address; afterwards
- * servers unicast to the leased address, which is local too. Strict reverse-path filtering
- * (rp_filter 1) on the WAN port would drop those broadcasts before an address exists. We
- * also see our own looped-back broadcasts and every other UDP packet on the port, so only
- * UDP 67→68 is passed up.
+ * servers unicast to the leased address, which is local too. We also see our own
+ * looped-back broadcasts and every other UDP packet on the port, so only UDP 67→68 is
+ * passed up.
+ *
+ * Reverse-path filter: packets are routed before a raw socket sees them, and any rp_filter
+ * (strict 1 or loose 2, the latter systemd's default) drops a packet arriving on an
+ * interface with no IPv4 address (fib_validate_source: no_addr → last_resort → reject).
+ * AF_PACKET clients never meet this. So while the port has no address we set its own
+ * rp_filter to 0 and put the old value back once an address is held. The effective value
+ * is max(all, interface): a non-zero `all` cannot be undone per interface, so we warn.
  *
  * ICMP: unicast replies to port 68 find no UDP socket, and the kernel would answer each
  * with ICMP port unreachable. Once an address is held we bind a dgram socket to
  * <address>:68 (SO_REUSEADDR, best effort) that silently absorbs them; raw still gets its copy.
  */
 import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import dgram from "node:dgram";
 import type { Logger } from "../log.js";
@@ -93,6 +100,8 @@ export class RawTransport implements DhcpTransport {
   private ipId = Math.floor(Math.random() * 0xffff);
   private closed = false;
   private nftInstalled = false;
+  /** rp_filter value to restore once an address is held; null when untouched. */
+  private rpSaved: string | null = null;
 
   private constructor(
     private readonly sock: RawSocket,
@@ -117,6 +126,7 @@ export class RawTransport implements DhcpTransport {
       throw new Error(`raw socket on ${iface}: ${(e as Error).message}`);
     }
     const t = new RawTransport(sock, iface, log);
+    t.relaxRpFilter();
     try {
       await nft(zeroSourceTable(iface).create);
       t.nftInstalled = true;
@@ -155,7 +165,37 @@ export class RawTransport implements DhcpTransport {
     });
   }
 
+  private rpPath(which: string): string {
+    return `/proc/sys/net/ipv4/conf/${which}/rp_filter`;
+  }
+
+  private relaxRpFilter(): void {
+    try {
+      const all = readFileSync(this.rpPath("all"), "utf8").trim();
+      if (all !== "0") this.log.warn({ rp_filter: all }, "net.ipv4.conf.all.rp_filter is not 0: replies to the unaddressed WAN port may be dropped");
+      const cur = readFileSync(this.rpPath(this.iface), "utf8").trim();
+      if (cur === "0" || this.rpSaved !== null) return;
+      writeFileSync(this.rpPath(this.iface), "0");
+      this.rpSaved = cur;
+      this.log.info({ interface: this.iface, was: cur }, "rp_filter off on the WAN port until it has an address");
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "rp_filter not adjusted");
+    }
+  }
+
+  private restoreRpFilter(): void {
+    if (this.rpSaved === null) return;
+    try {
+      writeFileSync(this.rpPath(this.iface), this.rpSaved);
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, "rp_filter not restored");
+    }
+    this.rpSaved = null;
+  }
+
   setLocalAddress(addr: string | null): void {
+    if (addr) this.restoreRpFilter();
+    else if (!this.closed) this.relaxRpFilter();
     if (addr === this.sinkAddr) return;
     this.closeSink();
     if (!addr || this.closed) return;
@@ -187,6 +227,7 @@ export class RawTransport implements DhcpTransport {
     if (this.closed) return;
     this.closed = true;
     this.closeSink();
+    this.restoreRpFilter();
     this.sock.close();
     if (this.nftInstalled) await nft(zeroSourceTable(this.iface).remove).catch((e: unknown) => this.log.debug({ err: (e as Error).message }, "nft cleanup failed"));
   }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trunkParamsFromLease, type Lease } from "../../src/dhcp/lease.js";
 import { labReady } from "./env.js";
 import type { Lab } from "./netns.js";
-import { addresses, buildTopology, CLI, CLIENT_MAC, ensureBuilt, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, stopChild } from "./dhcp/harness.js";
+import { addresses, buildTopology, CLI, CLIENT_MAC, ensureBuilt, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, rpFilter, stopChild } from "./dhcp/harness.js";
 
 const ready = labReady("dhcp-dnsmasq", ["dnsmasq", "tshark", "nft", "node"]);
 
@@ -73,7 +73,8 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]);
     const rt = routes(lab, "cli");
     expect(rt).toMatch(/198\.18\.128\.0\/17 via 198\.18\.1\.1 dev wan0 proto dhcp/);
-    expect(rt).not.toMatch(/default/);
+    expect(rt).not.toMatch(/default.*wan0/);
+    expect(rpFilter(lab, "wan0")).toBe("2"); // relaxed only while the port had no address
     expect(addresses(lab, "cli", "lan0")).toEqual(["198.18.9.1/24"]);
     // The server saw our DISCOVER and what we asked for (option 55).
     await server.waitFor(new RegExp(`DHCPDISCOVER\\(lan1\\) ${CLIENT_MAC}`), 1000);

@@ -35,6 +35,10 @@ export function buildTopology(prefix: string): Lab {
   lab.addHost("lan");
   lab.link({ host: "srv", ifname: "lan1", addr: "198.18.1.1/24" }, { host: "cli", ifname: "wan0", addr: null, mac: CLIENT_MAC });
   lab.link({ host: "cli", ifname: "lan0", addr: "198.18.9.1/24" }, { host: "lan", ifname: "eth0", addr: "198.18.9.2/24" });
+  // Like a Pi: the default route goes out the LAN, and systemd's loose reverse-path filter
+  // is on for every interface (the client must cope with both).
+  lab.exec("cli", "ip", ["route", "add", "default", "via", "198.18.9.2", "dev", "lan0"]);
+  lab.exec("cli", "sysctl", ["-qw", "net.ipv4.conf.wan0.rp_filter=2", "net.ipv4.conf.lan0.rp_filter=2"]);
   return lab;
 }
 
@@ -156,6 +160,10 @@ export function addresses(lab: Lab, host: string, dev: string): string[] {
     .split("\n")
     .map((l) => /inet (\S+)/.exec(l)?.[1])
     .filter((a): a is string => !!a);
+}
+
+export function rpFilter(lab: Lab, dev: string): string {
+  return lab.exec("cli", "sysctl", ["-n", `net.ipv4.conf.${dev}.rp_filter`]).trim();
 }
 
 export function routes(lab: Lab, host: string): string {
