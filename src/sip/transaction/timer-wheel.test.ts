@@ -15,7 +15,7 @@ describe("TimerWheel", () => {
         expect(fired).toHaveLength(delays.length);
         for (const f of fired) {
           expect(f.at).toBeGreaterThanOrEqual(f.due);
-          expect(f.at - f.due).toBeLessThan(10);
+          expect(f.at - f.due).toBeLessThanOrEqual(10); // at most one tick late (a tick already run takes no new timers)
         }
         const ats = fired.map((f) => f.at);
         expect([...ats].sort((a, b) => a - b)).toEqual(ats);
