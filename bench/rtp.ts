@@ -114,6 +114,16 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function step(sys: System, calls: number): Promise<Row> {
+  try {
+    return await stepOnce(sys, calls);
+  } catch (err) {
+    console.error(`${sys.name} ${calls}: ${(err as Error).message}; retrying once`);
+    await new Promise((r) => setTimeout(r, 2000));
+    return stepOnce(sys, calls);
+  }
+}
+
+async function stepOnce(sys: System, calls: number): Promise<Row> {
   const relay = spawn("taskset", ["-c", "0", ...RT, ...inNs([...sys.cmd, "--sessions", String(calls), "--ports", PORTS])], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LOG_LEVEL: "warn", ...sys.env },
@@ -121,7 +131,9 @@ async function step(sys: System, calls: number): Promise<Row> {
   let stderr = "";
   relay.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   try {
-    const line = await firstLine(relay, 60_000);
+    const line = await firstLine(relay, 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${stderr.slice(-500)}`);
+    });
     const ports = (JSON.parse(line) as { sessions: { a: number; b: number }[] }).sessions.map((s) => `${s.a} ${s.b}`).join("\n");
     // `taskset` execs the command and `ip netns exec` too: the pid is the relay's own.
     const pid = relay.pid!;
