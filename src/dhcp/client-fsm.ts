@@ -11,10 +11,11 @@
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import { INFINITE_LEASE, leaseExpiresAt, leaseFromAck, type Lease } from "./lease.js";
+import { INFINITE_LEASE, leaseExpiresAt, leaseFromAck, sameParameters, type Lease } from "./lease.js";
 import { ipv4ListOption } from "./options/codec.js";
 import { decodeDhcpMessage, BOOTREPLY, DhcpMessageType, messageType, messageTypeName, OPT_MESSAGE, OPT_SERVER_ID, type DhcpMessage } from "./packet.js";
 import { buildClientMessage, type ClientIdentity, type RequestKind } from "./requests.js";
+import { backoffMs, renewRetransmitAt } from "./retransmit.js";
 
 export type DhcpState = "stopped" | "init" | "selecting" | "requesting" | "init-reboot" | "rebooting" | "bound" | "renewing" | "rebinding";
 
@@ -47,8 +48,6 @@ export interface DhcpMachineOptions {
 
 const BROADCAST = "255.255.255.255";
 const ZERO = "0.0.0.0";
-/** §4.4.5: in RENEWING/REBINDING wait half the remaining time, but at least 60 s. */
-const MIN_RENEW_RETRANSMIT_MS = 60_000;
 /** Timers longer than this overflow Node's setTimeout; longer waits are chained. */
 const MAX_TIMER_MS = 0x7fffffff;
 
@@ -237,9 +236,9 @@ export class DhcpClientMachine {
       renewing ? lease.server_id : BROADCAST,
     );
     const deadline = renewing ? lease.acquired_at + lease.t2 * 1000 : leaseExpiresAt(lease);
-    const wait = Math.max((deadline - this.o.clock.now()) / 2, MIN_RENEW_RETRANSMIT_MS);
-    // If the next state's timer comes first, it takes over; no retransmit past the deadline.
-    if (this.o.clock.now() + wait < deadline) this.retransmitTimer = this.o.clock.setTimeout(() => this.sendRenew(), wait);
+    const now = this.o.clock.now();
+    const at = renewRetransmitAt(now, deadline);
+    if (at !== null) this.retransmitTimer = this.o.clock.setTimeout(() => this.sendRenew(), at - now);
   }
 
   /** §4.4.5: the lease ran out: stop using the address and start over. */
@@ -292,9 +291,8 @@ export class DhcpClientMachine {
     this.o.hooks.send(msg, src, dst);
   }
 
-  /** §4.1: 4 s, doubling to 64 s, each randomised by ±1 s. */
   private backoff(n: number): number {
-    return Math.min(4000 * 2 ** n, 64_000) + (this.random() * 2 - 1) * 1000;
+    return backoffMs(n, this.random);
   }
 
   private randomDelay(max: number): number {
@@ -327,11 +325,4 @@ export class DhcpClientMachine {
     if (this.st !== to) this.o.log.debug({ from: this.st, to }, "DHCP state");
     this.st = to;
   }
-}
-
-/** Whether a renewal kept everything the trunk and the interface depend on. */
-export function sameParameters(a: Lease | null, b: Lease): boolean {
-  if (!a) return false;
-  const key = (l: Lease) => JSON.stringify([l.address, l.prefix, l.router ?? null, l.routes, l.sip_servers, l.vendor_options]);
-  return key(a) === key(b);
 }

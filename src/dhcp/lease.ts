@@ -111,6 +111,13 @@ export function leaseFromAck(ack: DhcpMessage, iface: string, acquiredAt: number
   return lease;
 }
 
+/** Whether a renewal kept everything the trunk and the interface depend on. */
+export function sameParameters(a: Lease | null, b: Lease): boolean {
+  if (!a) return false;
+  const key = (l: Lease) => JSON.stringify([l.address, l.prefix, l.router ?? null, l.routes, l.sip_servers, l.vendor_options]);
+  return key(a) === key(b);
+}
+
 /** Epoch ms at which the lease runs out (Infinity for an infinite lease). */
 export function leaseExpiresAt(l: Lease): number {
   return l.lease_time === INFINITE_LEASE ? Infinity : l.acquired_at + l.lease_time * 1000;

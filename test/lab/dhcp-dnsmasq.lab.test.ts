@@ -228,4 +228,19 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     await client.event("released", 2000);
     expect(addresses(lab, "cli", "wan0")).toEqual([]);
   });
+
+  it("`hikari-gw dhcp --keep` leaves the lease applied and unreleased", async () => {
+    const from = server.lines.length;
+    const cmd = spawn("ip", ["netns", "exec", lab.ns("cli"), "node", CLI, "dhcp", "--interface", "wan0", "--keep"], { stdio: ["ignore", "pipe", "pipe"] });
+    const out = new LineLog(cmd);
+    const code = await new Promise<number | null>((r) => cmd.once("exit", (c) => r(c)));
+    expect(code, out.lines.join("\n")).toBe(0);
+    const address = /^address: (\S+)$/m.exec(out.lines.join("\n"))?.[1];
+    expect(out.lines).toContain("number: 0312345678");
+    expect(out.lines).toContain("route: 198.18.128.0/17 via 198.18.1.1");
+    expect(addresses(lab, "cli", "wan0")).toEqual([`${address}/24`]);
+    expect(routes(lab, "cli")).toMatch(/198\.18\.128\.0\/17 via 198\.18\.1\.1 dev wan0/);
+    expect(server.count(/DHCPRELEASE/, from)).toBe(0);
+    expect(lab.exec("cli", "nft", ["list", "tables"])).not.toMatch(/hikari_gw_dhcp/);
+  });
 });
