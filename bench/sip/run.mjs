@@ -38,8 +38,8 @@ const opt = (name, dflt) => {
 };
 const quick = flag("--quick");
 const stepS = Number(opt("--step-s", quick ? "10" : "40"));
-const regRates = opt("--reg", "1000,2000,3000,4000,6000").split(",").map(Number);
-const callRates = opt("--calls", "100,200,300,400,500").split(",").map(Number);
+const regRates = opt("--reg", "1000,2000,3000,4000,5000,6000").split(",").map(Number);
+const callRates = opt("--calls", "100,200,300,400,500,600,800,1000").split(",").map(Number);
 const only = opt("--only", "");
 const systems = ["hikari", "kamailio"].filter((s) => !only || s === only);
 
@@ -95,10 +95,10 @@ function processTree(root) {
 }
 const treeTicks = (root) => processTree(root).reduce((n, p) => n + cpuTicks(p), 0);
 
-function udpRcvbufErrors() {
-  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
-  const [names, values] = lines.map((l) => l.split(/\s+/));
-  return Number(values[names.indexOf("RcvbufErrors")]);
+/** Datagrams the kernel dropped on the server's own socket (skmem d<N>): full receive buffer. */
+function socketDrops(port) {
+  const out = execFileSync("ss", ["-Hanum", `sport = :${port}`], { encoding: "utf8" });
+  return Number(/skmem:\([^)]*\bd(\d+)/.exec(out)?.[1] ?? NaN);
 }
 
 async function waitBound(port, ms = 15000) {
@@ -118,18 +118,32 @@ function readStat(file) {
   return Object.fromEntries(names.map((n, i) => [n, last[i]]));
 }
 
-/** Sum of every *_Retrans column (sent and received) in SIPp's -trace_counts CSV. */
+/**
+ * Every *_Retrans column (sent and received) of SIPp's -trace_counts CSV: the total, and which
+ * messages ("2_REGISTER:1531") so a failing step says where the time went.
+ */
 function readRetrans(dir) {
   const f = readdirSync(dir).find((n) => n.endsWith("_counts.csv"));
-  if (!f) return NaN;
+  if (!f) return { total: NaN, by: [] };
   const lines = readFileSync(join(dir, f), "utf8").trim().split("\n");
   const names = lines[0].split(";");
   const last = lines[lines.length - 1].split(";");
-  let n = 0;
+  const by = [];
+  let total = 0;
   names.forEach((name, i) => {
-    if (name.endsWith("_Retrans")) n += Number(last[i]) || 0;
+    const n = Number(last[i]) || 0;
+    if (!name.endsWith("_Retrans") || n === 0) return;
+    total += n;
+    by.push(`${name.replace(/_Retrans$/, "")}:${n}`);
   });
-  return n;
+  return { total, by };
+}
+
+/** Largest number of calls open at once (a server stall shows as a spike), from -fd 1 rows. */
+function peakOpenCalls(file) {
+  const lines = readFileSync(file, "utf8").trim().split("\n");
+  const col = lines[0].split(";").indexOf("CurrentCall");
+  return Math.max(0, ...lines.slice(1).map((l) => Number(l.split(";")[col]) || 0));
 }
 
 // ---- SIPp --------------------------------------------------------------------------------
@@ -145,17 +159,18 @@ function sipp(dir, target, scenario, args) {
  * ongoing ones complete), so achieved = calls created / stepS.
  */
 async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
+  const serverPort = Number(target.split(":")[1]);
   const ticks0 = treeTicks(serverPid);
-  const drops0 = udpRcvbufErrors();
+  const drops0 = socketDrops(serverPort);
   const t0 = Date.now();
-  const child = sipp(dir, target, scenario, ["-r", String(rate), "-rp", "1000", "-l", String(rate * 10), "-timeout", `${stepS + 60}s`, ...args]);
+  const child = sipp(dir, target, scenario, ["-r", String(rate), "-rp", "1000", "-l", String(Math.max(100, rate * 4)), "-timeout", `${stepS + 60}s`, ...args]);
   const soft = setTimeout(() => child.kill("SIGUSR1"), stepS * 1000);
   const res = await child.exited;
   clearTimeout(soft);
   const wallS = (Date.now() - t0) / 1000;
   const ticks = treeTicks(serverPid) - ticks0;
   const stat = readStat(join(dir, "stat.csv"));
-  let uasRetrans = 0;
+  let uasRetrans = { total: 0, by: [] };
   let uasFailed = 0;
   if (uas) {
     uas.child.kill("SIGUSR1");
@@ -168,7 +183,8 @@ async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
   const ok = Number(stat["SuccessfulCall(C)"]);
   // Calls created but not completed (failed, or cut off) count as failed, and so do the UAS's.
   const failed = created - ok + uasFailed;
-  const retrans = readRetrans(dir) + uasRetrans;
+  const callerRetrans = readRetrans(dir);
+  const retrans = callerRetrans.total + uasRetrans.total;
   return {
     attempted: rate,
     achieved: created / stepS,
@@ -176,7 +192,9 @@ async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
     failed,
     retrans,
     cpu: (100 * ticks) / CLK_TCK / wallS,
-    drops: udpRcvbufErrors() - drops0,
+    drops: socketDrops(serverPort) - drops0,
+    peak: peakOpenCalls(join(dir, "stat.csv")),
+    retransBy: [...callerRetrans.by.map((x) => `uac ${x}`), ...uasRetrans.by.map((x) => `uas ${x}`)].join(" "),
     pass: failed === 0 && retrans === 0 && created >= rate * stepS * 0.95,
     exit: res.code,
   };
@@ -269,7 +287,7 @@ async function main() {
       for (const rate of regRates) {
         const r = await loadStep(join(sdir, `reg-${rate}`), target, "reg.xml", rate, ["-p", String(PORTS.uas), "-inf", join(root, "users.csv"), "-key", "expires", "3600", "-auth_uri", HOST], server.pid);
         rows.push({ system, load: "reg", ...r });
-        log(`${system} reg ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, udp drops ${r.drops} ${r.pass ? "PASS" : "FAIL"}`);
+        log(`${system} reg ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, socket drops ${r.drops}, peak open ${r.peak} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
         if (!r.pass) break;
         await sleep(2000);
       }
@@ -286,7 +304,7 @@ async function main() {
         // process), so it is SIPp's default sip:HOST:PORT; a server must not insist on equality.
         const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000"], server.pid, uas);
         rows.push({ system, load: "call", ...r });
-        log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, udp drops ${r.drops} ${r.pass ? "PASS" : "FAIL"}`);
+        log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} %, socket drops ${r.drops}, peak open ${r.peak} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
         if (!r.pass) break;
         await sleep(2000);
       }
@@ -298,10 +316,10 @@ async function main() {
   // ---- report ----
   const best = (system, load) => Math.max(0, ...rows.filter((r) => r.system === system && r.load === load && r.pass).map((r) => r.attempted));
   console.log(`\nSIP signalling, ${stepS} s steps, server on core 0, SIPp on core 1 (${new Date().toISOString()})`);
-  console.log("system    load  attempted/s  achieved/s  failed  retrans  udp-drops  server-cpu%  verdict");
+  console.log("system    load  attempted/s  achieved/s  failed  retrans  sock-drops  peak-open  server-cpu%  verdict");
   for (const r of rows) {
     console.log(
-      `${r.system.padEnd(9)} ${r.load.padEnd(5)} ${String(r.attempted).padStart(11)} ${r.achieved.toFixed(0).padStart(11)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.drops).padStart(10)} ${r.cpu.toFixed(0).padStart(12)}  ${r.pass ? "pass" : "FAIL"}`,
+      `${r.system.padEnd(9)} ${r.load.padEnd(5)} ${String(r.attempted).padStart(11)} ${r.achieved.toFixed(0).padStart(11)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.drops).padStart(11)} ${String(r.peak).padStart(10)} ${r.cpu.toFixed(0).padStart(12)}  ${r.pass ? "pass" : "FAIL"}`,
     );
   }
   console.log("\nsustained (highest passing step):");
