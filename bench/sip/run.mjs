@@ -19,7 +19,7 @@
  */
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -268,6 +268,9 @@ async function main() {
   writeFileSync(join(root, "callees.csv"), callees.join("\n") + "\n");
 
   const rows = [];
+  // Figures are only comparable on a quiet machine: say so when something else is running.
+  const busy = loadavg()[0] > 1.5 ? ` — machine busy (load ${loadavg()[0].toFixed(1)} before start): figures unreliable` : "";
+  if (busy) log(busy.slice(3));
   log(`steps of ${stepS} s; reg ${regRates.join(",")}/s; calls ${callRates.join(",")}/s; systems ${systems.join(",")}; work dir ${root}`);
   for (const system of systems) {
     if (system === "kamailio" && !have("kamailio")) {
@@ -315,7 +318,7 @@ async function main() {
 
   // ---- report ----
   const best = (system, load) => Math.max(0, ...rows.filter((r) => r.system === system && r.load === load && r.pass).map((r) => r.attempted));
-  console.log(`\nSIP signalling, ${stepS} s steps, server on core 0, SIPp on core 1 (${new Date().toISOString()})`);
+  console.log(`\nSIP signalling, ${stepS} s steps, server on core 0, SIPp on core 1 (${new Date().toISOString()})${busy}`);
   console.log("system    load  attempted/s  achieved/s  failed  retrans  sock-drops  peak-open  server-cpu%  verdict");
   for (const r of rows) {
     console.log(

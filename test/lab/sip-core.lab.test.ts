@@ -226,14 +226,16 @@ describe.skipIf(!ready)("SIP core against the gateway (SIPp + baresip)", () => {
     expect(phone.output, why).toMatch(/Call established/);
     expect(calleeResult.code, why).toBe(0);
     expect(find(calleeResult.messages, "received", { status: 200, cseq: "BYE" }), why).toHaveLength(1);
-    // 3 s of 20 ms packets is 150 a way; ask for a third of that.
+    // 3 s of 20 ms packets is 150 a way. On a loaded 2-core machine baresip's audio thread
+    // starves (37 a way seen while another bench saturated both cores), so ask for 20: what
+    // fails here is media not relayed at all.
     const toB = flowsB.filter((f) => f.src.startsWith(`${net.gatewayAddr}:`) && f.dst === `${b.addr}:6000`).reduce((n, f) => n + f.packets, 0);
     const fromB = flowsB.filter((f) => f.src === `${b.addr}:6000` && f.dst.startsWith(`${net.gatewayAddr}:`)).reduce((n, f) => n + f.packets, 0);
     const toA = flowsA.filter((f) => f.src.startsWith(`${net.gatewayAddr}:`) && f.dst.startsWith(`${a.addr}:`)).reduce((n, f) => n + f.packets, 0);
     const direct = flowsA.filter((f) => f.src.startsWith(`${b.addr}:`) || f.dst.startsWith(`${b.addr}:`)).length;
-    expect(toB, `RTP from the relay to 802\n${why}`).toBeGreaterThan(50);
-    expect(fromB, `RTP from 802 to the relay\n${why}`).toBeGreaterThan(50);
-    expect(toA, `RTP from the relay back to baresip\n${why}`).toBeGreaterThan(50);
+    expect(toB, `RTP from the relay to 802\n${why}`).toBeGreaterThanOrEqual(20);
+    expect(fromB, `RTP from 802 to the relay\n${why}`).toBeGreaterThanOrEqual(20);
+    expect(toA, `RTP from the relay back to baresip\n${why}`).toBeGreaterThanOrEqual(20);
     expect(direct, `phones talked directly, bypassing the relay\n${why}`).toBe(0);
   }, 60_000);
 
