@@ -4,7 +4,7 @@
  * softphone. Every case asserts on the SIP messages each phone saw (SIPp's message trace),
  * not only on exit codes: a B2BUA's second leg must look like a new call to the callee.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,12 +74,16 @@ describe.skipIf(!ready)("SIP core against the gateway (SIPp + baresip)", () => {
   }
 
   /** Callee scenario in 802, caller scenario in 801; returns both results. */
-  async function call(calleeScenario: string, callerScenario: string, opts: { calleePauseMs?: number; callerPauseMs?: number; timeoutS?: number } = {}) {
-    const callee = startSipp(lab, sipp(b, calleeScenario, { service: b.number, pauseMs: opts.calleePauseMs, timeoutS: opts.timeoutS ?? 20 }));
+  async function call(
+    calleeScenario: string,
+    callerScenario: string,
+    opts: { calleePauseMs?: number; callerPauseMs?: number; timeoutS?: number; calleeExtra?: string[]; callerExtra?: string[] } = {},
+  ) {
+    const callee = startSipp(lab, sipp(b, calleeScenario, { service: b.number, pauseMs: opts.calleePauseMs, timeoutS: opts.timeoutS ?? 20, extra: opts.calleeExtra }));
     await listening(b);
     const caller = await runSipp(
       lab,
-      sipp(a, callerScenario, { inf: [credentials(a.number, a.password, b.number)], authUri: `${b.number}@${net.gatewayAddr}`, pauseMs: opts.callerPauseMs, timeoutS: opts.timeoutS ?? 20 }),
+      sipp(a, callerScenario, { inf: [credentials(a.number, a.password, b.number)], authUri: `${b.number}@${net.gatewayAddr}`, pauseMs: opts.callerPauseMs, timeoutS: opts.timeoutS ?? 20, extra: opts.callerExtra }),
     );
     const calleeResult = await callee.done;
     return { caller, callee: calleeResult, why: explain(["caller 801", caller], ["callee 802", calleeResult]) };
@@ -209,6 +213,21 @@ describe.skipIf(!ready)("SIP core against the gateway (SIPp + baresip)", () => {
     expect(find(callee.messages, "received", "CANCEL"), why).toHaveLength(1);
     expect(find(callee.messages, "received", "ACK"), `gateway did not ACK the callee's 487\n${why}`).toHaveLength(1);
   });
+
+  it("SIPp RTP: the caller streams PCMU (rtp_stream), the callee echoes (-rtp_echo), both through the relay", async () => {
+    // SIPp plays raw G.711 from its working directory; 0xFF is mu-law silence, 8000 bytes a second.
+    writeFileSync(join(dir, "tone.ulaw"), Buffer.alloc(8000 * 4, 0xff));
+    const capA = await startCapture(lab, a.host, "eth0", dir, 20);
+    const { caller, callee, why } = await call("uas-answer.xml", "uac-call-rtp.xml", { callerPauseMs: 2000, calleeExtra: ["-mi", b.addr, "-mp", "6000", "-rtp_echo"], callerExtra: ["-mi", a.addr, "-mp", "6000"] });
+    const flowsA = await capA.stop();
+    const why2 = `${why}\n--- udp at 801 ---\n${JSON.stringify(flowsA)}`;
+    expect(caller.code, why2).toBe(0);
+    expect(callee.code, why2).toBe(0);
+    const sent = flowsA.filter((f) => f.src.startsWith(`${a.addr}:`) && f.dst.startsWith(`${net.gatewayAddr}:`)).reduce((n, f) => n + f.packets, 0);
+    const echoed = flowsA.filter((f) => f.src.startsWith(`${net.gatewayAddr}:`) && f.dst.startsWith(`${a.addr}:`)).reduce((n, f) => n + f.packets, 0);
+    expect(sent, `caller's RTP to the relay\n${why2}`).toBeGreaterThanOrEqual(20);
+    expect(echoed, `echo back through the relay\n${why2}`).toBeGreaterThanOrEqual(20);
+  }, 60_000);
 
   it("baresip (801) registers and calls 802 (SIPp, RTP echo): answered, media both ways through the relay, hung up", async () => {
     const bdir = join(dir, "baresip");
