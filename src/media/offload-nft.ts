@@ -121,15 +121,57 @@ export function removeScript(inPorts: number[]): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * Coalesces scripts issued in the same turn into one `nft -f` run: nft loads its whole ruleset
+ * cache on every start, so one process per session costs O(sessions) each, and hundreds of
+ * sessions latching together would fork hundreds of nft. A failed batch is retried script by
+ * script, so one bad session cannot fail the others.
+ */
+export class NftBatcher {
+  private queue: { script: string; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly run: NftRunner) {}
+
+  submit(script: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script, resolve, reject });
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    for (let guard = 0; guard < 1_000_000 && this.queue.length > 0; guard++) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.run(batch.map((b) => b.script).join(""));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err as Error);
+        else
+          for (const b of batch) {
+            await this.run(b.script).then(b.resolve, b.reject);
+          }
+      }
+    }
+    this.running = null;
+  }
+}
+
 export class NftOffload implements MediaOffload {
   readonly name = "nftables";
   private readonly installed = new Map<number, number[]>();
+  private readonly batch: NftBatcher;
 
   private constructor(
     private readonly gwAddress: string,
     private readonly run: NftRunner,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.batch = new NftBatcher(run);
+  }
 
   /** Flushes (re-creates) our table; null, with a log line, when nft is missing or refuses. */
   static async start(opts: NftOffloadOptions): Promise<NftOffload | null> {
@@ -160,11 +202,11 @@ export class NftOffload implements MediaOffload {
     if (this.installed.has(key)) return true;
     if (flows.some((f) => isIP(f.src.address) !== 4 || isIP(f.dst.address) !== 4)) return false;
     try {
-      await this.run(addScript(this.gwAddress, flows));
+      await this.batch.submit(addScript(this.gwAddress, flows));
     } catch (err) {
       this.log.warn({ key, err: (err as Error).message }, "nft add failed: session stays in userspace");
       // Whatever part got in must not linger.
-      await this.run(removeScript(flows.map((f) => f.inPort))).catch(() => undefined);
+      await this.batch.submit(removeScript(flows.map((f) => f.inPort))).catch(() => undefined);
       return false;
     }
     this.installed.set(
@@ -178,7 +220,7 @@ export class NftOffload implements MediaOffload {
     const ports = this.installed.get(key);
     if (!ports) return;
     this.installed.delete(key);
-    await this.run(removeScript(ports));
+    await this.batch.submit(removeScript(ports));
     this.log.debug({ key, reason }, "offload removed");
   }
 
