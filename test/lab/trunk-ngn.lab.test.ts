@@ -1,0 +1,225 @@
+/**
+ * The NGN trunk end to end (issue 5): the built gateway in its namespace with nothing but
+ * `wan.interface` for the line, against the strict NGN emulator (dnsmasq + P-CSCF front +
+ * SIPp, test/lab/ngn/) on its WAN port and SIPp phones on its LAN. It must take the lease,
+ * register as NGN.md says, carry calls both ways (session refresh, reliable 180, missed
+ * call, RTP through the relay), BYE the NGN when a phone vanishes, recover from a registrar
+ * outage, follow a lease change, and never send OPTIONS.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labReady } from "./env.js";
+import { Lab } from "./netns.js";
+import { startNgn, type Ngn } from "./ngn/emulator.js";
+import { NGN_LAB } from "./ngn/addresses.js";
+import { startCapture } from "./sip/capture.js";
+import { CLI, REPO, gatewayBuilt } from "./sip/gateway-process.js";
+import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
+import { buildSipLab, type Phone, type SipLab } from "./sip/topology.js";
+import { find, header, userOf } from "./sip/trace.js";
+
+const ready = labReady("trunk lab", ["sipp", "dnsmasq", "tshark", "nft", "ss"]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `seconds` of a sine at `hz` as G.711 µ-law (ITU-T G.711), what SIPp's rtp_stream plays. */
+function toneUlaw(hz: number, seconds: number): Buffer {
+  const out = Buffer.alloc(8000 * seconds);
+  for (let i = 0; i < out.length; i++) {
+    let s = Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000));
+    const sign = s < 0 ? 0x80 : 0;
+    if (s < 0) s = -s;
+    s = Math.min(s, 32635) + 0x84;
+    let exp = 7;
+    for (let m = 0x4000; (s & m) === 0 && exp > 0; m >>= 1) exp--;
+    out[i] = ~(sign | (exp << 4) | ((s >> (exp + 3)) & 0x0f)) & 0xff;
+  }
+  return out;
+}
+
+describe.skipIf(!ready)("NGN trunk against the emulator", () => {
+  let lab: Lab;
+  let net: SipLab;
+  let ngn: Ngn;
+  let dir: string;
+  let cfgFile: string;
+  let phone: Phone;
+  const gwLines: string[] = [];
+  let seq = 0;
+
+  const gwLog = () => gwLines.slice(-40).join("\n");
+  const ngnNotes = () =>
+    ngn.sipLog
+      .slice(-30)
+      .map((e) => `${e.ev} ${e.note ?? ""} ${(e.text ?? "").split("\r\n")[0] ?? ""}`)
+      .join("\n");
+  const why = () => `--- gateway ---\n${gwLog()}\n--- ngn ---\n${ngnNotes()}`;
+
+  async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms\n${why()}`);
+      await sleep(100);
+    }
+  }
+
+  const registeredFrom = (addr: string) => ngn.sipLog.some((e) => e.note === "200 registered" && (e.peer ?? "").startsWith(`${addr}:`));
+
+  function sipp(scenario: string, more: Partial<SippRun> = {}): SippRun {
+    return { scenario, host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: `${++seq}-trunk-${scenario.replace(".xml", "")}`, ...more };
+  }
+
+  beforeAll(async () => {
+    if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
+    dir = mkdtempSync(join(tmpdir(), "hgw-trunk-lab-"));
+    lab = new Lab("hgwtrk");
+    net = buildSipLab(lab, ["801"]);
+    phone = net.phones[0]!;
+    ngn = await startNgn(lab, { wanHost: net.gatewayHost });
+    writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
+    cfgFile = join(dir, "gateway.yaml");
+    writeFileSync(
+      cfgFile,
+      `wan: { interface: ${NGN_LAB.wanIf} }
+trunk: { enabled: true, register_expires: 60 }
+lan: { listen: ${net.gatewayAddr}, port: 5060 }
+extensions:
+  - { number: "801", password: "${phone.password}", name: Smartphone }
+inbound: { ring: ["801"] }
+dialplan:
+  - { match: "^80[1-9]$", to: extension }
+  - { match: "^0[0-9]+$", to: trunk }
+pbx: { ring_timeout_s: 15 }
+media: { rtp_ports: "50000-50999", timeout_s: 6 }
+state_dir: ${join(dir, "state")}
+log: { level: info }
+`,
+    );
+    const child = lab.spawn(net.gatewayHost, process.execPath, [CLI, "run", "--config", cfgFile], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    const onData = (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop() ?? "";
+      gwLines.push(...parts.filter(Boolean));
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    const reg = await runSipp(lab, sipp("reg.xml", { inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 }));
+    expect(reg.code, `phone registration\n${why()}`).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    await ngn?.stop();
+    await lab?.destroy();
+    ngn?.removeFiles();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("comes up from nothing but wan.interface: lease, then REGISTER as the NGN wants it", async () => {
+    await until(() => registeredFrom(NGN_LAB.subnets[0].lease), 30_000, "registered from the lease address");
+    const reg = ngn.sipLog.find((e) => e.ev === "rx" && (e.text ?? "").startsWith("REGISTER"))!;
+    const text = reg.text!;
+    expect(text.split("\r\n")[0]).toBe(`REGISTER sip:${NGN_LAB.domain} SIP/2.0`);
+    expect(text).not.toMatch(/rport/i);
+    expect(text).toMatch(new RegExp(`<sip:${NGN_LAB.mainNumber}@${NGN_LAB.subnets[0].lease.replace(/\./g, "\\.")}:5060>`));
+    expect(reg.peer).toBe(`${NGN_LAB.subnets[0].lease}:5060`);
+    const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", cfgFile])) as { trunk: { state: string; number: string; domain: string; server: string } };
+    expect(status.trunk).toMatchObject({ state: "registered", number: NGN_LAB.mainNumber, domain: NGN_LAB.domain, server: NGN_LAB.pcscf });
+    // Option 121's route, no default route (NGN.md).
+    const routes = lab.exec(net.gatewayHost, "ip", ["route"]);
+    expect(routes).toContain(`${NGN_LAB.ngnPrefix} via ${NGN_LAB.subnets[0].peer}`);
+    expect(routes).not.toMatch(/^default/m);
+  }, 40_000);
+
+  it("inbound call rings the phone with the caller's number; answered; the UPDATE refresh is answered; the NGN hangs up", async () => {
+    const callee = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 30, extra: ["-mi", phone.addr, "-mp", "6000", "-rtp_echo"] }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ updateAfterMs: 1500, byeWaitMs: 2500 });
+    const p = await callee.done;
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-2000)}\n--- phone ---\n${p.output.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(p.code, explain).toBe(0);
+    const inv = find(p.messages, "received", "INVITE")[0]!;
+    expect(userOf(header(inv, "from")), explain).toBe(NGN_LAB.callerNumber);
+    expect(inv.body, explain).toContain(`c=IN IP4 ${net.gatewayAddr}`);
+    expect(find(p.messages, "received", "UPDATE"), "the refresh must not reach the phone").toHaveLength(0);
+    // What the NGN got: a reliable 180 it PRACKed, and a 200 with the session timer.
+    expect(run.messages).toMatch(/SIP\/2\.0 180[\s\S]*?RSeq:/i);
+    expect(run.messages).toMatch(/SIP\/2\.0 200 OK[\s\S]*?Session-Expires: 300;refresher=uac/i);
+  }, 60_000);
+
+  it("a missed call: the NGN cancels while the phone rings", async () => {
+    const callee = startSipp(lab, sipp("uas-ring.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeMissedCall({ ringMs: 1500 });
+    const p = await callee.done;
+    expect(run.exitCode, `${why()}\n${run.errors}`).toBe(0);
+    expect(p.code, p.output).toBe(0);
+    expect(find(p.messages, "received", "CANCEL")).toHaveLength(1);
+    await until(() => gwLines.some((l) => l.includes('"type":"missed"') || (l.includes("call ended") && l.includes("cancelled"))), 5000, "missed call logged");
+  }, 40_000);
+
+  it("outbound call reaches the NGN with the line's identity, PCMU on an even port; RTP flows both ways through the relay", async () => {
+    const cap = await startCapture(lab, phone.host, "eth0", dir, 25);
+    const caller = await runSipp(lab, sipp("uac-call-rtp.xml", { inf: [credentials("801", phone.password, "0399990000")], authUri: `0399990000@${net.gatewayAddr}`, pauseMs: 3000, timeoutS: 25 }));
+    const flows = await cap.stop();
+    const explain = `${why()}\n--- phone ---\n${caller.output.slice(-1500)}`;
+    expect(caller.code, explain).toBe(0);
+    const inv = ngn.sipLog.find((e) => e.ev === "rx" && (e.text ?? "").startsWith("INVITE sip:0399990000"))!;
+    expect(inv, explain).toBeDefined();
+    const text = inv.text!;
+    expect(text.split("\r\n")[0]).toBe(`INVITE sip:0399990000@${NGN_LAB.pcscf}:5060 SIP/2.0`);
+    expect(text).toMatch(new RegExp(`From: <sip:${NGN_LAB.mainNumber}@${NGN_LAB.domain.replace(/\./g, "\\.")}>`, "i"));
+    expect(text).toMatch(/Supported: 100rel, timer/i);
+    expect(text).not.toMatch(/rport/);
+    const port = Number(/m=audio (\d+) RTP\/AVP 0( 101)?\r\n/.exec(text)?.[1]);
+    expect(port % 2, "even RTP port").toBe(0);
+    expect((text.match(/^c=/gm) ?? []).length).toBe(1);
+    expect(text).toContain(`c=IN IP4 ${NGN_LAB.subnets[0].lease}`);
+    // The phone's tone went out through the relay and the NGN's echo came back to it.
+    const back = flows.filter((f) => f.src.startsWith(`${net.gatewayAddr}:`) && f.dst.startsWith(`${phone.addr}:`)).reduce((n, f) => n + f.packets, 0);
+    expect(back, `RTP echoed back through the relay\n${JSON.stringify(flows)}`).toBeGreaterThan(50);
+    await until(() => ngn.sipLog.some((e) => e.ev === "rx" && (e.text ?? "").startsWith("BYE")), 5000, "BYE to the NGN");
+  }, 60_000);
+
+  it("a phone that vanishes mid-call (no media, no BYE) still ends with a BYE to the NGN", async () => {
+    const callee = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 8 }));
+    await sleep(300);
+    const byesBefore = ngn.sipLog.filter((e) => e.ev === "rx" && (e.text ?? "").startsWith("BYE")).length;
+    const pending = ngn.placeInboundCall({ updateAfterMs: 1000, byeWaitMs: 20_000 });
+    // The phone answers, then is gone: SIPp times out and exits without a BYE.
+    await callee.done;
+    const run = await pending;
+    expect(run.exitCode, `${why()}\n${run.errors.slice(-1500)}`).toBe(0);
+    expect(ngn.sipLog.filter((e) => e.ev === "rx" && (e.text ?? "").startsWith("BYE")).length).toBe(byesBefore + 1);
+    expect(gwLines.some((l) => l.includes("media timeout"))).toBe(true);
+  }, 60_000);
+
+  it("recovers after the NGN's registrar failed: backs off, then registers again", async () => {
+    const before = ngn.sipLog.filter((e) => e.note === "200 registered").length;
+    ngn.registrar.stop("503");
+    // register_expires 60 → refresh at 45 %: about 27 s after the last registration.
+    await until(() => ngn.sipLog.some((e) => e.note === "503 registrar"), 45_000, "a refresh meets the outage");
+    await until(() => gwLines.some((l) => l.includes("trunk registration failed")), 5000, "the gateway notices");
+    ngn.registrar.start();
+    await until(() => ngn.sipLog.filter((e) => e.note === "200 registered").length > before, 30_000, "registered again");
+  }, 90_000);
+
+  it("follows a lease change: new address, re-registers from it", async () => {
+    await ngn.changeLease();
+    const next = NGN_LAB.subnets[1].lease;
+    // The next RENEW (at T1 = 60 s) gets a NAK; DISCOVER gives the new /30.
+    await until(() => registeredFrom(next), 140_000, `registered from ${next}`);
+    const addrs = lab.exec(net.gatewayHost, "ip", ["-4", "addr", "show", "dev", NGN_LAB.wanIf]);
+    expect(addrs).toContain(`${next}/30`);
+    expect(addrs).not.toContain(`${NGN_LAB.subnets[0].lease}/30`);
+  }, 150_000);
+
+  it("never sent OPTIONS; every message on the access link dissects cleanly", async () => {
+    await ngn.stop();
+    expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).not.toContain("OPTIONS");
+    expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).toContain("REGISTER");
+    expect(ngn.capture.expertErrors()).toEqual([]);
+  }, 30_000);
+});
