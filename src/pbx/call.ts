@@ -5,120 +5,25 @@
  * CSeq (RFC 3261 §12); the call maps requests and responses between them and has the media
  * rewrite both sides' SDP.
  */
-import sdpTransform from "sdp-transform";
-import type { Clock, TimerHandle } from "../clock.js";
+import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
-import type { Endpoint, NameAddr, SipRequest, SipResponse, SipUri } from "../sip/message/types.js";
+import type { Endpoint, NameAddr, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, formatNameAddr, getHeader, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
-import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
+import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
+import type { BLeg, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
+import { MidCall, type MidCallPort } from "./mid-call.js";
 
-/**
- * One side of the gateway a leg lives on: the LAN (phones) or the trunk (NGN). It names the
- * transaction layer to send through, our host:port there (Contact, From, SDP), and the
- * side's peculiarities (the NGN wants session timers, PCMU only, PRACK…).
- */
-export interface SipSide {
-  readonly name: string;
-  readonly tx: TransactionLayer;
-  readonly host: string;
-  readonly port: number;
-  /** Shape SDP we send to this side (e.g. strip codecs the NGN refuses); null = unacceptable (488). */
-  shapeSdp?(sdp: string): string | null;
-  /** Headers to add to the 200 we send for an INVITE received on this side (session timer echo). */
-  answerHeaders?(invite: SipRequest): { name: string; value: string }[];
-  /**
-   * An in-dialog request on this side the gateway answers itself instead of relaying
-   * (session refreshes, PRACK). Return true when handled.
-   */
-  absorb?(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean;
-  /** A provisional we are about to send to the caller on this side (make it reliable, RFC 3262). */
-  provisionalOut?(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void;
-  /** A provisional on a leg we placed on this side (send PRACK for a reliable one, RFC 3262). */
-  onProvisional?(leg: Leg, res: SipResponse): void;
-  /** The dialog of a leg on this side is up (start session-timer refreshes). */
-  onConfirmed?(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void;
-  onEnded?(leg: Leg): void;
-  /** Offers from the other leg are answered locally, not relayed here (the NGN: avoid re-INVITEs it may refuse). */
-  readonly keepsOffers?: boolean;
-}
+export type { BLeg, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 
-/** One place the call rings: a registered device of an extension, or the trunk. */
-export interface CallTarget {
-  /** The side the leg is placed on; the host's default side (LAN) when absent. */
-  side?: SipSide;
-  uri: SipUri;
-  destination: Endpoint;
-  to: NameAddr;
-  /** The extension this target belongs to (for events); undefined for the trunk. */
-  extension?: string;
-  label: string;
-  /** Extra headers for the B-leg INVITE (trunk: Supported, P-Preferred-Identity, …). */
-  headers?: { name: string; value: string }[];
-  /** From for the B-leg; the caller's identity at the gateway by default. */
-  from?: NameAddr;
-}
-
-export interface CallParty {
-  number: string;
-  name?: string;
-}
-
-export type CallState = "trying" | "ringing" | "answered" | "ended";
-
-/** What a call needs from the PBX that owns it. */
-export interface CallHost {
-  /** The LAN side: where targets without a side of their own ring. */
-  readonly lan: SipSide;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly ringTimeoutMs: number;
-  fileDialog(key: string, leg: Leg): void;
-  dropDialog(key: string): void;
-  callEvent(ev: CallEvent): void;
-  ended(call: Call): void;
-}
-
-/** A leg as the PBX files it for in-dialog requests. */
-export interface Leg {
-  call: Call;
-  side: CallSide;
-  dialog: Dialog;
-  /** Where requests to this leg's peer go (a NAT'ed phone's source address). */
-  peer: Endpoint;
-  /** The side of the gateway this leg is on. */
-  net: SipSide;
-  /** The last SDP we sent to this leg's peer (to answer refreshes locally). */
-  lastSdp?: string;
-}
-
-interface BLeg extends Leg {
-  target: CallTarget;
-  invite: SipRequest;
-  tx: ClientTransaction;
-  /** Set when the leg has an early or confirmed dialog. */
-  hasDialog: boolean;
-  done: boolean;
-  finalStatus?: number;
-  finalReason?: string;
-  cancelled: boolean;
-}
-
-/** A relayed in-dialog transaction waiting for the other leg's final response. */
-interface PendingRelay {
-  from: Leg;
-  serverTx: ServerTransaction;
-  method: string;
-}
-
-export class Call {
+export class Call implements MidCallPort {
   readonly id: string;
   state: CallState = "trying";
   readonly startedAt: number;
   answeredAt?: number;
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly a: Leg;
   private readonly bLegs: BLeg[] = [];
   private winner?: BLeg;
@@ -128,8 +33,7 @@ export class Call {
   /** Initial INVITE had no SDP (late offer): B's ACK waits for A's ACK with the answer. */
   private readonly lateOffer: boolean;
   private pendingAckToB = false;
-  /** re-INVITE in progress, per originating side (glare → 491). */
-  private reinvite?: { from: Leg; answered: boolean; toOtherAckPending: boolean };
+  private readonly mid = new MidCall(this);
   private endReason = "";
   private sentProvisional?: number;
   private bestFailure?: { status: number; reason: string };
@@ -143,7 +47,7 @@ export class Call {
     readonly caller: CallParty,
     readonly called: string,
     readonly direction: CallDirection,
-    private readonly media: CallMedia,
+    readonly media: CallMedia,
   ) {
     this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId();
     this.log = host.log.child({ call_id: this.id });
@@ -188,8 +92,13 @@ export class Call {
     return `<sip:${user}@${side.host}:${side.port}>`;
   }
 
+  /** Our Contact toward a leg's peer: it names the party on the other side (callee toward the caller). */
+  contactToward(leg: Leg): string {
+    return this.contactFor(leg, leg.side === "a" ? this.called : this.caller.number);
+  }
+
   /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
-  private sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
+  sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
     const out = this.media.fromSide(from, sdp, to.host);
     return to.shapeSdp ? to.shapeSdp(out) : out;
   }
@@ -338,13 +247,13 @@ export class Call {
     return res;
   }
 
-  private withBody(res: SipResponse | SipRequest, sdp: string): void {
+  withBody(res: SipResponse | SipRequest, sdp: string): void {
     res.body = Buffer.from(sdp);
     setHeader(res, "content-type", "application/sdp");
   }
 
   /** Put `from`'s SDP, rewritten and shaped for `to`, into a message for `to`. */
-  private sdpTo(to: Leg, msg: SipResponse | SipRequest, sdp: string, from: CallSide): void {
+  sdpTo(to: Leg, msg: SipResponse | SipRequest, sdp: string, from: CallSide): void {
     const out = this.sdpFor(to.net, from, sdp);
     if (out === null) return; // the side cannot take it: send without SDP rather than offend it
     to.lastSdp = out;
@@ -383,7 +292,7 @@ export class Call {
 
   /** ACK from a leg's peer: the end of an INVITE (initial or re-INVITE) with a 2xx. */
   onAck(leg: Leg, ack: SipRequest): void {
-    if (leg.side === "a" && this.awaitingAck && !this.reinvite) {
+    if (leg.side === "a" && this.awaitingAck && !this.mid.busy) {
       this.awaitingAck = false;
       if (this.pendingAckToB && this.winner) {
         this.pendingAckToB = false;
@@ -391,14 +300,7 @@ export class Call {
       }
       return;
     }
-    const ri = this.reinvite;
-    if (ri && ri.from === leg && ri.answered) {
-      const other = this.otherLeg(leg);
-      if (other && ri.toOtherAckPending) {
-        this.sendAck(other, ack.body.length > 0 ? (this.sdpFor(other.net, leg.side, ack.body.toString("utf8")) ?? undefined) : undefined);
-      }
-      this.reinvite = undefined;
-    }
+    this.mid.onAck(leg, ack);
   }
 
   /** Any request inside one of this call's dialogs except ACK and CANCEL. */
@@ -414,20 +316,12 @@ export class Call {
       tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
       return;
     }
-    if (req.method === "INVITE") {
-      if (this.state !== "answered" || this.reinvite || this.awaitingAck) {
-        // §14.2: a re-INVITE while another INVITE is pending on the dialog gets 491.
-        tx.respond(createResponse(req, 491, "Request Pending"));
-        return;
-      }
-      leg.dialog.refreshTarget(req);
-      if (other.net.keepsOffers && req.body.length > 0 && leg.lastSdp) return this.answerLocally(leg, other, req, tx);
-      this.reinvite = { from: leg, answered: false, toOtherAckPending: false };
-      tx.onNoAck = () => {
-        if (this.reinvite?.from === leg) this.reinvite = undefined;
-      };
+    if (req.method === "INVITE" && (this.state !== "answered" || this.awaitingAck)) {
+      // §14.2: a re-INVITE while the initial INVITE is still open gets 491.
+      tx.respond(createResponse(req, 491, "Request Pending"));
+      return;
     }
-    this.relayRequest(leg, other, req, tx);
+    this.mid.onRequest(leg, other, req, tx);
   }
 
   private onBye(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
@@ -444,100 +338,13 @@ export class Call {
     this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
   }
 
-  /**
-   * A phone's hold/resume re-INVITE on a call whose other side keeps its offers (the NGN):
-   * the relay already carries media, so the offer only updates the relay (hold state,
-   * latching) and is answered here, leaving the trunk leg untouched (issue: "absorb a
-   * phone's hold/resume re-INVITEs so the trunk leg stays valid").
-   */
-  private answerLocally(leg: Leg, other: Leg, req: SipRequest, tx: ServerTransaction): void {
-    const offer = req.body.toString("utf8");
-    this.media.fromSide(leg.side, offer, other.net.host);
-    const dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
-    const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;
-    const sdp = sdpTransform.parse(leg.lastSdp!);
-    for (const m of sdp.media) if (m.type === "audio") m.direction = answerDir as "sendrecv";
-    sdp.origin = { ...sdp.origin!, sessionVersion: Number(sdp.origin!.sessionVersion) + 1 };
-    const answer = sdpTransform.write(sdp);
-    leg.lastSdp = answer;
-    const ok = createResponse(req, 200, "OK");
-    setHeader(ok, "contact", this.contactFor(leg, leg.side === "a" ? this.called : this.caller.number));
-    this.withBody(ok, answer);
-    this.log.info({ direction: dir }, "re-INVITE answered locally (the trunk leg is left as it is)");
-    tx.respond(ok);
-  }
-
-  /** Forward an in-dialog request to the other leg and its final response back (B2BUA). */
-  private relayRequest(from: Leg, to: Leg, req: SipRequest, serverTx: ServerTransaction): void {
-    const pending: PendingRelay = { from, serverTx, method: req.method };
-    const passHeaders = req.headers.filter((h) => RELAYED_HEADERS.has(h.name));
-    let body = req.body;
-    const ctype = getHeader(req, "content-type");
-    if (body.length > 0 && (ctype ?? "").toLowerCase().startsWith("application/sdp")) {
-      const sdp = this.sdpFor(to.net, from.side, body.toString("utf8"));
-      if (sdp === null) {
-        if (req.method === "INVITE") this.reinvite = undefined;
-        serverTx.respond(createResponse(req, 488, "Not Acceptable Here", { toTag: from.dialog.localTag }));
-        return;
-      }
-      to.lastSdp = sdp;
-      body = Buffer.from(sdp);
-    }
-    const out = to.dialog.createRequest(req.method, {
-      contact: this.contactFor(to, from.side === "a" ? this.caller.number : this.called),
-      body,
-      contentType: ctype,
-      headers: passHeaders,
-    });
-    to.net.tx.sendRequest(out, to.peer, {
-      onResponse: (res) => this.onRelayedResponse(pending, to, out, res),
-      onTimeout: () => this.onRelayedFailure(pending, 408, "Request Timeout"),
-      onTransportError: () => this.onRelayedFailure(pending, 503, "Service Unavailable"),
-    });
-  }
-
-  private onRelayedResponse(p: PendingRelay, to: Leg, sent: SipRequest, res: SipResponse): void {
-    if (res.status === 100) return;
-    const reply = createResponse(p.serverTx.request, res.status, res.reason, { toTag: p.from.dialog.localTag });
-    for (const h of res.headers) if (RELAYED_HEADERS.has(h.name)) reply.headers.push({ ...h });
-    if (res.body.length > 0) {
-      const ctype = getHeader(res, "content-type") ?? "application/sdp";
-      if (ctype.toLowerCase().startsWith("application/sdp")) this.sdpTo(p.from, reply, res.body.toString("utf8"), to.side);
-      else {
-        this.withBody(reply, res.body.toString("utf8"));
-        setHeader(reply, "content-type", ctype);
-      }
-    }
-    if (p.method === "INVITE") {
-      if (res.status >= 200 && res.status < 300) {
-        to.dialog.refreshTarget(res);
-        setHeader(reply, "contact", this.contactFor(p.from, p.from.side === "a" ? this.called : this.caller.number));
-        for (const h of p.from.net.answerHeaders?.(p.serverTx.request) ?? []) setHeader(reply, h.name, h.value);
-        const ri = this.reinvite;
-        // Early offer: ACK the other leg now. Late offer: its ACK carries the answer from the originator's ACK.
-        if (sent.body.length > 0) this.sendAck(to, undefined, cseq(sent).seq);
-        else if (ri) ri.toOtherAckPending = true;
-        if (ri) ri.answered = true;
-        p.serverTx.respond(reply);
-        return;
-      }
-      if (res.status >= 300) this.reinvite = undefined;
-    }
-    p.serverTx.respond(reply);
-  }
-
-  private onRelayedFailure(p: PendingRelay, status: number, reason: string): void {
-    if (p.method === "INVITE") this.reinvite = undefined;
-    p.serverTx.respond(createResponse(p.serverTx.request, status, reason, { toTag: p.from.dialog.localTag }));
-  }
-
-  private otherLeg(leg: Leg): Leg | undefined {
+  otherLeg(leg: Leg): Leg | undefined {
     return leg.side === "a" ? this.winner : this.a;
   }
 
   // ---------------------------------------------------------------- sending
 
-  private sendAck(leg: Leg, sdp?: string, seq?: number): void {
+  sendAck(leg: Leg, sdp?: string, seq?: number): void {
     const ack = leg.dialog.createRequest("ACK", {
       contact: this.contactFor(leg, this.caller.number),
       seq: seq ?? cseq((leg as BLeg).invite ?? this.invite).seq,
@@ -632,5 +439,3 @@ export class Call {
   }
 }
 
-/** Headers a B2BUA passes between legs on relayed in-dialog requests and responses. */
-const RELAYED_HEADERS = new Set(["session-expires", "min-se", "event", "subscription-state", "refer-to", "referred-by", "info-package", "content-disposition", "rseq", "rack", "supported", "require", "allow"]);

@@ -1,0 +1,103 @@
+/**
+ * The vocabulary of a call through the B2BUA: the sides of the gateway a leg can live on
+ * (LAN, trunk), the places a call rings, and the legs themselves.
+ */
+import type { Clock } from "../clock.js";
+import type { Logger } from "../log.js";
+import type { CallEvent } from "../events.js";
+import type { Endpoint, NameAddr, SipRequest, SipResponse, SipUri } from "../sip/message/types.js";
+import type { Dialog } from "../sip/dialog/dialog.js";
+import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
+import type { CallSide } from "./call-media.js";
+import type { Call } from "./call.js";
+
+/**
+ * One side of the gateway a leg lives on: the LAN (phones) or the trunk (NGN). It names the
+ * transaction layer to send through, our host:port there (Contact, From, SDP), and the
+ * side's peculiarities (the NGN wants session timers, PCMU only, PRACK…).
+ */
+export interface SipSide {
+  readonly name: string;
+  readonly tx: TransactionLayer;
+  readonly host: string;
+  readonly port: number;
+  /** Shape SDP we send to this side (e.g. strip codecs the NGN refuses); null = unacceptable (488). */
+  shapeSdp?(sdp: string): string | null;
+  /** Headers to add to the 200 we send for an INVITE received on this side (session timer echo). */
+  answerHeaders?(invite: SipRequest): { name: string; value: string }[];
+  /**
+   * An in-dialog request on this side the gateway answers itself instead of relaying
+   * (session refreshes, PRACK). Return true when handled.
+   */
+  absorb?(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean;
+  /** A provisional we are about to send to the caller on this side (make it reliable, RFC 3262). */
+  provisionalOut?(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void;
+  /** A provisional on a leg we placed on this side (send PRACK for a reliable one, RFC 3262). */
+  onProvisional?(leg: Leg, res: SipResponse): void;
+  /** The dialog of a leg on this side is up (start session-timer refreshes). */
+  onConfirmed?(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void;
+  onEnded?(leg: Leg): void;
+  /** Offers from the other leg are answered locally, not relayed here (the NGN: avoid re-INVITEs it may refuse). */
+  readonly keepsOffers?: boolean;
+}
+
+/** One place the call rings: a registered device of an extension, or the trunk. */
+export interface CallTarget {
+  /** The side the leg is placed on; the host's default side (LAN) when absent. */
+  side?: SipSide;
+  uri: SipUri;
+  destination: Endpoint;
+  to: NameAddr;
+  /** The extension this target belongs to (for events); undefined for the trunk. */
+  extension?: string;
+  label: string;
+  /** Extra headers for the B-leg INVITE (trunk: Supported, P-Preferred-Identity, …). */
+  headers?: { name: string; value: string }[];
+  /** From for the B-leg; the caller's identity at the gateway by default. */
+  from?: NameAddr;
+}
+
+export interface CallParty {
+  number: string;
+  name?: string;
+}
+
+export type CallState = "trying" | "ringing" | "answered" | "ended";
+
+/** What a call needs from the PBX that owns it. */
+export interface CallHost {
+  /** The LAN side: where targets without a side of their own ring. */
+  readonly lan: SipSide;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly ringTimeoutMs: number;
+  fileDialog(key: string, leg: Leg): void;
+  dropDialog(key: string): void;
+  callEvent(ev: CallEvent): void;
+  ended(call: Call): void;
+}
+
+/** A leg as the PBX files it for in-dialog requests. */
+export interface Leg {
+  call: Call;
+  side: CallSide;
+  dialog: Dialog;
+  /** Where requests to this leg's peer go (a NAT'ed phone's source address). */
+  peer: Endpoint;
+  /** The side of the gateway this leg is on. */
+  net: SipSide;
+  /** The last SDP we sent to this leg's peer (to answer refreshes locally). */
+  lastSdp?: string;
+}
+
+export interface BLeg extends Leg {
+  target: CallTarget;
+  invite: SipRequest;
+  tx: ClientTransaction;
+  /** Set when the leg has an early or confirmed dialog. */
+  hasDialog: boolean;
+  done: boolean;
+  finalStatus?: number;
+  finalReason?: string;
+  cancelled: boolean;
+}
