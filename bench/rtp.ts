@@ -1,56 +1,85 @@
 /**
- * `npm run bench:rtp`: N bidirectional G.711 calls (2 × 50 packets/s of 172 bytes each) through
- * the relay on loopback, relay pinned to core 0 (`taskset -c 0`), the C load helper on core 1.
+ * `npm run bench:rtp [-- --quick]`: N bidirectional G.711 calls (2 × 50 packets/s of 172 bytes)
+ * through a relay, relay host and load host in two network namespaces joined by a veth
+ * (bench/rtp/topology.ts: each side's kernel receive work on its own core), the relay pinned
+ * to core 0 (`taskset -c 0`), the C load helper (bench/rtp/load.c, recvmmsg/sendmmsg) on core 1.
  * Systems in the same run (BENCHMARKS.md: only same-run ratios hold):
- *   plain     bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
- *   hikari    `hikari-gw relay` (dist/media/relay-main.js), userspace, latched sockets connect()ed
+ *   plain      bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
+ *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace, fast send path
+ *   hikari-socket-send  the same through dgram's socket.send() (HIKARI_RELAY_FAST_SEND=0)
  *   hikari-unconnected  the same with HIKARI_RELAY_CONNECT=0 (every foreign packet counted)
- *   offload   the same with --offload (nftables), when root
- * Each load step starts a fresh relay with N sessions, warms up (latching; offload needs the
- * 3 s latch confirmation), measures for BENCH_SECONDS, and samples the relay's CPU from
- * /proc/<pid>/stat over the measured window. A system stops climbing at its first broken step
- * (loss ≥ 0.1 % or p99 > 20 ms). As root everything runs in a throw-away network namespace,
- * so nftables rules and sockets never touch the host's.
+ *   offload    hikari with --offload (nftables DNAT/SNAT per session)
+ *   rtpengine  Debian's rtpengine-daemon, userspace (--table=-1), one thread, via its ng protocol
+ * Each load step starts a fresh relay with N sessions, warms up (latching; hikari confirms
+ * latches 3 s after the first packet), waits until the relay is ready (offload: every session's
+ * ports in the nftables set), then tells the load tool (SIGUSR1) to start its measured window
+ * and reads CPU over that same window: the relay process's own time and, per core, /proc/stat
+ * (offloaded forwarding is softirq on the relay core, in no process's time). A system stops
+ * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
- * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,hikari-unconnected,offload"
- * BENCH_RT=0 (no SCHED_FIFO). rtpengine is not driven yet (Debian's rtpengine-daemon 10.5
- * installs here; an ng-protocol driver is left to do).
+ * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
+ * BENCH_RT=0 (no SCHED_FIFO). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { coreTicks, coreUse, processPct, processTicks, type CoreUse } from "./rtp/cpu.js";
+import { BenchTopology, LOAD_ADDR, RELAY_ADDR } from "./rtp/topology.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const LOAD_BIN = "/tmp/hikari-gw-rtp-load";
-const NS = "hgwbench";
 const PORTS = "40000-49999";
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const LOADS = (process.env.BENCH_LOADS ?? "200,300,400,500,600,800,1000").split(",").map(Number);
-const isRoot = process.getuid?.() === 0;
-const HZ = 100; // USER_HZ: /proc/<pid>/stat ticks
+const LOAD_PORT = 10000;
+const quick = process.argv.includes("--quick");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (quick ? 3 : 8));
+const LOADS = (process.env.BENCH_LOADS ?? (quick ? "200,600,1000" : "200,300,400,500,600,700,800,1000,1200,1500")).split(",").map(Number);
+const READY_TIMEOUT_MS = 60_000;
 
 interface System {
   name: string;
   cmd: string[];
   warmupS: number;
   env?: Record<string, string>;
+  /** Calls start at this rate (per second) instead of all at once; the warm-up waits for them. */
+  callsPerS?: number;
+  /**
+   * `chrt --reset-on-fork`: the relay's children run SCHED_OTHER. hikari's offload forks `nft`;
+   * a SCHED_FIFO child of a relay saturated by the pre-offload userspace load never runs
+   * (equal FIFO priority, RT throttling stops both), so the rules never went in at 1000 calls.
+   */
+  resetOnFork?: boolean;
+  /** Extra readiness check after the warm-up (offload: all rules in). */
+  ready?: (topo: BenchTopology, sessions: number) => boolean;
 }
 
+const relayMain = join(ROOT, "dist/media/relay-main.js");
 const allSystems: System[] = [
   { name: "plain", cmd: ["node", join(ROOT, "bench/rtp/plain-forwarder.mjs")], warmupS: 2 },
   // 5 s: latches turn final 3 s after the first packet (rtpengine's confirmation window),
   // then sockets connect() / the offload installs; measure the steady state after that.
-  { name: "hikari", cmd: ["node", join(ROOT, "dist/media/relay-main.js")], warmupS: 5 },
-  { name: "hikari-unconnected", cmd: ["node", join(ROOT, "dist/media/relay-main.js")], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
-  { name: "offload", cmd: ["node", join(ROOT, "dist/media/relay-main.js"), "--offload"], warmupS: 5 },
+  { name: "hikari", cmd: ["node", relayMain], warmupS: 5 },
+  { name: "hikari-socket-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "0" } },
+  { name: "hikari-unconnected", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
+  // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
+  // Calls arrive at 100/s (a busy exchange's worst minute, far above a home's), each handed to
+  // the kernel once latched; all at once, 1000 calls would hit the userspace path together.
+  { name: "offload", cmd: ["node", relayMain, "--offload"], warmupS: 5, callsPerS: 100, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
+  { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
-const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,hikari-unconnected,offload").split(",");
+const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
 // SCHED_FIFO for the relay and the load tool (BENCH_RT=0 to disable): on a shared, busy
 // machine CFS (and cgroup weights) otherwise let other work delay either side by tens of ms,
 // which swamps the tail being measured. Same for every system, so ratios stay fair.
 const RT = process.env.BENCH_RT === "0" ? [] : ["chrt", "-f", "20"];
-const systems = allSystems.filter((s) => wanted.includes(s.name) && (s.name !== "offload" || isRoot));
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 interface LoadResult {
   sessions: number;
@@ -67,19 +96,12 @@ interface LoadResult {
 interface Row extends LoadResult {
   system: string;
   calls: number;
+  /** The relay process (all threads). */
   cpuPct: number;
+  relayCore: CoreUse;
+  loadCore: CoreUse;
   broken: boolean;
   note: string;
-}
-
-function inNs(cmd: string[]): string[] {
-  return isRoot ? ["ip", "netns", "exec", NS, ...cmd] : cmd;
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
 }
 
 function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
@@ -113,48 +135,66 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function step(sys: System, calls: number): Promise<Row> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function step(topo: BenchTopology, sys: System, calls: number): Promise<Row> {
   try {
-    return await stepOnce(sys, calls);
+    return await stepOnce(topo, sys, calls);
   } catch (err) {
     console.error(`${sys.name} ${calls}: ${(err as Error).message}; retrying once`);
-    await new Promise((r) => setTimeout(r, 2000));
-    return stepOnce(sys, calls);
+    await sleep(2000);
+    return stepOnce(topo, sys, calls);
   }
 }
 
-async function stepOnce(sys: System, calls: number): Promise<Row> {
-  const relay = spawn("taskset", ["-c", "0", ...RT, ...inNs([...sys.cmd, "--sessions", String(calls), "--ports", PORTS])], {
+async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promise<Row> {
+  const argv = [...sys.cmd, "--sessions", String(calls), "--ports", PORTS, "--listen", RELAY_ADDR];
+  const rt = RT.length && sys.resetOnFork ? ["chrt", "-R", ...RT.slice(1)] : RT;
+  const rampS = sys.callsPerS ? calls / sys.callsPerS : 0;
+  const relay = spawn("taskset", ["-c", "0", ...rt, ...topo.inRelay(argv)], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LOG_LEVEL: "warn", ...sys.env },
   });
   let stderr = "";
   relay.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  let load: ChildProcess | undefined;
   try {
-    const line = await firstLine(relay, 60_000).catch((err: Error) => {
+    const line = await firstLine(relay, 120_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${stderr.slice(-500)}`);
     });
-    const ports = (JSON.parse(line) as { sessions: { a: number; b: number }[] }).sessions.map((s) => `${s.a} ${s.b}`).join("\n");
-    // `taskset` execs the command and `ip netns exec` too: the pid is the relay's own.
-    const pid = relay.pid!;
-    const load = spawn("taskset", ["-c", "1", ...RT, ...inNs([LOAD_BIN, "127.0.0.1", "10000", String(sys.warmupS), String(SECONDS)])], { stdio: ["pipe", "pipe", "inherit"] });
+    const info = JSON.parse(line) as { sessions: { a: number; b: number }[]; pid?: number };
+    const ports = info.sessions.map((s) => `${s.a} ${s.b}`).join("\n");
+    // taskset, chrt and `ip netns exec` all exec: relay.pid is the relay's own (rtpengine's
+    // driver names the daemon's pid itself).
+    const pid = info.pid ?? relay.pid!;
+    load = spawn("taskset", ["-c", "1", ...RT, ...topo.inLoad([LOAD_BIN, LOAD_ADDR, RELAY_ADDR, String(LOAD_PORT), "-1", String(SECONDS), String(rampS)])], { stdio: ["pipe", "pipe", "inherit"] });
     load.stdin!.end(ports + "\n");
     let out = "";
     load.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((r) => load.once("exit", () => r()));
-    await new Promise((r) => setTimeout(r, sys.warmupS * 1000));
-    const c0 = cpuTicks(pid);
+    const exited = new Promise<void>((r) => load!.once("exit", () => r()));
+    await sleep((sys.warmupS + rampS) * 1000);
+    let note = "";
+    if (sys.ready) {
+      const until = performance.now() + READY_TIMEOUT_MS;
+      while (!sys.ready(topo, calls) && performance.now() < until) await sleep(250);
+      if (!sys.ready(topo, calls)) note = "not all sessions ready";
+    }
+    load.kill("SIGUSR1");
+    const c0 = processTicks(pid);
+    const k0 = coreTicks();
     const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const c1 = cpuTicks(pid);
+    await sleep(SECONDS * 1000);
+    const c1 = processTicks(pid);
+    const k1 = coreTicks();
     const wallS = (performance.now() - t0) / 1000;
     await exited;
     const res = JSON.parse(out.trim()) as LoadResult;
-    const cpuPct = ((c1 - c0) / HZ / wallS) * 100;
+    const cpuPct = processPct(c0, c1, wallS);
     const broken = res.loss_pct >= 0.1 || res.p99_us > 20_000;
-    const note = stderr.includes("offload unavailable") ? "offload unavailable" : "";
-    return { system: sys.name, calls, ...res, cpuPct, broken, note };
+    if (stderr.includes("offload unavailable")) note = "offload unavailable";
+    return { system: sys.name, calls, ...res, cpuPct, relayCore: coreUse(k0, k1, 0), loadCore: coreUse(k0, k1, 1), broken, note };
   } finally {
+    if (load) await stop(load);
     await stop(relay);
   }
 }
@@ -163,8 +203,10 @@ function fmtMs(us: number): string {
   return (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 }
 
+const perK = (pct: number, pps: number) => (pps > 0 ? ((pct / pps) * 1000).toFixed(2) : "-");
+
 function printTable(rows: Row[]): void {
-  const head = ["system", "calls", "pkt/s", "loss %", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "CPU %", "CPU %/kpps", ""];
+  const head = ["system", "calls", "pkt/s", "loss %", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "proc CPU %", "proc %/kpps", "core0 busy %", "core0 si %", "core0 %/kpps", "core1 busy %", ""];
   const body = rows.map((r) => [
     r.system,
     String(r.calls),
@@ -175,7 +217,11 @@ function printTable(rows: Row[]): void {
     fmtMs(r.p999_us),
     fmtMs(r.max_us),
     r.cpuPct.toFixed(1),
-    r.pps > 0 ? ((r.cpuPct / r.pps) * 1000).toFixed(2) : "-",
+    perK(r.cpuPct, r.pps),
+    r.relayCore.busy.toFixed(1),
+    r.relayCore.softirq.toFixed(1),
+    perK(r.relayCore.busy, r.pps),
+    r.loadCore.busy.toFixed(1),
     (r.broken ? "BROKEN " : "") + r.note,
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -186,47 +232,54 @@ function printTable(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error("bench:rtp needs root (network namespaces, nftables, SCHED_FIFO)");
+    process.exitCode = 1;
+    return;
+  }
   execFileSync("cc", ["-O2", "-o", LOAD_BIN, join(ROOT, "bench/rtp/load.c")], { stdio: "inherit" });
   try {
     execFileSync("npx", ["tsc", "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "ignore" });
   } catch {
     /* tsc emits even when other modules have type errors */
   }
-  if (isRoot) {
-    try {
-      execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });
-    } catch {
-      /* none left over */
-    }
-    execFileSync("ip", ["netns", "add", NS]);
-    execFileSync("ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]);
-  } else console.warn("not root: no namespace, no offload mode");
+  const systems = allSystems.filter((s) => wanted.includes(s.name));
+  if (systems.some((s) => s.name === "rtpengine") && !have("rtpengine")) {
+    console.warn("rtpengine not installed (apt-get install rtpengine-daemon): skipped");
+    systems.splice(systems.findIndex((s) => s.name === "rtpengine"), 1);
+  }
+  const topo = new BenchTopology();
   const rows: Row[] = [];
   const broken = new Set<string>();
-  const stopping = () => {
-    if (isRoot) execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });
-  };
   try {
     for (const calls of LOADS) {
       for (const sys of systems) {
         if (broken.has(sys.name)) continue;
-        const row = await step(sys, calls);
+        const row = await step(topo, sys, calls);
         rows.push(row);
-        console.error(`${sys.name} ${calls} calls: ${row.pps} pkt/s, loss ${row.loss_pct}%, p99 ${fmtMs(row.p99_us)} ms, CPU ${row.cpuPct.toFixed(1)}%${row.broken ? " BROKEN" : ""}`);
+        console.error(
+          `${sys.name} ${calls} calls: ${row.pps} pkt/s, loss ${row.loss_pct}%, p99 ${fmtMs(row.p99_us)} ms, proc CPU ${row.cpuPct.toFixed(1)}%, core0 ${row.relayCore.busy.toFixed(0)}% (si ${row.relayCore.softirq.toFixed(0)}%), core1 ${row.loadCore.busy.toFixed(0)}%${row.broken ? " BROKEN" : ""} ${row.note}`,
+        );
         if (row.broken) broken.add(sys.name);
       }
       if (systems.every((s) => broken.has(s.name))) break;
     }
   } finally {
-    stopping();
+    await topo.destroy();
   }
-  console.log(`\nRTP relay benchmark: ${SECONDS} s per step${RT.length ? " (SCHED_FIFO)" : ""}, relay on core 0, load on core 1, 172-byte packets, 100 pkt/s per call\n`);
+  console.log(
+    `\nRTP relay benchmark: ${SECONDS} s per step${RT.length ? " (SCHED_FIFO)" : ""}, relay on core 0, load on core 1 (separate namespaces, veth, RPS), 172-byte packets, 100 pkt/s per call\n` +
+      "proc = the relay process's own CPU; core0 = everything on the relay's core (incl. softirq: kernel forwarding); si = softirq\n",
+  );
   printTable(rows);
   console.log("\nsustained (loss < 0.1 %, p99 ≤ 20 ms):");
   for (const sys of systems) {
     const ok = rows.filter((r) => r.system === sys.name && !r.broken);
     const best = ok.at(-1);
-    console.log(`  ${sys.name.padEnd(8)} ${best ? `${best.calls} calls, ${((best.cpuPct / best.pps) * 1000).toFixed(2)} CPU %/kpps` : "none"}`);
+    const first = ok[0];
+    console.log(
+      `  ${sys.name.padEnd(19)} ${best ? `${best.calls} calls; at ${first!.calls} calls: p99 ${fmtMs(first!.p99_us)} ms, ${perK(first!.cpuPct, first!.pps)} proc CPU %/kpps, ${perK(first!.relayCore.busy, first!.pps)} core0 %/kpps` : "none"}`,
+    );
   }
 }
 

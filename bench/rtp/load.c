@@ -10,14 +10,19 @@
  * Payload after the 12-byte RTP header: send time (CLOCK_MONOTONIC ns), stream id, and a
  * "measured" flag, so one-way latency and loss are computed per packet on receipt.
  *
- * usage: load HOST BASEPORT WARMUP_S MEASURE_S < ports   (stdin: "A B" per line)
+ * usage: load BIND_HOST DEST_HOST BASEPORT WARMUP_S MEASURE_S [RAMP_S] < ports   (stdin: "A B" per line)
  * prints one JSON line with sent/received/loss and latency percentiles of the measured window.
+ * WARMUP_S < 0: the measured window starts on SIGUSR1 (the bench sends it once the relay is
+ * ready, e.g. every session offloaded), or after 120 s at the latest.
+ * RAMP_S > 0: calls start one after another over that many seconds (as calls arrive in life)
+ * instead of all in the first 20 ms.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +55,12 @@ static int mksock(const char *host, int port) {
     exit(1);
   }
   return s;
+}
+
+static volatile sig_atomic_t go;
+static void on_usr1(int sig) {
+  (void)sig;
+  go = 1;
 }
 
 static uint32_t *hist;
@@ -95,31 +106,36 @@ static uint64_t pct(double p) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: load HOST BASEPORT WARMUP_S MEASURE_S < ports\n");
+  if (argc < 6) {
+    fprintf(stderr, "usage: load BIND_HOST DEST_HOST BASEPORT WARMUP_S MEASURE_S < ports\n");
     return 2;
   }
-  const char *host = argv[1];
-  int base = atoi(argv[2]);
-  double warm = atof(argv[3]), meas = atof(argv[4]);
+  const char *bind_host = argv[1], *host = argv[2];
+  int base = atoi(argv[3]);
+  double warm = atof(argv[4]), meas = atof(argv[5]), ramp = argc > 6 ? atof(argv[6]) : 0;
+  signal(SIGUSR1, on_usr1);
   static int pa[MAX_SESS], pb[MAX_SESS];
   int n = 0;
   while (n < MAX_SESS && scanf("%d %d", &pa[n], &pb[n]) == 2) n++;
   hist = calloc(HIST_US, sizeof *hist);
-  int sa = mksock(host, base), sb = mksock(host, base + 2);
+  int sa = mksock(bind_host, base), sb = mksock(bind_host, base + 2);
   int streams = 2 * n;
   struct sockaddr_in *dst = calloc(streams, sizeof *dst);
   uint64_t *next = calloc(streams, sizeof *next);
   uint16_t *seq = calloc(streams, sizeof *seq);
+  uint64_t *start = calloc(streams, sizeof *start);
   uint64_t t0 = now_ns();
   for (int i = 0; i < streams; i++) {
     dst[i].sin_family = AF_INET;
     dst[i].sin_port = htons(i % 2 ? pb[i / 2] : pa[i / 2]);
     inet_pton(AF_INET, host, &dst[i].sin_addr);
     next[i] = t0 + (INTERVAL_NS * i) / streams; /* spread evenly over 20 ms */
+    start[i] = t0 + (uint64_t)(ramp * 1e9 * (i / 2) / n);
   }
-  uint64_t t_meas = t0 + (uint64_t)(warm * 1e9), t_end = t_meas + (uint64_t)(meas * 1e9);
-  uint64_t t_stop = t_end + 500000000ULL; /* drain late packets */
+  const uint64_t never = UINT64_MAX / 2;
+  uint64_t t_meas = warm < 0 ? never : t0 + (uint64_t)(warm * 1e9);
+  uint64_t t_end = warm < 0 ? never : t_meas + (uint64_t)(meas * 1e9);
+  uint64_t t_stop = warm < 0 ? never : t_end + 500000000ULL; /* drain late packets */
   static struct mmsghdr mA[BATCH], mB[BATCH];
   static struct iovec ivA[BATCH], ivB[BATCH];
   static unsigned char bA[BATCH][PKT], bB[BATCH][PKT];
@@ -127,6 +143,11 @@ int main(int argc, char **argv) {
   int cursor = 0;
   for (;;) {
     uint64_t t = now_ns();
+    if (t_meas == never && (go || t - t0 > 120000000000ULL)) {
+      t_meas = t;
+      t_end = t_meas + (uint64_t)(meas * 1e9);
+      t_stop = t_end + 500000000ULL;
+    }
     if (t >= t_stop) break;
     int na = 0, nb = 0;
     if (t < t_end) {
@@ -134,6 +155,11 @@ int main(int argc, char **argv) {
       for (int k = 0; k < streams && na < BATCH && nb < BATCH; k++) {
         int i = cursor;
         if (next[i] > t) break;
+        if (next[i] < start[i]) { /* this call has not started yet: keep its slot in the cycle */
+          next[i] += INTERVAL_NS;
+          cursor = (cursor + 1) % streams;
+          continue;
+        }
         if (t - next[i] > behind_max) behind_max = t - next[i];
         int isb = i % 2;
         unsigned char *p = isb ? bB[nb] : bA[na];
