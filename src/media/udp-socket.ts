@@ -3,10 +3,11 @@
  * in-memory fake. The real one is a plain `dgram` socket with a synchronous `lookup`: every
  * address we send to is already an IP literal, and Node's default lookup defers each send to
  * the next tick through `dns.lookup()` even for literals (lib/dns.js), one more queue hop per
- * packet.
+ * packet. Sends go through FastSender (fast-send.ts) where Node's internals allow it.
  */
 import dgram from "node:dgram";
 import { isIP } from "node:net";
+import { FastSender } from "./fast-send.js";
 
 export interface RelayRemoteInfo {
   address: string;
@@ -34,6 +35,38 @@ function literalLookup(hostname: string, _opts: unknown, cb: LookupCb): void {
   else cb(null, hostname, family);
 }
 
+/** A bound dgram socket whose sends skip `socket.send()`'s per-call work when they can. */
+export class DgramRelaySocket implements RelaySocket {
+  private readonly fast: FastSender | null;
+
+  constructor(readonly socket: dgram.Socket) {
+    this.fast = FastSender.for(socket);
+  }
+
+  on(event: "message" | "error", listener: never): this {
+    this.socket.on(event, listener);
+    return this;
+  }
+
+  send(msg: Buffer, port?: number, address?: string): void {
+    if (this.fast !== null && this.fast.send(msg, port, address)) return;
+    if (port === undefined) this.socket.send(msg);
+    else this.socket.send(msg, port, address);
+  }
+
+  connect(port: number, address: string, callback: () => void): void {
+    this.socket.connect(port, address, callback);
+  }
+
+  disconnect(): void {
+    this.socket.disconnect();
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
 export const bindUdp: BindSocket = (address, port) =>
   new Promise((resolve, reject) => {
     const sock = dgram.createSocket({ type: isIP(address) === 6 ? "udp6" : "udp4", lookup: literalLookup as never });
@@ -45,6 +78,6 @@ export const bindUdp: BindSocket = (address, port) =>
     // exclusive: never share a port with a cluster worker or another process (no SO_REUSEPORT).
     sock.bind({ address, port, exclusive: true }, () => {
       sock.off("error", onError);
-      resolve(sock);
+      resolve(new DgramRelaySocket(sock));
     });
   });
