@@ -72,4 +72,9 @@ describe("parseMessage framing", () => {
     expect(getHeader(m, "subject")).toBe("日本語");
     expect(getHeader(m, "x-long")).toBe("a b c");
   });
+
+  it("refuses a bare CR inside a header line (found by the fuzzer: it changed the value on re-serialising)", () => {
+    const bad = Buffer.from(["SIP/2.0 100 Trying", "Via: SIP/2.0/UDP h;branch=z9hG4bKx", "Contact: <sip:a@h>\r\t", "", ""].join("\r\n"));
+    expect(() => parseMessage(bad)).toThrow(SipParseError);
+  });
 });

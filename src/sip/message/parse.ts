@@ -64,6 +64,12 @@ export function parseMessage(buf: Buffer): SipMessage {
     if (e < 0) e = head.length;
     const line = head.charCodeAt(e - 1) === 13 ? head.slice(pos, e - 1) : head.slice(pos, e);
     pos = e + 1;
+    // A CR that does not end the line has no place in a header (§7.3.1 allows CRLF only as
+    // a line end or in folding); keeping it would change the value on the way back out.
+    if (line.indexOf("\r") >= 0) {
+      error ??= new SipParseError("bare CR in a header line", 400);
+      continue;
+    }
     const c0 = line.charCodeAt(0);
     if (c0 === 32 || c0 === 9) {
       // §7.3.1: a line starting with whitespace continues the previous header (LWS folding).
