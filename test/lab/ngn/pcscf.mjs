@@ -65,6 +65,8 @@ function parse(buf) {
 }
 
 const sock = dgram.createSocket("udp4");
+// A failed send (ICMP unreachable, no route) must never take the NGN down with it.
+sock.on("error", (e) => out({ ev: "error", error: String(e) }));
 
 function send(text, addr, portNo, side, note) {
   const p = parse(Buffer.from(text));
@@ -181,9 +183,14 @@ function fromBackend(msg, rinfo, buf) {
     if (!target) return out({ ev: "drop", reason: "bad request-uri from backend", first: msg.first });
     const entry = calls.get(msg.callId) ?? { at: Date.now() };
     entry.backend = src;
-    entry.gw = `${target.host}:${target.port}`;
+    // A Request-URI naming the domain (SIPp's BYE when it aborts a call uses the To URI) is
+    // routed to the dialog's gateway, as the NGN's S-CSCF would route it to the registered
+    // Contact; the domain resolves nowhere (NGN.md) and must never reach a DNS lookup.
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(target.host)) entry.gw = `${target.host}:${target.port}`;
+    else if (!entry.gw) return out({ ev: "drop", reason: "request-uri is no address and the call is unknown", first: msg.first, callId: msg.callId });
     calls.set(msg.callId, entry);
-    sock.send(buf, target.port, target.host);
+    const [gh, gp] = entry.gw.split(":");
+    sock.send(buf, Number(gp), gh);
     return out({ ev: "tx", peer: entry.gw, side: "gw", first: msg.first, method: msg.method, callId: msg.callId, cseq: msg.cseq, text: msg.text });
   }
   const entry = calls.get(msg.callId);
