@@ -5,8 +5,8 @@
  * to core 0 (`taskset -c 0`), the C load helper (bench/rtp/load.c, recvmmsg/sendmmsg) on core 1.
  * Systems in the same run (BENCHMARKS.md: only same-run ratios hold):
  *   plain      bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
- *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace, fast send path
- *   hikari-socket-send  the same through dgram's socket.send() (HIKARI_RELAY_FAST_SEND=0)
+ *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace
+ *   hikari-fast-send  the same with src/media/fast-send.ts on (HIKARI_RELAY_FAST_SEND=1)
  *   hikari-unconnected  the same with HIKARI_RELAY_CONNECT=0 (every foreign packet counted)
  *   offload    hikari with --offload (nftables DNAT/SNAT per session)
  *   rtpengine  Debian's rtpengine-daemon, userspace (--table=-1), one thread, via its ng protocol
@@ -58,7 +58,7 @@ const allSystems: System[] = [
   // 5 s: latches turn final 3 s after the first packet (rtpengine's confirmation window),
   // then sockets connect() / the offload installs; measure the steady state after that.
   { name: "hikari", cmd: ["node", relayMain], warmupS: 5 },
-  { name: "hikari-socket-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "0" } },
+  { name: "hikari-fast-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
   { name: "hikari-unconnected", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
   // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
   // Calls arrive at 100/s (a busy exchange's worst minute, far above a home's), each handed to
@@ -243,7 +243,8 @@ async function main(): Promise<void> {
   } catch {
     /* tsc emits even when other modules have type errors */
   }
-  const systems = allSystems.filter((s) => wanted.includes(s.name));
+  // In BENCH_SYSTEMS order, so an A/B pair can be run in both orders.
+  const systems = wanted.map((n) => allSystems.find((s) => s.name === n)).filter((s): s is System => s !== undefined);
   if (systems.some((s) => s.name === "rtpengine") && !have("rtpengine")) {
     console.warn("rtpengine not installed (apt-get install rtpengine-daemon): skipped");
     systems.splice(systems.findIndex((s) => s.name === "rtpengine"), 1);

@@ -6,13 +6,14 @@ import dgram from "node:dgram";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const { FastSender } = await import(join(dirname(fileURLToPath(import.meta.url)), "../../dist/media/fast-send.js"));
+const { FastSender, enableFastSend } = await import(join(dirname(fileURLToPath(import.meta.url)), "../../dist/media/fast-send.js"));
 const bind = () => new Promise((r) => { const s = dgram.createSocket("udp4"); s.bind(0, "127.0.0.1", () => r(s)); });
 const sink = await bind();
 const tx = await bind();
 await new Promise((r) => tx.connect(sink.address().port, "127.0.0.1", r));
 const buf = Buffer.alloc(172);
 const N = 300_000;
+enableFastSend();
 const fast = FastSender.for(tx);
 if (!fast) throw new Error("fast send unavailable on this Node");
 const run = (label, fn) => {

@@ -1,7 +1,7 @@
 // Real loopback sockets on purpose: what is under test is Node's own UDP handle, no fake can stand in.
 import dgram from "node:dgram";
-import { afterEach, describe, expect, it } from "vitest";
-import { FastSender, fastSendEnabled } from "./fast-send.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FastSender, disableFastSend, enableFastSend, fastSendEnabled } from "./fast-send.js";
 import { DgramRelaySocket } from "./udp-socket.js";
 
 const open: dgram.Socket[] = [];
@@ -28,7 +28,9 @@ function received(s: dgram.Socket, n: number): Promise<{ msgs: string[]; from: n
   });
 }
 
+beforeEach(() => enableFastSend());
 afterEach(() => {
+  disableFastSend();
   for (const s of open.splice(0)) s.close();
 });
 
@@ -48,6 +50,11 @@ describe("FastSender on this Node", () => {
     expect(msgs).toEqual(Array.from({ length: 200 }, (_, i) => `p${i}`));
     expect(new Set(from)).toEqual(new Set([tx.address().port]));
     expect(fast.errors).toBe(0);
+  });
+
+  it("is off unless enabled: the relay's sockets then use socket.send()", async () => {
+    disableFastSend();
+    expect(FastSender.for(await bound())).toBeNull();
   });
 
   it("sends on a connected socket to its peer", async () => {

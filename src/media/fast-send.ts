@@ -14,6 +14,12 @@
  * These are Node internals (same shape in Node 12 to 24), so everything is feature-detected
  * once, and any surprise (no state symbol, no handle, no SendWrap, a non-number result) turns
  * the fast path off for good and the caller goes back to `socket.send()`.
+ *
+ * OFF by default (HIKARI_RELAY_FAST_SEND=1 turns it on). Measured: `node bench/rtp/send-micro.mjs`
+ * saves ~0.15 µs of ~2.8 µs per datagram (the sendmsg syscall is the rest), i.e. ~1 % of the
+ * relay's ~12 µs per relayed packet; but in `npm run bench:rtp` (same run, both orders) the
+ * relay with it broke at 500 calls four times out of four (CPU 95–98 %, p99 40–67 ms) where
+ * dgram's socket.send held (CPU 66–82 %, p99 ≤ 1.2 ms). Not understood yet, so not the default.
  */
 import type dgram from "node:dgram";
 
@@ -24,8 +30,8 @@ type SendWrapCtor = new () => { list?: Buffer[] };
 
 let sendWrap: SendWrapCtor | null | undefined;
 let stateSymbol: symbol | null | undefined;
-/** Cleared on the first surprise; tests and the bench can also turn it off. */
-let enabled = process.env.HIKARI_RELAY_FAST_SEND !== "0";
+/** Opt-in (see above); cleared on the first surprise. */
+let enabled = process.env.HIKARI_RELAY_FAST_SEND === "1";
 
 function detectSendWrap(): SendWrapCtor | null {
   try {
@@ -43,6 +49,11 @@ function handleOf(sock: dgram.Socket): UdpHandle | null {
   const state = (sock as unknown as Record<symbol, { handle?: unknown } | undefined>)[stateSymbol];
   const handle = state?.handle as UdpHandle | undefined;
   return handle && typeof handle.send === "function" ? handle : null;
+}
+
+/** Turns the fast path on (tests, experiments); detection still runs per socket. */
+export function enableFastSend(): void {
+  enabled = true;
 }
 
 /** Turns the fast path off (first surprise, or a test). */
