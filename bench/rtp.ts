@@ -61,9 +61,9 @@ const allSystems: System[] = [
   { name: "hikari-fast-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
   { name: "hikari-unconnected", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
   // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
-  // Calls arrive at 100/s (a busy exchange's worst minute, far above a home's), each handed to
+  // Calls arrive at 50/s (a busy exchange's worst minute, far above a home's), each handed to
   // the kernel once latched; all at once, 1000 calls would hit the userspace path together.
-  { name: "offload", cmd: ["node", relayMain, "--offload"], warmupS: 5, callsPerS: 100, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
+  { name: "offload", cmd: ["node", relayMain, "--offload"], warmupS: 5, callsPerS: 50, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
   { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
 const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
