@@ -8,7 +8,8 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
@@ -18,9 +19,14 @@ import { startCapture } from "./sip/capture.js";
 import { CLI, REPO, gatewayBuilt } from "./sip/gateway-process.js";
 import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import { buildSipLab, type Phone, type SipLab } from "./sip/topology.js";
-import { find, header, userOf } from "./sip/trace.js";
+import { find, header, parseTrace, readTrace, summarize, userOf } from "./sip/trace.js";
+import { SCENARIOS } from "./sip/sipp.js";
+import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
+import { startRtpCapture } from "./trunk/rtp-capture.js";
 
-const ready = labReady("trunk lab", ["sipp", "dnsmasq", "tshark", "nft", "ss"]);
+const TRUNK_DIR = join(dirname(fileURLToPath(import.meta.url)), "trunk");
+const TRUNK_SCENARIOS = join(TRUNK_DIR, "scenarios");
+const ready = labReady("trunk lab", ["sipp", "baresip", "dnsmasq", "tshark", "nft", "ss"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `seconds` of a sine at `hz` as G.711 µ-law (ITU-T G.711), what SIPp's rtp_stream plays. */
@@ -45,6 +51,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
   let dir: string;
   let cfgFile: string;
   let phone: Phone;
+  let phone2: Phone;
   const gwLines: string[] = [];
   let seq = 0;
 
@@ -54,7 +61,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
       .slice(-30)
       .map((e) => `${e.ev} ${e.note ?? ""} ${(e.text ?? "").split("\r\n")[0] ?? ""}`)
       .join("\n");
-  const why = () => `--- gateway ---\n${gwLog()}\n--- ngn ---\n${ngnNotes()}`;
+  const why = () => `--- gateway ---\n${gwLog()}\n--- ngn ---\n${ngnNotes()}\n--- dhcp server ---\n${ngn.dhcpLog.slice(-20).join("\n")}`;
 
   async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
     const end = Date.now() + ms;
@@ -74,8 +81,9 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
     dir = mkdtempSync(join(tmpdir(), "hgw-trunk-lab-"));
     lab = new Lab("hgwtrk");
-    net = buildSipLab(lab, ["801"]);
+    net = buildSipLab(lab, ["801", "802"]);
     phone = net.phones[0]!;
+    phone2 = net.phones[1]!;
     ngn = await startNgn(lab, { wanHost: net.gatewayHost });
     writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
     cfgFile = join(dir, "gateway.yaml");
@@ -86,7 +94,10 @@ trunk: { enabled: true, register_expires: 60 }
 lan: { listen: ${net.gatewayAddr}, port: 5060 }
 extensions:
   - { number: "801", password: "${phone.password}", name: Smartphone }
-inbound: { ring: ["801"] }
+  - { number: "802", password: "${phone2.password}", name: Tablet }
+inbound:
+  ring: ["801", "802"]
+  numbers: { "${NGN_LAB.additionalNumber}": ["802"] }
 dialplan:
   - { match: "^80[1-9]$", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
@@ -196,6 +207,145 @@ log: { level: info }
     expect(gwLines.some((l) => l.includes("media timeout"))).toBe(true);
   }, 60_000);
 
+  /** The NGN's SIPp trace of one inbound call: which BYE it received or sent. */
+  const ngnByes = (messages: string) => {
+    const msgs = parseTrace(messages);
+    return { received: find(msgs, "received", "BYE").length, sent: find(msgs, "sent", "BYE").length };
+  };
+
+  it("inbound call rings a SIPp phone and a baresip phone in parallel; baresip answers, SIPp gets CANCEL; RTP both ways through the relay; baresip hangs up and the NGN gets BYE", async () => {
+    const lease = NGN_LAB.subnets[0].lease;
+    const access = await startRtpCapture(lab, net.gatewayHost, NGN_LAB.wanIf, dir, 30);
+    const phoneLink = await startRtpCapture(lab, phone2.host, "eth0", dir, 30);
+    const ringer = startSipp(lab, sipp("uas-ring.xml", { service: "801", timeoutS: 20 }));
+    // baresip answers at once (answermode=auto) and quits after 8 s, hanging up with BYE.
+    const bare = startAutoAnswerPhone(lab, phone2.host, join(dir, "baresip-802"), { number: "802", password: phone2.password, registrar: net.gatewayAddr, localAddr: phone2.addr }, 8);
+    await bare.waitFor(/802@198\.18\.2\.1: \{0\/UDP\/v4\} 200 OK/, 5000);
+    const run = await ngn.placeInboundCall({ updateAfterMs: 1500, byeWaitMs: 20_000 });
+    const b = await bare.done;
+    const ring = await ringer.done;
+    const onAccess = await access.stop();
+    const onPhone = await phoneLink.stop();
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}\n--- baresip ---\n${b.output.slice(-2500)}\n--- 801 ---\n${ring.output.slice(-1000)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(b.output, explain).toMatch(/Call established/);
+    // Both rang; the one that did not answer was cancelled (RFC 3261 §16.7 step 10, as a B2BUA).
+    expect(ring.code, explain).toBe(0);
+    expect(find(ring.messages, "received", "INVITE"), explain).toHaveLength(1);
+    expect(find(ring.messages, "received", "CANCEL"), explain).toHaveLength(1);
+    expect(userOf(header(find(ring.messages, "received", "INVITE")[0]!, "from"))).toBe(NGN_LAB.callerNumber);
+    // The phone hung up: the NGN received the BYE and never had to send its own.
+    expect(ngnByes(run.messages), explain).toEqual({ received: 1, sent: 0 });
+    // Media: baresip's tone went out on the access link and the NGN's echo came back, both
+    // through the relay (the phone only ever talks to the gateway's LAN address).
+    const counts = {
+      accessOut: onAccess.count(lease, NGN_LAB.media, 0),
+      accessIn: onAccess.count(NGN_LAB.media, lease, 0),
+      phoneOut: onPhone.count(phone2.addr, net.gatewayAddr, 0),
+      phoneIn: onPhone.count(net.gatewayAddr, phone2.addr, 0),
+    };
+    const flows = `${JSON.stringify(counts)}\n${JSON.stringify(onAccess.flows.map((f) => [f.src, f.dst, f.packets]))}`;
+    for (const [k, n] of Object.entries(counts)) expect(n, `${k}: ${flows}`).toBeGreaterThan(100);
+  }, 60_000);
+
+  it("inbound call: the phone hangs up, and the BYE reaches the NGN", async () => {
+    const callee = startSipp(lab, sipp("uas-answer-bye.xml", { service: "801", pauseMs: 1500, timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ updateAfterMs: 0, byeWaitMs: 15_000 });
+    const p = await callee.done;
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}\n--- phone ---\n${p.output.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(p.code, explain).toBe(0);
+    expect(find(p.messages, "received", { status: 200, cseq: "BYE" }), explain).toHaveLength(1);
+    expect(ngnByes(run.messages), explain).toEqual({ received: 1, sent: 0 });
+    // The BYE the NGN got is in the NGN's dialog: its Call-ID and our To-tag from the 200.
+    const ngnMsgs = parseTrace(run.messages);
+    const bye = find(ngnMsgs, "received", "BYE")[0]!;
+    const ok = find(ngnMsgs, "received", { status: 200, cseq: "INVITE" })[0]!;
+    expect(header(bye, "call-id")).toBe(header(ok, "call-id"));
+    expect(header(bye, "from")).toBe(header(ok, "to"));
+  }, 40_000);
+
+  it("a withheld caller shows as anonymous on the phone", async () => {
+    const callee = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ anonymous: true, updateAfterMs: 0, byeWaitMs: 1000 });
+    const p = await callee.done;
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}\n--- phone ---\n${p.output.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(p.code, explain).toBe(0);
+    const inv = find(p.messages, "received", "INVITE")[0]!;
+    expect(userOf(header(inv, "from")), explain).toBe("anonymous");
+    expect(inv.raw, "the caller's number must not leak to the phone").not.toContain(NGN_LAB.callerNumber);
+  }, 40_000);
+
+  it("a call to the additional number rings whom inbound.numbers names for it (802), not inbound.ring", async () => {
+    const reg = await runSipp(lab, { ...sipp("reg.xml", { inf: [credentials("802", phone2.password)], keys: { expires: "300" }, authUri: net.gatewayAddr, timeoutS: 10 }), host: phone2.host, localAddr: phone2.addr });
+    expect(reg.code, reg.output).toBe(0);
+    const callee = startSipp(lab, { ...sipp("uas-answer.xml", { service: "802", timeoutS: 20 }), host: phone2.host, localAddr: phone2.addr });
+    // 801 is registered too and would answer: it must not even ring.
+    const other = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ called: NGN_LAB.additionalNumber, updateAfterMs: 0, byeWaitMs: 1000 });
+    const p = await callee.done;
+    other.child.kill("SIGTERM");
+    const o = await other.done;
+    const unreg = await runSipp(lab, { ...sipp("reg.xml", { inf: [credentials("802", phone2.password)], keys: { expires: "0" }, authUri: net.gatewayAddr, timeoutS: 10 }), host: phone2.host, localAddr: phone2.addr });
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}\n--- 802 ---\n${p.output.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(p.code, explain).toBe(0);
+    const inv = find(p.messages, "received", "INVITE")[0]!;
+    expect(userOf(header(inv, "from")), explain).toBe(NGN_LAB.callerNumber);
+    expect(find(o.messages, "received", "INVITE"), "801 must not ring for the additional number").toHaveLength(0);
+    expect(gwLines.some((l) => l.includes("incoming call from the line") && l.includes(`"to":"${NGN_LAB.additionalNumber}"`) && l.includes('"ring":["802"]')), explain).toBe(true);
+    expect(unreg.code, unreg.output).toBe(0);
+  }, 60_000);
+
+  it("outbound call carries the phone's RFC 4733 DTMF (PT 101) to the NGN, and the NGN's echo back", async () => {
+    const lease = NGN_LAB.subnets[0].lease;
+    const rtpPort = 6100;
+    const access = await startRtpCapture(lab, net.gatewayHost, NGN_LAB.wanIf, dir, 25);
+    const name = `${++seq}-trunk-uac-call-dtmf`;
+    const call = startSipp(lab, {
+      ...sipp(relative(SCENARIOS, join(TRUNK_SCENARIOS, "uac-call-dtmf.xml")), { inf: [credentials("801", phone.password, "0399990001")], authUri: `0399990001@${net.gatewayAddr}`, pauseMs: 3500, timeoutS: 25 }),
+      keys: { rtp_port: String(rtpPort) },
+      name,
+    });
+    // The gateway's port for the phone is in the 200's SDP: read it from SIPp's live trace.
+    let target = "";
+    await until(() => {
+      const ok = find(readTrace(join(dir, `${name}.messages.log`)), "received", { status: 200, cseq: "INVITE" })[0];
+      const m = ok && /c=IN IP4 (\S+)[\s\S]*m=audio (\d+) /.exec(ok.body);
+      if (m) target = `${m[1]}:${m[2]}`;
+      return target !== "";
+    }, 10_000, "the 200 with the gateway's SDP");
+    const sender = lab.spawn(phone.host, process.execPath, [join(TRUNK_DIR, "rtp-dtmf-sender.mjs"), JSON.stringify({ bind: phone.addr, port: rtpPort, to: target, digits: "123" })]);
+    let report = "";
+    sender.stdout?.on("data", (d: Buffer) => (report += d.toString()));
+    const senderCode = await new Promise<number | null>((r) => sender.once("exit", r));
+    const caller = await call.done;
+    const cap = await access.stop();
+    const explain = `${why()}\n--- phone ---\n${caller.output.slice(-1500)}\n--- sender ---\n${report}\n--- access ---\n${JSON.stringify(cap.flows.map((f) => [f.src, f.dst, [...f.byPt]]))}`;
+    expect(caller.code, explain).toBe(0);
+    expect(senderCode, explain).toBe(0);
+    const inv = ngn.sipLog.find((e) => e.ev === "rx" && (e.text ?? "").startsWith("INVITE sip:0399990001"));
+    expect(inv, explain).toBeDefined();
+    // The offer to the NGN keeps telephone-event beside PCMU (NGN.md "Media").
+    expect(inv!.text).toMatch(/m=audio \d*[02468] RTP\/AVP 0 101\r\n/);
+    expect(inv!.text).toMatch(/a=rtpmap:101 telephone-event\/8000/i);
+    // Digits 1, 2, 3 left the gateway as PT 101 events (three end packets each, RFC 4733
+    // §2.5.1.4), besides the PCMU audio, and the NGN's echo of them came back in.
+    expect(cap.digits(lease, NGN_LAB.media), explain).toEqual([1, 2, 3]);
+    expect(cap.count(lease, NGN_LAB.media, 101), explain).toBe(3 * (5 + 3));
+    expect(cap.events.filter((e) => e.src.startsWith(`${lease}:`) && e.end), explain).toHaveLength(9);
+    expect(cap.count(lease, NGN_LAB.media, 0), explain).toBeGreaterThan(30);
+    expect(cap.digits(NGN_LAB.media, lease), explain).toEqual([1, 2, 3]);
+    // ... and the relay handed the echo to the phone.
+    const got = JSON.parse(report) as { sent: { audio: number; events: number }; received: Record<string, number> };
+    expect(got.sent.events).toBe(24);
+    expect(got.received["101"] ?? 0, explain).toBeGreaterThanOrEqual(20);
+  }, 60_000);
+
   it("recovers after the NGN's registrar failed: backs off, then registers again", async () => {
     const before = ngn.sipLog.filter((e) => e.note === "200 registered").length;
     ngn.registrar.stop("503");
@@ -221,5 +371,5 @@ log: { level: info }
     expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).not.toContain("OPTIONS");
     expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).toContain("REGISTER");
     expect(ngn.capture.expertErrors()).toEqual([]);
-  }, 30_000);
+  }, 90_000);
 });
