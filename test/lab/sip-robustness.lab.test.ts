@@ -97,16 +97,20 @@ describe.skipIf(!ready)("SIP robustness: mutated datagrams at the running gatewa
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Send `text` and resolve with the answer carrying its Call-ID (late answers to the junk are skipped). */
   function ask(text: string, timeoutMs = 3000): Promise<string> {
+    const callId = /\r\nCall-ID: ([^\r]+)/.exec(text)![1];
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         sock.off("message", on);
         reject(new Error("no answer from the gateway"));
       }, timeoutMs);
       const on = (m: Buffer) => {
+        const answer = m.toString();
+        if (!answer.includes(`Call-ID: ${callId}\r\n`)) return;
         clearTimeout(t);
         sock.off("message", on);
-        resolve(m.toString());
+        resolve(answer);
       };
       sock.on("message", on);
       sock.send(text, PORT, "127.0.0.1");
