@@ -91,6 +91,16 @@ export interface MissedCallOptions {
   ringMs?: number;
 }
 
+export interface RejectedCallOptions {
+  gw?: string;
+  called?: string;
+  caller?: string;
+  /** The final status the gateway must answer (480 nobody to ring, 486 DND or busy). */
+  status: number;
+  /** How long to wait for it (ms). */
+  answerWaitMs?: number;
+}
+
 export interface SippRun {
   exitCode: number | null;
   /** SIPp's -trace_msg log of the run: every message sent and received. */
@@ -337,6 +347,15 @@ export class Ngn {
     return this.runUac(role, file, o.called ?? this.line.mainNumber, this.gwContact(o.gw), caller, Math.ceil((values.ring_wait_ms + values.ring_ms) / 1000) + 10);
   }
 
+  /** The NGN calls the line and expects the gateway to refuse with `status` at once (ACKed). */
+  async placeRejectedCall(o: RejectedCallOptions): Promise<SippRun> {
+    const caller = o.caller ?? NGN_LAB.callerNumber;
+    const role = `rejected-${++this.runs}`;
+    const values = { from_uri: `<sip:${caller}@${this.line.domain}>`, pai: true, status: o.status, answer_wait_ms: o.answerWaitMs ?? 5000 };
+    const file = writeScenario(SCENARIOS, "inbound-reject", this.dir, values, `-${this.runs}`);
+    return this.runUac(role, file, o.called ?? this.line.mainNumber, this.gwContact(o.gw), caller, Math.ceil(values.answer_wait_ms / 1000) + 10);
+  }
+
   // ---- whole emulator ------------------------------------------------------------------
 
   async start(): Promise<void> {
@@ -389,9 +408,11 @@ export async function startNgn(lab: Lab, opts: NgnOptions): Promise<Ngn> {
 async function stopChild(c: ChildProcess | null, signal: NodeJS.Signals): Promise<void> {
   if (!c || c.exitCode !== null || c.signalCode !== null) return;
   await new Promise<void>((resolve) => {
+    // A process that ignores SIGTERM (a loaded machine) is killed, and waited for: the next
+    // one (dnsmasq after changeLease) must not start while it still holds its sockets.
     const t = setTimeout(() => {
       c.kill("SIGKILL");
-      resolve();
+      setTimeout(resolve, 2000).unref();
     }, 3000);
     c.once("exit", () => {
       clearTimeout(t);
