@@ -16,12 +16,13 @@ import { Lab } from "./netns.js";
 import { startNgn, type Ngn } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
 import { startCapture } from "./sip/capture.js";
-import { CLI, REPO, gatewayBuilt } from "./sip/gateway-process.js";
+import { CLI, gatewayBuilt } from "./sip/gateway-process.js";
 import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import { buildSipLab, type Phone, type SipLab } from "./sip/topology.js";
 import { find, header, parseTrace, readTrace, summarize, userOf } from "./sip/trace.js";
 import { SCENARIOS } from "./sip/sipp.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
+import { TrunkGateway } from "./trunk/gateway-run.js";
 import { startRtpCapture } from "./trunk/rtp-capture.js";
 
 const TRUNK_DIR = join(dirname(fileURLToPath(import.meta.url)), "trunk");
@@ -49,13 +50,13 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
   let net: SipLab;
   let ngn: Ngn;
   let dir: string;
-  let cfgFile: string;
+  let gw: TrunkGateway;
   let phone: Phone;
   let phone2: Phone;
-  const gwLines: string[] = [];
   let seq = 0;
 
-  const gwLog = () => gwLines.slice(-40).join("\n");
+  const gatewayConfig = (more: { dnd?: boolean } = {}) => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...more });
+  const gwLog = () => (gw?.lines ?? []).slice(-40).join("\n");
   const ngnNotes = () =>
     ngn.sipLog
       .slice(-30)
@@ -86,36 +87,8 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     phone2 = net.phones[1]!;
     ngn = await startNgn(lab, { wanHost: net.gatewayHost });
     writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
-    cfgFile = join(dir, "gateway.yaml");
-    writeFileSync(
-      cfgFile,
-      `wan: { interface: ${NGN_LAB.wanIf} }
-trunk: { enabled: true, register_expires: 60 }
-lan: { listen: ${net.gatewayAddr}, port: 5060 }
-extensions:
-  - { number: "801", password: "${phone.password}", name: Smartphone }
-  - { number: "802", password: "${phone2.password}", name: Tablet }
-inbound:
-  ring: ["801", "802"]
-  numbers: { "${NGN_LAB.additionalNumber}": ["802"] }
-dialplan:
-  - { match: "^80[1-9]$", to: extension }
-  - { match: "^0[0-9]+$", to: trunk }
-pbx: { ring_timeout_s: 15 }
-media: { rtp_ports: "50000-50999", timeout_s: 6 }
-state_dir: ${join(dir, "state")}
-log: { level: info }
-`,
-    );
-    const child = lab.spawn(net.gatewayHost, process.execPath, [CLI, "run", "--config", cfgFile], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let partial = "";
-    const onData = (d: Buffer) => {
-      const parts = (partial + d.toString()).split("\n");
-      partial = parts.pop() ?? "";
-      gwLines.push(...parts.filter(Boolean));
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
+    gw = new TrunkGateway(lab, net.gatewayHost, dir);
+    gw.start(gatewayConfig());
     const reg = await runSipp(lab, sipp("reg.xml", { inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 }));
     expect(reg.code, `phone registration\n${why()}`).toBe(0);
   }, 60_000);
@@ -135,7 +108,7 @@ log: { level: info }
     expect(text).not.toMatch(/rport/i);
     expect(text).toMatch(new RegExp(`<sip:${NGN_LAB.mainNumber}@${NGN_LAB.subnets[0].lease.replace(/\./g, "\\.")}:5060>`));
     expect(reg.peer).toBe(`${NGN_LAB.subnets[0].lease}:5060`);
-    const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", cfgFile])) as { trunk: { state: string; number: string; domain: string; server: string } };
+    const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", gw.cfgFile])) as { trunk: { state: string; number: string; domain: string; server: string } };
     expect(status.trunk).toMatchObject({ state: "registered", number: NGN_LAB.mainNumber, domain: NGN_LAB.domain, server: NGN_LAB.pcscf });
     // Option 121's route, no default route (NGN.md).
     const routes = lab.exec(net.gatewayHost, "ip", ["route"]);
@@ -168,7 +141,7 @@ log: { level: info }
     expect(run.exitCode, `${why()}\n${run.errors}`).toBe(0);
     expect(p.code, p.output).toBe(0);
     expect(find(p.messages, "received", "CANCEL")).toHaveLength(1);
-    await until(() => gwLines.some((l) => l.includes('"type":"missed"') || (l.includes("call ended") && l.includes("cancelled"))), 5000, "missed call logged");
+    await until(() => gw.lines.some((l) => l.includes('"type":"missed"') || (l.includes("call ended") && l.includes("cancelled"))), 5000, "missed call logged");
   }, 40_000);
 
   it("outbound call reaches the NGN with the line's identity, PCMU on an even port; RTP flows both ways through the relay", async () => {
@@ -204,7 +177,7 @@ log: { level: info }
     const run = await pending;
     expect(run.exitCode, `${why()}\n${run.errors.slice(-1500)}`).toBe(0);
     expect(ngn.sipLog.filter((e) => e.ev === "rx" && (e.text ?? "").startsWith("BYE")).length).toBe(byesBefore + 1);
-    expect(gwLines.some((l) => l.includes("media timeout"))).toBe(true);
+    expect(gw.lines.some((l) => l.includes("media timeout"))).toBe(true);
   }, 60_000);
 
   /** The NGN's SIPp trace of one inbound call: which BYE it received or sent. */
@@ -297,9 +270,21 @@ log: { level: info }
     const inv = find(p.messages, "received", "INVITE")[0]!;
     expect(userOf(header(inv, "from")), explain).toBe(NGN_LAB.callerNumber);
     expect(find(o.messages, "received", "INVITE"), "801 must not ring for the additional number").toHaveLength(0);
-    expect(gwLines.some((l) => l.includes("incoming call from the line") && l.includes(`"to":"${NGN_LAB.additionalNumber}"`) && l.includes('"ring":["802"]')), explain).toBe(true);
+    expect(gw.lines.some((l) => l.includes("incoming call from the line") && l.includes(`"to":"${NGN_LAB.additionalNumber}"`) && l.includes('"ring":["802"]')), explain).toBe(true);
     expect(unreg.code, unreg.output).toBe(0);
   }, 60_000);
+
+  it("a call to a number whose phones are not registered is refused with 480", async () => {
+    // The additional number rings 802 alone, and 802 unregistered at the end of the last test.
+    const run = await ngn.placeRejectedCall({ called: NGN_LAB.additionalNumber, status: 480 });
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}`;
+    expect(run.exitCode, explain).toBe(0);
+    const msgs = parseTrace(run.messages);
+    expect(find(msgs, "received", 480), explain).toHaveLength(1);
+    expect(find(msgs, "received", 180), "nothing rang").toHaveLength(0);
+    // The gateway's own account of it (the MQTT event maps this to "missed", call.ts).
+    await until(() => gw.lines.some((l) => l.includes('"msg":"call failed"') && l.includes('"status":480')), 5000, "the refusal logged");
+  }, 30_000);
 
   it("outbound call carries the phone's RFC 4733 DTMF (PT 101) to the NGN, and the NGN's echo back", async () => {
     const lease = NGN_LAB.subnets[0].lease;
@@ -351,7 +336,7 @@ log: { level: info }
     ngn.registrar.stop("503");
     // register_expires 60 → refresh at 45 %: about 27 s after the last registration.
     await until(() => ngn.sipLog.some((e) => e.note === "503 registrar"), 45_000, "a refresh meets the outage");
-    await until(() => gwLines.some((l) => l.includes("trunk registration failed")), 5000, "the gateway notices");
+    await until(() => gw.lines.some((l) => l.includes("trunk registration failed")), 5000, "the gateway notices");
     ngn.registrar.start();
     await until(() => ngn.sipLog.filter((e) => e.note === "200 registered").length > before, 30_000, "registered again");
   }, 90_000);
@@ -365,6 +350,25 @@ log: { level: info }
     expect(addrs).toContain(`${next}/30`);
     expect(addrs).not.toContain(`${NGN_LAB.subnets[0].lease}/30`);
   }, 150_000);
+
+  it("with pbx.dnd (a second gateway run) a call from the line gets 486 and no phone rings", async () => {
+    const regs = ngn.sipLog.filter((e) => e.note === "200 registered").length;
+    expect(await gw.stop(), "the gateway exits cleanly on SIGTERM").toBe(0);
+    gw.start(gatewayConfig({ dnd: true }));
+    await until(() => ngn.sipLog.filter((e) => e.note === "200 registered").length > regs, 30_000, "registered again after the restart");
+    const reg = await runSipp(lab, sipp("reg.xml", { inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 }));
+    expect(reg.code, reg.output).toBe(0);
+    const ringer = startSipp(lab, sipp("uas-ring.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeRejectedCall({ status: 486 });
+    ringer.child.kill("SIGTERM");
+    const r = await ringer.done;
+    const explain = `${why()}\n--- ngn errors ---\n${run.errors.slice(-1500)}\n--- ngn saw ---\n${summarize(parseTrace(run.messages))}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(find(parseTrace(run.messages), "received", 486), explain).toHaveLength(1);
+    expect(find(r.messages, "received", "INVITE"), "DND: the phone must not ring").toHaveLength(0);
+    expect(gw.lines.some((l) => l.includes('"msg":"call failed"') && l.includes('"status":486')), explain).toBe(true);
+  }, 60_000);
 
   it("never sent OPTIONS; every message on the access link dissects cleanly", async () => {
     await ngn.stop();

@@ -1,0 +1,88 @@
+/**
+ * The built gateway as the trunk lab runs it: nothing configured for the line but
+ * `wan.interface` (DHCP brings server, domain and numbers), two extensions, inbound ringing
+ * both with the additional number routed to 802 alone. `start()` can be called again after
+ * `stop()` with other settings (a second run with DND), and the log lines of every run
+ * collect in one array, so the test reads one history.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import type { Lab } from "../netns.js";
+import { NGN_LAB } from "../ngn/addresses.js";
+import { CLI, REPO } from "../sip/gateway-process.js";
+import type { Phone } from "../sip/topology.js";
+
+export interface TrunkGatewayConfig {
+  wanIf: string;
+  lanAddr: string;
+  phones: Phone[];
+  stateDir: string;
+  /** Inbound calls from the line get 486 (config `pbx.dnd`). */
+  dnd?: boolean;
+}
+
+export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
+  const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
+  return `wan: { interface: ${c.wanIf} }
+trunk: { enabled: true, register_expires: 60 }
+lan: { listen: ${c.lanAddr}, port: 5060 }
+extensions:
+${ext}
+inbound:
+  ring: [${c.phones.map((p) => `"${p.number}"`).join(", ")}]
+  numbers: { "${NGN_LAB.additionalNumber}": ["${c.phones[c.phones.length - 1]!.number}"] }
+dialplan:
+  - { match: "^80[1-9]$", to: extension }
+  - { match: "^0[0-9]+$", to: trunk }
+pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
+media: { rtp_ports: "50000-50999", timeout_s: 6 }
+state_dir: ${c.stateDir}
+log: { level: info }
+`;
+}
+
+export class TrunkGateway {
+  /** Every log line of every run, in order. */
+  readonly lines: string[] = [];
+  readonly cfgFile: string;
+  private child: ChildProcess | null = null;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly host: string,
+    dir: string,
+  ) {
+    this.cfgFile = join(dir, "gateway.yaml");
+  }
+
+  start(cfg: TrunkGatewayConfig): void {
+    if (this.child) throw new Error("the gateway is already running");
+    writeFileSync(this.cfgFile, trunkGatewayYaml(cfg));
+    const child = this.lab.spawn(this.host, process.execPath, [CLI, "run", "--config", this.cfgFile], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    const onData = (d: Buffer) => {
+      const parts = (partial + d.toString()).split("\n");
+      partial = parts.pop() ?? "";
+      this.lines.push(...parts.filter(Boolean));
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    this.child = child;
+  }
+
+  /** SIGTERM (the gateway unregisters and BYEs its calls), SIGKILL after 10 s; waits for the exit. */
+  async stop(): Promise<number | null> {
+    const c = this.child;
+    this.child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return c?.exitCode ?? null;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => c.kill("SIGKILL"), 10_000);
+      c.once("exit", (code) => {
+        clearTimeout(t);
+        resolve(code);
+      });
+      c.kill("SIGTERM");
+    });
+  }
+}
