@@ -271,6 +271,9 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     expect(userOf(header(inv, "from")), explain).toBe(NGN_LAB.callerNumber);
     expect(find(o.messages, "received", "INVITE"), "801 must not ring for the additional number").toHaveLength(0);
     expect(gw.lines.some((l) => l.includes("incoming call from the line") && l.includes(`"to":"${NGN_LAB.additionalNumber}"`) && l.includes('"ring":["802"]')), explain).toBe(true);
+    const ringing = gw.lines.filter((l) => l.includes('"msg":"call ringing out"') && l.includes(`"to":"${NGN_LAB.additionalNumber}"`));
+    expect(ringing, explain).toHaveLength(1);
+    expect((JSON.parse(ringing[0]!) as { targets: string[] }).targets.map((t) => t.split(" ")[0])).toEqual(["802"]);
     expect(unreg.code, unreg.output).toBe(0);
   }, 60_000);
 
