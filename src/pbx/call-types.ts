@@ -57,6 +57,16 @@ export interface CallTarget {
   from?: NameAddr;
 }
 
+/** Why a call could not ring, as the caller will hear it (and how the event records it). */
+export interface CallFailure {
+  status: number;
+  reason: string;
+  /** For the log: why. */
+  why?: string;
+  /** The call event; by default 486/600/603 are "rejected" and the rest "missed". */
+  event?: "missed" | "rejected";
+}
+
 export interface CallParty {
   number: string;
   name?: string;

@@ -13,10 +13,10 @@ import { createResponse, formatNameAddr, getHeader, newCallId, newTag, maxForwar
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
-import type { BLeg, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
+import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 import { MidCall, type MidCallPort } from "./mid-call.js";
 
-export type { BLeg, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
+export type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 
 export class Call implements MidCallPort {
   readonly id: string;
@@ -65,9 +65,9 @@ export class Call implements MidCallPort {
   }
 
   /** Ring every target in parallel. With no targets, the caller gets `fallback`. */
-  ring(targets: CallTarget[], fallback: { status: number; reason: string } = { status: 480, reason: "Temporarily Unavailable" }): void {
+  ring(targets: CallTarget[], fallback: CallFailure = { status: 480, reason: "Temporarily Unavailable" }): void {
     this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
-    if (targets.length === 0) return this.fail(fallback.status, fallback.reason, "no device to ring");
+    if (targets.length === 0) return this.fail(fallback.status, fallback.reason, fallback.why ?? "no device to ring", fallback.event);
     const mf = maxForwards(this.invite) ?? 70;
     for (const target of targets) {
       const side = target.side ?? this.host.lan;
@@ -275,11 +275,11 @@ export class Call implements MidCallPort {
     this.end("no answer", "missed");
   }
 
-  private fail(status: number, reason: string, why: string): void {
+  private fail(status: number, reason: string, why: string, event?: CallEvent["type"]): void {
     if (this.state === "ended") return;
     this.inviteTx.respond(this.aResponse(status, reason));
     this.log.info({ status, why }, "call failed");
-    this.end(why, status === 486 || status === 600 || status === 603 ? "rejected" : "missed", `${status} ${reason}`);
+    this.end(why, event ?? (status === 486 || status === 600 || status === 603 ? "rejected" : "missed"), `${status} ${reason}`);
   }
 
   private onMediaTimeout(): void {

@@ -14,7 +14,7 @@ import type { Binding } from "./bindings-store.js";
 import type { Registrar } from "./registrar.js";
 import type { Dialplan } from "./dialplan.js";
 import type { ExtensionAuth } from "./auth.js";
-import { Call, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
+import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
 
@@ -151,7 +151,7 @@ export class Pbx {
    * Start a call whose caller is already known (the trunk's inbound calls, or an
    * authenticated phone): allocate media, then ring the targets.
    */
-  async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: { status: number; reason: string }): Promise<Call | undefined> {
+  async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: CallFailure): Promise<Call | undefined> {
     let cancelled = false;
     tx.onCancel = () => (cancelled = true);
     const media = await this.opts.media.create(getHeader(req, "call-id") ?? "");

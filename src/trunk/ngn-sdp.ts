@@ -7,6 +7,8 @@
  */
 import sdpTransform from "sdp-transform";
 
+export const NGN_DTMF_PT = 101;
+
 export function shapeForNgn(sdp: string): string | null {
   const s = sdpTransform.parse(sdp);
   const audio = s.media.find((m) => m.type === "audio" && m.port !== 0);
@@ -15,7 +17,9 @@ export function shapeForNgn(sdp: string): string | null {
     .split(/\s+/)
     .filter(Boolean)
     .map(Number);
-  const dtmf = (audio.rtp ?? []).filter((r) => /^telephone-event$/i.test(r.codec) && r.rate === 8000).map((r) => r.payload);
+  // NGN.md: telephone-event as PT 101. A phone using another number for it would need the
+  // relay to renumber every event packet; its DTMF is left out instead (the call still works).
+  const dtmf = (audio.rtp ?? []).filter((r) => /^telephone-event$/i.test(r.codec) && r.rate === 8000 && r.payload === NGN_DTMF_PT).map((r) => r.payload);
   if (!pts.includes(0)) return null;
   const keep = [0, ...pts.filter((p) => dtmf.includes(p))];
   audio.payloads = keep.join(" ");

@@ -179,7 +179,13 @@ export class NgnSide implements SipSide {
   absorb(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean {
     const s = this.state(leg);
     if (req.method === "PRACK") {
-      this.stopReliable(s);
+      // RFC 3262 §3: a PRACK whose RAck names no reliable provisional we sent gets 481.
+      const rseq = Number(/^\s*(\d+)/.exec(getHeader(req, "rack") ?? "")?.[1]);
+      if (!Number.isInteger(rseq) || rseq > s.rseq) {
+        tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+        return true;
+      }
+      if (rseq === s.rseq) this.stopReliable(s);
       tx.respond(createResponse(req, 200, "OK"));
       return true;
     }

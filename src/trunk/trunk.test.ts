@@ -125,6 +125,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   let gwTx: TransactionLayer;
   let states: TrunkState[];
   let events: CallEvent[];
+  let dnd = false;
 
   beforeEach(async () => {
     net = createMemoryNetwork();
@@ -147,7 +148,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     states = [];
     trunk = new Trunk({
       pbx, clock, log, serverPort: 5060, localPort: 5060, registerExpires: 3600, refreshRatio: 0.45, channels: 1, sessionExpires: 300,
-      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: () => false,
+      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: () => dnd,
       onState: (s) => states.push(s),
       openTransport: async (local) => net.transport(local),
     });
@@ -165,6 +166,15 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     await registrar.close();
     for (const t of [gwTx, ngn.tx, phone.tx]) t.close();
     rmSync(dir, { recursive: true, force: true });
+    dnd = false;
+  });
+
+  it("DND: the line hears 486, the phone does not ring, and the call is recorded as missed", async () => {
+    dnd = true;
+    const { done } = ngn.invite();
+    expect((await done).status).toBe(486);
+    expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
+    expect(events.at(-1)).toMatchObject({ type: "missed", direction: "inbound", reason: "486 Busy Here" });
   });
 
   it("registers as the NGN wants: Request-URI the domain, From/To the number, no rport, no OPTIONS", () => {

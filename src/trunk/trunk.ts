@@ -13,7 +13,7 @@ import { UdpTransport } from "../sip/transport-udp.js";
 import type { Transport } from "../sip/transport.js";
 import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
-import type { CallTarget } from "../pbx/call.js";
+import type { CallFailure, CallTarget } from "../pbx/call.js";
 import { TrunkRegistration } from "./registration.js";
 import { NgnSide } from "./ngn-side.js";
 
@@ -140,9 +140,10 @@ export class Trunk implements TrunkPort {
     const caller = callerIdentity(req);
     const ring = this.opts.ringByNumber[called] ?? this.opts.ring;
     this.log.info({ from: caller.number, name: caller.name, to: called, ring }, "incoming call from the line");
-    let failure: { status: number; reason: string } | undefined;
+    let failure: CallFailure | undefined;
     let targets: CallTarget[] = [];
-    if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here" };
+    // DND: the line hears busy, and the call is recorded as missed (someone did call).
+    if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" };
     else {
       targets = ring.flatMap((ext) => this.opts.pbx.extensionTargets(ext));
       if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { shapeForNgn, sdpVersion } from "./ngn-sdp.js";
+
+const offer = (m: string, extra = "") =>
+  `v=0\r\no=- 7 3 IN IP4 198.18.4.2\r\ns=-\r\nc=IN IP4 198.18.4.2\r\nt=0 0\r\n${m}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=rtpmap:96 telephone-event/8000\r\n${extra}a=sendrecv\r\n`;
+
+describe("SDP for the NGN", () => {
+  it("keeps PCMU and telephone-event 101 only, ptime 20, one session-level c=", () => {
+    const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 9 8 0 101", "c=IN IP4 198.18.4.2\r\n"))!;
+    expect(out).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
+    expect(out).not.toMatch(/PCMA|G722/);
+    expect(out).toContain("a=ptime:20");
+    expect(out.match(/^c=/gm)).toHaveLength(1);
+    expect(out).toContain("a=fmtp:101 0-15");
+  });
+
+  it("leaves out telephone-event under another payload type (the NGN wants 101)", () => {
+    const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 96"))!;
+    expect(out).toMatch(/m=audio 40000 RTP\/AVP 0\r\n/);
+    expect(out).not.toContain("telephone-event");
+  });
+
+  it("refuses an offer without PCMU (no transcoding: the phone gets 488)", () => {
+    expect(shapeForNgn(offer("m=audio 40000 RTP/AVP 8 101"))).toBeNull();
+  });
+
+  it("drops video and crypto lines", () => {
+    const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 101") + "m=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")!;
+    expect(out).not.toContain("m=video");
+  });
+
+  it("reads the o= version, which tells a refresh from a new offer", () => {
+    expect(sdpVersion(offer("m=audio 1 RTP/AVP 0"))).toBe("3");
+  });
+});
