@@ -194,7 +194,7 @@ export class TransactionLayer {
     const sk = serverKey(req, req.method);
     if (!sk) return;
     const existing = this.servers.get(sk.key);
-    if (existing && (!sk.rfc2543 || tagOf(header(req, "to")) === tagOf(header(existing.request, "to")))) {
+    if (existing && (!sk.rfc2543 || tagOf(header(req, "to")) === requestToTag(existing))) {
       existing.receiveRequest(); // a retransmission (§17.2.3)
       return;
     }
@@ -326,4 +326,9 @@ export class TransactionLayer {
       this.log.error({ err, handler: what }, "transaction user handler threw");
     }
   }
+}
+
+/** A server transaction's request To tag (a non-INVITE one keeps only that after completing). */
+function requestToTag(tx: ServerTx): string {
+  return tx instanceof NonInviteServerTransaction ? tx.requestToTag : tagOf(header(tx.request, "to"));
 }

@@ -33,11 +33,14 @@ describe("non-INVITE server transaction (RFC 3261 §17.2.2)", () => {
 
   it("Completed resends the final on retransmissions, refuses more responses, Timer J then Terminated", async () => {
     const { hx, seen, tx } = await registered();
-    tx.respond(createResponse(tx.request, 200, "OK", { toTag: "gw1" }));
+    const req = tx.request;
+    tx.respond(createResponse(req, 200, "OK", { toTag: "gw1" }));
     expect(tx.state).toBe("completed");
+    // Completed keeps only the wire form of the final: the parsed request is released.
+    expect(() => tx.request).toThrow(/released/);
     await hx.advance(1000);
     await hx.inject(again);
-    tx.respond(createResponse(tx.request, 500, "X", { toTag: "gw1" }));
+    tx.respond(createResponse(req, 500, "X", { toTag: "gw1" }));
     expect(sendTimes(hx, isStatus(200))).toEqual([0, 1000]);
     expect(sendTimes(hx, isStatus(500))).toEqual([]);
     await hx.advance(30_999);

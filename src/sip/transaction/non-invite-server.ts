@@ -5,6 +5,7 @@
  */
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
+import { header, tagOf } from "./message-view.js";
 import {
   nonInviteServerInput,
   type NonInviteServerInput,
@@ -19,6 +20,16 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
   state: NonInviteServerState = "trying";
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
+  /**
+   * The request, released once the final response is sent: a completed transaction only
+   * answers retransmissions (from lastWire) for 64·T1, and at thousands of REGISTER/s
+   * keeping every parsed request for 32 s is what makes a SIP server's heap balloon (and
+   * its GC stall: BENCHMARKS.md, Yate). Matching needs only the key and the To tag.
+   */
+  private req: SipRequest | undefined;
+  readonly method: string;
+  /** The request's To tag, for RFC 2543 fallback matching after the request is released. */
+  readonly requestToTag: string;
   onCancel?: (cancel: SipRequest) => void;
   onTransportError?: (err: Error) => void;
   onTerminated?: () => void;
@@ -26,15 +37,19 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
   constructor(
     ctx: TransactionContext,
     readonly key: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly source: Endpoint,
     readonly responseDestination: Endpoint,
   ) {
     super(ctx);
+    this.req = request;
+    this.method = request.method;
+    this.requestToTag = tagOf(header(request, "to"));
   }
 
-  get method(): string {
-    return this.request.method;
+  get request(): SipRequest {
+    if (!this.req) throw new Error(`${this.method} server transaction: the request was released after the final response`);
+    return this.req;
   }
 
   respond(res: SipResponse): void {
@@ -65,8 +80,12 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
 
   sendResponse(res: SipResponse): void {
     const wire = serializeMessage(res);
-    this.lastResponse = res;
     this.lastWire = wire;
+    if (res.status >= 200) {
+      // Completed: only the wire form is needed from here on.
+      this.lastResponse = undefined;
+      this.req = undefined;
+    } else this.lastResponse = res;
     this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);
   }
 
