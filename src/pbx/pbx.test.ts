@@ -16,18 +16,9 @@ import { ExtensionAuth } from "./auth.js";
 import { Dialplan } from "./dialplan.js";
 import { Pbx } from "./pbx.js";
 import { passThroughMedia } from "./call-media.js";
-import { TestPhone, PHONE_SDP } from "./test-phone.js";
+import { TestPhone, PHONE_SDP, until } from "./test-phone.js";
 
 const GW = { address: "198.18.0.1", port: 5060 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await sleep(5);
-  }
-}
 
 describe("PBX: registrar + B2BUA over the in-memory network", () => {
   let net: MemoryNetwork;

@@ -152,3 +152,11 @@ function structuredCloneRequest(r: SipRequest): SipRequest {
   return { ...r, uri: r.uri, headers: r.headers.map((h) => ({ ...h })), body: r.body };
 }
 
+/** Wait (bounded) until `cond` holds; the in-memory network delivers on microtasks and timers. */
+export async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -18,21 +18,13 @@ import { ExtensionAuth } from "../pbx/auth.js";
 import { Dialplan } from "../pbx/dialplan.js";
 import { Pbx } from "../pbx/pbx.js";
 import { passThroughMedia } from "../pbx/call-media.js";
-import { TestPhone, PHONE_SDP } from "../pbx/test-phone.js";
+import { TestPhone, PHONE_SDP, until } from "../pbx/test-phone.js";
 import { Trunk } from "./trunk.js";
 
 const GW_LAN = { address: "198.18.0.1", port: 5060 };
 const WAN = { address: "198.18.4.2", port: 5060 };
 const NGN = { address: "198.18.5.1", port: 5060 };
 const DOMAIN = "ntt-east.ne.jp";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await sleep(5);
-  }
-}
 
 const NGN_SDP = `v=0\r\no=- 100 1 IN IP4 198.18.5.9\r\ns=-\r\nc=IN IP4 198.18.5.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`;
 
