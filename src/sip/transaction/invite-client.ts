@@ -4,7 +4,7 @@
  * §13.2.2.4), and hands responses to its ClientTransactionUser. The machine is in
  * invite-client-fsm.ts.
  */
-import type { Endpoint, Header, SipRequest, SipResponse } from "../message/types.js";
+import type { Header, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
 import {
   inviteClientInput,
@@ -15,31 +15,16 @@ import {
   type InviteClientTimer,
 } from "./invite-client-fsm.js";
 import { deriveRequest, header } from "./message-view.js";
-import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, type TransactionContext } from "./transaction.js";
+import { ClientTransactionBase } from "./client-transaction.js";
 
-export class InviteClientTransaction extends TimedTransaction<InviteClientTimer> implements ClientTransaction, InviteClientMachine {
-  readonly kind = "client" as const;
-  readonly method = "INVITE";
+export class InviteClientTransaction extends ClientTransactionBase<InviteClientTimer, InviteClientState> implements InviteClientMachine {
   state: InviteClientState = "calling";
   intervalA = 0;
-  private readonly wire: Buffer;
   private ack: { to: string; wire: Buffer } | undefined;
   /** Set by the layer when a CANCEL waits for the first provisional (§9.1). */
   pendingCancel: Header[] | undefined;
   /** Called once on entering Proceeding (the layer sends a queued CANCEL then). */
   onProceeding: (() => void) | undefined;
-
-  constructor(
-    ctx: TransactionContext,
-    readonly key: string,
-    readonly branch: string,
-    readonly request: SipRequest,
-    readonly destination: Endpoint,
-    private readonly user: ClientTransactionUser,
-  ) {
-    super(ctx);
-    this.wire = serializeMessage(request);
-  }
 
   /** Enter Calling: send the INVITE and start A and B. */
   start(): void {
@@ -51,31 +36,12 @@ export class InviteClientTransaction extends TimedTransaction<InviteClientTimer>
     this.input({ kind: "response", res });
   }
 
-  /** Stop everything now (layer close). */
-  abort(): void {
-    if (this.state !== "terminated") this.transition("terminated");
-  }
-
-  // --- Machine -------------------------------------------------------------------------
-
-  transition(to: InviteClientState): void {
-    const from = this.state;
-    if (from === to) return;
-    if (from === "terminated") throw new Error(`invite client transaction: illegal ${from} → ${to}`);
-    this.state = to;
-    if (to === "terminated") {
-      this.stopAllTimers();
-      this.ctx.terminated(this);
-      if (this.user.onTerminated) this.ctx.guard("onTerminated", () => this.user.onTerminated!(this));
-    } else if (to === "proceeding" && this.onProceeding) {
+  protected override entered(to: InviteClientState): void {
+    if (to === "proceeding" && this.onProceeding) {
       const f = this.onProceeding;
       this.onProceeding = undefined;
       f();
     }
-  }
-
-  retransmitRequest(): void {
-    this.ctx.transport.sendRaw(this.wire, this.destination, this.sendError);
   }
 
   sendAck(res: SipResponse): void {
@@ -83,18 +49,6 @@ export class InviteClientTransaction extends TimedTransaction<InviteClientTimer>
     // Built once and reused for retransmitted finals (same To, so the same ACK).
     if (!this.ack || this.ack.to !== to) this.ack = { to, wire: serializeMessage(deriveRequest(this.request, "ACK", to)) };
     this.ctx.transport.sendRaw(this.ack.wire, this.destination, this.sendError);
-  }
-
-  passToTU(res: SipResponse): void {
-    this.ctx.guard("onResponse", () => this.user.onResponse(res, this));
-  }
-
-  timeoutToTU(): void {
-    this.ctx.guard("onTimeout", () => this.user.onTimeout(this));
-  }
-
-  transportErrorToTU(err: Error): void {
-    this.ctx.guard("onTransportError", () => this.user.onTransportError(this, err));
   }
 
   protected onTimer(t: InviteClientTimer): void {

@@ -1,0 +1,69 @@
+/**
+ * What both client transactions (RFC 3261 §17.1.1 INVITE, §17.1.2 non-INVITE) share: the
+ * request sent once as bytes and retransmitted from them, the state transition guard, and
+ * the hand-over to their ClientTransactionUser (responses, Timer B/F as timeout = 408,
+ * transport errors = 503, §8.1.3.1). Each machine's own rules stay in its subclass.
+ */
+import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
+import { serializeMessage } from "../message/index.js";
+import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, type TransactionContext } from "./transaction.js";
+
+export abstract class ClientTransactionBase<T extends string, S extends string> extends TimedTransaction<T> implements ClientTransaction {
+  readonly kind = "client" as const;
+  abstract state: S;
+  protected readonly wire: Buffer;
+
+  constructor(
+    ctx: TransactionContext,
+    readonly key: string,
+    readonly branch: string,
+    readonly request: SipRequest,
+    readonly destination: Endpoint,
+    protected readonly user: ClientTransactionUser,
+  ) {
+    super(ctx);
+    this.wire = serializeMessage(request);
+  }
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  /** Stop everything now (layer close). */
+  abort(): void {
+    if ((this.state as string) !== "terminated") this.transition("terminated" as S);
+  }
+
+  /** Guarded move between RFC states; Terminated is final and tells the layer and the TU. */
+  transition(to: S): void {
+    const from = this.state;
+    if (from === to) return;
+    if ((from as string) === "terminated") throw new Error(`${this.method} client transaction: illegal ${from} → ${to}`);
+    this.state = to;
+    if ((to as string) === "terminated") {
+      this.stopAllTimers();
+      this.ctx.terminated(this);
+      if (this.user.onTerminated) this.ctx.guard("onTerminated", () => this.user.onTerminated!(this));
+    }
+    this.entered(to);
+  }
+
+  /** Hook for what a machine does on entering a state (the INVITE one: a queued CANCEL). */
+  protected entered(_to: S): void {}
+
+  retransmitRequest(): void {
+    this.ctx.transport.sendRaw(this.wire, this.destination, this.sendError);
+  }
+
+  passToTU(res: SipResponse): void {
+    this.ctx.guard("onResponse", () => this.user.onResponse(res, this));
+  }
+
+  timeoutToTU(): void {
+    this.ctx.guard("onTimeout", () => this.user.onTimeout(this));
+  }
+
+  transportErrorToTU(err: Error): void {
+    this.ctx.guard("onTransportError", () => this.user.onTransportError(this, err));
+  }
+}
