@@ -78,3 +78,13 @@ inbound: { ring: ["805"] }
     expect(cfg.extensions[0].password).toBe("topsecret");
   });
 });
+
+describe("shipped configs", () => {
+  it("deploy/config.example.yaml is valid and names the line's port", () => {
+    const text = readFileSync(new URL("../../deploy/config.example.yaml", import.meta.url), "utf8");
+    const cfg = parseConfigText(text, "config.example.yaml");
+    expect(cfg.wan.interface).toBe("eth0");
+    expect(cfg.trunk.enabled).toBe(true);
+    expect(cfg.extensions).toHaveLength(2);
+  });
+});
