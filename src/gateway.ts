@@ -134,7 +134,15 @@ export class Gateway {
       onCallEvent: (ev) => this.onCallEvent(ev),
     });
     this.events.on("trunk", (s) => (this.trunkState = s));
-    if (cfg.trunk.enabled) await this.startTrunk();
+    if (cfg.trunk.enabled) {
+      // A trunk that cannot start (no such WAN interface, no permission for raw sockets) must
+      // not take the extensions down with it: log why, show it in status, keep the PBX running.
+      await this.startTrunk().catch((err: unknown) => {
+        const msg = (err as Error)?.message ?? String(err);
+        log.error({ err, interface: cfg.wan.interface }, "trunk could not start; extensions keep working");
+        this.events.emit("trunk", { state: "failed", last_error: msg });
+      });
+    }
 
     try {
       this.control = await startControlServer(cfg.state_dir, () => this.status(), log.child({ name: "control" }));
