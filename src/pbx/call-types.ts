@@ -96,6 +96,8 @@ export interface Leg {
   peer: Endpoint;
   /** The side of the gateway this leg is on. */
   net: SipSide;
+  /** The user part of our Contact toward this leg's peer, when not the default party's number. */
+  contactUser?: string;
   /** The last SDP we sent to this leg's peer (to answer refreshes locally). */
   lastSdp?: string;
 }

@@ -94,7 +94,7 @@ export class Call implements MidCallPort {
 
   /** Our Contact toward a leg's peer: it names the party on the other side (callee toward the caller). */
   contactToward(leg: Leg): string {
-    return this.contactFor(leg, leg.side === "a" ? this.called : this.caller.number);
+    return this.contactFor(leg, leg.contactUser ?? (leg.side === "a" ? this.called : this.caller.number));
   }
 
   /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
@@ -117,7 +117,8 @@ export class Call implements MidCallPort {
       { name: "to", value: formatNameAddr(target.to) },
       { name: "call-id", value: callId },
       { name: "cseq", value: "1 INVITE" },
-      { name: "contact", value: this.contactFor(side, this.caller.number) },
+      // Toward the trunk, From (and so Contact) carry the line's number, not the extension's.
+      { name: "contact", value: this.contactFor(side, from.uri.user ?? this.caller.number) },
       { name: "allow", value: "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER" },
       ...(target.headers ?? []),
     ];
@@ -135,7 +136,7 @@ export class Call implements MidCallPort {
       routeSet: [],
       state: "early",
     });
-    const leg = { call: this, side: "b", dialog, peer: target.destination, net: side, lastSdp: offer.length ? offer.toString() : undefined, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
+    const leg = { call: this, side: "b", dialog, peer: target.destination, net: side, contactUser: from.uri.user, lastSdp: offer.length ? offer.toString() : undefined, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
     this.host.fileDialog(dialog.key, leg);
     leg.tx = side.tx.sendRequest(invite, target.destination, {
       onResponse: (res) => this.onBResponse(leg, res),
@@ -346,7 +347,7 @@ export class Call implements MidCallPort {
 
   sendAck(leg: Leg, sdp?: string, seq?: number): void {
     const ack = leg.dialog.createRequest("ACK", {
-      contact: this.contactFor(leg, this.caller.number),
+      contact: this.contactToward(leg),
       seq: seq ?? cseq((leg as BLeg).invite ?? this.invite).seq,
       body: sdp ? Buffer.from(sdp) : undefined,
     });
@@ -354,7 +355,7 @@ export class Call implements MidCallPort {
   }
 
   private sendBye(leg: Leg): void {
-    const bye = leg.dialog.createRequest("BYE", { contact: this.contactFor(leg, this.caller.number) });
+    const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg) });
     leg.net.tx.sendRequest(bye, leg.peer, {
       onResponse: () => undefined,
       onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),

@@ -240,6 +240,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(inv.uri.params.size).toBe(0);
     expect(getHeader(inv, "from")).toContain(`sip:0312345678@${DOMAIN}`);
     expect(getHeader(inv, "supported")).toMatch(/100rel/);
+    expect(getHeader(inv, "contact")).toBe(`<sip:0312345678@${WAN.address}:5060>`);
     expect(inv.body.toString()).toMatch(/m=audio 40000 RTP\/AVP 0 101/);
     expect(inv.body.toString()).not.toContain("PCMA");
     await until(() => ngn.seen.some((r) => r.method === "PRACK"));
