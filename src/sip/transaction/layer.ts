@@ -13,13 +13,14 @@ import type { Transport } from "../transport.js";
 import { Retransmit2xx } from "./ack-2xx.js";
 import { InviteClientTransaction } from "./invite-client.js";
 import { InviteServerTransaction } from "./invite-server.js";
+import { CompletedStore } from "./completed-store.js";
 import { ackKey, clientKey, responseKey, serverKey } from "./keys.js";
 import { MAGIC_COOKIE, buildResponse, cseqOf, deriveRequest, header, newBranch, tagOf, topVia, viaDestination } from "./message-view.js";
 import { NonInviteClientTransaction } from "./non-invite-client.js";
 import { NonInviteServerTransaction } from "./non-invite-server.js";
 import { timerDurations, type TimerDurations, type TimerValues } from "./timer-values.js";
 import { TimerWheel } from "./timer-wheel.js";
-import type { AnyTransaction, ClientTransaction, ClientTransactionUser, ServerTransaction, TransactionContext } from "./transaction.js";
+import type { AnyTransaction, ClientTransaction, ClientTransactionUser, RetiringServerTransaction, ServerTransaction, TransactionContext } from "./transaction.js";
 
 export type { ClientTransaction, ClientTransactionUser, ServerTransaction } from "./transaction.js";
 
@@ -68,6 +69,9 @@ export class TransactionLayer {
   private readonly clients = new Map<string, ClientTx>();
   private readonly servers = new Map<string, ServerTx>();
   private readonly acks = new Map<string, Retransmit2xx>();
+  /** Completed non-INVITE server transactions, answering retransmissions until Timer J. */
+  private readonly completed: CompletedStore;
+  private readonly now: () => number;
   private requestHandler: RequestHandler | undefined;
   private strayHandler: ResponseHandler | undefined;
   private readonly respondToSource: boolean;
@@ -85,6 +89,9 @@ export class TransactionLayer {
     this.via = opts.via ?? {};
     this.sendTrying = opts.sendTrying ?? true;
     this.retransmit2xx = opts.retransmit2xx ?? true;
+    const clock = opts.clock ?? systemClock;
+    this.now = () => clock.now();
+    this.completed = new CompletedStore(this.wheel, this.durations.j, this.now);
     this.ctx = {
       transport: this.transport,
       wheel: this.wheel,
@@ -92,6 +99,7 @@ export class TransactionLayer {
       log: this.log,
       terminated: (tx) => this.forget(tx),
       guard: (what, f) => this.guard(what, f),
+      retire: (tx, wire) => this.retire(tx, wire),
     };
     this.transport.onMessage((msg, from) => this.receive(msg, from));
   }
@@ -106,7 +114,7 @@ export class TransactionLayer {
 
   /** Live transactions and timers (tests, status, benchmarks). */
   stats(): { clients: number; servers: number; timers: number; awaitingAck: number } {
-    return { clients: this.clients.size, servers: this.servers.size, timers: this.wheel.size, awaitingAck: this.acks.size };
+    return { clients: this.clients.size, servers: this.servers.size + this.completed.size, timers: this.wheel.size, awaitingAck: this.acks.size };
   }
 
   /**
@@ -160,6 +168,7 @@ export class TransactionLayer {
     this.wheel.close();
     this.clients.clear();
     this.servers.clear();
+    this.completed.clear();
     this.acks.clear();
   }
 
@@ -196,6 +205,12 @@ export class TransactionLayer {
     const existing = this.servers.get(sk.key);
     if (existing && (!sk.rfc2543 || tagOf(header(req, "to")) === requestToTag(existing))) {
       existing.receiveRequest(); // a retransmission (§17.2.3)
+      return;
+    }
+    // §17.2.2 Completed: a retransmission gets the final response again, until Timer J.
+    const done = this.completed.match(sk.key, sk.rfc2543 ? tagOf(header(req, "to")) : undefined);
+    if (done) {
+      this.transport.sendRaw(done.wire, done.dest, this.resendFailed);
       return;
     }
     const dest = this.responseTarget(req, from);
@@ -312,6 +327,23 @@ export class TransactionLayer {
     prependHeader(req, "via", value);
     return branch;
   }
+
+  /**
+   * Hands a completed non-INVITE server transaction to the compact store (§17.2.2: it only
+   * resends its final response until Timer J). Kept as an object when its TU asked to hear
+   * of its end or of transport errors, which the store does not report.
+   */
+  private retire(tx: RetiringServerTransaction, wire: Buffer): void {
+    if (tx.onTerminated || tx.onTransportError || this.closed) return;
+    if (this.servers.get(tx.key) !== (tx as unknown)) return;
+    this.servers.delete(tx.key);
+    tx.retired(this.completed.add(tx.key, wire, tx.responseDestination, tx.requestToTag), this.now);
+  }
+
+  /** Bound once: a resend from the store that failed is only logged (its TU is gone). */
+  private readonly resendFailed = (err: Error): void => {
+    this.log.debug({ err }, "resending a completed transaction's final response failed");
+  };
 
   private forget(tx: AnyTransaction): void {
     if (tx.kind === "client") {

@@ -17,7 +17,10 @@ import { TimedTransaction, type ServerTransaction, type TransactionContext } fro
 
 export class NonInviteServerTransaction extends TimedTransaction<NonInviteServerTimer> implements ServerTransaction, NonInviteServerMachine {
   readonly kind = "server" as const;
-  state: NonInviteServerState = "trying";
+  private st: NonInviteServerState = "trying";
+  /** Set once the layer answers retransmissions for it (layer.ts retire): Timer J's due time. */
+  private retiredUntil: number | undefined;
+  private now: (() => number) | undefined;
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
   /**
@@ -47,6 +50,19 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
     this.requestToTag = tagOf(header(request, "to"));
   }
 
+  /** After retirement, Terminated once Timer J's time has come (nothing fires for it). */
+  get state(): NonInviteServerState {
+    if (this.retiredUntil !== undefined && this.st === "completed" && this.now!() >= this.retiredUntil) return "terminated";
+    return this.st;
+  }
+
+  /** The layer took over the Completed state until `until` (Timer J). */
+  retired(until: number, now: () => number): void {
+    this.stopTimer("J");
+    this.retiredUntil = until;
+    this.now = now;
+  }
+
   get request(): SipRequest {
     if (!this.req) throw new Error(`${this.method} server transaction: the request was released after the final response`);
     return this.req;
@@ -70,7 +86,7 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
     const from = this.state;
     if (from === to) return;
     if (from === "terminated") throw new Error(`non-invite server transaction: illegal ${from} → ${to}`);
-    this.state = to;
+    this.st = to;
     if (to === "terminated") {
       this.stopAllTimers();
       this.ctx.terminated(this);
@@ -87,6 +103,7 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
       this.req = undefined;
     } else this.lastResponse = res;
     this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);
+    if (res.status >= 200 && this.ctx.retire) this.ctx.retire(this, wire);
   }
 
   resendLastResponse(): void {

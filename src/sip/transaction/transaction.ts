@@ -18,6 +18,22 @@ export interface TransactionContext {
   terminated(tx: AnyTransaction): void;
   /** Run a TU callback: a throw is logged, never spread (it would kill the process). */
   guard(what: string, f: () => void): void;
+  /**
+   * A non-INVITE server transaction sent its final response (§17.2.2 Completed): the layer
+   * may take over answering retransmissions from `wire` until Timer J and drop the object.
+   */
+  retire?(tx: RetiringServerTransaction, wire: Buffer): void;
+}
+
+/** What the layer needs from a completed non-INVITE server transaction to retire it. */
+export interface RetiringServerTransaction {
+  readonly key: string;
+  readonly responseDestination: Endpoint;
+  readonly requestToTag: string;
+  onTransportError?: (err: Error) => void;
+  onTerminated?: () => void;
+  /** The layer answers its retransmissions until `until` (Timer J, clock ms). */
+  retired(until: number, now: () => number): void;
 }
 
 export interface ClientTransaction {
