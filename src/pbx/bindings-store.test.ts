@@ -48,6 +48,16 @@ describe("BindingsStore", () => {
     expect(readdirSync(dir)).toEqual(["bindings.json"]);
   });
 
+  it("recreates state_dir when it was removed under a running gateway", async () => {
+    const sub = join(dir, "state");
+    const a = new BindingsStore({ stateDir: sub, clock, log: silentLogger() });
+    rmSync(sub, { recursive: true, force: true });
+    a.changed(() => [binding(1, clock.now() + 60_000)]);
+    await a.close();
+    expect(a.writes).toBe(1);
+    expect(existsSync(join(sub, "bindings.json"))).toBe(true);
+  });
+
   it("throttles a burst of changes into one write per delay", async () => {
     const store = new BindingsStore({ stateDir: dir, clock, log: silentLogger(), delayMs: 1000 });
     let built = 0;

@@ -10,8 +10,8 @@
  * A corrupt file is logged, set aside as `<file>.corrupt` and the registrar starts empty.
  */
 import { mkdirSync, readFileSync, renameSync } from "node:fs";
-import { open, rename } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { Endpoint } from "../sip/message/types.js";
@@ -152,6 +152,8 @@ export class BindingsStore {
     const body: FileFormat = { version: 1, bindings };
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
+      // state_dir may have been removed under a running gateway (a cleanup, a tmpfs remount).
+      await mkdir(dirname(this.path), { recursive: true });
       const fh = await open(tmp, "w", 0o600);
       try {
         await fh.writeFile(JSON.stringify(body));
