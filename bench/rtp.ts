@@ -25,6 +25,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { coreTicks, coreUse, processPct, processTicks, type CoreUse } from "./rtp/cpu.js";
 import { BenchTopology, LOAD_ADDR, RELAY_ADDR } from "./rtp/topology.js";
+import { have } from "../test/lab/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const LOAD_BIN = "/tmp/hikari-gw-rtp-load";
@@ -72,14 +73,6 @@ const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").s
 // which swamps the tail being measured. Same for every system, so ratios stay fair.
 const RT = process.env.BENCH_RT === "0" ? [] : ["chrt", "-f", "20"];
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface LoadResult {
   sessions: number;

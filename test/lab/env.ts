@@ -10,7 +10,8 @@ export interface LabCheck {
   missing: string[];
 }
 
-function have(cmd: string): boolean {
+/** Whether a command is on PATH. */
+export function have(cmd: string): boolean {
   try {
     execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
     return true;

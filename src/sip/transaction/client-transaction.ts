@@ -36,15 +36,9 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
 
   /** Guarded move between RFC states; Terminated is final and tells the layer and the TU. */
   transition(to: S): void {
-    const from = this.state;
-    if (from === to) return;
-    if ((from as string) === "terminated") throw new Error(`${this.method} client transaction: illegal ${from} → ${to}`);
+    if (!this.legalMove(this.state, to, `${this.method} client`)) return;
     this.state = to;
-    if ((to as string) === "terminated") {
-      this.stopAllTimers();
-      this.ctx.terminated(this);
-      if (this.user.onTerminated) this.ctx.guard("onTerminated", () => this.user.onTerminated!(this));
-    }
+    if ((to as string) === "terminated") this.enterTerminated(this.user.onTerminated ? () => this.user.onTerminated!(this) : undefined);
     this.entered(to);
   }
 

@@ -60,15 +60,9 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
   // --- Machine -------------------------------------------------------------------------
 
   transition(to: InviteServerState): void {
-    const from = this.state;
-    if (from === to) return;
-    if (from === "terminated") throw new Error(`invite server transaction: illegal ${from} → ${to}`);
+    if (!this.legalMove(this.state, to, "invite server")) return;
     this.state = to;
-    if (to === "terminated") {
-      this.stopAllTimers();
-      this.ctx.terminated(this);
-      if (this.onTerminated) this.ctx.guard("onTerminated", () => this.onTerminated!());
-    }
+    if (to === "terminated") this.enterTerminated(this.onTerminated);
   }
 
   sendResponse(res: SipResponse): void {

@@ -83,15 +83,9 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
   // --- Machine -------------------------------------------------------------------------
 
   transition(to: NonInviteServerState): void {
-    const from = this.state;
-    if (from === to) return;
-    if (from === "terminated") throw new Error(`non-invite server transaction: illegal ${from} → ${to}`);
+    if (!this.legalMove(this.state, to, "non-invite server")) return;
     this.st = to;
-    if (to === "terminated") {
-      this.stopAllTimers();
-      this.ctx.terminated(this);
-      if (this.onTerminated) this.ctx.guard("onTerminated", () => this.onTerminated!());
-    }
+    if (to === "terminated") this.enterTerminated(this.onTerminated);
   }
 
   sendResponse(res: SipResponse): void {

@@ -119,6 +119,23 @@ export abstract class TimedTransaction<T extends string> {
     for (const k of Object.keys(this.timers) as T[]) this.stopTimer(k);
   }
 
+  /**
+   * The guard every §17 machine applies to a state change: no-op on the same state,
+   * Terminated is final (an illegal move throws). Returns whether the move happens.
+   */
+  protected legalMove(from: string, to: string, name: string): boolean {
+    if (from === to) return false;
+    if (from === "terminated") throw new Error(`${name} transaction: illegal ${from} → ${to}`);
+    return true;
+  }
+
+  /** Entering Terminated: stop timers, tell the layer to forget us, then the user's hook. */
+  protected enterTerminated(notify: (() => void) | undefined): void {
+    this.stopAllTimers();
+    this.ctx.terminated(this as unknown as AnyTransaction);
+    if (notify) this.ctx.guard("onTerminated", notify);
+  }
+
   protected abstract onTimer(t: T): void;
   protected abstract transportFailed(err: Error): void;
 }
