@@ -51,6 +51,22 @@ describe("ExtensionAuth.authenticateRequest", () => {
     expect(ok).toEqual({ ok: true, user: "801" });
   });
 
+  it("answers 400 to credentials computed for another Request-URI", () => {
+    const { auth } = setup();
+    const first = auth.authenticateRequest(invite(), { proxy: true, source: PHONE });
+    if (first.ok) throw new Error("expected a challenge");
+    const forOther = digestAuthorization({
+      challenge: getHeader(first.response, "proxy-authenticate")!,
+      method: "INVITE",
+      uri: "sip:0120444444@hikari-gw",
+      username: "801",
+      password: "pw-801",
+      nc: 1,
+    });
+    const r = auth.authenticateRequest(invite([{ name: "proxy-authorization", value: forOther }]), { proxy: true, source: PHONE });
+    expect(r.ok ? 0 : r.response.status).toBe(400);
+  });
+
   it("ignores WWW credentials when proxy credentials are expected", () => {
     const { auth, respond } = setup();
     const first = auth.authenticateRequest(invite(), { proxy: true, source: PHONE });

@@ -93,7 +93,7 @@ export class ExtensionAuth {
         return this.fail(req, 403, "Forbidden");
       }
     }
-    const v = this.digest.verify(credentials, req.method, this.lookup);
+    const v = this.digest.verify(credentials, req.method, this.lookup, req.uri);
     if (v.ok) {
       this.lockout.recordSuccess(v.user, opts.source.address);
       return v;
@@ -111,6 +111,9 @@ export class ExtensionAuth {
         );
         return this.fail(req, 403, "Forbidden");
       case "malformed":
+        return this.fail(req, 400, "Bad Request");
+      case "uri-mismatch":
+        this.log.info({ user: v.user, source: `${opts.source.address}:${opts.source.port}`, method: req.method }, "digest uri does not match the Request-URI");
         return this.fail(req, 400, "Bad Request");
       default:
         // no-credentials, bad-nonce (e.g. one from before a restart), realm-mismatch,

@@ -8,7 +8,9 @@ import {
   parseDigestParams,
   type DigestAlgorithm,
   type Ha1Lookup,
+  sameResource,
 } from "./digest.js";
+import { parseUri } from "./message/index.js";
 
 describe("digest test vectors", () => {
   it("RFC 2617 §3.5 (MD5, qop=auth)", () => {
@@ -115,6 +117,28 @@ describe("DigestServer", () => {
       reason: "bad-response",
       user: "801",
     });
+  });
+
+  it("binds the credentials to the Request-URI's resource (RFC 3261 §22.4)", () => {
+    const { server, lookup, answer } = setup();
+    const ch = server.challenge({ proxy: true });
+    const v = answer(ch, { method: "INVITE", uri: "sip:802@198.18.2.1" });
+    // Replayed toward another number: refused before the hash is even looked at.
+    expect(server.verify(v, "INVITE", lookup, parseUri("sip:0312345678@198.18.2.1"))).toEqual({ ok: false, reason: "uri-mismatch", user: "801" });
+    expect(server.verify(v, "INVITE", lookup, parseUri("sip:802@198.18.2.1;transport=udp"))).toEqual({ ok: true, user: "801" });
+  });
+
+  it("compares digest-uri and Request-URI by scheme, user, host and port", () => {
+    const r = parseUri("sip:802@GW.example:5060;transport=udp");
+    expect(sameResource("sip:802@gw.example", r)).toBe(true);
+    expect(sameResource("sip:802@gw.example:5060", r)).toBe(true);
+    expect(sameResource("sip:802@gw.example:5070", r)).toBe(false);
+    expect(sameResource("sips:802@gw.example", r)).toBe(false);
+    expect(sameResource("sip:803@gw.example", r)).toBe(false);
+    expect(sameResource("sip:gw.example", r)).toBe(false);
+    expect(sameResource("sip:802@other.example", r)).toBe(false);
+    expect(sameResource("not a uri", r)).toBe(false);
+    expect(sameResource("sip:gw.example", parseUri("sip:gw.example"))).toBe(true);
   });
 
   it("binds the response to the method", () => {

@@ -14,7 +14,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { parseAuthParams, type AuthParams } from "./message/index.js";
+import { parseAuthParams, parseUri, type AuthParams, type SipUri } from "./message/index.js";
 
 export type DigestAlgorithm = "MD5" | "MD5-sess" | "SHA-256" | "SHA-256-sess";
 
@@ -29,6 +29,7 @@ export type DigestFailure =
   | "bad-algorithm"
   | "bad-qop"
   | "bad-response" // wrong password (or wrong method/uri)
+  | "uri-mismatch" // the digest-uri names another resource than the Request-URI (RFC 3261 §22.4)
   | "replay"; // nc not above the last one seen for this nonce
 
 export type DigestVerification = { ok: true; user: string } | { ok: false; reason: DigestFailure; user?: string };
@@ -182,7 +183,7 @@ export class DigestServer {
    * response is checked before nonce age, so `stale-nonce` is only reported for credentials
    * that were otherwise right (RFC 7616 §3.3 "stale ... the request-digest was valid").
    */
-  verify(authHeaderValue: string | undefined, method: string, ha1Lookup: Ha1Lookup): DigestVerification {
+  verify(authHeaderValue: string | undefined, method: string, ha1Lookup: Ha1Lookup, requestUri?: SipUri): DigestVerification {
     if (authHeaderValue === undefined) return { ok: false, reason: "no-credentials" };
     const parsed = parseDigestParams(authHeaderValue);
     if (!parsed || parsed.scheme.toLowerCase() !== "digest") return { ok: false, reason: "no-credentials" };
@@ -196,6 +197,10 @@ export class DigestServer {
       return { ok: false, reason: "malformed", user };
     }
     if (realm !== this.realm) return { ok: false, reason: "realm-mismatch", user };
+    // RFC 3261 §22.4: the digest-uri must point at the same resource as the Request-URI, or
+    // credentials captured for one request could be replayed to reach another (without qop,
+    // a nonce's responses are reusable until it expires).
+    if (requestUri !== undefined && !sameResource(uri, requestUri)) return { ok: false, reason: "uri-mismatch", user };
     const algorithm = parseAlgorithm(p.get("algorithm"));
     if (!algorithm) return { ok: false, reason: "bad-algorithm", user };
     const age = this.nonceAge(nonce);
@@ -320,4 +325,25 @@ export function digestAuthorization(i: DigestAuthorizationInput): string {
   if (opaque !== undefined) v += `, opaque=${quote(opaque)}`;
   if (qop) v += `, qop=auth, nc=${nc}`;
   return v;
+}
+
+/**
+ * Whether a digest-uri names the resource of `requestUri`: same scheme, user, host (case-
+ * insensitive) and port (the scheme's default when absent). Parameters are not compared:
+ * phones differ in whether they repeat `;transport=udp`, and they do not change the target.
+ */
+export function sameResource(digestUri: string, requestUri: SipUri): boolean {
+  let d: SipUri;
+  try {
+    d = parseUri(digestUri);
+  } catch {
+    return false;
+  }
+  const port = (u: SipUri) => u.port ?? (u.scheme === "sips" ? 5061 : u.scheme === "sip" ? 5060 : undefined);
+  return (
+    d.scheme === requestUri.scheme &&
+    (d.user ?? "") === (requestUri.user ?? "") &&
+    d.host.toLowerCase() === requestUri.host.toLowerCase() &&
+    port(d) === port(requestUri)
+  );
 }
