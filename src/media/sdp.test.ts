@@ -69,6 +69,52 @@ describe("rewriteSdp", () => {
   });
 });
 
+// Linphone-style: ICE at session and media level, a candidate sdp-transform cannot parse, video.
+const ICE_OFFER = [
+  "v=0",
+  "o=alice 1 1 IN IP4 10.8.0.5",
+  "s=Talk",
+  "c=IN IP4 10.8.0.5",
+  "t=0 0",
+  "a=ice-pwd:31ec21eb38b2ec6d36e8dc7b",
+  "a=ice-ufrag:e5ce5b1a",
+  "a=ice-lite",
+  "a=ice-options:trickle",
+  "m=audio 7078 RTP/AVP 0 101",
+  "a=rtpmap:0 PCMU/8000",
+  "a=rtpmap:101 telephone-event/8000",
+  "a=rtcp:7079",
+  "a=ice-ufrag:m1ufrag",
+  "a=ice-pwd:m1pwdm1pwdm1pwdm1pwdm1",
+  "a=candidate:1 1 UDP 2130706431 10.8.0.5 7078 typ host",
+  "a=candidate:1 2 UDP 2130706430 10.8.0.5 7079 typ host",
+  "a=candidate:2 1 UDP 1694498815 203.0.113.7 40123 typ srflx raddr 10.8.0.5 rport 7078",
+  "a=candidate:broken",
+  "a=remote-candidates:1 203.0.113.9 5000",
+  "a=end-of-candidates",
+  "a=sendrecv",
+  "m=video 9078 RTP/AVP 96",
+  "a=rtpmap:96 VP8/90000",
+  "a=candidate:1 1 UDP 2130706431 10.8.0.5 9078 typ host",
+  "",
+].join("\r\n");
+
+describe("rewriteSdp: ICE removed (rtpengine ICE=remove)", () => {
+  it("drops every ICE attribute at session and media level, keeps the rest", () => {
+    const out = rewriteSdp(ICE_OFFER, GW);
+    for (const a of ["a=candidate", "a=ice-ufrag", "a=ice-pwd", "a=ice-lite", "a=ice-options", "a=remote-candidates", "a=end-of-candidates"]) expect(out).not.toContain(a);
+    expect(out).not.toContain("10.8.0.5");
+    expect(out).not.toContain("203.0.113");
+    for (const l of ["m=audio 50000 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=rtcp:50001 IN IP4 198.18.0.1", "a=sendrecv", "m=video 0 RTP/AVP 96"]) expect(out).toContain(l);
+  });
+
+  it("leaves an offer without ICE as it was", () => {
+    expect(rewriteSdp(PHONE_OFFER, GW)).toBe(rewriteSdp(rewriteSdp(PHONE_OFFER, GW), GW));
+    const attrs = (sdp: string): number => sdp.split("\r\n").filter((l) => l.startsWith("a=")).length;
+    expect(attrs(rewriteSdp(PHONE_OFFER, GW))).toBe(attrs(PHONE_OFFER));
+  });
+});
+
 describe("sdpMediaTarget", () => {
   it("reads the peer's address, ports, direction and payload types", () => {
     expect(sdpMediaTarget(PHONE_OFFER)).toEqual({ address: "10.8.0.5", rtpPort: 4000, rtcpPort: 4001, direction: "sendrecv", payloadTypes: [0, 8, 101], hold: false });

@@ -6,7 +6,8 @@
  * receives names the gateway in `o=`/`c=`, the relay's even RTP port in the audio `m=`, and the
  * relay's RTCP port in `a=rtcp` (RFC 3605). Payload types, rtpmap/fmtp, telephone-event
  * (RFC 4733), ptime and the direction attribute pass unchanged: codec negotiation stays
- * end-to-end between the phones.
+ * end-to-end between the phones. ICE cannot pass: candidates would let the phones route around
+ * the relay.
  */
 import sdpTransform from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
@@ -54,12 +55,14 @@ function firstAudio(media: MediaDescription[]): number {
 export function rewriteSdp(sdp: string, target: SdpRewriteTarget): string {
   const s: SessionDescription = sdpTransform.parse(sdp);
   const audio = firstAudio(s.media);
+  stripIce(s);
   const ver = ipVer(target.address);
   s.origin = { ...s.origin, address: target.address, ipVer: ver, netType: "IN" };
   if (target.sessionVersionBump) s.origin.sessionVersion = Number(s.origin.sessionVersion) + 1;
   s.connection = { version: ver, ip: target.address };
   s.media.forEach((m, i) => {
     delete m.connection;
+    stripIce(m);
     if (i !== audio) {
       m.port = 0;
       delete m.rtcp;
@@ -72,6 +75,38 @@ export function rewriteSdp(sdp: string, target: SdpRewriteTarget): string {
     }
   });
   return sdpTransform.write(s);
+}
+
+/**
+ * ICE removal (rtpengine's `ICE=remove`): c=/m= name the relay, so the phones' own candidates
+ * (RFC 8839 §5: candidate, ice-ufrag, ice-pwd, ice-options, ice-lite, remote-candidates,
+ * end-of-candidates) must not reach the other side: with them an ICE agent would check and
+ * pick a direct path around the gateway. Without ICE attributes a peer falls back to c=/m=.
+ * Lines sdp-transform cannot parse (a candidate without `typ`) land in `invalid`.
+ */
+type IceHolder = Pick<SessionDescription, "iceUfrag" | "icePwd" | "iceOptions" | "icelite" | "invalid"> & {
+  candidates?: unknown;
+  endOfCandidates?: unknown;
+  remoteCandidates?: unknown;
+};
+const ICE_LINE = /^(candidate|ice-|remote-candidates|end-of-candidates)/i;
+
+function stripIce(x: IceHolder): void {
+  delete x.iceUfrag;
+  delete x.icePwd;
+  delete x.iceOptions;
+  delete x.icelite;
+  delete x.candidates;
+  delete x.endOfCandidates;
+  delete x.remoteCandidates;
+  if (x.invalid) {
+    x.invalid = x.invalid.filter((a) => !ICE_LINE.test(a.value));
+    if (x.invalid.length === 0) delete x.invalid;
+  }
+}
+
+function directionOf(raw: string | undefined): SdpDirection {
+  return raw !== undefined && DIRECTIONS.has(raw) ? (raw as SdpDirection) : "sendrecv";
 }
 
 const DIRECTIONS = new Set<string>(["sendrecv", "sendonly", "recvonly", "inactive"]);
@@ -93,8 +128,7 @@ export function sdpMediaTarget(sdp: string): SdpMediaTarget | null {
   const m = s.media[i]!;
   const address = m.connection?.ip ?? s.connection?.ip;
   if (!address || !Number.isInteger(m.port) || m.port <= 0 || m.port > 65535) return null;
-  const dirRaw: string = m.direction ?? s.direction ?? "sendrecv";
-  const direction = (DIRECTIONS.has(dirRaw) ? dirRaw : "sendrecv") as SdpDirection;
+  const direction = directionOf(m.direction ?? s.direction);
   const rtcpPort = m.rtcp?.port ?? m.port + 1;
   const payloadTypes = String(m.payloads ?? "")
     .split(/\s+/)
