@@ -115,6 +115,32 @@ describe("rewriteSdp: ICE removed (rtpengine ICE=remove)", () => {
   });
 });
 
+describe("rewriteSdp: RFC 2543 hold (c=0.0.0.0) made explicit (RFC 3264 §8.4)", () => {
+  const HOLD_2543 = "v=0\r\no=- 1 2 IN IP4 10.8.0.5\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 7078 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+  it("adds a=sendonly to the audio m-line when there is no direction, and the rewrite still reads as hold", () => {
+    const out = rewriteSdp(HOLD_2543, GW);
+    expect(out).toMatch(/^m=audio 50000 RTP\/AVP 0\r\n(a=.*\r\n)*a=sendonly\r\n/m);
+    expect(out).not.toContain("0.0.0.0");
+    expect(sdpMediaTarget(out)).toMatchObject({ address: "198.18.0.1", direction: "sendonly", hold: true });
+  });
+
+  it("takes the receive half away from an explicit direction, at session or media level", () => {
+    expect(rewriteSdp(HOLD_2543 + "a=recvonly\r\n", GW)).toContain("a=inactive");
+    expect(rewriteSdp(HOLD_2543 + "a=sendrecv\r\n", GW)).toContain("a=sendonly");
+    expect(rewriteSdp(HOLD_2543 + "a=inactive\r\n", GW)).toContain("a=inactive");
+    const sessionLevel = HOLD_2543.replace("t=0 0\r\n", "t=0 0\r\na=recvonly\r\n");
+    expect(rewriteSdp(sessionLevel, GW)).toMatch(/^m=audio[^]*a=inactive/m);
+  });
+
+  it("sees a media-level c=0.0.0.0 too, and leaves an active offer without a direction alone", () => {
+    const mediaLevel = PHONE_OFFER.replace("a=sendrecv\r\n", "").replace("m=audio 4000 RTP/AVP 0 8 101\r\nc=IN IP4 10.8.0.5", "m=audio 4000 RTP/AVP 0 8 101\r\nc=IN IP4 0.0.0.0");
+    expect(rewriteSdp(mediaLevel, GW)).toContain("a=sendonly");
+    const active = PHONE_OFFER.replace("a=sendrecv\r\n", "");
+    expect(rewriteSdp(active, GW)).not.toMatch(/a=(sendonly|recvonly|inactive|sendrecv)/);
+  });
+});
+
 describe("sdpMediaTarget", () => {
   it("reads the peer's address, ports, direction and payload types", () => {
     expect(sdpMediaTarget(PHONE_OFFER)).toEqual({ address: "10.8.0.5", rtpPort: 4000, rtcpPort: 4001, direction: "sendrecv", payloadTypes: [0, 8, 101], hold: false });
@@ -129,7 +155,7 @@ describe("sdpMediaTarget", () => {
     expect(sdpMediaTarget(PHONE_OFFER.replace("a=sendrecv", "a=sendonly"))).toMatchObject({ direction: "sendonly", hold: true });
     expect(sdpMediaTarget(PHONE_OFFER.replace("a=sendrecv", "a=inactive"))).toMatchObject({ direction: "inactive", hold: true });
     expect(sdpMediaTarget(PHONE_OFFER.replace("a=sendrecv", "a=recvonly"))).toMatchObject({ direction: "recvonly", hold: false });
-    expect(sdpMediaTarget(PHONE_OFFER.replaceAll("10.8.0.5", "0.0.0.0"))).toMatchObject({ hold: true });
+    expect(sdpMediaTarget(PHONE_OFFER.replaceAll("10.8.0.5", "0.0.0.0"))).toMatchObject({ direction: "sendonly", hold: true });
   });
 
   it("takes a session-level direction when the m-line has none", () => {

@@ -6,8 +6,8 @@
  * receives names the gateway in `o=`/`c=`, the relay's even RTP port in the audio `m=`, and the
  * relay's RTCP port in `a=rtcp` (RFC 3605). Payload types, rtpmap/fmtp, telephone-event
  * (RFC 4733), ptime and the direction attribute pass unchanged: codec negotiation stays
- * end-to-end between the phones. ICE cannot pass: candidates would let the phones route around
- * the relay.
+ * end-to-end between the phones. Two things cannot pass: ICE (candidates would let the phones
+ * route around the relay) and an RFC 2543 hold (c=0.0.0.0), which our c= would hide.
  */
 import sdpTransform from "sdp-transform";
 import type { MediaDescription, SessionDescription } from "sdp-transform";
@@ -55,6 +55,7 @@ function firstAudio(media: MediaDescription[]): number {
 export function rewriteSdp(sdp: string, target: SdpRewriteTarget): string {
   const s: SessionDescription = sdpTransform.parse(sdp);
   const audio = firstAudio(s.media);
+  if (audio >= 0) explicitHold(s, s.media[audio]!);
   stripIce(s);
   const ver = ipVer(target.address);
   s.origin = { ...s.origin, address: target.address, ipVer: ver, netType: "IN" };
@@ -105,6 +106,20 @@ function stripIce(x: IceHolder): void {
   }
 }
 
+/** RFC 3264 §8.4 / RFC 2543 hold: c=0.0.0.0 means "send me nothing", whatever the direction says. */
+const WITHOUT_RECV: Record<SdpDirection, SdpDirection> = { sendrecv: "sendonly", sendonly: "sendonly", recvonly: "inactive", inactive: "inactive" };
+
+/**
+ * An RFC 2543 hold (c=0.0.0.0 for the audio stream) stated the RFC 3264 §8.4 way, with a
+ * direction on the audio m-line: once c= names the relay, the other phone would otherwise
+ * read an active offer (and answer sendrecv, or keep sending). No direction → sendonly.
+ */
+function explicitHold(s: SessionDescription, m: MediaDescription): void {
+  const address = m.connection?.ip ?? s.connection?.ip;
+  if (address !== "0.0.0.0") return;
+  m.direction = WITHOUT_RECV[directionOf(m.direction ?? s.direction)];
+}
+
 function directionOf(raw: string | undefined): SdpDirection {
   return raw !== undefined && DIRECTIONS.has(raw) ? (raw as SdpDirection) : "sendrecv";
 }
@@ -128,13 +143,15 @@ export function sdpMediaTarget(sdp: string): SdpMediaTarget | null {
   const m = s.media[i]!;
   const address = m.connection?.ip ?? s.connection?.ip;
   if (!address || !Number.isInteger(m.port) || m.port <= 0 || m.port > 65535) return null;
-  const direction = directionOf(m.direction ?? s.direction);
+  const stated = directionOf(m.direction ?? s.direction);
+  // RFC 2543 hold: c=0.0.0.0 takes the receive half away (what rewriteSdp makes explicit).
+  const direction = address === "0.0.0.0" ? WITHOUT_RECV[stated] : stated;
   const rtcpPort = m.rtcp?.port ?? m.port + 1;
   const payloadTypes = String(m.payloads ?? "")
     .split(/\s+/)
     .filter((p) => p !== "")
     .map(Number)
     .filter((n) => Number.isInteger(n));
-  const hold = direction === "sendonly" || direction === "inactive" || address === "0.0.0.0";
+  const hold = direction === "sendonly" || direction === "inactive";
   return { address, rtpPort: m.port, rtcpPort, direction, payloadTypes, hold };
 }
