@@ -1,9 +1,11 @@
 /**
  * The per-Contact rules of a REGISTER (RFC 3261 §10.3 steps 6 and 7), split from the
  * registrar so it stays one job per file: how long each contact asks for, and whether a
- * request may change a binding given its Call-ID and CSeq.
+ * request may change a binding given its Call-ID and CSeq, and which stored binding a contact
+ * of the request is.
  */
 import { formatUri, parseNameAddr } from "../sip/message/index.js";
+import type { Endpoint } from "../sip/message/types.js";
 import type { Binding } from "./bindings-store.js";
 
 /** A REGISTER the registrar refuses with this status (thrown inside the update, caught once). */
@@ -70,4 +72,39 @@ export function parseDelta(v: string | undefined): number | undefined {
   const t = v.trim();
   if (!/^[0-9]{1,12}$/.test(t)) return undefined;
   return Math.min(Number(t), MAX_DELTA_SECONDS);
+}
+
+/**
+ * What identifies a binding (RFC 5626 §6 and §7 without requiring outbound from the phone):
+ * the +sip.instance when the phone gives one, else the contact URI together with the flow
+ * the REGISTER came over. Two phones of one extension behind different NATs may well both
+ * write `sip:802@192.168.1.10:5060` into Contact; keyed by contact alone, the second would
+ * silently take over the first one's binding.
+ */
+export function bindingKey(b: Pick<Binding, "contact" | "source" | "instance">): string {
+  return b.instance !== undefined ? `instance ${b.instance}` : `contact ${b.contact} via ${b.source.address}:${b.source.port}`;
+}
+
+export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.address === b.address && a.port === b.port;
+}
+
+/**
+ * The stored binding a contact of this REGISTER updates, if any. In order: the same
+ * +sip.instance (the same device, whatever its contact and flow now, RFC 5626 §6); the same
+ * contact under the same Call-ID (the same registration, RFC 3261 §10.3 step 7, arriving
+ * from a new NAT mapping); the same contact over the same flow.
+ */
+export function findBinding(bindings: Iterable<Binding>, u: ContactUpdate, callId: string, source: Endpoint): Binding | undefined {
+  let sameCall: Binding | undefined;
+  let sameFlow: Binding | undefined;
+  for (const b of bindings) {
+    if (u.instance !== undefined && b.instance === u.instance) return b;
+    // A device that names its instance is matched by it alone, except against an older
+    // binding of the same contact that had none (the phone just turned outbound on).
+    if (b.contact !== u.key || (u.instance !== undefined && b.instance !== undefined)) continue;
+    if (b.callId === callId) sameCall ??= b;
+    else if (sameEndpoint(b.source, source)) sameFlow ??= b;
+  }
+  return sameCall ?? sameFlow;
 }

@@ -92,6 +92,7 @@ describe("Registrar", () => {
     r.on("binding-added", (b) => events.push(["added", b.contact]));
     r.on("binding-refreshed", (b) => events.push(["refreshed", b.contact]));
     r.on("binding-removed", (b, why) => events.push(["removed", b.contact, why]));
+    r.on("binding-moved", (b, from) => events.push(["moved", `${b.contact} ${from.address}:${from.port}>${b.source.address}:${b.source.port}`]));
     return r;
   };
 
@@ -287,6 +288,46 @@ describe("Registrar", () => {
       registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:${i}>`], callId: `d${i}` }, PHONE_B);
     }
     expect(registrar.lookup("802").map((b) => b.contact).sort()).toEqual(["sip:802@198.18.0.11:2", "sip:802@198.18.0.11:3"]);
+  });
+
+  it("keeps two devices behind different NATs that send the same private Contact (keyed by contact and flow)", () => {
+    const lan = ["<sip:802@192.168.1.10:5060>"];
+    const natA = { address: "198.18.0.21", port: 5060 };
+    const natB = { address: "198.18.0.22", port: 5060 };
+    expect(registerAuthed({ user: "802", contacts: lan, callId: "dev-a" }, natA).status).toBe(200);
+    const res = registerAuthed({ user: "802", contacts: lan, callId: "dev-b" }, natB);
+    expect(res.status).toBe(200);
+    expect(getHeaders(res, "contact")).toHaveLength(2);
+    expect(registrar.lookup("802").map((b) => b.source).sort((x, y) => x.address.localeCompare(y.address))).toEqual([natA, natB]);
+    // One device's unregister takes only its own binding, not the other's same Contact.
+    registerAuthed({ user: "802", contacts: ["<sip:802@192.168.1.10:5060>;expires=0"], callId: "dev-b" }, natB);
+    expect(registrar.lookup("802").map((b) => b.source)).toEqual([natA]);
+    expect(events.map((e) => e[0])).toEqual(["added", "added", "removed"]);
+  });
+
+  it("follows a NAT rebinding: the same Call-ID and contact from a new source moves the binding", () => {
+    const c = ["<sip:801@192.168.1.20:5060>"];
+    registerAuthed({ contacts: c, callId: "nat" }, PHONE_A);
+    const moved = { address: PHONE_A.address, port: 61000 };
+    expect(registerAuthed({ contacts: c, callId: "nat" }, moved).status).toBe(200);
+    expect(registrar.lookup("801").map((b) => b.source)).toEqual([moved]);
+    expect(events).toEqual([
+      ["added", "sip:801@192.168.1.20:5060"],
+      ["refreshed", "sip:801@192.168.1.20:5060"],
+      ["moved", "sip:801@192.168.1.20:5060 198.18.0.10:5060>198.18.0.10:61000"],
+    ]);
+    // Still one registration for step 7: an old CSeq of that Call-ID from the old flow fails.
+    const stale = registrar.handleRegister(register({ contacts: c, callId: "nat", cseq: 1 }), PHONE_A);
+    const late = registrar.handleRegister(register({ contacts: c, callId: "nat", cseq: 1, authorization: answer(stale, "801", "pw-801") }), PHONE_A);
+    expect(late.status).toBe(400);
+  });
+
+  it("moves a +sip.instance binding to its new source and contact", () => {
+    const inst = ';+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
+    registerAuthed({ contacts: [`<sip:801@198.18.0.10:5060>${inst}`], callId: "m1" }, PHONE_A);
+    registerAuthed({ contacts: [`<sip:801@198.18.0.11:5062>${inst}`], callId: "m2" }, PHONE_B);
+    expect(registrar.lookup("801").map((b) => [b.contact, b.source])).toEqual([["sip:801@198.18.0.11:5062", PHONE_B]]);
+    expect(events.map((e) => e[0])).toEqual(["added", "removed", "added", "moved"]);
   });
 
   it("keeps working when a listener throws", () => {

@@ -1,7 +1,7 @@
 /**
  * The registrar (RFC 3261 §10.3) for the configured extensions: authenticates REGISTER,
- * keeps the bindings (several devices per extension, keyed by contact URI), answers with
- * every current contact, persists through BindingsStore and tells the rest of the gateway
+ * keeps the bindings (several devices per extension, each identified by its +sip.instance or
+ * else by contact URI and source flow: see `bindingKey`), answers with every current contact, persists through BindingsStore and tells the rest of the gateway
  * about changes through typed events.
  *
  * NAT: each binding remembers the address the REGISTER came from; requests to the phone go
@@ -21,7 +21,7 @@ import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js"
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
-import { RegisterError, checkOrder, contactUpdate, parseDelta } from "./registrar-contacts.js";
+import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint } from "./registrar-contacts.js";
 
 export type { Binding } from "./bindings-store.js";
 
@@ -31,6 +31,12 @@ export interface RegistrarEvents {
   "binding-added": [binding: Binding];
   "binding-refreshed": [binding: Binding];
   "binding-removed": [binding: Binding, reason: BindingRemovalReason];
+  /**
+   * The same device (same +sip.instance, or same contact and Call-ID) now registers from
+   * another address: its NAT mapping changed. Follows the binding's added/refreshed event.
+   * Requests of calls still aimed at `from` should go to `binding.source` from now on.
+   */
+  "binding-moved": [binding: Binding, from: Endpoint];
 }
 
 export interface RegistrarOptions {
@@ -67,7 +73,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   private readonly defaultExpires: number;
   private readonly maxContacts: number;
   private readonly sweepMs: number;
-  /** extension → contact URI → binding */
+  /** extension → bindingKey → binding */
   private readonly bindings = new Map<string, Map<string, Binding>>();
   private readonly snapshot = (): Binding[] => this.all();
   private sweepTimer: TimerHandle | undefined;
@@ -88,7 +94,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     this.auth = opts.auth ?? new ExtensionAuth({ extensions: opts.extensions, digest: opts.digest, lockout: opts.lockout, log: opts.log, clock: opts.clock });
     for (const b of this.store.load()) {
       if (!this.auth.has(b.aor)) continue; // an extension removed from the config since
-      this.aorMap(b.aor).set(b.contact, b);
+      this.aorMap(b.aor).set(bindingKey(b), b);
     }
     this.scheduleSweep();
   }
@@ -202,21 +208,17 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
     const limits = { min: this.minExpires, max: this.maxExpires, default: this.defaultExpires };
     const updates = values.map((v) => contactUpdate(v, expiresHeader, limits));
+    const matches = updates.map((u) => (existing ? findBinding(existing.values(), u, callId, source) : undefined));
     // Step 7: Call-ID/CSeq ordering, checked for all contacts before changing any, because a
     // failure "MUST abort the update" of the whole request.
-    if (existing) {
-      for (const u of updates) {
-        const b = existing.get(u.key);
-        if (b) checkOrder(b, callId, seq);
-      }
-    }
+    for (const old of matches) if (old) checkOrder(old, callId, seq);
     const userAgent = getHeader(req, "user-agent");
     const path = getHeaders(req, "path");
-    for (const u of updates) {
-      const old = existing?.get(u.key);
+    updates.forEach((u, i) => {
+      const old = matches[i];
       if (u.expires === 0) {
         if (old) this.remove(aor, old, "unregistered");
-        continue;
+        return;
       }
       const b: Binding = {
         aor,
@@ -230,34 +232,35 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         q: u.q,
         instance: u.instance,
       };
-      if (old) {
-        this.aorMap(aor).set(u.key, b);
+      const moved = old !== undefined && !sameEndpoint(old.source, b.source);
+      if (old && old.contact === b.contact) {
+        this.put(aor, b, old);
         this.log.debug({ extension: aor, contact: b.contact, expires: u.expires }, "binding refreshed");
         this.notify("binding-refreshed", b);
-        continue;
+      } else {
+        // The same device (+sip.instance, RFC 5626 §6) under a new contact replaces its old binding.
+        if (old) this.remove(aor, old, "replaced");
+        this.makeRoom(aor);
+        this.put(aor, b);
+        this.log.info(
+          { extension: aor, contact: b.contact, source: `${source.address}:${source.port}`, user_agent: userAgent, expires: u.expires },
+          "binding added",
+        );
+        this.notify("binding-added", b);
       }
-      this.makeRoom(aor, b);
-      this.aorMap(aor).set(u.key, b);
-      this.log.info(
-        { extension: aor, contact: b.contact, source: `${source.address}:${source.port}`, user_agent: userAgent, expires: u.expires },
-        "binding added",
-      );
-      this.notify("binding-added", b);
-    }
+      if (moved) {
+        this.log.info({ extension: aor, contact: b.contact, from: `${old.source.address}:${old.source.port}`, to: `${source.address}:${source.port}` }, "binding moved");
+        this.notify("binding-moved", b, old.source);
+      }
+    });
     if (updates.length > 0) this.store.changed(this.snapshot);
     return this.ok(req, aor, now);
   }
 
-  /**
-   * Before adding `b`: the same device under a new contact (same +sip.instance, RFC 5626
-   * §6) replaces its old binding, and past maxContacts the one closest to expiry goes.
-   */
-  private makeRoom(aor: string, b: Binding): void {
+  /** Before adding a binding: past maxContacts the one closest to expiry goes. */
+  private makeRoom(aor: string): void {
     const m = this.bindings.get(aor);
     if (!m) return;
-    if (b.instance) {
-      for (const old of m.values()) if (old.instance === b.instance) this.remove(aor, old, "replaced");
-    }
     for (let guard = 0; m.size >= this.maxContacts && guard < this.maxContacts; guard++) {
       let victim: Binding | undefined;
       for (const x of m.values()) if (!victim || x.expiresAt < victim.expiresAt) victim = x;
@@ -265,10 +268,22 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
   }
 
+  /** Stores `b`, in place of `old` when it updates that one (its key may differ: a new flow). */
+  private put(aor: string, b: Binding, old?: Binding): void {
+    const m = this.aorMap(aor);
+    if (old && m.get(bindingKey(old)) === old) m.delete(bindingKey(old));
+    const key = bindingKey(b);
+    const occupant = m.get(key);
+    // Another binding under the same key is the same device and flow: `b` supersedes it.
+    if (occupant !== undefined && occupant !== old) this.remove(aor, occupant, "replaced");
+    m.set(key, b);
+  }
+
   private remove(aor: string, b: Binding, reason: BindingRemovalReason): void {
     const m = this.bindings.get(aor);
-    if (!m || m.get(b.contact) !== b) return;
-    m.delete(b.contact);
+    const key = bindingKey(b);
+    if (!m || m.get(key) !== b) return;
+    m.delete(key);
     if (m.size === 0) this.bindings.delete(aor);
     this.log.info({ extension: aor, contact: b.contact, reason }, "binding removed");
     this.notify("binding-removed", b, reason);
