@@ -29,6 +29,23 @@ describe("SDP for the NGN", () => {
     expect(out).not.toContain("m=video");
   });
 
+  it("states telephone-event 0-15 toward the NGN whatever range the phone offered (NGN.md)", () => {
+    const wide = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 101").replace("a=fmtp:101 0-15", "a=fmtp:101 0-16"))!;
+    expect(wide).toContain("a=fmtp:101 0-15\r\n");
+    expect(wide).not.toContain("0-16");
+    expect(wide.match(/a=fmtp:101/g)).toHaveLength(1);
+    const none = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 101").replace("a=fmtp:101 0-15\r\n", ""))!;
+    expect(none).toContain("a=fmtp:101 0-15\r\n");
+  });
+
+  it("refuses SRTP-only audio (488 before the NGN bills a call) and picks the plain RTP line when there is one", () => {
+    expect(shapeForNgn(offer("m=audio 40000 RTP/SAVP 0 101", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n"))).toBeNull();
+    expect(shapeForNgn(offer("m=audio 40000 UDP/TLS/RTP/SAVPF 0 101"))).toBeNull();
+    const both = offer("m=audio 40000 RTP/SAVP 0 101") + "m=audio 40002 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n";
+    expect(shapeForNgn(both)).toMatch(/m=audio 40002 RTP\/AVP 0\r\n/);
+    expect(shapeForNgn(offer("m=audio 40000 RTP/AVPF 0 101"))).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
+  });
+
   it("reads the o= version, which tells a refresh from a new offer", () => {
     expect(sdpVersion(offer("m=audio 1 RTP/AVP 0"))).toBe("3");
   });
