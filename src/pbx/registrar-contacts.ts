@@ -108,3 +108,31 @@ export function findBinding(bindings: Iterable<Binding>, u: ContactUpdate, callI
   }
   return sameCall ?? sameFlow;
 }
+
+/**
+ * The bindings a REGISTER from a phone that restarted leaves behind on its flow. RFC 3261
+ * §10.2 wants one Call-ID per boot cycle of a UA toward a registrar, so a binding held over
+ * the same source address:port under another Call-ID is that phone before its restart, even
+ * when its Contact changed (a new ;rinstance=, a new local port). Left alone it would ring
+ * the phone a second time on every call for up to an hour (Asterisk's remove_existing and
+ * Kamailio's per-flow handling end it the same way). Not when the REGISTER came through a
+ * proxy (Path, RFC 3327): the source is then the proxy, shared by many phones; not when both
+ * name different +sip.instance values (two declared devices); and only when the request adds
+ * or refreshes something (a query or an unregister proves nothing about the old contacts).
+ */
+export function staleOnFlow(
+  bindings: Iterable<Binding>,
+  request: { callId: string; source: Endpoint; path: readonly string[]; updates: readonly ContactUpdate[]; matches: readonly (Binding | undefined)[] },
+): Binding[] {
+  const { callId, source, path, updates, matches } = request;
+  if (path.length > 0 || !updates.some((u) => u.expires > 0)) return [];
+  const instances = new Set<string>();
+  for (const u of updates) if (u.instance !== undefined) instances.add(u.instance);
+  const out: Binding[] = [];
+  for (const b of bindings) {
+    if (b.callId === callId || b.path.length > 0 || !sameEndpoint(b.source, source) || matches.includes(b)) continue;
+    if (b.instance !== undefined && instances.size > 0 && !instances.has(b.instance)) continue;
+    out.push(b);
+  }
+  return out;
+}

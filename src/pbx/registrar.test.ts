@@ -285,7 +285,7 @@ describe("Registrar", () => {
     registrar = make({ maxContacts: 2 });
     for (let i = 1; i <= 3; i++) {
       clock.advance(1000);
-      registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:${i}>`], callId: `d${i}` }, PHONE_B);
+      registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:${i}>`], callId: `d${i}` }, { address: PHONE_B.address, port: 40000 + i });
     }
     expect(registrar.lookup("802").map((b) => b.contact).sort()).toEqual(["sip:802@198.18.0.11:2", "sip:802@198.18.0.11:3"]);
   });
@@ -328,6 +328,50 @@ describe("Registrar", () => {
     registerAuthed({ contacts: [`<sip:801@198.18.0.11:5062>${inst}`], callId: "m2" }, PHONE_B);
     expect(registrar.lookup("801").map((b) => [b.contact, b.source])).toEqual([["sip:801@198.18.0.11:5062", PHONE_B]]);
     expect(events.map((e) => e[0])).toEqual(["added", "removed", "added", "moved"]);
+  });
+
+  it("replaces a restarted phone's binding on the same flow (new Call-ID, new Contact): one binding, one INVITE", () => {
+    registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.11:5060;rinstance=old>"], callId: "boot-1" }, PHONE_B);
+    const res = registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.11:5060;rinstance=new>"], callId: "boot-2" }, PHONE_B);
+    expect([...contactsOf(res).keys()]).toEqual(["sip:802@198.18.0.11:5060;rinstance=new"]);
+    expect(registrar.lookup("802").map((b) => b.contact)).toEqual(["sip:802@198.18.0.11:5060;rinstance=new"]);
+    expect(events).toEqual([
+      ["added", "sip:802@198.18.0.11:5060;rinstance=old"],
+      ["removed", "sip:802@198.18.0.11:5060;rinstance=old", "replaced"],
+      ["added", "sip:802@198.18.0.11:5060;rinstance=new"],
+    ]);
+  });
+
+  it("keeps RFC 3261 semantics on one flow: several contacts of one REGISTER, and later ones under the same Call-ID, add up", () => {
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10:1>", "<sip:801@198.18.0.10:2>"], callId: "one-boot" });
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10:3>"], callId: "one-boot" });
+    expect(registrar.lookup("801").map((b) => b.contact).sort()).toEqual(["sip:801@198.18.0.10:1", "sip:801@198.18.0.10:2", "sip:801@198.18.0.10:3"]);
+    // A query and an unregister under a new Call-ID say nothing about the other contacts.
+    registerAuthed({ callId: "other" });
+    registerAuthed({ contacts: ["<sip:801@198.18.0.10:3>;expires=0"], callId: "other" });
+    expect(registrar.lookup("801")).toHaveLength(2);
+    // Another extension on the same flow (a two-line phone) is its own business.
+    registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.10:1>"], callId: "line-2" });
+    expect(registrar.lookup("801")).toHaveLength(2);
+  });
+
+  it("does not treat a proxy's flow (Path) or a different +sip.instance as a restart", () => {
+    const path = (s: Spec) => {
+      const r = register(s);
+      r.headers.splice(1, 0, { name: "path", value: "<sip:edge.example;lr>" });
+      return r;
+    };
+    for (const [i, cid] of ["p1", "p2"].entries()) {
+      const c = [`<sip:801@10.0.0.${i + 1}:5060>`];
+      const first = registrar.handleRegister(path({ contacts: c, callId: cid, cseq: 1 }), PHONE_A);
+      expect(registrar.handleRegister(path({ contacts: c, callId: cid, cseq: 2, authorization: answer(first, "801", "pw-801") }), PHONE_A).status).toBe(200);
+    }
+    expect(registrar.lookup("801")).toHaveLength(2);
+    const i1 = ';+sip.instance="<urn:uuid:11111111-0000-1000-8000-000000000001>"';
+    const i2 = ';+sip.instance="<urn:uuid:11111111-0000-1000-8000-000000000002>"';
+    registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:5060>${i1}`], callId: "i1" }, PHONE_B);
+    registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:5060>${i2}`], callId: "i2" }, PHONE_B);
+    expect(registrar.lookup("802")).toHaveLength(2);
   });
 
   it("keeps working when a listener throws", () => {

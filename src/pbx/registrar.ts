@@ -21,7 +21,7 @@ import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js"
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
-import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint } from "./registrar-contacts.js";
+import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint, staleOnFlow } from "./registrar-contacts.js";
 
 export type { Binding } from "./bindings-store.js";
 
@@ -214,6 +214,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     for (const old of matches) if (old) checkOrder(old, callId, seq);
     const userAgent = getHeader(req, "user-agent");
     const path = getHeaders(req, "path");
+    if (existing) {
+      for (const old of staleOnFlow(existing.values(), { callId, source, path, updates, matches })) this.remove(aor, old, "replaced");
+    }
     updates.forEach((u, i) => {
       const old = matches[i];
       if (u.expires === 0) {
