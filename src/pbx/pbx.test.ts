@@ -15,7 +15,8 @@ import { Lockout } from "./lockout.js";
 import { ExtensionAuth } from "./auth.js";
 import { Dialplan } from "./dialplan.js";
 import { Pbx } from "./pbx.js";
-import { passThroughMedia } from "./call-media.js";
+import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
+import type { SipSide } from "./call.js";
 import { TestPhone, PHONE_SDP, until } from "./test-phone.js";
 
 const GW = { address: "198.18.0.1", port: 5060 };
@@ -201,5 +202,105 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(res.status).toBe(487);
     await until(() => b.received.some((r) => r.method === "CANCEL"));
     expect(events.at(-1)?.type).toBe("missed");
+  });
+});
+
+describe("PBX: a side's channels (admission before media, hangupOn)", () => {
+  let net: MemoryNetwork;
+  let dir: string;
+  let pbx: Pbx;
+  let registrar: Registrar;
+  let gwTx: TransactionLayer;
+  let a: TestPhone;
+  let b: TestPhone;
+  let line: TestPhone;
+  let side: SipSide;
+  /** Media creation waits for the test to open this gate (a slow relay port allocation). */
+  let gate: () => void;
+  let gateOpen: Promise<void>;
+
+  beforeEach(async () => {
+    net = createMemoryNetwork();
+    dir = mkdtempSync(join(tmpdir(), "hgw-pbx-"));
+    const log = silentLogger();
+    const clock = systemClock;
+    gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
+    const extensions = [
+      { number: "801", password: "secret801" },
+      { number: "802", password: "secret802" },
+    ];
+    const digest = new DigestServer({ realm: "test", clock });
+    const lockout = new Lockout({ clock, log });
+    const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
+    registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
+    gateOpen = new Promise((r) => (gate = r));
+    const slowMedia: CallMediaFactory = { create: async (id) => gateOpen.then(() => passThroughMedia.create(id)) };
+    pbx = new Pbx({
+      tx: gwTx, registrar, auth, media: slowMedia, extensions, clock, log,
+      dialplan: new Dialplan([{ match: "^0[0-9]+$", to: "trunk" }]),
+      localHost: GW.address, localPort: GW.port, ringTimeoutMs: 5000,
+    });
+    // A one-channel "trunk" that is just another SIP side, ringing a stand-in for the line.
+    side = { name: "trunk", tx: gwTx, host: GW.address, port: GW.port };
+    line = new TestPhone(net, { address: "198.18.0.40", port: 5060 }, "line", "x", GW, clock);
+    line.behaviour = { ringOnly: true };
+    pbx.setTrunk({
+      outboundTarget: (dialled) => {
+        if (pbx.activeOn(side) >= 1) return { status: 486, reason: "Line Busy" };
+        const uri = { scheme: "sip", user: dialled, host: "198.18.0.40", port: 5060, params: new Map(), headers: new Map() };
+        return { side, uri, destination: line.local, to: { uri, params: new Map() }, label: "line" };
+      },
+    });
+    a = new TestPhone(net, { address: "198.18.0.11", port: 5060 }, "801", "secret801", GW, clock);
+    b = new TestPhone(net, { address: "198.18.0.12", port: 5060 }, "802", "secret802", GW, clock);
+    await a.register();
+    await b.register();
+  });
+
+  afterEach(async () => {
+    gate();
+    pbx.close();
+    await registrar.close();
+    for (const t of [gwTx, a.tx, b.tx, line.tx]) t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("two phones dialling out at once with one channel: one call goes out, the other hears 486", async () => {
+    const first = a.call("0399990000");
+    const second = b.call("0399990001");
+    // Both INVITEs are in: the first waits for its media, the second must already see the channel taken.
+    const busy = await Promise.race([second, first]);
+    expect(busy.res.status).toBe(486);
+    expect(pbx.activeOn(side)).toBe(1);
+    gate();
+    await until(() => line.received.some((r) => r.method === "INVITE"));
+    await net.flush();
+    expect(line.received.filter((r) => r.method === "INVITE")).toHaveLength(1);
+    expect(pbx.hangupOn(side, "test")).toBe(1);
+    const outcomes = await Promise.all([first, second]);
+    expect(outcomes.map((o) => o.res.status).sort()).toEqual([480, 486]);
+    expect(pbx.activeOn(side)).toBe(0);
+  });
+
+  it("hangupOn(side) refuses a call still waiting for media (503) and cancels a ringing one (480 to the caller, CANCEL to the callee)", async () => {
+    const waiting = b.call("0399990001");
+    await until(() => pbx.activeOn(side) === 1);
+    const other: SipSide = { name: "other", tx: gwTx, host: GW.address, port: GW.port };
+    expect(pbx.activeOn(other)).toBe(0);
+    expect(pbx.hangupOn(other, "not this side")).toBe(0);
+    expect(pbx.hangupOn(side, "lease changed")).toBe(1);
+    expect((await waiting).res.status).toBe(503);
+    expect(pbx.activeOn(side)).toBe(0);
+    gate();
+    await net.flush();
+    expect(line.received.some((r) => r.method === "INVITE")).toBe(false);
+    expect(pbx.calls.size).toBe(0);
+
+    const ringing = a.call("0399990000");
+    await until(() => line.received.some((r) => r.method === "INVITE"));
+    expect(pbx.hangupOn(side, "lease changed")).toBe(1);
+    expect((await ringing).res.status).toBe(480);
+    await until(() => line.received.some((r) => r.method === "CANCEL"));
+    expect(pbx.activeOn(side)).toBe(0);
   });
 });

@@ -47,10 +47,21 @@ export interface PbxOptions {
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
 
+/** A call admitted but still waiting for its media (startCall before the Call exists). */
+interface Admission {
+  readonly sides: ReadonlySet<SipSide>;
+  /** Set when hangupOn()/close() refused it while it waited: answered already, drop the media. */
+  aborted: boolean;
+  abort(reason: string): void;
+}
+
 export class Pbx {
   private readonly log: Logger;
   private readonly dialogs = new Map<string, Leg>();
   readonly calls = new Set<Call>();
+  /** The sides each live call has legs on (its caller's and every target's). */
+  private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
+  private readonly admitting = new Set<Admission>();
   private readonly names = new Map<string, string | undefined>();
   private readonly host: CallHost;
   readonly lan: SipSide;
@@ -149,12 +160,35 @@ export class Pbx {
 
   /**
    * Start a call whose caller is already known (the trunk's inbound calls, or an
-   * authenticated phone): allocate media, then ring the targets.
+   * authenticated phone): allocate media, then ring the targets. The call counts against
+   * its sides' channels from this moment on (activeOn), not only once its media exists:
+   * two INVITEs arriving together must not both pass a one-channel check.
    */
   async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: CallFailure): Promise<Call | undefined> {
     let cancelled = false;
     tx.onCancel = () => (cancelled = true);
-    const media = await this.opts.media.create(getHeader(req, "call-id") ?? "");
+    const sides = new Set<SipSide>([side, ...targets.map((t) => t.side ?? this.lan)]);
+    const admission: Admission = {
+      sides,
+      aborted: false,
+      abort: (reason) => {
+        if (admission.aborted) return;
+        admission.aborted = true;
+        this.log.info({ reason }, "call refused before ringing");
+        tx.respond(createResponse(req, 503, "Service Unavailable", { toTag: "gw" }));
+      },
+    };
+    this.admitting.add(admission);
+    let media;
+    try {
+      media = await this.opts.media.create(getHeader(req, "call-id") ?? "");
+    } finally {
+      this.admitting.delete(admission);
+    }
+    if (admission.aborted) {
+      media.release("refused before ringing");
+      return undefined;
+    }
     if (cancelled) {
       media.release("caller cancelled before ringing");
       tx.respond(createResponse(req, 487, "Request Terminated", { toTag: "gw" }));
@@ -162,8 +196,39 @@ export class Pbx {
     }
     const call = new Call(this.host, tx, req, from, side, caller, called, direction, media);
     this.calls.add(call);
+    this.sidesOf.set(call, sides);
     call.ring(targets, failure);
     return call;
+  }
+
+  /** Calls with a leg on `side`, including those admitted and still waiting for media (a trunk's channel count). */
+  activeOn(side: SipSide): number {
+    let n = 0;
+    for (const [call, sides] of this.sidesOf) if (call.state !== "ended" && sides.has(side)) n++;
+    for (const a of this.admitting) if (!a.aborted && a.sides.has(side)) n++;
+    return n;
+  }
+
+  /**
+   * End every call with a leg on `side` (the trunk's lease changed or it goes down): BYE
+   * for answered legs, CANCEL for ringing ones, 480 for an unanswered caller, 503 for a
+   * call still waiting for its media. Returns how many calls it ended.
+   */
+  hangupOn(side: SipSide, reason: string): number {
+    let n = 0;
+    for (const [call, sides] of [...this.sidesOf]) {
+      if (sides.has(side) && call.state !== "ended") {
+        call.hangup(reason);
+        n++;
+      }
+    }
+    for (const a of [...this.admitting]) {
+      if (a.sides.has(side) && !a.aborted) {
+        a.abort(reason);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Where an extension rings: every registered device. */
@@ -226,6 +291,7 @@ export class Pbx {
 
   private onCallEnded(call: Call): void {
     this.calls.delete(call);
+    this.sidesOf.delete(call);
     const keys = call.dialogKeys();
     // Late retransmissions (a BYE's, a 2xx's) still find the dialog for a while.
     this.opts.clock.setTimeout(() => {
@@ -245,9 +311,11 @@ export class Pbx {
     return n;
   }
 
+  /** Shutdown: refuse new calls, hang up every call (BYE both legs) and every call still starting. */
   close(): void {
     this.closed = true;
     this.hangup("all", "gateway shutting down");
+    for (const a of [...this.admitting]) a.abort("gateway shutting down");
   }
 
   /** Live dialog count (for leak checks in tests). */
