@@ -3,7 +3,9 @@
  * the lease address port 5060 to the option-120 server, From/To the main number at the
  * domain, Contact the lease address, no rport, no digest unless challenged (then answered,
  * so an ordinary SIP provider configured by hand works too). Refreshed at `refreshRatio` of
- * the granted expiry; failures back off exponentially (capped, Retry-After honoured).
+ * the granted expiry; failures back off exponentially (capped, Retry-After honoured up to
+ * MAX_RETRY_AFTER_MS). A failed refresh leaves a still-valid registration `registered` (with
+ * lastError) and retries before it runs out; only once it has expired is the state `failed`.
  * Never OPTIONS: REGISTER refreshes are the keep-alive.
  */
 import { EventEmitter } from "node:events";
@@ -39,6 +41,11 @@ export interface RegistrationOptions {
   maxBackoffMs?: number;
 }
 
+/** A Retry-After longer than this is not believed (RFC 3261 §20.33 sets no bound; a typo could park the line for days). */
+export const MAX_RETRY_AFTER_MS = 600_000;
+/** How long an unregister (Expires: 0) may take at shutdown. */
+const UNREGISTER_WAIT_MS = 1_500;
+
 export interface RegistrationEvents {
   state: [state: RegistrationState, detail: { expiresAt?: number; lastError?: string }];
 }
@@ -52,6 +59,8 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
   private readonly fromTag = newTag();
   private cseq = 0;
   private timer?: TimerHandle;
+  /** Fires when the current registration runs out without a successful refresh. */
+  private expiryTimer?: TimerHandle;
   private failures = 0;
   private generation = 0;
   private stopped = false;
@@ -71,23 +80,43 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
   /** The lease is gone: stop refreshing (nothing can be sent without an address). */
   lost(reason: string): void {
     this.generation++;
-    this.opts.clock.clearTimeout(this.timer);
+    this.clearTimers();
+    this.expiresAt = undefined;
     this.set("acquiring", reason);
+  }
+
+  /**
+   * Stop for good without a word to the server (the lease changed: the old address may be
+   * gone): every timer cleared, late answers ignored. Its state stays for stop() to read.
+   */
+  dispose(): void {
+    this.stopped = true;
+    this.generation++;
+    this.clearTimers();
   }
 
   /** Unregister (Expires: 0) and stop; resolves when answered or after a short wait. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.opts.clock.clearTimeout(this.timer);
+    this.clearTimers();
     if (this.state !== "registered" || !this.target) return;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 1500);
+      const clock = this.opts.clock;
+      const t = clock.setTimeout(resolve, UNREGISTER_WAIT_MS);
       this.send(0, () => {
-        clearTimeout(t);
+        clock.clearTimeout(t);
         resolve();
       });
     });
+    this.expiresAt = undefined;
     this.set("disabled");
+  }
+
+  private clearTimers(): void {
+    this.opts.clock.clearTimeout(this.timer);
+    this.opts.clock.clearTimeout(this.expiryTimer);
+    this.timer = undefined;
+    this.expiryTimer = undefined;
   }
 
   private register(expires: number): void {
@@ -115,7 +144,7 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
     this.opts.tx.sendRequest(req, t.server, {
       onResponse: (res) => {
         if (res.status < 200) return;
-        if (gen !== this.generation && !done) return; // superseded by a newer attempt
+        if (gen !== this.generation && !done) return; // superseded by a newer attempt, or disposed
         if (done) return done();
         this.onFinal(res, expires, !!authorization);
       },
@@ -131,9 +160,12 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
       this.failures = 0;
       this.expiresAt = this.opts.clock.now() + granted * 1000;
       this.lastError = undefined;
-      this.set("registered");
+      // Emitted on every refresh, state change or not: status and MQTT show the new expires_at.
+      this.set("registered", undefined, true);
       this.opts.log.info({ expires: granted, server: `${t.server.address}:${t.server.port}`, number: t.number }, "trunk registered");
       this.schedule(Math.max(1, granted * this.opts.refreshRatio) * 1000, () => this.register(this.opts.expires));
+      this.opts.clock.clearTimeout(this.expiryTimer);
+      this.expiryTimer = this.opts.clock.setTimeout(() => this.expired(), granted * 1000);
       return;
     }
     if ((res.status === 401 || res.status === 407) && !authorized && t.user && t.password) {
@@ -167,17 +199,40 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
     return Number.isFinite(h) && h > 0 ? h : requested;
   }
 
+  /**
+   * A register attempt failed. While the current registration is still valid the line keeps
+   * working (§10.2.1: the binding lasts until its expiry), so the state stays `registered`
+   * with lastError set and the retry comes before the expiry; only an expired registration
+   * (or none) is `failed`.
+   */
   private failed(error: string, retryAfterMs?: number): void {
     if (this.stopped) return;
     this.failures++;
     this.lastError = error;
-    this.expiresAt = undefined;
+    const now = this.opts.clock.now();
     const min = this.opts.minBackoffMs ?? 5_000;
     const max = this.opts.maxBackoffMs ?? 300_000;
-    const backoff = retryAfterMs ?? Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
-    this.set("failed", error);
-    this.opts.log.warn({ error, retry_in_s: Math.round(backoff / 1000), failures: this.failures }, "trunk registration failed");
+    let backoff = retryAfterMs !== undefined ? Math.min(retryAfterMs, MAX_RETRY_AFTER_MS) : Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
+    const valid = this.state === "registered" && this.expiresAt !== undefined && this.expiresAt > now;
+    if (valid) {
+      // Retry while there is still time for a transaction (64*T1) before the expiry.
+      const latest = this.expiresAt! - now - Math.min(32_000, (this.expiresAt! - now) / 2);
+      backoff = Math.max(1_000, Math.min(backoff, latest));
+      this.set("registered", error);
+    } else {
+      this.expiresAt = undefined;
+      this.set("failed", error);
+    }
+    this.opts.log.warn({ error, retry_in_s: Math.round(backoff / 1000), failures: this.failures, still_registered: valid }, "trunk registration failed");
     this.schedule(backoff, () => this.register(this.opts.expires));
+  }
+
+  /** The registration ran out without a successful refresh: the line can no longer take calls. */
+  private expired(): void {
+    this.expiryTimer = undefined;
+    if (this.stopped || this.state !== "registered") return;
+    this.expiresAt = undefined;
+    this.set("failed", `registration expired${this.lastError ? ` (${this.lastError})` : ""}`);
   }
 
   private schedule(ms: number, fn: () => void): void {
@@ -187,8 +242,8 @@ export class TrunkRegistration extends EventEmitter<RegistrationEvents> {
     }, ms);
   }
 
-  private set(state: RegistrationState, lastError?: string): void {
-    const changed = state !== this.state || lastError !== undefined;
+  private set(state: RegistrationState, lastError?: string, force = false): void {
+    const changed = force || state !== this.state || lastError !== undefined;
     this.state = state;
     if (lastError !== undefined) this.lastError = lastError;
     if (changed) this.emit("state", state, { expiresAt: this.expiresAt, lastError: this.lastError });
