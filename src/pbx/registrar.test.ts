@@ -107,6 +107,9 @@ describe("Registrar", () => {
     );
   };
 
+  /** Every binding of an extension, several per flow included (lookup() gives one per flow). */
+  const held = (aor: string): Binding[] => registrar.all().filter((b) => b.aor === aor);
+
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "hikari-registrar-"));
     clock = new ManualClock(Date.UTC(2025, 0, 1, 12, 0, 0));
@@ -345,14 +348,14 @@ describe("Registrar", () => {
   it("keeps RFC 3261 semantics on one flow: several contacts of one REGISTER, and later ones under the same Call-ID, add up", () => {
     registerAuthed({ contacts: ["<sip:801@198.18.0.10:1>", "<sip:801@198.18.0.10:2>"], callId: "one-boot" });
     registerAuthed({ contacts: ["<sip:801@198.18.0.10:3>"], callId: "one-boot" });
-    expect(registrar.lookup("801").map((b) => b.contact).sort()).toEqual(["sip:801@198.18.0.10:1", "sip:801@198.18.0.10:2", "sip:801@198.18.0.10:3"]);
+    expect(held("801").map((b) => b.contact).sort()).toEqual(["sip:801@198.18.0.10:1", "sip:801@198.18.0.10:2", "sip:801@198.18.0.10:3"]);
     // A query and an unregister under a new Call-ID say nothing about the other contacts.
     registerAuthed({ callId: "other" });
     registerAuthed({ contacts: ["<sip:801@198.18.0.10:3>;expires=0"], callId: "other" });
-    expect(registrar.lookup("801")).toHaveLength(2);
+    expect(held("801")).toHaveLength(2);
     // Another extension on the same flow (a two-line phone) is its own business.
     registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.10:1>"], callId: "line-2" });
-    expect(registrar.lookup("801")).toHaveLength(2);
+    expect(held("801")).toHaveLength(2);
   });
 
   it("does not treat a proxy's flow (Path) or a different +sip.instance as a restart", () => {
@@ -366,12 +369,19 @@ describe("Registrar", () => {
       const first = registrar.handleRegister(path({ contacts: c, callId: cid, cseq: 1 }), PHONE_A);
       expect(registrar.handleRegister(path({ contacts: c, callId: cid, cseq: 2, authorization: answer(first, "801", "pw-801") }), PHONE_A).status).toBe(200);
     }
-    expect(registrar.lookup("801")).toHaveLength(2);
+    expect(held("801")).toHaveLength(2);
     const i1 = ';+sip.instance="<urn:uuid:11111111-0000-1000-8000-000000000001>"';
     const i2 = ';+sip.instance="<urn:uuid:11111111-0000-1000-8000-000000000002>"';
     registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:5060>${i1}`], callId: "i1" }, PHONE_B);
     registerAuthed({ user: "802", contacts: [`<sip:802@198.18.0.11:5060>${i2}`], callId: "i2" }, PHONE_B);
-    expect(registrar.lookup("802")).toHaveLength(2);
+    expect(held("802")).toHaveLength(2);
+  });
+
+  it("looks up one binding per destination: several contacts of one phone ring it once", () => {
+    const res = registerAuthed({ contacts: ["<sip:801@198.18.0.10:5060>;q=0.5", "<sip:801@198.18.0.10:5060;line=2>;q=0.9"], callId: "two" });
+    expect(contactsOf(res).size).toBe(2); // both are bindings (RFC 3261 §10.3) and listed
+    expect(registrar.all()).toHaveLength(2);
+    expect(registrar.lookup("801").map((b) => b.contact)).toEqual(["sip:801@198.18.0.10:5060;line=2"]);
   });
 
   it("keeps working when a listener throws", () => {

@@ -22,6 +22,7 @@ import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
 import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint, staleOnFlow } from "./registrar-contacts.js";
+import { onePerDestination } from "./targets.js";
 
 export type { Binding } from "./bindings-store.js";
 
@@ -135,7 +136,11 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
   }
 
-  /** The live bindings of an extension, soonest-expiring last; empty when none. */
+  /**
+   * The live bindings of an extension as places to ring: the preferred one of each
+   * destination only (`onePerDestination`), soonest-expiring last; empty when none.
+   * `all()` has every binding.
+   */
   lookup(number: string): Binding[] {
     const m = this.bindings.get(number);
     if (!m) return [];
@@ -143,7 +148,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     const out: Binding[] = [];
     for (const b of m.values()) if (b.expiresAt > now) out.push(b);
     // Preference order (RFC 3261 §16.6 q-value), then the freshest registration first.
-    return out.sort((a, b) => (b.q ?? 1) - (a.q ?? 1) || b.expiresAt - a.expiresAt);
+    return onePerDestination(out.sort((a, b) => (b.q ?? 1) - (a.q ?? 1) || b.expiresAt - a.expiresAt));
   }
 
   /** Every binding held (including any not yet swept). */

@@ -16,3 +16,35 @@ export function bindingTarget(b: Binding, name: string | undefined, localHost: s
     label: `${b.aor} ${b.contact}`,
   };
 }
+
+/**
+ * Where requests for a binding end up: its flow (source address:port). Bindings reached
+ * through a proxy (Path, RFC 3327) share the proxy's address and are told apart by the
+ * Request-URI the proxy routes on, so there the contact is part of the destination.
+ */
+export function destinationKey(b: Binding): string {
+  const flow = `${b.source.address}:${b.source.port}`;
+  return b.path.length > 0 ? `${flow} ${b.contact}` : flow;
+}
+
+/**
+ * The first binding of each destination, order kept. Two INVITEs of one call down one flow
+ * reach one device twice (several contacts in one REGISTER, or bindings restored from before
+ * a restart): it would ring as two calls, and the loser's CANCEL confuses it further.
+ */
+export function onePerDestination(bindings: readonly Binding[]): Binding[] {
+  const seen = new Set<string>();
+  const out: Binding[] = [];
+  for (const b of bindings) {
+    const key = destinationKey(b);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(b);
+  }
+  return out;
+}
+
+/** Every place an extension rings, one per destination, from `Registrar.lookup()`'s order. */
+export function bindingTargets(bindings: readonly Binding[], name: string | undefined, localHost: string): CallTarget[] {
+  return onePerDestination(bindings).map((b) => bindingTarget(b, name, localHost));
+}
