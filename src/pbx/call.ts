@@ -9,7 +9,7 @@ import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, NameAddr, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createResponse, formatNameAddr, getHeader, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
+import { createResponse, formatNameAddr, getHeader, getHeaders, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
@@ -37,6 +37,10 @@ export class Call implements MidCallPort {
   private endReason = "";
   private sentProvisional?: number;
   private bestFailure?: { status: number; reason: string };
+  /** The last SDP each B leg sent in a provisional: its early answer (RFC 3262), which the 2xx may not repeat. */
+  private readonly earlySdp = new Map<BLeg, string>();
+  /** The B leg whose early answer went to the caller in a reliable provisional (RFC 3262 §3). */
+  private reliableAnswerFrom?: BLeg;
 
   constructor(
     private readonly host: CallHost,
@@ -154,6 +158,7 @@ export class Call implements MidCallPort {
       if (res.status === 100) return;
       this.learnEarlyDialog(leg, res);
       leg.net.onProvisional?.(leg, res);
+      if (res.body.length > 0) this.earlySdp.set(leg, res.body.toString("utf8"));
       if (this.state === "trying" || this.state === "ringing") {
         // Forked devices each ring: tell the caller once per kind of provisional, and always when SDP (early media) comes.
         if (res.body.length === 0 && this.sentProvisional === res.status) return;
@@ -162,6 +167,7 @@ export class Call implements MidCallPort {
         const reply = this.aResponse(res.status, res.reason);
         if (res.body.length > 0) this.sdpTo(this.a, reply, res.body.toString("utf8"), "b");
         this.a.net.provisionalOut?.(this.a, this.invite, reply, this.inviteTx);
+        if (reply.body.length > 0 && !this.lateOffer && isReliable(reply)) this.reliableAnswerFrom = leg;
         this.inviteTx.respond(reply);
       }
       return;
@@ -205,6 +211,7 @@ export class Call implements MidCallPort {
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
     if (res.body.length > 0) this.sdpTo(this.a, ok, res.body.toString("utf8"), "b");
+    else this.earlyAnswerInto(ok, leg);
     for (const h of this.a.net.answerHeaders?.(this.invite) ?? []) setHeader(ok, h.name, h.value);
     leg.net.onConfirmed?.(leg, leg.invite, res);
     this.a.net.onConfirmed?.(this.a, this.invite, undefined);
@@ -219,6 +226,24 @@ export class Call implements MidCallPort {
     this.inviteTx.respond(ok);
     this.log.info({ device: leg.target.label }, "call answered");
     this.host.callEvent(this.event("answered"));
+  }
+
+  /**
+   * A 2xx without SDP on an early-offer call: the callee gave its answer in a provisional
+   * (reliably, RFC 3262 §5: the 2xx then carries none). The caller must get the answer in a
+   * reliable message too (RFC 3261 §13.2.1): unless our own provisional that carried this
+   * leg's answer was reliable, the answer goes (again) into our 2xx, rewritten for the caller.
+   */
+  private earlyAnswerInto(ok: SipResponse, leg: BLeg): void {
+    const early = this.earlySdp.get(leg);
+    if (this.lateOffer || early === undefined) return;
+    if (this.reliableAnswerFrom === leg) return;
+    if (this.reliableAnswerFrom) {
+      // Another fork's answer already reached the caller reliably; a second answer is not allowed.
+      this.log.warn({ device: leg.target.label }, "the caller holds another device's early answer: 200 sent without SDP");
+      return;
+    }
+    this.sdpTo(this.a, ok, early, "b");
   }
 
   private onBFailure(leg: BLeg, status: number, reason: string): void {
@@ -440,3 +465,7 @@ export class Call implements MidCallPort {
   }
 }
 
+/** A provisional sent reliably: it carries Require: 100rel (RFC 3262 §3). */
+function isReliable(res: SipResponse): boolean {
+  return getHeaders(res, "require").some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
+}
