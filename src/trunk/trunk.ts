@@ -11,7 +11,7 @@ import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
 import { createResponse, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
 import { UdpTransport } from "../sip/transport-udp.js";
 import type { Transport } from "../sip/transport.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type ServerTransaction, type ViaOptions } from "../sip/transaction/layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
 import type { CallFailure, CallTarget } from "../pbx/call.js";
 import { TrunkRegistration } from "./registration.js";
@@ -50,14 +50,77 @@ export interface TrunkOptions {
   openTransport?: (local: Endpoint) => Promise<Transport>;
 }
 
+/** How long ending the calls may hold up a lease change or a shutdown (their BYEs, CANCELs). */
+export const DRAIN_MS = 2_000;
+
+/**
+ * The trunk's transaction layer, counting the client transactions still waiting for a
+ * final response (BYE, CANCEL'd INVITE, REGISTER), so a lease change or a shutdown can
+ * wait for the BYEs it sent to be answered before closing the socket under them.
+ */
+export class DrainingLayer extends TransactionLayer {
+  private open = 0;
+  private waiters: (() => void)[] = [];
+
+  override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
+    };
+    this.open++;
+    try {
+      return super.sendRequest(req, to, {
+        onResponse: (res, tx) => {
+          if (res.status >= 200) finish();
+          user.onResponse(res, tx);
+        },
+        onTimeout: (tx) => {
+          finish();
+          user.onTimeout(tx);
+        },
+        onTransportError: (tx, err) => {
+          finish();
+          user.onTransportError(tx, err);
+        },
+        ...(user.onTerminated ? { onTerminated: (tx: ClientTransaction) => user.onTerminated!(tx) } : {}),
+      }, opts);
+    } catch (err) {
+      finish();
+      throw err;
+    }
+  }
+
+  /** Client transactions without a final response yet. */
+  get pending(): number {
+    return this.open;
+  }
+
+  /** Resolve once every client transaction has its final response, or after `ms` on `clock`. */
+  drained(clock: Clock, ms: number): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = clock.setTimeout(done, ms);
+      function done(): void {
+        clock.clearTimeout(t);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+}
+
 export class Trunk implements TrunkPort {
   private line?: TrunkLine;
   private transport?: Transport;
-  private tx?: TransactionLayer;
+  private tx?: DrainingLayer;
   private side?: NgnSide;
   private registration?: TrunkRegistration;
   private state: TrunkState = { state: "acquiring" };
   private readonly log: Logger;
+  /** configure(), down() and stop() run one at a time: each may wait for calls to end. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: TrunkOptions) {
     this.log = opts.log;
@@ -67,33 +130,51 @@ export class Trunk implements TrunkPort {
     return this.state;
   }
 
-  /** Bring the trunk up on a (new) lease; re-registers at once. */
-  async configure(line: TrunkLine): Promise<void> {
-    const prev = this.line;
-    this.line = line;
-    if (!prev || prev.localAddress !== line.localAddress || !this.transport) await this.rebind(line);
-    this.registration!.start({
-      server: { address: line.server, port: this.opts.serverPort },
-      domain: line.domain,
-      number: line.number,
-      localAddress: line.localAddress,
-      localPort: this.transport!.local.port,
-      user: this.opts.user,
-      password: this.opts.password,
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Bring the trunk up on a (new) lease; re-registers at once. A new address, server or
+   * domain first ends every call on the old one (their BYEs still go out on the old
+   * socket), then closes it and opens the new one.
+   */
+  configure(line: TrunkLine): Promise<void> {
+    return this.serial(async () => {
+      const prev = this.line;
+      const moved = !prev || !this.transport || prev.localAddress !== line.localAddress || prev.server !== line.server || prev.domain !== line.domain;
+      if (moved) {
+        await this.closeLine(prev ? "the line's lease changed" : "trunk starting");
+        this.line = line;
+        await this.open(line);
+      }
+      this.line = line;
+      this.registration!.start({
+        server: { address: line.server, port: this.opts.serverPort },
+        domain: line.domain,
+        number: line.number,
+        localAddress: line.localAddress,
+        localPort: this.transport!.local.port,
+        user: this.opts.user,
+        password: this.opts.password,
+      });
     });
   }
 
-  private async rebind(line: TrunkLine): Promise<void> {
-    await this.teardown();
+  private async open(line: TrunkLine): Promise<void> {
     const local = { address: line.localAddress, port: this.opts.localPort };
     this.transport = this.opts.openTransport
       ? await this.opts.openTransport(local)
       : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
     // NGN.md: never rport in Via (400 on NTT West); sent-by is the lease address.
-    this.tx = new TransactionLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
+    this.tx = new DrainingLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
     this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
-    this.registration = new TrunkRegistration({ tx: this.tx, clock: this.opts.clock, log: this.log, expires: this.opts.registerExpires, refreshRatio: this.opts.refreshRatio });
-    this.registration.on("state", (state, d) => {
+    const registration = new TrunkRegistration({ tx: this.tx, clock: this.opts.clock, log: this.log, expires: this.opts.registerExpires, refreshRatio: this.opts.refreshRatio });
+    this.registration = registration;
+    registration.on("state", (state, d) => {
+      if (registration !== this.registration) return; // a replaced registration never speaks for the trunk
       this.state = {
         state,
         number: this.line?.number,
@@ -107,9 +188,30 @@ export class Trunk implements TrunkPort {
     this.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from));
   }
 
-  /** The lease is gone: calls cannot continue and nothing can register. */
-  down(reason: string): void {
-    this.registration?.lost(reason);
+  /**
+   * End every call on the line while its socket still works (NGN.md: a dangling dialog
+   * blocks the line for minutes), stop the registration's timers, wait (bounded) for the
+   * BYEs and CANCELs to be answered, then close the layer and the socket.
+   */
+  private async closeLine(reason: string, unregister = false): Promise<void> {
+    const registration = this.registration;
+    registration?.dispose();
+    if (this.side) {
+      const n = this.opts.pbx.hangupOn(this.side, reason);
+      if (n > 0) this.log.info({ calls: n, reason }, "ending the calls on the line");
+    }
+    await this.tx?.drained(this.opts.clock, DRAIN_MS);
+    if (unregister) await registration?.stop();
+    this.side = undefined;
+    await this.teardown();
+  }
+
+  /** The lease is gone: end the calls on it and close the socket; nothing can register until configure(). */
+  down(reason: string): Promise<void> {
+    return this.serial(async () => {
+      await this.closeLine(reason);
+      this.registration?.lost(reason);
+    });
   }
 
   private onRequest(req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint): void {
@@ -129,10 +231,9 @@ export class Trunk implements TrunkPort {
     tx.respond(res);
   }
 
+  /** Calls holding one of the line's channels, counted from admission (before any await). */
   private activeTrunkCalls(): number {
-    let n = 0;
-    for (const c of this.opts.pbx.calls) if (c.direction !== "internal" && c.state !== "ended") n++;
-    return n;
+    return this.side ? this.opts.pbx.activeOn(this.side) : 0;
   }
 
   private async inbound(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
@@ -180,15 +281,20 @@ export class Trunk implements TrunkPort {
   }
 
   private async teardown(): Promise<void> {
+    const transport = this.transport;
     this.tx?.close();
-    await this.transport?.close();
     this.transport = undefined;
     this.tx = undefined;
+    if (!transport) return;
+    // Node drops a datagram whose send() is still pending when the socket closes: let the
+    // last ones (a 480, an ACK) leave first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await transport.close();
   }
 
-  async stop(): Promise<void> {
-    await this.registration?.stop();
-    await this.teardown();
+  /** Shutdown: end the calls, wait (bounded) for their BYEs to be answered, unregister, close. */
+  stop(): Promise<void> {
+    return this.serial(() => this.closeLine("gateway shutting down", true));
   }
 }
 
