@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -391,6 +391,27 @@ describe("Registrar", () => {
     expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }).status).toBe(200);
     expect(registrar.lookup("801")).toHaveLength(1);
     expect(events).toEqual([["added", "sip:801@198.18.0.10"]]);
+  });
+
+  it("loads a state file of the earlier format and drops a restarted phone's stale twin from it", async () => {
+    await registrar.close();
+    const at = (s: number) => clock.now() + s * 1000;
+    // Written by the contact-keyed registrar: 802 twice on one flow (before and after a restart).
+    const old = {
+      version: 1,
+      bindings: [
+        { aor: "801", contact: "sip:801@198.18.0.10:5060", source: PHONE_A, path: [], userAgent: "Linphone/5.2", callId: "a", cseq: 2, expiresAt: at(3000), q: 0.5 },
+        { aor: "802", contact: "sip:802@198.18.0.11:5060;rinstance=new", source: PHONE_B, path: [], callId: "boot-2", cseq: 2, expiresAt: at(3500) },
+        { aor: "802", contact: "sip:802@198.18.0.11:5060;rinstance=old", source: PHONE_B, path: [], callId: "boot-1", cseq: 9, expiresAt: at(900) },
+      ],
+    };
+    writeFileSync(join(dir, "bindings.json"), JSON.stringify(old));
+    registrar = make();
+    expect(registrar.lookup("801")).toEqual([old.bindings[0]]);
+    expect(held("802").map((b) => b.contact)).toEqual(["sip:802@198.18.0.11:5060;rinstance=new"]);
+    // And the 200 to the phone's next query lists only its live contact.
+    const q = registerAuthed({ user: "802", callId: "boot-2" }, PHONE_B);
+    expect([...contactsOf(q).keys()]).toEqual(["sip:802@198.18.0.11:5060;rinstance=new"]);
   });
 
   it("survives a restart: bindings come back from state_dir", async () => {

@@ -93,9 +93,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     this.maxContacts = opts.maxContacts ?? 10;
     this.sweepMs = opts.sweepIntervalMs ?? 10_000;
     this.auth = opts.auth ?? new ExtensionAuth({ extensions: opts.extensions, digest: opts.digest, lockout: opts.lockout, log: opts.log, clock: opts.clock });
-    for (const b of this.store.load()) {
+    // Oldest first, so that where two saved bindings are one device the fresher one stays.
+    for (const b of this.store.load().sort((x, y) => x.expiresAt - y.expiresAt)) {
       if (!this.auth.has(b.aor)) continue; // an extension removed from the config since
-      this.aorMap(b.aor).set(bindingKey(b), b);
+      this.restore(b);
     }
     this.scheduleSweep();
   }
@@ -181,6 +182,21 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     this.sweepTimer = undefined;
     this.store.changed(this.snapshot);
     await this.store.close();
+  }
+
+  /**
+   * One saved binding back in place. Files written before bindings were told apart by flow
+   * (same format, keyed by contact only) can hold a phone twice on one flow under two
+   * Call-IDs, from before and after it restarted: the same rule as for a live REGISTER
+   * (`staleOnFlow`) keeps only the later one.
+   */
+  private restore(b: Binding): void {
+    const m = this.bindings.get(b.aor);
+    if (m) {
+      const as = { callId: b.callId, source: b.source, path: b.path, updates: [{ key: b.contact, expires: 1, instance: b.instance }], matches: [] };
+      for (const old of staleOnFlow(m.values(), as)) this.remove(b.aor, old, "replaced");
+    }
+    this.put(b.aor, b);
   }
 
   private scheduleSweep(): void {
