@@ -123,8 +123,9 @@ export class Call implements MidCallPort {
       { name: "cseq", value: "1 INVITE" },
       // Toward the trunk, From (and so Contact) carry the line's number, not the extension's.
       { name: "contact", value: this.contactFor(side, from.uri.user ?? this.caller.number) },
-      { name: "allow", value: "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER" },
-      ...(target.headers ?? []),
+      // One Allow (RFC 3261 §20.5 lists the methods of the UA we are toward this peer): the side's own.
+      { name: "allow", value: allowFor(side, this.host.lan) },
+      ...(target.headers ?? []).filter((h) => h.name.toLowerCase() !== "allow"),
     ];
     if (offer.length > 0) headers.push({ name: "content-type", value: "application/sdp" });
     const invite: SipRequest = { kind: "request", method: "INVITE", uri: target.uri, version: "SIP/2.0", headers, body: offer };
@@ -468,4 +469,13 @@ export class Call implements MidCallPort {
 /** A provisional sent reliably: it carries Require: 100rel (RFC 3262 §3). */
 function isReliable(res: SipResponse): boolean {
   return getHeaders(res, "require").some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
+}
+
+/** What a call leg accepts in its dialogs when the side names nothing narrower (in-dialog REFER/NOTIFY are relayed). */
+const CALL_ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER";
+
+/** The Allow for a B-leg INVITE on `side`: the side's own list, else the PBX's (its LAN side's), else the call's. */
+function allowFor(side: SipSide, lan: SipSide): string {
+  const own = (s: SipSide) => (s as { allow?: string }).allow;
+  return own(side) ?? own(lan) ?? CALL_ALLOW;
 }
