@@ -19,7 +19,11 @@ export interface MediaOffload {
   add(key: number, flows: OffloadFlow[]): Promise<boolean>;
   /** Remove everything under `key`; every removal carries a reason for the log. */
   remove(key: number, reason: string): Promise<void>;
-  /** Packets the kernel forwarded per key since install (for the media timeout), if known. */
+  /**
+   * Packets the kernel took per flow, keyed by the flow's `inPort`, since it was installed:
+   * the media timeout's only view of offloaded media. One call covers every session (the
+   * relay polls it every few seconds). Rejects when the counters cannot be read.
+   */
   packets?(): Promise<Map<number, number>>;
   /** Remove every rule (shutdown); the next start-up flushes again anyway. */
   close(): Promise<void>;

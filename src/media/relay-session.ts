@@ -13,6 +13,7 @@ import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
 import { FINAL, Latch } from "./latch.js";
+import { SilenceWatch } from "./silence.js";
 import { F, STREAM_FIELDS, recordRtp, resetStream, streamReport, type SentReport, type StreamReport } from "./stats.js";
 import type { RelayRemoteInfo, RelaySocket } from "./udp-socket.js";
 
@@ -59,8 +60,12 @@ export interface RelayStats {
 }
 
 export interface RelaySessionEvents {
-  /** No RTP from either side for mediaTimeoutMs while neither is on hold. */
-  timeout: [session: RelaySession];
+  /**
+   * `side`'s phone sent no RTP nor RTCP for mediaTimeoutMs while neither side was on hold:
+   * it vanished (Wi-Fi lost, crashed), even if the other side keeps sending. Once per silent
+   * spell per side.
+   */
+  timeout: [session: RelaySession, side: RelaySide];
 }
 
 /** What a session needs from the relay that owns it: a narrow interface, not the relay. */
@@ -92,10 +97,17 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
   holdB = false;
   offloaded = false;
   isReleased = false;
-  /** Timeout bookkeeping, driven by the relay's coarse tick. */
-  lastActivityAt: number;
-  lastRtpSeen = 0;
-  timedOut = false;
+  /**
+   * Packets (RTP + RTCP) the kernel took from each side's phone since the session was
+   * offloaded: written by the relay's counter poll, since those never reach our sockets.
+   */
+  kernelA = 0;
+  kernelB = 0;
+  /** clock.now() when the offload took the session (0 while in userspace). */
+  offloadedAt = 0;
+  /** Per-side timeout bookkeeping, driven by the relay's coarse tick (never per packet). */
+  private readonly silenceA: SilenceWatch;
+  private readonly silenceB: SilenceWatch;
   private finalStats: RelayStats | undefined;
   private readonly startedAt: number;
 
@@ -112,7 +124,9 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     this.b = { rtpPort: bPort, rtcpPort: bPort + 1 };
     resetStream(this.counters, A);
     resetStream(this.counters, B);
-    this.startedAt = this.lastActivityAt = owner.clock.now();
+    this.startedAt = owner.clock.now();
+    this.silenceA = new SilenceWatch(this.startedAt);
+    this.silenceB = new SilenceWatch(this.startedAt);
     const { aRtp, aRtcp, bRtp, bRtcp } = sockets;
     // One handler per socket, made here once. Each passes fixed arguments to forward().
     aRtp.on("message", (m, r) => this.forward(true, this.aRtp, A, m, r, bRtp, this.bRtp, B));
@@ -215,17 +229,41 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     if (this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
   }
 
-  /** RFC 3264 §8.4 hold: a held side may send nothing, so the media timeout is suspended. */
+  /**
+   * RFC 3264 §8.4 hold. Either side on hold suspends BOTH sides' timeouts: the holding side may
+   * send nothing (no music on hold) and the held one answers recvonly. Every call here (one per
+   * SDP a side sends) also restarts both silent spells: signalling shows the phones are alive,
+   * and a callee is only expected to send once its answer is in.
+   */
   hold(side: RelaySide, onHold: boolean): void {
     if (side === "a") this.holdA = onHold;
     else this.holdB = onHold;
-    this.lastActivityAt = this.owner.clock.now();
-    this.timedOut = false;
+    this.touch(this.owner.clock.now());
   }
 
-  /** Total RTP packets received from both sides (the timeout's activity measure). */
-  rtpReceived(): number {
-    return this.counters[A + F.rtpPackets]! + this.counters[B + F.rtpPackets]!;
+  /** Restart both sides' silent spells (hold, signalling, offload installed or unreadable). */
+  touch(now: number): void {
+    this.silenceA.restart(this.receivedFrom("a"), now);
+    this.silenceB.restart(this.receivedFrom("b"), now);
+  }
+
+  /** RTP + RTCP packets from `side`'s phone: what our sockets saw plus, once offloaded, the kernel. */
+  receivedFrom(side: RelaySide): number {
+    const c = this.counters;
+    return side === "a" ? c[A + F.rtpPackets]! + c[A + F.rtcpPackets]! + this.kernelA : c[B + F.rtpPackets]! + c[B + F.rtcpPackets]! + this.kernelB;
+  }
+
+  /**
+   * Coarse tick: true once per silent spell when `side` has sent nothing for `timeoutMs`.
+   * RTCP counts: RFC 3550 §6.2 has a sender with nothing to say still report every few seconds.
+   */
+  silentFor(side: RelaySide, now: number, timeoutMs: number): boolean {
+    return (side === "a" ? this.silenceA : this.silenceB).expired(this.receivedFrom(side), now, timeoutMs);
+  }
+
+  /** Milliseconds `side` has been silent as of the last tick (for the log line). */
+  quietMs(side: RelaySide, now: number): number {
+    return (side === "a" ? this.silenceA : this.silenceB).quietMs(now);
   }
 
   /** Coarse tick: promote provisional latches once signalling has been quiet. */

@@ -169,26 +169,126 @@ describe("MediaRelay", () => {
     expect(rx.jitterMs).toBeCloseTo(rx.jitter / 8, 1);
   });
 
-  it("fires timeout once after mediaTimeoutMs of silence, not while on hold", async () => {
-    const { relay, clock, caller } = await setup({ timeoutMs: 10_000 });
+  it("times out the side that went silent while the other keeps sending (a phone off Wi-Fi), once", async () => {
+    const { relay, clock, caller, callee } = await setup({ timeoutMs: 10_000 });
     const s = await relay.allocate("to");
-    let fired = 0;
-    s.on("timeout", () => fired++);
+    const fired: string[] = [];
+    s.on("timeout", (_s, side) => fired.push(side));
+    // 5 s of two-way media, then the caller vanishes while the callee (the NGN) keeps sending.
+    for (let t = 0; t < 30; t++) {
+      if (t < 5) caller.send(rtp(t), s.a.rtpPort, GW);
+      callee.send(rtp(t), s.b.rtpPort, GW);
+      clock.advance(1_000);
+      if (t < 14) expect(fired).toEqual([]);
+    }
+    expect(fired).toEqual(["a"]); // at ~15 s, and not again while a stays silent
+    caller.send(rtp(99), s.a.rtpPort, GW); // back: a new silent spell may time out again
+    for (let t = 0; t < 12; t++) {
+      callee.send(rtp(100 + t), s.b.rtpPort, GW);
+      clock.advance(1_000);
+    }
+    expect(fired).toEqual(["a", "a"]);
+  });
+
+  it("counts RTCP as life: a side sending only RTCP (silence suppression) does not time out", async () => {
+    const { net, relay, clock, caller } = await setup({ timeoutMs: 10_000 });
+    const s = await relay.allocate("rtcp-only");
+    const callerRtcp = await net.bind(CALLER, 4001);
+    const fired: string[] = [];
+    s.on("timeout", (_s, side) => fired.push(side));
+    for (let t = 0; t < 40; t++) {
+      caller.send(rtp(t), s.a.rtpPort, GW);
+      if (t % 5 === 0) callerRtcp.send(Buffer.from([0x81, 200, 0, 1]), s.b.rtcpPort, GW); // b side's RTCP port
+      clock.advance(1_000);
+    }
+    expect(fired).toEqual([]);
+    expect(s.stats().b.rx.rtcpPackets).toBe(8);
+  });
+
+  it("suspends both sides' timeouts while either is on hold, and restarts them on un-hold", async () => {
+    const { relay, clock, caller, callee } = await setup({ timeoutMs: 10_000 });
+    const s = await relay.allocate("hold");
+    const fired: string[] = [];
+    s.on("timeout", (_s, side) => fired.push(side));
     caller.send(rtp(1), s.a.rtpPort, GW);
-    clock.advance(5_000);
-    caller.send(rtp(2), s.a.rtpPort, GW);
+    callee.send(rtp(1), s.b.rtpPort, GW);
+    s.hold("a", true); // a sendonly without music on hold: nobody sends
+    clock.advance(60_000);
+    expect(fired).toEqual([]);
+    s.hold("a", false);
     clock.advance(9_000);
-    expect(fired).toBe(0);
-    s.hold("b", true);
-    clock.advance(30_000);
-    expect(fired).toBe(0);
-    s.hold("b", false);
-    clock.advance(9_000);
-    expect(fired).toBe(0);
+    expect(fired).toEqual([]);
     clock.advance(2_000);
-    expect(fired).toBe(1);
+    expect(fired.sort()).toEqual(["a", "b"]); // both silent: each side named once
     clock.advance(30_000);
-    expect(fired).toBe(1);
+    expect(fired).toHaveLength(2);
+  });
+
+  it("times out an offloaded session's silent side from the kernel's counters, one read per poll for all sessions", async () => {
+    const kernel = new Map<number, number>();
+    let reads = 0;
+    const offload: MediaOffload = {
+      name: "fake",
+      add: async () => true,
+      remove: async () => undefined,
+      close: async () => undefined,
+      packets: async () => {
+        reads++;
+        return new Map(kernel);
+      },
+    };
+    const { net, relay, clock, caller, callee } = await setup({ timeoutMs: 10_000, offload });
+    const s = await relay.allocate("off-to");
+    const other = await relay.allocate("off-other");
+    const fired: string[] = [];
+    s.on("timeout", (_s, side) => fired.push(`s:${side}`));
+    other.on("timeout", (_s, side) => fired.push(`other:${side}`));
+    const [c2, e2] = [await net.bind(CALLER, 4100), await net.bind(CALLEE, 6100)];
+    for (const [sess, a, b, aPort, bPort] of [[s, caller, callee, 4000, 6000] as const, [other, c2, e2, 4100, 6100] as const]) {
+      sess.setExpectedPeer("a", { address: CALLER, rtpPort: aPort });
+      sess.setExpectedPeer("b", { address: CALLEE, rtpPort: bPort });
+      a.send(rtp(1), sess.a.rtpPort, GW);
+      b.send(rtp(1), sess.b.rtpPort, GW);
+    }
+    await relay.idle();
+    expect(s.offloaded && other.offloaded).toBe(true);
+    // From now on media bypasses our sockets: only the kernel counts it. s's callee stops after 4 s.
+    for (let t = 1; t <= 30; t++) {
+      kernel.set(s.a.rtpPort, t * 50);
+      kernel.set(s.b.rtpPort, Math.min(t, 4) * 50);
+      kernel.set(other.a.rtpPort, t * 50);
+      kernel.set(other.b.rtcpPort, t); // RTCP alone keeps other's b alive
+      clock.advance(1_000);
+      await relay.idle();
+      if (t < 14) expect(fired).toEqual([]);
+    }
+    expect(fired).toEqual(["s:b"]);
+    expect(s.kernelA).toBeGreaterThanOrEqual(1350); // a recent poll: 27+ s of 50 packets/s
+    // One nft read per 2.5 s poll (timeout/4) for both sessions, not one per session per tick.
+    expect(reads).toBeGreaterThanOrEqual(10);
+    expect(reads).toBeLessThanOrEqual(13);
+  });
+
+  it("never times out offloaded media it cannot count (no counters, or reading fails)", async () => {
+    for (const packets of [undefined, async (): Promise<Map<number, number>> => Promise.reject(new Error("nft: no such table"))]) {
+      const offload: MediaOffload = { name: "fake", add: async () => true, remove: async () => undefined, close: async () => undefined, ...(packets ? { packets } : {}) };
+      const { relay, clock, caller, callee } = await setup({ timeoutMs: 10_000, offload });
+      const s = await relay.allocate("blind");
+      let fired = 0;
+      s.on("timeout", () => fired++);
+      s.setExpectedPeer("a", { address: CALLER, rtpPort: 4000 });
+      s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
+      caller.send(rtp(1), s.a.rtpPort, GW);
+      callee.send(rtp(1), s.b.rtpPort, GW);
+      await relay.idle();
+      expect(s.offloaded).toBe(true);
+      for (let t = 0; t < 60; t++) {
+        clock.advance(1_000);
+        await relay.idle();
+      }
+      expect(fired).toBe(0);
+      await relay.close();
+    }
   });
 
   it("release frees sockets, ports and the tick; is idempotent and returns final stats", async () => {

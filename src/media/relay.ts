@@ -12,7 +12,7 @@ import { FINAL } from "./latch.js";
 import type { MediaOffload, OffloadFlow } from "./offload.js";
 import { NftOffload } from "./offload-nft.js";
 import { PortPool } from "./port-pool.js";
-import { RelaySession, type RelaySessionOwner } from "./relay-session.js";
+import { RelaySession, type RelaySessionOwner, type RelaySide } from "./relay-session.js";
 import { bindUdp, type BindSocket, type RelaySocket } from "./udp-socket.js";
 
 export interface MediaRelayOptions {
@@ -21,8 +21,13 @@ export interface MediaRelayOptions {
   portMax: number;
   log: Logger;
   clock?: Clock;
-  /** No RTP from either side for this long (not on hold) → "timeout". Default 60 s. */
+  /** One side sends no RTP nor RTCP for this long (neither on hold) → "timeout". Default 60 s. */
   mediaTimeoutMs?: number;
+  /**
+   * How often offloaded sessions' kernel counters are read (one `nft -j list counters` for all
+   * sessions). Default a quarter of the timeout, between 1 and 5 s.
+   */
+  offloadPollMs?: number;
   offload?: "none" | "nftables";
   /** Tests: an in-memory socket factory. */
   bindSocket?: BindSocket;
@@ -52,6 +57,10 @@ export class MediaRelay implements RelaySessionOwner {
   private tickTimer: TimerHandle | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly offloadBusy = new Set<RelaySession>();
+  private readonly pollMs: number;
+  private polling = false;
+  private lastPollAt = -Infinity;
+  private pollFailing = false;
   private closed = false;
 
   private constructor(
@@ -67,6 +76,7 @@ export class MediaRelay implements RelaySessionOwner {
     this.timeoutMs = opts.mediaTimeoutMs ?? 60_000;
     // Coarse: a second is plenty for 60 s timeouts and the 3 s latch window.
     this.tickMs = Math.max(10, Math.min(1000, Math.floor(this.timeoutMs / 4)));
+    this.pollMs = opts.offloadPollMs ?? Math.max(1000, Math.min(5000, Math.floor(this.timeoutMs / 4)));
   }
 
   static async create(opts: MediaRelayOptions): Promise<MediaRelay> {
@@ -134,29 +144,68 @@ export class MediaRelay implements RelaySessionOwner {
     if (this.tickTimer === undefined) this.tickTimer = this.clock.setTimeout(() => this.tick(), this.tickMs);
   }
 
-  /** The one shared coarse tick; runs only while sessions exist, so an idle relay has no timer. */
+  /**
+   * The one shared coarse tick; runs only while sessions exist, so an idle relay has no timer.
+   * Media timeout per side (R1: a phone that drops off Wi-Fi while the NGN keeps sending must
+   * end the call): each side's RTP + RTCP count, plus the kernel's for offloaded sessions.
+   */
   private tick(): void {
     this.tickTimer = undefined;
     const now = this.clock.now();
+    const judgeOffloaded = this.offload?.packets !== undefined;
+    let offloaded = 0;
     for (const s of this.live) {
       s.confirmLatches(now);
-      if (s.holdA || s.holdB || s.offloaded) {
-        // On hold a side may legitimately send nothing; offloaded media bypasses our counters.
-        s.lastActivityAt = now;
+      if (s.offloaded) offloaded++;
+      // On hold a side may legitimately send nothing; an offload that cannot count hides media.
+      if (s.holdA || s.holdB || (s.offloaded && !judgeOffloaded)) {
+        s.touch(now);
         continue;
       }
-      const seen = s.rtpReceived();
-      if (seen !== s.lastRtpSeen) {
-        s.lastRtpSeen = seen;
-        s.lastActivityAt = now;
-        s.timedOut = false;
-      } else if (!s.timedOut && now - s.lastActivityAt >= this.timeoutMs) {
-        s.timedOut = true; // once per silent spell, even if nobody releases it
-        this.log.info({ call_id: s.tag, silent_ms: now - s.lastActivityAt }, "media timeout");
-        s.emit("timeout", s);
-      }
+      this.checkSide(s, "a", now);
+      this.checkSide(s, "b", now); // a's listener may have released it: checked inside
     }
+    if (offloaded > 0 && judgeOffloaded) this.pollKernel(now);
     if (this.live.size > 0 && !this.closed) this.startTick();
+  }
+
+  private checkSide(s: RelaySession, side: RelaySide, now: number): void {
+    if (s.isReleased || !s.silentFor(side, now, this.timeoutMs)) return;
+    this.log.info({ call_id: s.tag, side, silent_ms: s.quietMs(side, now), offloaded: s.offloaded }, "media timeout");
+    s.emit("timeout", s, side);
+  }
+
+  /**
+   * Offloaded media never reaches our sockets: read the kernel's per-flow counters, one nft run
+   * for all sessions every pollMs. A poll that started before a session was offloaded says
+   * nothing about it (its rules were not in yet). If the counters cannot be read, offloaded
+   * sessions count as active: never hang up a call on a reading we do not have.
+   */
+  private pollKernel(now: number): void {
+    const offload = this.offload;
+    if (!offload?.packets || this.polling || now - this.lastPollAt < this.pollMs) return;
+    this.polling = true;
+    this.lastPollAt = now;
+    const p = offload
+      .packets()
+      .then(
+        (counts) => {
+          this.pollFailing = false;
+          for (const s of this.live) {
+            if (!s.offloaded || s.offloadedAt > now) continue;
+            s.kernelA = (counts.get(s.a.rtpPort) ?? 0) + (counts.get(s.a.rtcpPort) ?? 0);
+            s.kernelB = (counts.get(s.b.rtpPort) ?? 0) + (counts.get(s.b.rtcpPort) ?? 0);
+          }
+        },
+        (err: Error) => {
+          if (!this.pollFailing) this.log.warn({ err: err.message }, "offload counters unreadable: offloaded calls cannot time out");
+          this.pollFailing = true;
+          const t = this.clock.now();
+          for (const s of this.live) if (s.offloaded) s.touch(t);
+        },
+      )
+      .finally(() => (this.polling = false));
+    this.track(p);
   }
 
   /** RelaySessionOwner: both RTP latches final → hand the session to the kernel, if enabled. */
@@ -175,6 +224,9 @@ export class MediaRelay implements RelaySessionOwner {
           return;
         }
         s.offloaded = true;
+        s.offloadedAt = this.clock.now();
+        // Its kernel counters start now: the silent spells restart with them.
+        s.touch(s.offloadedAt);
         this.log.info({ call_id: s.tag, flows: flows.length }, "media offloaded to the kernel");
       })
       .catch((err: Error) => this.log.warn({ call_id: s.tag, err: err.message }, "offload failed: userspace"))

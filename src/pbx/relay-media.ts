@@ -18,11 +18,12 @@ export function relayMediaFactory(relay: MediaRelay): CallMediaFactory {
 }
 
 class RelayCallMedia implements CallMedia {
-  onTimeout?: () => void;
+  /** `side` is the leg whose phone went silent (the relay's timeout is per side). */
+  onTimeout?: (side?: CallSide) => void;
   private released = false;
 
   constructor(private readonly session: RelaySession) {
-    session.on("timeout", () => this.onTimeout?.());
+    session.on("timeout", (_s, side) => this.onTimeout?.(side));
   }
 
   fromSide(from: CallSide, sdp: string, advertise: string): string {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import { FakeUdpNetwork } from "../media/fake-udp.js";
+import { MediaRelay } from "../media/relay.js";
+import { sdpMediaTarget } from "../media/sdp.js";
+import type { CallSide } from "./call-media.js";
+import { relayMediaFactory } from "./relay-media.js";
+
+const GW = "198.18.0.1";
+const sdp = (addr: string, port: number): string => `v=0\r\no=- 1 1 IN IP4 ${addr}\r\ns=-\r\nc=IN IP4 ${addr}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+
+function rtp(seq: number): Buffer {
+  const b = Buffer.alloc(172);
+  b[0] = 0x80;
+  b.writeUInt16BE(seq, 2);
+  return b;
+}
+
+describe("relay call media", () => {
+  it("passes the side whose phone went silent to onTimeout", async () => {
+    const net = new FakeUdpNetwork();
+    const clock = new ManualClock(1_000);
+    const relay = await MediaRelay.create({ bindAddress: GW, portMin: 50000, portMax: 50099, log: silentLogger(), clock, mediaTimeoutMs: 10_000, bindSocket: net.bind, connectLatched: false });
+    const media = await relayMediaFactory(relay).create("call-1");
+    const sides: (CallSide | undefined)[] = [];
+    media.onTimeout = (side?: CallSide) => sides.push(side);
+    // Where each phone is told to send: a's offer goes to b (names b's port at the gateway), and back.
+    const toB = sdpMediaTarget(media.fromSide("a", sdp("198.18.0.10", 4000), GW))!;
+    const toA = sdpMediaTarget(media.fromSide("b", sdp("198.18.1.20", 6000), GW))!;
+    const phoneA = await net.bind("198.18.0.10", 4000);
+    const phoneB = await net.bind("198.18.1.20", 6000);
+    for (let t = 0; t < 20; t++) {
+      phoneA.send(rtp(t), toA.rtpPort, GW);
+      if (t < 3) phoneB.send(rtp(t), toB.rtpPort, GW);
+      clock.advance(1_000);
+    }
+    expect(sides).toEqual(["b"]);
+    media.release("test");
+    await relay.close();
+  });
+});
