@@ -308,6 +308,15 @@ describe("Registrar", () => {
     expect(events.map((e) => e[0])).toEqual(["added", "added", "removed"]);
   });
 
+  it("restores two same-Contact devices from state_dir as two bindings", async () => {
+    const lan = ["<sip:802@192.168.1.10:5060>"];
+    registerAuthed({ user: "802", contacts: lan, callId: "dev-a" }, { address: "198.18.0.21", port: 5060 });
+    registerAuthed({ user: "802", contacts: lan, callId: "dev-b" }, { address: "198.18.0.22", port: 5060 });
+    await registrar.close();
+    registrar = make();
+    expect(registrar.lookup("802").map((b) => b.source.address).sort()).toEqual(["198.18.0.21", "198.18.0.22"]);
+  });
+
   it("follows a NAT rebinding: the same Call-ID and contact from a new source moves the binding", () => {
     const c = ["<sip:801@192.168.1.20:5060>"];
     registerAuthed({ contacts: c, callId: "nat" }, PHONE_A);
