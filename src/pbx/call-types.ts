@@ -39,6 +39,23 @@ export interface SipSide {
   onEnded?(leg: Leg): void;
   /** Offers from the other leg are answered locally, not relayed here (the NGN: avoid re-INVITEs it may refuse). */
   readonly keepsOffers?: boolean;
+  /**
+   * Whether an in-dialog request of this method from the other leg may be sent to this
+   * side; the rest are answered on the other leg (the NGN: never OPTIONS, MESSAGE, INFO…).
+   * Absent: every method is relayed.
+   */
+  relays?(method: string): boolean;
+  /** The Allow header for requests and 2xx we send on this side (one Allow, its own list), when the side has one. */
+  readonly allow?: string;
+  /**
+   * The side runs its own RFC 4028 session timer per leg: the other leg's Session-Expires,
+   * Min-SE, Require and Supported never cross to it, so the other leg cannot move its
+   * refresher role, and a 2xx we send it for a re-INVITE/UPDATE is reported through
+   * `answeredRefresh`.
+   */
+  readonly ownsSessionTimer?: boolean;
+  /** A 2xx we send on this side for a re-INVITE or UPDATE (local or relayed): RFC 4028 §10 refresh. */
+  answeredRefresh?(leg: Leg, req: SipRequest, res: SipResponse): void;
 }
 
 /** One place the call rings: a registered device of an extension, or the trunk. */

@@ -3,13 +3,13 @@
  * re-issued in the other leg's dialog and its final response mapped back, SDP rewritten
  * for the media on the way; re-INVITE glare gets 491 (§14.2); ACKs for relayed 2xx are
  * sent when the originator's ACK arrives (late offer carries the answer there); offers the
- * other side keeps to itself (the NGN) are answered here.
+ * other side keeps to itself (the NGN) are answered here, as are methods it does not take.
  */
 import sdpTransform from "sdp-transform";
 import type { Logger } from "../log.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, cseq, getHeader, setHeader } from "../sip/message/index.js";
-import type { ServerTransaction } from "../sip/transaction/layer.js";
+import type { ClientTransaction, ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { Leg, SipSide } from "./call-types.js";
 
@@ -34,12 +34,26 @@ interface PendingRelay {
   from: Leg;
   serverTx: ServerTransaction;
   method: string;
+  /** The originator CANCELled it (re-INVITE only, RFC 3261 §9.2): it already got 487. */
+  cancelled?: boolean;
+  /** The SDP we had sent the other leg before this request (to re-offer after a CANCEL lost the race). */
+  prevSdp?: string;
 }
+
+/** What a leg's peer can do with us in a dialog when its request is answered here. */
+const IN_DIALOG_ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, PRACK";
+/** Methods we know and refuse in a dialog (405); anything else is unknown to us (501). */
+const KNOWN_METHODS = new Set(["MESSAGE", "REFER", "NOTIFY", "SUBSCRIBE", "PUBLISH", "REGISTER"]);
+/** RFC 4028 headers: a side with its own session timer never sees the other leg's. */
+const TIMER_HEADERS = new Set(["session-expires", "min-se", "require", "supported"]);
 
 
 export class MidCall {
   /** re-INVITE in progress, per originating side (glare → 491). */
-  private reinvite?: { from: Leg; answered: boolean; toOtherAckPending: boolean };
+  private reinvite?: { from: Leg; answered: boolean; toOtherAckPending: boolean; toOtherSeq?: number };
+  /** A body-less re-INVITE answered here with our SDP as the offer: its ACK carries the answer. */
+  private localOffer?: Leg;
+  private infoDtmfLogged = false;
 
   constructor(private readonly call: MidCallPort) {}
 
@@ -50,6 +64,7 @@ export class MidCall {
 
   /** An in-dialog request (not ACK, CANCEL or BYE) on an answered call's leg. */
   onRequest(leg: Leg, other: Leg, req: SipRequest, tx: ServerTransaction): void {
+    if (other.net.relays && !other.net.relays(req.method)) return this.answerHere(leg, req, tx);
     if (req.method === "INVITE") {
       if (this.reinvite) {
         // §14.2: a re-INVITE while another INVITE is pending on the dialog gets 491.
@@ -57,54 +72,106 @@ export class MidCall {
         return;
       }
       leg.dialog.refreshTarget(req);
-      if (other.net.keepsOffers && req.body.length > 0 && leg.lastSdp) return this.answerLocally(leg, other, req, tx);
+      if (other.net.keepsOffers && leg.lastSdp) return this.answerLocally(leg, other, req, tx);
       this.reinvite = { from: leg, answered: false, toOtherAckPending: false };
       tx.onNoAck = () => {
         if (this.reinvite?.from === leg) this.reinvite = undefined;
       };
+    } else if (req.method === "UPDATE" && other.net.keepsOffers && leg.lastSdp) {
+      // A phone's UPDATE (a session refresh, or a hold) toward the NGN: the trunk leg keeps
+      // its own timer and its own SDP, so the phone never hands the refresher role to us
+      // behind that timer's back (RFC 4028 §7.4: either UA may refresh).
+      return this.answerLocally(leg, other, req, tx);
     }
     this.relayRequest(leg, other, req, tx);
   }
 
+  /**
+   * A request the other side must not get (`relays`: the NGN takes no OPTIONS, INFO,
+   * MESSAGE…), answered on this leg. SIP-INFO DTMF (application/dtmf-relay, application/dtmf)
+   * gets 200: refusing it would make some phones retry or hang up, and events cannot be
+   * injected into the RTP stream here, so the phone must use RFC 4733 for DTMF to reach the line.
+   */
+  private answerHere(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
+    const allow = leg.net.allow ?? IN_DIALOG_ALLOW;
+    let res: SipResponse;
+    if (req.method === "OPTIONS") {
+      res = createResponse(req, 200, "OK");
+      setHeader(res, "accept", "application/sdp");
+    } else if (req.method === "INFO") {
+      const ctype = (getHeader(req, "content-type") ?? "").toLowerCase();
+      if (req.body.length === 0 || /^application\/dtmf(-relay)?\b/.test(ctype)) {
+        res = createResponse(req, 200, "OK");
+        if (req.body.length > 0 && !this.infoDtmfLogged) {
+          this.infoDtmfLogged = true;
+          this.call.log.info("SIP INFO DTMF is not carried to the line: set the phone to RFC 2833/4733 (RTP events)");
+        }
+      } else {
+        res = createResponse(req, 415, "Unsupported Media Type");
+        setHeader(res, "accept", "application/dtmf-relay, application/dtmf");
+      }
+    } else res = KNOWN_METHODS.has(req.method) ? createResponse(req, 405, "Method Not Allowed") : createResponse(req, 501, "Not Implemented");
+    setHeader(res, "allow", allow);
+    tx.respond(res);
+  }
+
   /** The ACK for a relayed re-INVITE's 2xx. Returns false when it was not one. */
   onAck(leg: Leg, ack: SipRequest): boolean {
+    if (this.localOffer === leg) {
+      // The answer to the offer our local 200 made (RFC 3264): the relay learns it.
+      this.localOffer = undefined;
+      const other = this.call.otherLeg(leg);
+      if (other && ack.body.length > 0) this.call.media.fromSide(leg.side, ack.body.toString("utf8"), other.net.host);
+      return true;
+    }
     const ri = this.reinvite;
     if (!ri || ri.from !== leg || !ri.answered) return false;
     const other = this.call.otherLeg(leg);
     if (other && ri.toOtherAckPending) {
-      this.call.sendAck(other, ack.body.length > 0 ? (this.call.sdpFor(other.net, leg.side, ack.body.toString("utf8")) ?? undefined) : undefined);
+      // The ACK completes the re-INVITE we sent the other leg: its CSeq, not the initial INVITE's (§13.2.2.4).
+      this.call.sendAck(other, ack.body.length > 0 ? (this.call.sdpFor(other.net, leg.side, ack.body.toString("utf8")) ?? undefined) : undefined, ri.toOtherSeq);
     }
     this.reinvite = undefined;
     return true;
   }
 
   /**
-   * A phone's hold/resume re-INVITE on a call whose other side keeps its offers (the NGN):
-   * the relay already carries media, so the offer only updates the relay (hold state,
-   * latching) and is answered here, leaving the trunk leg untouched (issue: "absorb a
-   * phone's hold/resume re-INVITEs so the trunk leg stays valid").
+   * A phone's re-INVITE or UPDATE on a call whose other side keeps its offers (the NGN):
+   * hold/resume, or a session refresh. The relay already carries media, so an offer only
+   * updates the relay (hold state, latching) and is answered here, leaving the trunk leg
+   * untouched (issue: "absorb a phone's hold/resume re-INVITEs so the trunk leg stays
+   * valid"). A re-INVITE without SDP gets our SDP as the offer; its ACK brings the answer.
    */
   private answerLocally(leg: Leg, other: Leg, req: SipRequest, tx: ServerTransaction): void {
-    const offer = req.body.toString("utf8");
-    this.call.media.fromSide(leg.side, offer, other.net.host);
-    const dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
-    const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;
-    const sdp = sdpTransform.parse(leg.lastSdp!);
-    for (const m of sdp.media) if (m.type === "audio") m.direction = answerDir as "sendrecv";
-    sdp.origin = { ...sdp.origin!, sessionVersion: Number(sdp.origin!.sessionVersion) + 1 };
-    const answer = sdpTransform.write(sdp);
-    leg.lastSdp = answer;
     const ok = createResponse(req, 200, "OK");
     setHeader(ok, "contact", this.call.contactToward(leg));
-    this.call.withBody(ok, answer);
-    this.call.log.info({ direction: dir }, "re-INVITE answered locally (the trunk leg is left as it is)");
+    for (const h of refreshAnswerHeaders(req)) setHeader(ok, h.name, h.value);
+    const isSdp = req.body.length > 0 && (getHeader(req, "content-type") ?? "application/sdp").toLowerCase().startsWith("application/sdp");
+    let dir = "none";
+    if (isSdp) {
+      const offer = req.body.toString("utf8");
+      this.call.media.fromSide(leg.side, offer, other.net.host);
+      dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
+      const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;
+      const answer = withDirection(leg.lastSdp!, answerDir);
+      leg.lastSdp = answer;
+      this.call.withBody(ok, answer);
+    } else if (req.method === "INVITE") {
+      this.localOffer = leg;
+      tx.onNoAck = () => {
+        if (this.localOffer === leg) this.localOffer = undefined;
+      };
+      this.call.withBody(ok, leg.lastSdp!);
+    }
+    this.call.log.info({ method: req.method, direction: dir }, "in-dialog offer/refresh answered locally (the trunk leg is left as it is)");
     tx.respond(ok);
   }
 
   /** Forward an in-dialog request to the other leg and its final response back (B2BUA). */
   private relayRequest(from: Leg, to: Leg, req: SipRequest, serverTx: ServerTransaction): void {
-    const pending: PendingRelay = { from, serverTx, method: req.method };
-    const passHeaders = req.headers.filter((h) => RELAYED_HEADERS.has(h.name));
+    const pending: PendingRelay = { from, serverTx, method: req.method, prevSdp: to.lastSdp };
+    const ownTimer = from.net.ownsSessionTimer || to.net.ownsSessionTimer;
+    const passHeaders = req.headers.filter((h) => RELAYED_HEADERS.has(h.name) && !(ownTimer && TIMER_HEADERS.has(h.name)));
     let body = req.body;
     const ctype = getHeader(req, "content-type");
     if (body.length > 0 && (ctype ?? "").toLowerCase().startsWith("application/sdp")) {
@@ -123,17 +190,35 @@ export class MidCall {
       contentType: ctype,
       headers: passHeaders,
     });
-    to.net.tx.sendRequest(out, to.peer, {
+    if (to.net.allow) setHeader(out, "allow", to.net.allow);
+    const client = to.net.tx.sendRequest(out, to.peer, {
       onResponse: (res) => this.onRelayedResponse(pending, to, out, res),
       onTimeout: () => this.onRelayedFailure(pending, 408, "Request Timeout"),
       onTransportError: () => this.onRelayedFailure(pending, 503, "Service Unavailable"),
     });
+    if (req.method === "INVITE") serverTx.onCancel = () => this.onRelayedCancel(pending, to, client);
+  }
+
+  /**
+   * The originator CANCELled its re-INVITE (§9.2; the layer already said 200 to the CANCEL):
+   * it gets 487 now and the CANCEL goes on to the other leg (§9.1). Should the other leg's
+   * 2xx win the race, onRelayedResponse ACKs it and puts the old session back.
+   */
+  private onRelayedCancel(p: PendingRelay, to: Leg, client: ClientTransaction): void {
+    if (p.cancelled) return;
+    p.cancelled = true;
+    p.serverTx.respond(createResponse(p.serverTx.request, 487, "Request Terminated", { toTag: p.from.dialog.localTag }));
+    to.net.tx.cancel(client);
+    this.call.log.info({ side: p.from.side }, "re-INVITE cancelled by its sender");
   }
 
   private onRelayedResponse(p: PendingRelay, to: Leg, sent: SipRequest, res: SipResponse): void {
     if (res.status === 100) return;
+    if (p.cancelled) return this.afterCancel(p, to, sent, res);
     const reply = createResponse(p.serverTx.request, res.status, res.reason, { toTag: p.from.dialog.localTag });
-    for (const h of res.headers) if (RELAYED_HEADERS.has(h.name)) reply.headers.push({ ...h });
+    const ownTimer = p.from.net.ownsSessionTimer || to.net.ownsSessionTimer;
+    for (const h of res.headers) if (RELAYED_HEADERS.has(h.name) && !(ownTimer && TIMER_HEADERS.has(h.name))) reply.headers.push({ ...h });
+    if (p.from.net.allow && res.status >= 200 && res.status < 300) setHeader(reply, "allow", p.from.net.allow);
     if (res.body.length > 0) {
       const ctype = getHeader(res, "content-type") ?? "application/sdp";
       if (ctype.toLowerCase().startsWith("application/sdp")) this.call.sdpTo(p.from, reply, res.body.toString("utf8"), to.side);
@@ -142,15 +227,23 @@ export class MidCall {
         setHeader(reply, "content-type", ctype);
       }
     }
+    const ok = res.status >= 200 && res.status < 300;
+    if (ok && (p.method === "INVITE" || p.method === "UPDATE")) {
+      // Our 2xx states this side's own session timer (RFC 4028 §9), and counts as its refresh (§10).
+      for (const h of p.from.net.answerHeaders?.(p.serverTx.request) ?? []) setHeader(reply, h.name, h.value);
+      p.from.net.answeredRefresh?.(p.from, p.serverTx.request, reply);
+    }
     if (p.method === "INVITE") {
-      if (res.status >= 200 && res.status < 300) {
+      if (ok) {
         to.dialog.refreshTarget(res);
         setHeader(reply, "contact", this.call.contactToward(p.from));
-        for (const h of p.from.net.answerHeaders?.(p.serverTx.request) ?? []) setHeader(reply, h.name, h.value);
         const ri = this.reinvite;
         // Early offer: ACK the other leg now. Late offer: its ACK carries the answer from the originator's ACK.
         if (sent.body.length > 0) this.call.sendAck(to, undefined, cseq(sent).seq);
-        else if (ri) ri.toOtherAckPending = true;
+        else if (ri) {
+          ri.toOtherAckPending = true;
+          ri.toOtherSeq = cseq(sent).seq;
+        }
         if (ri) ri.answered = true;
         p.serverTx.respond(reply);
         return;
@@ -160,8 +253,48 @@ export class MidCall {
     p.serverTx.respond(reply);
   }
 
+  /**
+   * The other leg's final response to a re-INVITE its sender CANCELled. A failure (487)
+   * just ends it. A 2xx won the race (§9.1: CANCEL has no effect then): ACK it, then put the
+   * old session back with a new offer of the SDP the leg had before (a higher version,
+   * RFC 3264 §8), since the sender still holds the old one (§14.1: a failed re-INVITE leaves
+   * the session as it was).
+   */
+  private afterCancel(p: PendingRelay, to: Leg, sent: SipRequest, res: SipResponse): void {
+    if (res.status < 200) return;
+    if (res.status >= 300) {
+      this.reinvite = undefined;
+      return;
+    }
+    to.dialog.refreshTarget(res);
+    const lateOffer = sent.body.length === 0;
+    // A late-offer 2xx carries an offer, and the ACK must carry an answer: the last SDP this leg had from us.
+    this.call.sendAck(to, lateOffer ? p.prevSdp : undefined, cseq(sent).seq);
+    if (lateOffer || !p.prevSdp || !to.lastSdp) {
+      this.reinvite = undefined;
+      return;
+    }
+    const restore = withVersion(p.prevSdp, Number(sdpTransform.parse(to.lastSdp).origin?.sessionVersion ?? 0) + 1);
+    to.lastSdp = restore;
+    const again = to.dialog.createRequest("INVITE", { contact: this.call.contactToward(to), body: Buffer.from(restore), contentType: "application/sdp" });
+    const done = () => {
+      if (this.reinvite?.from === p.from) this.reinvite = undefined;
+    };
+    this.call.log.info("a cancelled re-INVITE was answered anyway: offering the previous session again");
+    to.net.tx.sendRequest(again, to.peer, {
+      onResponse: (r) => {
+        if (r.status < 200) return;
+        if (r.status < 300) this.call.sendAck(to, undefined, cseq(again).seq);
+        done();
+      },
+      onTimeout: done,
+      onTransportError: done,
+    });
+  }
+
   private onRelayedFailure(p: PendingRelay, status: number, reason: string): void {
     if (p.method === "INVITE") this.reinvite = undefined;
+    if (p.cancelled) return;
     p.serverTx.respond(createResponse(p.serverTx.request, status, reason, { toTag: p.from.dialog.localTag }));
   }
 
@@ -169,3 +302,38 @@ export class MidCall {
 
 /** Headers a B2BUA passes between legs on relayed in-dialog requests and responses. */
 const RELAYED_HEADERS = new Set(["session-expires", "min-se", "event", "subscription-state", "refer-to", "referred-by", "info-package", "content-disposition", "rseq", "rack", "supported", "require", "allow"]);
+
+/**
+ * RFC 4028 §9 for a refresh answered here: echo the request's Session-Expires with the
+ * refresher it named (uac when it named none), so the sender stays the refresher.
+ * A sender asking us to refresh (refresher=uas) gets no Session-Expires: there is no
+ * timer on this leg to do it, and without the header no session timer runs (§7.2).
+ */
+function refreshAnswerHeaders(req: SipRequest): { name: string; value: string }[] {
+  const se = getHeader(req, "session-expires");
+  const m = se ? /^\s*(\d+)\s*(?:;(.*))?$/.exec(se) : null;
+  if (!m) return [];
+  const refresher = /refresher\s*=\s*(uac|uas)/i.exec(m[2] ?? "")?.[1]?.toLowerCase() ?? "uac";
+  if (refresher === "uas") return [];
+  return [
+    { name: "session-expires", value: `${m[1]};refresher=uac` },
+    { name: "require", value: "timer" },
+  ];
+}
+
+/** `sdp` with every audio stream's direction set; the o= version goes up only when that changed it (RFC 3264 §8). */
+function withDirection(sdp: string, direction: string): string {
+  const parsed = sdpTransform.parse(sdp);
+  const before = sdpTransform.write(parsed);
+  // No direction line means sendrecv (RFC 4566 §6): saying so would change nothing.
+  for (const m of parsed.media) if (m.type === "audio" && (m.direction ?? "sendrecv") !== direction) m.direction = direction as "sendrecv";
+  if (sdpTransform.write(parsed) === before) return sdp;
+  parsed.origin = { ...parsed.origin!, sessionVersion: Number(parsed.origin!.sessionVersion) + 1 };
+  return sdpTransform.write(parsed);
+}
+
+function withVersion(sdp: string, version: number): string {
+  const parsed = sdpTransform.parse(sdp);
+  parsed.origin = { ...parsed.origin!, sessionVersion: version };
+  return sdpTransform.write(parsed);
+}

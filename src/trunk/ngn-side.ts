@@ -1,9 +1,11 @@
 /**
  * The NGN as a side of a call (a SipSide for the B2BUA): what the trunk leg needs that a
  * phone leg does not. PCMU-only SDP; RFC 4028 session timers (echo Session-Expires with
- * Require: timer in our 200, answer the NGN's UPDATE/re-INVITE refreshes ourselves, refresh
- * when we are the refresher, end the call when nobody does); RFC 3262 reliable provisionals
- * both ways (PRACK what the NGN sends reliably, send our 180 reliably when it supports 100rel).
+ * Require: timer in our 200, answer the NGN's UPDATE/re-INVITE refreshes ourselves, count
+ * every 2xx we send it for one as a refresh, refresh when we are the refresher, end the call
+ * when nobody does); RFC 3262 reliable provisionals both ways (PRACK what the NGN sends
+ * reliably, send ours reliably when it supports 100rel, one at a time); and only the
+ * methods the NGN takes ever reach it.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -24,6 +26,12 @@ export interface NgnSideOptions {
   sessionExpires: number;
 }
 
+/** What we support toward the NGN, and the only in-dialog methods it gets from us. */
+export const NGN_ALLOW = "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE";
+const NGN_METHODS = new Set(NGN_ALLOW.split(", "));
+/** RFC 3261 §17.1.1.1 T1, for the reliable-provisional retransmissions (RFC 3262 §3). */
+const T1_MS = 500;
+
 /** Per-leg state on the NGN side. */
 interface LegState {
   timer?: SessionTimer;
@@ -31,6 +39,8 @@ interface LegState {
   remoteVersion?: string;
   /** Reliable provisional we sent, retransmitted until PRACK (RFC 3262 §3). */
   reliable?: { timer?: TimerHandle; res: SipResponse; tx: ServerTransaction; interval: number; deadline: number };
+  /** A provisional that must go reliably but came while `reliable` was un-PRACKed (RFC 3262 §3). */
+  queued?: { res: SipResponse; tx: ServerTransaction; invite: SipRequest };
   rseq: number;
   /** RSeq values of the NGN's reliable provisionals already PRACKed. */
   acked: Set<number>;
@@ -39,6 +49,8 @@ interface LegState {
 export class NgnSide implements SipSide {
   readonly name = "trunk";
   readonly keepsOffers = true;
+  readonly ownsSessionTimer = true;
+  readonly allow = NGN_ALLOW;
   readonly tx: TransactionLayer;
   readonly host: string;
   readonly port: number;
@@ -69,48 +81,78 @@ export class NgnSide implements SipSide {
       { name: "supported", value: "100rel, timer" },
       { name: "session-expires", value: String(this.opts.sessionExpires) },
       { name: "min-se", value: "90" },
-      { name: "allow", value: "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE" },
+      // No Allow here: the B-leg INVITE gets one Allow, the side's `allow` (item 12 of R1).
     ];
+  }
+
+  /** NGN.md: never OPTIONS; only INVITE, ACK, BYE, CANCEL, PRACK and UPDATE go to the NGN. */
+  relays(method: string): boolean {
+    return NGN_METHODS.has(method);
   }
 
   /** Our 200 to the NGN's INVITE/refresh: echo Session-Expires and require timer (NGN.md "Inbound"). */
   answerHeaders(invite: SipRequest): { name: string; value: string }[] {
     const se = getHeader(invite, "session-expires");
-    if (!se) return [];
+    if (!se) return [{ name: "allow", value: NGN_ALLOW }];
     const spec = /^\s*(\d+)/.exec(se)?.[1] ?? String(this.opts.sessionExpires);
     const refresher = /refresher\s*=\s*(uac|uas)/i.exec(se)?.[1]?.toLowerCase() ?? "uac";
     return [
       { name: "session-expires", value: `${spec};refresher=${refresher}` },
       { name: "require", value: "timer" },
       { name: "supported", value: "100rel, timer" },
+      { name: "allow", value: NGN_ALLOW },
     ];
   }
 
-  /** A provisional we send to the NGN: reliable when it supports 100rel (RFC 3262 §3). */
+  /**
+   * A provisional we send to the NGN: reliable when it supports 100rel (RFC 3262 §3).
+   * §3 forbids a second reliable provisional before the first is PRACKed. One that comes
+   * meanwhile (the phone's 183 with early-media SDP after our reliable 180) still goes out
+   * now, unreliably, so the NGN's caller hears the progress at once, and a reliable copy is
+   * queued and sent when the PRACK comes: SDP in an unreliable provisional is no answer
+   * the NGN may rely on (§5), so the early media is only certain once that copy arrives.
+   */
   provisionalOut(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void {
     const supported = [...getHeaders(invite, "supported"), ...getHeaders(invite, "require")].some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
     if (!supported || res.status === 100) return;
     const s = this.state(leg);
-    if (s.reliable) this.stopReliable(s); // a newer provisional supersedes the unacknowledged one
+    if (s.reliable) {
+      const same = s.reliable.res.status === res.status && s.reliable.res.body.equals(res.body);
+      if (!same) s.queued = { res: { ...res, headers: res.headers.map((h) => ({ ...h })) }, tx, invite };
+      return;
+    }
+    this.sendReliable(leg, s, res, tx);
+  }
+
+  private sendReliable(leg: Leg, s: LegState, res: SipResponse, tx: ServerTransaction): void {
     s.rseq++;
     setHeader(res, "require", "100rel");
     setHeader(res, "rseq", String(s.rseq));
-    const t1 = 500;
-    const r = { res, tx, interval: t1, deadline: this.opts.clock.now() + 64 * t1, timer: undefined as TimerHandle | undefined };
+    const r = { res, tx, interval: T1_MS, deadline: this.opts.clock.now() + 64 * T1_MS, timer: undefined as TimerHandle | undefined };
     s.reliable = r;
     const again = () => {
       if (s.reliable !== r) return;
-      if (this.opts.clock.now() >= r.deadline || tx.state !== "proceeding") return this.stopReliable(s);
+      if (tx.state !== "proceeding") return this.stopReliable(s);
+      if (this.opts.clock.now() >= r.deadline) return this.noPrack(leg, s, tx);
       tx.respond(res);
       r.interval = Math.min(r.interval * 2, 4000);
-      r.timer = this.opts.clock.setTimeout(again, r.interval);
+      r.timer = this.opts.clock.setTimeout(again, Math.min(r.interval, Math.max(0, r.deadline - this.opts.clock.now())));
     };
     r.timer = this.opts.clock.setTimeout(again, r.interval);
+  }
+
+  /** §3: no PRACK within 64*T1: reject the INVITE with a 5xx, and end the call (the phone stops ringing). */
+  private noPrack(leg: Leg, s: LegState, tx: ServerTransaction): void {
+    this.stopReliable(s);
+    this.opts.log.warn({ rseq: s.rseq }, "no PRACK for our reliable provisional after 64*T1: rejecting the call with 500");
+    tx.respond(createResponse(tx.request, 500, "Provisional Response Not Acknowledged", { toTag: leg.dialog.localTag }));
+    leg.call.hangup("no PRACK from the line");
   }
 
   private stopReliable(s: LegState): void {
     if (s.reliable) this.opts.clock.clearTimeout(s.reliable.timer);
     s.reliable = undefined;
+    s.queued = undefined;
   }
 
   /** A provisional from the NGN on a leg we placed: PRACK it when it is reliable (RFC 3262 §4). */
@@ -121,6 +163,9 @@ export class NgnSide implements SipSide {
     const s = this.state(leg);
     if (s.acked.has(rseq)) return; // a retransmission: the PRACK already went
     s.acked.add(rseq);
+    // The NGN's early answer (183 + SDP, reliable) is the answer: the 200 may carry no SDP
+    // under 100rel (RFC 3262 §5), and a later refresh is judged against this version.
+    if (res.body.length > 0) s.remoteVersion = sdpVersion(res.body.toString("utf8")) ?? s.remoteVersion;
     const cs = getHeader(res, "cseq") ?? "";
     const prack = leg.dialog.createRequest("PRACK", {
       contact: `<sip:${this.host}:${this.port}>`,
@@ -140,7 +185,7 @@ export class NgnSide implements SipSide {
     // Outbound (we are UAC): the 2xx says who refreshes. Inbound: the NGN's INVITE did.
     const spec = res ? parseSessionExpires(getHeader(res, "session-expires"), true) : parseSessionExpires(getHeader(invite, "session-expires"), false);
     const remote = res ? res.body.toString("utf8") : invite.body.toString("utf8");
-    s.remoteVersion = remote ? sdpVersion(remote) : undefined;
+    if (remote) s.remoteVersion = sdpVersion(remote); // else keep the version a reliable 18x taught us
     if (!spec) return;
     s.timer?.stop();
     s.timer = new SessionTimer(
@@ -185,8 +230,16 @@ export class NgnSide implements SipSide {
         tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
         return true;
       }
-      if (rseq === s.rseq) this.stopReliable(s);
       tx.respond(createResponse(req, 200, "OK"));
+      if (rseq === s.rseq && s.reliable) {
+        const next = s.queued;
+        this.stopReliable(s);
+        // §3: the next reliable provisional may go now that the previous one is PRACKed.
+        if (next && next.tx.state === "proceeding") {
+          this.sendReliable(leg, s, next.res, next.tx);
+          next.tx.respond(next.res);
+        }
+      }
       return true;
     }
     if (req.method !== "UPDATE" && req.method !== "INVITE") return false;
@@ -199,13 +252,26 @@ export class NgnSide implements SipSide {
     const ok = createResponse(req, 200, "OK");
     for (const h of this.answerHeaders(req)) setHeader(ok, h.name, h.value);
     setHeader(ok, "contact", `<sip:${this.host}:${this.port}>`);
-    if (req.method === "INVITE" && lastSdp) {
+    // A re-INVITE always gets our SDP (an answer, or the offer for one without SDP); an
+    // UPDATE with an offer needs its answer in the 2xx too (RFC 3311 §5.2), and for an
+    // unchanged offer that is our last SDP, unchanged (RFC 3264 §8).
+    if ((req.method === "INVITE" || body.length > 0) && lastSdp) {
       ok.body = Buffer.from(lastSdp);
       setHeader(ok, "content-type", "application/sdp");
     }
-    s.timer?.refreshed(parseSessionExpires(getHeader(req, "session-expires"), false));
+    this.answeredRefresh(leg, req, ok);
     tx.respond(ok);
     return true;
+  }
+
+  /**
+   * A 2xx we send the NGN for its re-INVITE or UPDATE, answered here or relayed from the
+   * phone: RFC 4028 §10 makes every one a refresh, so the timer runs again from the
+   * Session-Expires that 2xx states (as seen by us, the UAS of that request).
+   */
+  answeredRefresh(leg: Leg, _req: SipRequest, res: SipResponse): void {
+    if (res.status < 200 || res.status >= 300) return;
+    this.state(leg).timer?.refreshed(parseSessionExpires(getHeader(res, "session-expires"), false));
   }
 
   onEnded(leg: Leg): void {

@@ -1,0 +1,373 @@
+/**
+ * The trunk leg's mid-call behaviour on fake time: the whole gateway path (Trunk, Pbx, Call,
+ * MidCall, NgnSide) over the in-memory network, a scripted NGN and a TestPhone, all on one
+ * ManualClock so session timers and RFC 3262 retransmissions run without sleeping.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import type { CallEvent } from "../events.js";
+import type { SipRequest, SipResponse } from "../sip/message/types.js";
+import { createRequest, createResponse, getHeader, getHeaders, newTag, setHeader, toAddr } from "../sip/message/index.js";
+import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
+import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import { Dialog } from "../sip/dialog/dialog.js";
+import { DigestServer } from "../sip/digest.js";
+import { BindingsStore } from "../pbx/bindings-store.js";
+import { Registrar } from "../pbx/registrar.js";
+import { Lockout } from "../pbx/lockout.js";
+import { ExtensionAuth } from "../pbx/auth.js";
+import { Dialplan } from "../pbx/dialplan.js";
+import { Pbx } from "../pbx/pbx.js";
+import { passThroughMedia } from "../pbx/call-media.js";
+import { PHONE_SDP, TestPhone } from "../pbx/test-phone.js";
+import { Trunk } from "./trunk.js";
+import { NgnSide } from "./ngn-side.js";
+
+const GW_LAN = { address: "198.18.0.1", port: 5060 };
+const WAN = { address: "198.18.4.2", port: 5060 };
+const NGN = { address: "198.18.5.1", port: 5060 };
+const PHONE = { address: "198.18.0.11", port: 5060 };
+const DOMAIN = "ntt-east.ne.jp";
+const NGN_SDP = `v=0\r\no=- 100 1 IN IP4 198.18.5.9\r\ns=-\r\nc=IN IP4 198.18.5.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`;
+const sdpV = (v: number) => NGN_SDP.replace("o=- 100 1 ", `o=- 100 ${v} `);
+
+type InviteHandler = (req: SipRequest, tx: ServerTransaction) => void;
+
+/** A scripted P-CSCF: answers REGISTER, records everything, lets the test answer INVITEs. */
+class ScriptedNgn {
+  readonly tx: TransactionLayer;
+  readonly seen: SipRequest[] = [];
+  readonly responses: SipResponse[] = [];
+  onInvite?: InviteHandler;
+  constructor(net: MemoryNetwork, clock: ManualClock) {
+    this.tx = new TransactionLayer({ transport: net.transport(NGN), log: silentLogger(), clock });
+    this.tx.onRequest((req, tx) => {
+      this.seen.push(req);
+      if (!tx) return;
+      if (req.method === "REGISTER") {
+        const ok = createResponse(req, 200, "OK", { toTag: newTag() });
+        setHeader(ok, "contact", `${getHeader(req, "contact")};expires=3600`);
+        return tx.respond(ok);
+      }
+      if (req.method === "INVITE" && !toAddr(req).params.get("tag") && this.onInvite) return this.onInvite(req, tx);
+      tx.respond(createResponse(req, 200, "OK"));
+    });
+  }
+  methods(m: string): SipRequest[] {
+    return this.seen.filter((r) => r.method === m);
+  }
+  /** Send a request; the final response lands in `result.res`. */
+  send(req: SipRequest): { res?: SipResponse } {
+    const result: { res?: SipResponse } = {};
+    this.tx.sendRequest(req, WAN, {
+      onResponse: (res) => {
+        this.responses.push(res);
+        if (res.status >= 200) result.res = res;
+      },
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    });
+    return result;
+  }
+  inviteRequest(): SipRequest {
+    return createRequest({
+      method: "INVITE",
+      uri: `sip:0312345678@${WAN.address}:5060`,
+      from: `<sip:0398765432@${DOMAIN}>`,
+      to: `<sip:0312345678@${DOMAIN}>`,
+      contact: `<sip:${NGN.address}:5060>`,
+      body: Buffer.from(NGN_SDP),
+      headers: [
+        { name: "supported", value: "timer, 100rel" },
+        { name: "session-expires", value: "300;refresher=uac" },
+        { name: "min-se", value: "300" },
+        { name: "p-asserted-identity", value: `<sip:0398765432@${DOMAIN}>` },
+      ],
+    });
+  }
+}
+
+interface Rig {
+  clock: ManualClock;
+  net: MemoryNetwork;
+  ngn: ScriptedNgn;
+  phone: TestPhone;
+  events: CallEvent[];
+  /** Deliver everything in flight, advancing fake time by `ms` in bounded steps. */
+  settle(ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function rig(): Promise<Rig> {
+  const clock = new ManualClock(1_000_000);
+  const net = createMemoryNetwork({ now: () => clock.now() });
+  const dir = mkdtempSync(join(tmpdir(), "hgw-ngn-side-"));
+  const log = silentLogger();
+  const gwTx = new TransactionLayer({ transport: net.transport(GW_LAN), log, clock });
+  const extensions = [{ number: "801", password: "secret801", name: "Alice" }];
+  const digest = new DigestServer({ realm: "test", clock });
+  const lockout = new Lockout({ clock, log });
+  const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
+  const registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
+  const events: CallEvent[] = [];
+  const pbx = new Pbx({
+    tx: gwTx, registrar, auth, media: passThroughMedia, extensions, clock, log,
+    dialplan: new Dialplan([{ match: "^0[0-9]+$", to: "trunk" }]),
+    localHost: GW_LAN.address, localPort: GW_LAN.port, ringTimeoutMs: 120_000,
+    onCallEvent: (e) => events.push(e),
+  });
+  const trunk = new Trunk({
+    pbx, clock, log, serverPort: 5060, localPort: 5060, registerExpires: 3600, refreshRatio: 0.45, channels: 1, sessionExpires: 300,
+    ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: () => false,
+    onState: () => undefined,
+    openTransport: async (local) => net.transport(local),
+  });
+  pbx.setTrunk(trunk);
+  const ngn = new ScriptedNgn(net, clock);
+  const phone = new TestPhone(net, PHONE, "801", "secret801", GW_LAN, clock);
+  const settle = async (ms = 0) => {
+    for (let i = 0; i < 5000; i++) {
+      await net.flush();
+      if (ms <= 0) break;
+      const step = Math.min(ms, 250);
+      clock.advance(step);
+      ms -= step;
+    }
+    await net.flush();
+  };
+  const r: Rig = {
+    clock, net, ngn, phone, events, settle,
+    async close() {
+      pbx.close();
+      await trunk.stop().catch(() => undefined);
+      await registrar.close();
+      for (const t of [gwTx, ngn.tx, phone.tx]) t.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const reg = phone.register();
+  await settle(10);
+  expect((await reg).status).toBe(200);
+  await trunk.configure({ localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] });
+  await settle(10);
+  expect(trunk.status.state).toBe("registered");
+  return r;
+}
+
+/** An inbound call from the NGN, answered by the phone and ACKed: the NGN's dialog. */
+async function inboundCall(r: Rig): Promise<{ d: Dialog; ok: SipResponse }> {
+  const req = r.ngn.inviteRequest();
+  const res = r.ngn.send(req);
+  await r.settle(100);
+  expect(res.res?.status).toBe(200);
+  const d = Dialog.asUac(req, res.res!);
+  r.ngn.tx.sendAck(d.createRequest("ACK", { contact: `<sip:${NGN.address}:5060>`, seq: 1 }), WAN);
+  await r.settle();
+  return { d, ok: res.res! };
+}
+
+/** An outbound call whose NGN answers with a reliable 183 + SDP, then a 200 WITHOUT SDP (RFC 3262 §5). */
+async function outboundCall(r: Rig): Promise<{ d: Dialog }> {
+  let d: Dialog | undefined;
+  r.ngn.onInvite = (req, tx) => {
+    const tag = newTag();
+    const early = createResponse(req, 183, "Session Progress", { toTag: tag, body: Buffer.from(NGN_SDP), contentType: "application/sdp" });
+    setHeader(early, "require", "100rel");
+    setHeader(early, "rseq", "1");
+    setHeader(early, "contact", `<sip:${NGN.address}:5060>`);
+    tx.respond(early);
+    r.clock.setTimeout(() => {
+      const ok = createResponse(req, 200, "OK", { toTag: tag });
+      setHeader(ok, "contact", `<sip:${NGN.address}:5060>`);
+      setHeader(ok, "session-expires", "300;refresher=uas");
+      setHeader(ok, "require", "timer");
+      d = Dialog.asUas(req, tag, "confirmed");
+      tx.respond(ok);
+    }, 50);
+  };
+  const call = r.phone.call("0399990000");
+  await r.settle(200);
+  const { res } = await call;
+  expect(res.status).toBe(200);
+  r.phone.ack(res);
+  await r.settle();
+  expect(d).toBeDefined();
+  return { d: d! };
+}
+
+const ngnContact = `<sip:${NGN.address}:5060>`;
+
+let r: Rig | undefined;
+afterEach(async () => {
+  await r?.close();
+  r = undefined;
+});
+
+describe("NgnSide: session timers (RFC 4028 §10)", () => {
+  it("a re-INVITE from the NGN with new SDP, relayed to the phone, re-arms our timer from the Session-Expires in our 2xx", async () => {
+    r = await rig();
+    const { d } = await inboundCall(r);
+    await r.settle(150_000);
+    const reinv = d.createRequest("INVITE", { contact: ngnContact, body: Buffer.from(sdpV(2)), headers: [{ name: "session-expires", value: "300;refresher=uac" }, { name: "supported", value: "timer" }] });
+    const got = r.ngn.send(reinv);
+    await r.settle(100);
+    expect(r.phone.received.filter((q) => q.method === "INVITE")).toHaveLength(2); // it did reach the phone
+    const ok = got.res!;
+    expect(ok.status).toBe(200);
+    expect(getHeaders(ok, "session-expires")).toEqual(["300;refresher=uac"]);
+    expect(getHeader(ok, "require")).toBe("timer");
+    expect(ok.headers.filter((h) => h.name === "allow").map((h) => h.value)).toEqual(["INVITE, ACK, BYE, CANCEL, PRACK, UPDATE"]);
+    r.ngn.tx.sendAck(d.createRequest("ACK", { contact: ngnContact, seq: 2 }), WAN);
+    // 268 s after the answer, 118 s after the refresh: the call must still be up.
+    await r.settle(125_000);
+    expect(r.ngn.methods("BYE")).toHaveLength(0);
+    expect(r.events.map((e) => e.type)).not.toContain("ended");
+    // Without a further refresh the timer fires 268 s after the refresh (RFC 4028 §10 margin).
+    await r.settle(150_000);
+    expect(r.ngn.methods("BYE")).toHaveLength(1);
+  });
+
+  it("outbound: the version of a reliable 183's SDP makes the NGN's unchanged re-INVITE a refresh, answered here with our SDP", async () => {
+    r = await rig();
+    const { d } = await outboundCall(r);
+    const phoneInvites = r.phone.received.filter((q) => q.method === "INVITE").length;
+    const reinv = d.createRequest("INVITE", { contact: ngnContact, body: Buffer.from(NGN_SDP), headers: [{ name: "session-expires", value: "300;refresher=uas" }] });
+    const got = r.ngn.send(reinv);
+    await r.settle(100);
+    expect(got.res?.status).toBe(200);
+    expect(got.res!.body.toString()).toMatch(/m=audio 40000 RTP\/AVP 0/);
+    expect(r.phone.received.filter((q) => q.method === "INVITE")).toHaveLength(phoneInvites);
+  });
+
+  it("an UPDATE with unchanged SDP is a refresh answered with our last SDP (RFC 3311 §5.2)", async () => {
+    r = await rig();
+    const { d } = await inboundCall(r);
+    const upd = d.createRequest("UPDATE", { contact: ngnContact, body: Buffer.from(NGN_SDP), headers: [{ name: "session-expires", value: "300;refresher=uac" }] });
+    const got = r.ngn.send(upd);
+    await r.settle(100);
+    expect(got.res?.status).toBe(200);
+    expect(got.res!.body.toString()).toMatch(/^m=audio 42000 RTP\/AVP 0/m);
+    expect(getHeader(got.res!, "content-type")).toBe("application/sdp");
+    expect(getHeader(got.res!, "session-expires")).toBe("300;refresher=uac");
+    expect(r.phone.received.some((q) => q.method === "UPDATE")).toBe(false);
+  });
+});
+
+describe("NgnSide: what reaches the NGN from the phone", () => {
+  it("OPTIONS, INFO, MESSAGE, REFER, NOTIFY and unknown methods are answered on the phone side; the NGN gets none", async () => {
+    r = await rig();
+    await inboundCall(r);
+    const d = r.phone.dialog!;
+    const contact = `<sip:801@${PHONE.address}:5060>`;
+    const ask = async (method: string, body?: string, ctype?: string) => {
+      const p = r!.phone.request(d.createRequest(method, { contact, body: body ? Buffer.from(body) : undefined, contentType: ctype }), false);
+      await r!.settle(100);
+      return p;
+    };
+    const before = r.ngn.seen.length;
+    const opt = await ask("OPTIONS");
+    expect(opt.status).toBe(200);
+    expect(getHeader(opt, "allow")).toContain("INVITE");
+    expect((await ask("INFO", "Signal=5\r\nDuration=160\r\n", "application/dtmf-relay")).status).toBe(200);
+    expect((await ask("INFO", "<x/>", "application/media_control+xml")).status).toBe(415);
+    for (const m of ["MESSAGE", "REFER", "NOTIFY", "SUBSCRIBE"]) {
+      const res = await ask(m);
+      expect(res.status, m).toBe(405);
+      expect(getHeader(res, "allow"), m).toBeDefined();
+    }
+    expect((await ask("FOO")).status).toBe(501);
+    expect(r.ngn.seen.slice(before)).toEqual([]);
+  });
+
+  it("the phone's own session refresh (UPDATE without SDP, re-INVITE with unchanged SDP) is answered here and keeps the phone the refresher", async () => {
+    r = await rig();
+    await inboundCall(r);
+    const d = r.phone.dialog!;
+    const contact = `<sip:801@${PHONE.address}:5060>`;
+    const before = r.ngn.seen.length;
+    const upd = r.phone.request(d.createRequest("UPDATE", { contact, headers: [{ name: "session-expires", value: "1800;refresher=uac" }, { name: "supported", value: "timer" }] }), false);
+    await r.settle(100);
+    const u = await upd;
+    expect(u.status).toBe(200);
+    expect(getHeader(u, "session-expires")).toBe("1800;refresher=uac");
+    expect(u.body.length).toBe(0);
+    const lastSdp = r.phone.received.find((q) => q.method === "INVITE")!.body.toString();
+    const again = r.phone.request(d.createRequest("INVITE", { contact, body: Buffer.from(PHONE_SDP(PHONE.address, 42000)), headers: [{ name: "session-expires", value: "1800;refresher=uac" }] }), false);
+    await r.settle(100);
+    const re = await again;
+    expect(re.status).toBe(200);
+    // Nothing changed, so neither did our SDP or its version (RFC 3264 §8).
+    expect(re.body.toString()).toBe(lastSdp);
+    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(re, "cseq")!.split(" ")[0]) }), GW_LAN);
+    await r.settle();
+    expect(r.ngn.seen.slice(before)).toEqual([]);
+  });
+});
+
+describe("NgnSide: reliable provisionals toward the NGN (RFC 3262 §3)", () => {
+  /** The phone rings reliably-not (180), then sends early media (183 + SDP) and never answers. */
+  function earlyMediaPhone(rg: Rig): void {
+    rg.phone.tx.onRequest((req, tx) => {
+      rg.phone.received.push(req);
+      if (!tx || req.method !== "INVITE") return tx?.respond(createResponse(req, 200));
+      const tag = newTag();
+      tx.respond(createResponse(req, 180, "Ringing", { toTag: tag }));
+      rg.clock.setTimeout(() => tx.respond(createResponse(req, 183, "Session Progress", { toTag: tag, body: Buffer.from(PHONE_SDP(PHONE.address, 42000)), contentType: "application/sdp" })), 100);
+      tx.onCancel = () => tx.respond(createResponse(req, 487, undefined, { toTag: tag }));
+    });
+  }
+
+  it("a 183 after an un-PRACKed reliable 180 goes unreliably, and reliably (next RSeq) once the PRACK comes", async () => {
+    r = await rig();
+    earlyMediaPhone(r);
+    const req = r.ngn.inviteRequest();
+    r.ngn.send(req);
+    await r.settle(300);
+    const ringing = r.ngn.responses.filter((x) => x.status === 180);
+    expect(getHeader(ringing[0]!, "require")).toBe("100rel");
+    const rseq = Number(getHeader(ringing[0]!, "rseq"));
+    const early = r.ngn.responses.filter((x) => x.status === 183);
+    expect(early.length).toBeGreaterThan(0);
+    expect(early.every((x) => getHeader(x, "rseq") === undefined)).toBe(true);
+    // PRACK the 180: the 183 follows, reliable, with the next RSeq.
+    const d = Dialog.asUac(req, ringing[0]!);
+    const prack = r.ngn.send(d.createRequest("PRACK", { contact: ngnContact, headers: [{ name: "rack", value: `${rseq} 1 INVITE` }] }));
+    await r.settle(100);
+    expect(prack.res?.status).toBe(200);
+    const reliable183 = r.ngn.responses.filter((x) => x.status === 183 && getHeader(x, "rseq") !== undefined);
+    expect(reliable183.length).toBeGreaterThan(0);
+    expect(Number(getHeader(reliable183[0]!, "rseq"))).toBe(rseq + 1);
+    expect(reliable183[0]!.body.toString()).toContain("m=audio");
+    // And never two reliable ones outstanding: no RSeq beyond rseq+1 before its PRACK.
+    await r.settle(2_000);
+    expect(r.ngn.responses.every((x) => getHeader(x, "rseq") === undefined || Number(getHeader(x, "rseq")) <= rseq + 1)).toBe(true);
+  });
+
+  it("no PRACK within 64*T1: the NGN's INVITE gets a 5xx and the call ends cleanly (the phone stops ringing)", async () => {
+    r = await rig();
+    r.phone.behaviour = { ringOnly: true };
+    const req = r.ngn.inviteRequest();
+    const got = r.ngn.send(req);
+    await r.settle(31_000);
+    expect(got.res).toBeUndefined();
+    await r.settle(2_000);
+    expect(got.res?.status).toBeGreaterThanOrEqual(500);
+    expect(got.res!.status).toBeLessThan(600);
+    expect(r.phone.received.some((q) => q.method === "CANCEL")).toBe(true);
+    expect(r.events.at(-1)).toMatchObject({ type: "missed", direction: "inbound" });
+  });
+});
+
+describe("NgnSide: headers toward the NGN", () => {
+  it("adds no Allow of its own to the B-leg INVITE and offers its own list as `allow` (R1 item 12)", () => {
+    const side = new NgnSide({ tx: {} as TransactionLayer, host: WAN.address, port: 5060, clock: new ManualClock(), log: silentLogger(), sessionExpires: 300 });
+    expect(side.inviteHeaders().filter((h) => h.name === "allow")).toEqual([]);
+    expect(side.allow).toBe("INVITE, ACK, BYE, CANCEL, PRACK, UPDATE");
+    expect(side.relays("OPTIONS")).toBe(false);
+    expect(side.relays("UPDATE")).toBe(true);
+  });
+});
