@@ -12,7 +12,6 @@ import { systemClock, type Clock } from "./clock.js";
 import { GatewayEvents, type CallEvent } from "./events.js";
 import { startControlServer } from "./control.js";
 import { UdpTransport } from "./sip/transport-udp.js";
-import { TransactionLayer } from "./sip/transaction/layer.js";
 import { DigestServer } from "./sip/digest.js";
 import { BindingsStore } from "./pbx/bindings-store.js";
 import { Registrar } from "./pbx/registrar.js";
@@ -25,7 +24,7 @@ import { relayMediaFactory } from "./pbx/relay-media.js";
 import { MediaRelay } from "./media/relay.js";
 import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
-import { Trunk, type TrunkLine } from "./trunk/trunk.js";
+import { DRAIN_MS, DrainingLayer, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import type { TrunkState } from "./events.js";
 
 export interface GatewayInfo {
@@ -36,7 +35,7 @@ export class Gateway {
   readonly events: GatewayEvents;
   private readonly clock: Clock;
   private transport?: UdpTransport;
-  private tx?: TransactionLayer;
+  private tx?: DrainingLayer;
   private store?: BindingsStore;
   private registrar?: Registrar;
   private pbx?: Pbx;
@@ -96,7 +95,8 @@ export class Gateway {
       log: log.child({ name: "sip.transport" }),
       logMessages: cfg.log.sip_messages,
     });
-    this.tx = new TransactionLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
+    // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
+    this.tx = new DrainingLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
@@ -200,7 +200,7 @@ export class Gateway {
     };
     this.dhcp.on("bound", apply);
     this.dhcp.on("changed", apply);
-    this.dhcp.on("expired", () => this.trunk?.down("DHCP lease expired"));
+    this.dhcp.on("expired", () => void this.trunk?.down("DHCP lease expired").catch((err: unknown) => log.error({ err }, "trunk shutdown after lease loss failed")));
     this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
     await this.dhcp.start();
   }
@@ -260,16 +260,20 @@ export class Gateway {
     };
   }
 
+  /**
+   * Stop in reverse. Calls end first (BYE on both legs) while every socket still works;
+   * then the trunk waits (bounded) for the NGN to answer its BYEs, unregisters and closes,
+   * while the LAN side waits the same way for the phones' answers. Only then do sockets close.
+   */
   async stop(): Promise<void> {
     const steps: [string, () => unknown][] = [
-      ["pbx", () => this.pbx?.close()],
-      ["trunk", () => this.trunk?.stop()],
+      ["calls", () => this.pbx?.close()],
+      ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
-      // Give the BYEs of hung-up calls a moment to leave before the socket closes.
-      ["drain", () => new Promise((r) => setTimeout(r, this.pbx?.calls.size ? 300 : 0))],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["transactions", () => this.tx?.close()],
-      ["transport", () => this.transport?.close()],
+      // Node drops a datagram whose send() is still pending when its socket closes.
+      ["transport", () => new Promise((r) => setImmediate(r)).then(() => this.transport?.close())],
       ["registrar", () => this.registrar?.close()],
       ["relay", () => this.relay?.close()],
     ];

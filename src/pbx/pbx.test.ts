@@ -16,7 +16,7 @@ import { ExtensionAuth } from "./auth.js";
 import { Dialplan } from "./dialplan.js";
 import { Pbx } from "./pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
-import type { SipSide } from "./call.js";
+import type { CallTarget, SipSide } from "./call.js";
 import { TestPhone, PHONE_SDP, until } from "./test-phone.js";
 
 const GW = { address: "198.18.0.1", port: 5060 };
@@ -245,9 +245,9 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
     line = new TestPhone(net, { address: "198.18.0.40", port: 5060 }, "line", "x", GW, clock);
     line.behaviour = { ringOnly: true };
     pbx.setTrunk({
-      outboundTarget: (dialled) => {
+      outboundTarget: (dialled): CallTarget | { status: number; reason: string } => {
         if (pbx.activeOn(side) >= 1) return { status: 486, reason: "Line Busy" };
-        const uri = { scheme: "sip", user: dialled, host: "198.18.0.40", port: 5060, params: new Map(), headers: new Map() };
+        const uri = { scheme: "sip" as const, user: dialled, host: "198.18.0.40", port: 5060, params: new Map(), headers: new Map() };
         return { side, uri, destination: line.local, to: { uri, params: new Map() }, label: "line" };
       },
     });

@@ -281,3 +281,84 @@ describe("trunk lifecycle: the lease goes away", () => {
     expect(r.trunk.outboundTarget("0399990000", "801")).not.toHaveProperty("status");
   });
 });
+
+describe("trunk lifecycle: shutdown", () => {
+  it("stop(): BYE answered first, then the unregister, then the socket closes; an unanswered BYE holds it at most DRAIN_MS", async () => {
+    const clock = new ManualClock(1_000_000);
+    const r = (rig = await build({ clock }));
+    await r.trunk.configure(LINE);
+    await settle(r);
+    await r.phone.register();
+    const call = r.phone.call("0399990000");
+    await settle(r);
+    r.phone.ack((await call).res);
+    await settle(r);
+    r.ngn.ignoreBye = true;
+    let stopped = false;
+    r.pbx.close(); // the gateway's first step: BYE both legs
+    const stop = r.trunk.stop().then(() => (stopped = true));
+    await settle(r, DRAIN_MS - 500, 250);
+    expect(r.ngn.methods("BYE").length).toBeGreaterThan(0); // sent, and retransmitted (Timer E)
+    expect(stopped).toBe(false);
+    expect(r.ngn.methods("REGISTER")).toHaveLength(1); // no unregister yet
+    await settle(r, 750, 250);
+    await stop;
+    const unregister = r.ngn.methods("REGISTER")[1]!;
+    expect(getHeader(unregister.req, "expires")).toBe("0");
+    expect(r.trunk.status.state).toBe("disabled");
+  });
+
+  it("over a real socket: the BYE to the NGN leaves before the socket closes, even with nothing registered to wait for", async () => {
+    const r = (rig = await build({ udp: { wan: "127.0.0.1", ngn: "127.0.0.2" } }));
+    r.ngn.registerStatus = 403; // nothing to unregister: stop() has no REGISTER to wait on
+    await r.trunk.configure({ ...LINE, localAddress: "127.0.0.1", server: "127.0.0.2" });
+    await until(() => r.trunk.status.state === "failed");
+    await r.phone.register();
+    const inbound = r.ngn.invite(await wanOf(r));
+    expect(await inbound).toBe(200);
+    await until(() => r.pbx.calls.size === 1 && [...r.pbx.calls][0]!.state === "answered");
+    r.pbx.close();
+    await r.trunk.stop();
+    // The NGN got the BYE and its answer went back before the trunk's socket closed.
+    expect(r.ngn.methods("BYE")).toHaveLength(1);
+  });
+});
+
+/** The trunk's bound UDP address (the test lets the kernel pick the port). */
+async function wanOf(r: Rig): Promise<Endpoint> {
+  const reg = r.ngn.methods("REGISTER")[0]!;
+  const m = /@([0-9.]+):(\d+)>/.exec(getHeader(reg.req, "contact")!)!;
+  return { address: m[1]!, port: Number(m[2]) };
+}
+
+describe("trunk lifecycle: registration failures and the channel limit", () => {
+  it("one failed refresh leaves outbound calls working while the registration is valid", async () => {
+    const clock = new ManualClock(1_000_000);
+    const r = (rig = await build({ clock }));
+    await r.trunk.configure(LINE);
+    await settle(r);
+    r.ngn.registerStatus = 503;
+    await settle(r, 1_621_000, 60_000);
+    expect(r.ngn.methods("REGISTER")).toHaveLength(2);
+    expect(r.trunk.status).toMatchObject({ state: "registered", last_error: "503 Service Unavailable" });
+    expect(r.trunk.outboundTarget("0399990000", "801")).not.toHaveProperty("status");
+  });
+
+  it("two phones dialling at once with one channel: one INVITE reaches the NGN, the other phone hears 486", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const r = (rig = await build({ media: { create: (id) => gate.then(() => passThroughMedia.create(id)) } }));
+    r.ngn.ringOnly = true;
+    await r.trunk.configure(LINE);
+    await until(() => r.trunk.status.state === "registered");
+    await r.phone.register();
+    await r.phone2.register();
+    const calls = [r.phone.call("0399990000"), r.phone2.call("0399990001")];
+    const first = await Promise.race(calls);
+    expect(first.res.status).toBe(486);
+    release();
+    await until(() => r.ngn.methods("INVITE").length === 1);
+    await r.net!.flush();
+    expect(r.ngn.methods("INVITE")).toHaveLength(1);
+  });
+});
