@@ -15,6 +15,7 @@ import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 import { MidCall, type MidCallPort } from "./mid-call.js";
+import { shapeAnswer } from "./answer-shape.js";
 
 export type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 
@@ -33,6 +34,8 @@ export class Call implements MidCallPort {
   /** Initial INVITE had no SDP (late offer): B's ACK waits for A's ACK with the answer. */
   private readonly lateOffer: boolean;
   private pendingAckToB = false;
+  /** Late offer: the offer in the winner's 2xx, which the caller's ACK answers. */
+  private bOffer?: string;
   private readonly mid = new MidCall(this);
   private endReason = "";
   private sentProvisional?: number;
@@ -166,7 +169,7 @@ export class Call implements MidCallPort {
         this.sentProvisional = res.status;
         this.state = "ringing";
         const reply = this.aResponse(res.status, res.reason);
-        if (res.body.length > 0) this.sdpTo(this.a, reply, res.body.toString("utf8"), "b");
+        if (res.body.length > 0) this.fromBToCaller(reply, res.body.toString("utf8"));
         this.a.net.provisionalOut?.(this.a, this.invite, reply, this.inviteTx);
         if (reply.body.length > 0 && !this.lateOffer && isReliable(reply)) this.reliableAnswerFrom = leg;
         this.inviteTx.respond(reply);
@@ -211,8 +214,9 @@ export class Call implements MidCallPort {
     this.state = "answered";
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
-    if (res.body.length > 0) this.sdpTo(this.a, ok, res.body.toString("utf8"), "b");
+    if (res.body.length > 0) this.fromBToCaller(ok, res.body.toString("utf8"));
     else this.earlyAnswerInto(ok, leg);
+    if (this.lateOffer && res.body.length > 0) this.bOffer = res.body.toString("utf8");
     for (const h of this.a.net.answerHeaders?.(this.invite) ?? []) setHeader(ok, h.name, h.value);
     leg.net.onConfirmed?.(leg, leg.invite, res);
     this.a.net.onConfirmed?.(this.a, this.invite, undefined);
@@ -244,7 +248,7 @@ export class Call implements MidCallPort {
       this.log.warn({ device: leg.target.label }, "the caller holds another device's early answer: 200 sent without SDP");
       return;
     }
-    this.sdpTo(this.a, ok, early, "b");
+    this.fromBToCaller(ok, early);
   }
 
   private onBFailure(leg: BLeg, status: number, reason: string): void {
@@ -277,6 +281,30 @@ export class Call implements MidCallPort {
   withBody(res: SipResponse | SipRequest, sdp: string): void {
     res.body = Buffer.from(sdp);
     setHeader(res, "content-type", "application/sdp");
+  }
+
+  /**
+   * A B leg's SDP into a provisional or 2xx for the caller: with an early offer it is the
+   * answer to the caller's INVITE, so it takes that offer's m-lines (RFC 3264 §6); with a
+   * late offer it is the callee's offer and passes as it is.
+   */
+  private fromBToCaller(msg: SipResponse, sdp: string): void {
+    if (this.lateOffer) return this.sdpTo(this.a, msg, sdp, "b");
+    const out = this.answerFor(this.a, "b", sdp, this.invite.body.toString("utf8"));
+    if (out === undefined) return; // the caller's side cannot take it: send without SDP rather than offend it
+    this.a.lastSdp = out;
+    this.withBody(msg, out);
+  }
+
+  /**
+   * `from`'s answer rewritten for `to`, with as many m-lines as `offer` (what `to`'s peer
+   * offered), in its order, type and transport: lines the other side never saw (the NGN is
+   * offered audio only) come back with port 0 (RFC 3264 §6). Undefined: `to` cannot take it.
+   */
+  private answerFor(to: Leg, from: CallSide, sdp: string, offer: string | undefined): string | undefined {
+    const out = this.sdpFor(to.net, from, sdp);
+    if (out === null) return undefined;
+    return offer ? shapeAnswer(offer, out) : out;
   }
 
   /** Put `from`'s SDP, rewritten and shaped for `to`, into a message for `to`. */
@@ -323,7 +351,7 @@ export class Call implements MidCallPort {
       this.awaitingAck = false;
       if (this.pendingAckToB && this.winner) {
         this.pendingAckToB = false;
-        this.sendAck(this.winner, ack.body.length > 0 ? (this.sdpFor(this.winner.net, "a", ack.body.toString("utf8")) ?? undefined) : undefined);
+        this.sendAck(this.winner, ack.body.length > 0 ? this.answerFor(this.winner, "a", ack.body.toString("utf8"), this.bOffer) : undefined);
       }
       return;
     }
