@@ -15,6 +15,7 @@ import { NGN_LAB } from "./ngn/addresses.js";
 import { startNgn, type Ngn } from "./ngn/emulator.js";
 import { dnsWireHex } from "./ngn/dnsmasq-config.js";
 import { renderScenario, writeScenario } from "./ngn/scenario-template.js";
+import { allowProblems, answerProblems, outboundInviteProblems, registerProblems, sdpProblems, type LineFacts } from "./ngn/rules.js";
 
 const execFileP = promisify(execFile);
 const NGN_DIR = join(import.meta.dirname, "ngn");
@@ -239,5 +240,72 @@ describe.skipIf(!ready)("NGN emulator (self-test)", () => {
     expect(offer["dhcp.option.type"]).not.toContain("6");
     expect(offer["dhcp.option.vi.enterprise"]).toEqual(["210"]);
     expect([...offer["dhcp.vendor.suboption"]].sort()).toEqual(["201", "202", "203", "204"]);
+  });
+});
+
+/**
+ * The rules the trunk tests apply to what the gateway sends (ngn/rules.ts): a conforming
+ * message passes, and each single deviation NGN.md warns about is reported. No lab needed.
+ */
+describe("NGN rules on the gateway's messages", () => {
+  const line: LineFacts = { lease: GW, domain: NGN_LAB.domain, numbers: [NGN_LAB.mainNumber, NGN_LAB.additionalNumber] };
+  const sdp = ["v=0", `o=- 7 1 IN IP4 ${GW}`, "s=-", `c=IN IP4 ${GW}`, "t=0 0", "m=audio 50000 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15", "a=ptime:20", ""].join("\r\n");
+  const good = [
+    `INVITE sip:0311112222@${PCSCF} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${GW}:5060;branch=z9hG4bK-1`,
+    `From: <sip:${NGN_LAB.mainNumber}@${NGN_LAB.domain}>;tag=a`,
+    `To: <sip:0311112222@${NGN_LAB.domain}>`,
+    `P-Preferred-Identity: <sip:${NGN_LAB.additionalNumber}@${NGN_LAB.domain}>`,
+    `Contact: <sip:${NGN_LAB.mainNumber}@${GW}:5060>`,
+    "Supported: 100rel, timer",
+    "Session-Expires: 300",
+    "Allow: INVITE,ACK,BYE,CANCEL,PRACK,UPDATE",
+    "Content-Type: application/sdp",
+    "",
+    sdp,
+  ].join("\r\n");
+  const tweak = (from: string, to: string) => {
+    expect(good).toContain(from);
+    return good.replace(from, to);
+  };
+
+  it("passes a conforming INVITE and reports each deviation", () => {
+    expect(outboundInviteProblems(good, line)).toEqual([]);
+    const cases: [string, string, RegExp][] = [
+      [`From: <sip:${NGN_LAB.mainNumber}@`, "From: <sip:801@", /From/],
+      [`P-Preferred-Identity: <sip:${NGN_LAB.additionalNumber}@`, "P-Preferred-Identity: <sip:0399999999@", /P-Preferred-Identity/],
+      ["Supported: 100rel, timer", "P-Asserted-Identity: <sip:0312345678@ntt-east.ne.jp>\r\nSupported: 100rel, timer", /P-Asserted-Identity/],
+      [`${GW}:5060>`, `${GW}:5060;transport=udp>`, /transport=/],
+      [`Contact: <sip:${NGN_LAB.mainNumber}@${GW}:5060>`, `Contact: <sip:${NGN_LAB.mainNumber}@${GW}:5070>`, /lease address :5060/],
+      ["Supported: 100rel, timer", "Supported: timer", /100rel/],
+      ["Session-Expires: 300\r\n", "", /Session-Expires/],
+      ["Allow: INVITE,ACK,BYE,CANCEL,PRACK,UPDATE", "Allow: INVITE,ACK,BYE\r\nAllow: CANCEL,PRACK,UPDATE", /one Allow/],
+      [`o=- 7 1 IN IP4 ${GW}`, "o=- 7 1 IN IP4 198.18.2.1", /o=/],
+      ["a=ptime:20\r\n", "", /ptime/],
+      ["m=audio 50000 RTP/AVP 0 101\r\n", `m=audio 50000 RTP/AVP 0 101\r\nc=IN IP4 ${GW}\r\n`, /one c=/],
+      ["m=audio 50000", "m=audio 50001", /even/],
+      ["RTP/AVP 0 101", "RTP/AVP 0 8 101", /exactly PCMU/],
+    ];
+    for (const [from, to, rule] of cases) expect(outboundInviteProblems(tweak(from, to), line).join("\n")).toMatch(rule);
+    expect(allowProblems(good)).toEqual([]);
+    expect(allowProblems(tweak("PRACK,", "")).join()).toMatch(/PRACK/);
+    expect(allowProblems(tweak(",UPDATE", "")).join()).toMatch(/UPDATE/);
+    // Compact names count as their long forms (RFC 3261 §7.3.3).
+    expect(outboundInviteProblems(tweak("Supported: 100rel, timer", "k: 100rel,timer").replace("Session-Expires:", "x:"), line)).toEqual([]);
+    expect(sdpProblems(`v=0\r\no=- 1 1 IN IP4 ${GW}\r\ns=-\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0 101\r\nc=IN IP4 ${GW}\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`, GW).join()).toMatch(/session-level/);
+  });
+
+  it("checks the 200 to the NGN and REGISTER", () => {
+    const ok = ["SIP/2.0 200 OK", `Contact: <sip:${NGN_LAB.mainNumber}@${GW}:5060>`, "Session-Expires: 300;refresher=uac", "Require: timer", "Content-Type: application/sdp", "", sdp].join("\r\n");
+    expect(answerProblems(ok, GW)).toEqual([]);
+    expect(answerProblems(ok.replace("Require: timer\r\n", ""), GW).join()).toMatch(/Require: timer/);
+    expect(answerProblems(ok.replace("Session-Expires: 300;refresher=uac\r\n", ""), GW).join()).toMatch(/Session-Expires/);
+    expect(answerProblems(ok.replace(`${GW}:5060>`, "198.18.2.1:5060>"), GW).join()).toMatch(/Contact/);
+    expect(answerProblems(ok.split("\r\n\r\n")[0]! + "\r\n\r\n", GW).join()).toMatch(/no SDP/);
+    expect(answerProblems(ok.split("\r\n\r\n")[0]! + "\r\n\r\n", GW, { sdp: false })).toEqual([]);
+    const reg = register().replace(/\n/g, "\r\n");
+    expect(registerProblems(reg, line)).toEqual([]);
+    expect(registerProblems(reg.replace("Expires: 3600", "Expires: 600"), line).join()).toMatch(/Expires 3600/);
+    expect(registerProblems(reg.replace(`${GW}:5060>`, `${GW}:5060;transport=udp>`), line).join()).toMatch(/transport=/);
   });
 });

@@ -24,26 +24,12 @@ import { SCENARIOS } from "./sip/sipp.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
 import { TrunkGateway } from "./trunk/gateway-run.js";
 import { startRtpCapture } from "./trunk/rtp-capture.js";
+import { toneUlaw } from "./trunk/tone-ulaw.js";
 
 const TRUNK_DIR = join(dirname(fileURLToPath(import.meta.url)), "trunk");
 const TRUNK_SCENARIOS = join(TRUNK_DIR, "scenarios");
 const ready = labReady("trunk lab", ["sipp", "baresip", "dnsmasq", "tshark", "nft", "ss"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `seconds` of a sine at `hz` as G.711 µ-law (ITU-T G.711), what SIPp's rtp_stream plays. */
-function toneUlaw(hz: number, seconds: number): Buffer {
-  const out = Buffer.alloc(8000 * seconds);
-  for (let i = 0; i < out.length; i++) {
-    let s = Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000));
-    const sign = s < 0 ? 0x80 : 0;
-    if (s < 0) s = -s;
-    s = Math.min(s, 32635) + 0x84;
-    let exp = 7;
-    for (let m = 0x4000; (s & m) === 0 && exp > 0; m >>= 1) exp--;
-    out[i] = ~(sign | (exp << 4) | ((s >> (exp + 3)) & 0x0f)) & 0xff;
-  }
-  return out;
-}
 
 describe.skipIf(!ready)("NGN trunk against the emulator", () => {
   let lab: Lab;

@@ -17,6 +17,7 @@ import { Lab, waitForLine } from "../netns.js";
 import { NGN_LAB } from "./addresses.js";
 import { AccessCapture } from "./capture.js";
 import { dnsmasqConfig, type LineConfig } from "./dnsmasq-config.js";
+import type { LineFacts } from "./rules.js";
 import { writeScenario } from "./scenario-template.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,6 +53,11 @@ export interface NgnOptions {
   additionalNumbers?: string[];
   domain?: string;
   leaseSeconds?: number;
+  /**
+   * The longest registration the registrar grants (default 3600): a short one makes the
+   * gateway's refresh point (NGN.md: 40–50 % of the granted expiry) observable in a test.
+   */
+  grantExpires?: number;
   /** Refuse INVITEs from an address with no live registration (403), as a line does. */
   requireRegistration?: boolean;
   /** Start the outbound-call acceptor at once (default true, gateway hangs up). */
@@ -64,6 +70,12 @@ export interface OutboundOptions {
   answerMs?: number;
   /** How long to wait for the gateway's BYE before the NGN hangs up itself (ms). */
   byeWaitMs?: number;
+  /**
+   * Answer the NGN way NGN.md expects but the plain acceptor does not model: a RELIABLE 183
+   * with SDP (Require: 100rel, RSeq, RFC 3262 §3) that must be PRACKed, then a 200 without SDP
+   * (the 183 carried the answer). scenarios/outbound-reliable.xml.
+   */
+  reliable183?: boolean;
 }
 
 export interface InboundCallOptions {
@@ -76,8 +88,15 @@ export interface InboundCallOptions {
   anonymous?: boolean;
   ringWaitMs?: number;
   answerWaitMs?: number;
-  /** UPDATE refresh this long after the ACK; 0 = none. */
+  /** UPDATE refresh (no SDP) this long after the ACK; 0 = none. */
   updateAfterMs?: number;
+  /** Then a re-INVITE refresh with the same SDP (same o= version, RFC 3264 §8) this long after; 0 = none. */
+  reinviteAfterMs?: number;
+  /** Then an UPDATE refresh carrying that SDP again this long after; 0 = none. */
+  updateSdpAfterMs?: number;
+  /** Session-Expires and Min-SE of the INVITE and every refresh (default 300 and 300, NGN.md). */
+  sessionExpires?: number;
+  minSe?: number;
   /** Wait this long for the gateway's BYE, then the NGN sends BYE. */
   byeWaitMs?: number;
 }
@@ -144,6 +163,10 @@ export class Ngn {
   get mainNumber(): string {
     return this.line.mainNumber;
   }
+  /** What the rules in rules.ts check the gateway's messages against, for the current lease. */
+  get facts(): LineFacts {
+    return { lease: this.lease.lease, domain: this.line.domain, numbers: [this.line.mainNumber, ...this.line.additionalNumbers] };
+  }
   /** The /30 currently handed out: { peer, lease, prefixLen, netmask }. */
   get lease(): (typeof NGN_LAB.subnets)[number] {
     return NGN_LAB.subnets[this.subnet];
@@ -184,7 +207,7 @@ export class Ngn {
       port: NGN_LAB.sipPort,
       domain: this.line.domain,
       numbers: [this.line.mainNumber, ...this.line.additionalNumbers],
-      maxExpires: 3600,
+      maxExpires: this.opts.grantExpires ?? 3600,
       minExpires: 60,
       uas: this.uas ? `${NGN_LAB.pcscf}:${NGN_LAB.uasPort}` : null,
       requireRegistration: this.opts.requireRegistration ?? true,
@@ -271,7 +294,7 @@ export class Ngn {
   /** (Re)start the SIPp that accepts the gateway's outbound calls, with these timings. */
   async startOutbound(o: OutboundOptions = {}): Promise<void> {
     await this.stopOutbound();
-    const file = writeScenario(SCENARIOS, "outbound-accept", this.dir, { ring_ms: o.ringMs ?? 200, answer_ms: o.answerMs ?? 300, bye_wait_ms: o.byeWaitMs ?? 60_000 }, `-${++this.runs}`);
+    const file = writeScenario(SCENARIOS, o.reliable183 ? "outbound-reliable" : "outbound-accept", this.dir, { ring_ms: o.ringMs ?? 200, answer_ms: o.answerMs ?? 300, bye_wait_ms: o.byeWaitMs ?? 60_000 }, `-${++this.runs}`);
     const { args, trace } = this.sippArgs(`outbound-${this.runs}`, NGN_LAB.uasPort, NGN_LAB.mediaPort);
     this.sipLogs.outbound = trace;
     const uas = this.lab.spawn(NGN_LAB.host, "sipp", ["-sf", file, ...args], { stdio: ["ignore", "ignore", "pipe"] });
@@ -324,6 +347,8 @@ export class Ngn {
     const caller = o.caller ?? NGN_LAB.callerNumber;
     const role = `inbound-${++this.runs}`;
     const updateAfterMs = o.updateAfterMs ?? 2000;
+    const reinviteAfterMs = o.reinviteAfterMs ?? 0;
+    const updateSdpAfterMs = o.updateSdpAfterMs ?? 0;
     const values = {
       from_uri: o.anonymous ? `"Anonymous" <sip:anonymous@anonymous.invalid>` : `<sip:${caller}@${this.line.domain}>`,
       pai: !o.anonymous,
@@ -331,10 +356,16 @@ export class Ngn {
       answer_wait_ms: o.answerWaitMs ?? 30_000,
       update: updateAfterMs > 0,
       update_after_ms: updateAfterMs,
+      reinvite: reinviteAfterMs > 0,
+      reinvite_after_ms: reinviteAfterMs,
+      update_sdp: updateSdpAfterMs > 0,
+      update_sdp_after_ms: updateSdpAfterMs,
+      se_s: o.sessionExpires ?? 300,
+      min_se_s: o.minSe ?? 300,
       bye_wait_ms: o.byeWaitMs ?? 30_000,
     };
     const file = writeScenario(SCENARIOS, "inbound-call", this.dir, values, `-${this.runs}`);
-    const total = Math.ceil((values.ring_wait_ms + values.answer_wait_ms + updateAfterMs + values.bye_wait_ms) / 1000) + 10;
+    const total = Math.ceil((values.ring_wait_ms + values.answer_wait_ms + updateAfterMs + reinviteAfterMs + updateSdpAfterMs + values.bye_wait_ms) / 1000) + 10;
     return this.runUac(role, file, o.called ?? this.line.mainNumber, this.gwContact(o.gw), caller, total);
   }
 

@@ -25,6 +25,8 @@ const numbers = cfg.numbers ?? [];
 const maxExpires = cfg.maxExpires ?? 3600;
 const minExpires = cfg.minExpires ?? 60;
 const requireRegistration = cfg.requireRegistration ?? true;
+/** Requests a gateway may send the NGN (RFC 3261 core + PRACK RFC 3262 + UPDATE RFC 3311). */
+const ALLOWED = ["REGISTER", "INVITE", "ACK", "BYE", "CANCEL", "PRACK", "UPDATE"];
 let uas = cfg.uas ?? null; // "ip:port" of the SIPp that accepts outbound calls
 let registrarMode = "up";
 
@@ -153,6 +155,9 @@ function fromGateway(req, rinfo, buf) {
   if (req.method === "REGISTER") return onRegister(req, rinfo);
   // NGN.md: nothing shows the NGN answers OPTIONS usefully; our background says 405.
   if (req.method === "OPTIONS") return respond(req, rinfo, 405, "Method Not Allowed", ["Allow: INVITE,ACK,BYE,CANCEL,PRACK,UPDATE,REGISTER"], "405 options");
+  // NGN.md: the gateway has no business sending anything but these (MESSAGE, INFO, SUBSCRIBE,
+  // NOTIFY, REFER, PUBLISH... in or out of a dialog): refuse and say so in the log.
+  if (!ALLOWED.includes(req.method)) return respond(req, rinfo, 405, "Method Not Allowed", [`Allow: ${ALLOWED.join(",")}`], `405 method ${req.method}`);
   const known = calls.get(req.callId);
   if (known) {
     known.gw = `${rinfo.address}:${rinfo.port}`;

@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import type { Lab } from "../netns.js";
-import { writeBaresipConfig, type BaresipAccount, type BaresipRun } from "../sip/baresip.js";
+import { toneWav, writeBaresipConfig, type BaresipAccount, type BaresipRun } from "../sip/baresip.js";
 
 export interface BaresipPhone {
   child: ChildProcess;
@@ -21,8 +21,10 @@ export interface BaresipPhone {
   done: Promise<BaresipRun>;
 }
 
-export function startAutoAnswerPhone(lab: Lab, host: string, dir: string, a: BaresipAccount, seconds: number): BaresipPhone {
+export function startAutoAnswerPhone(lab: Lab, host: string, dir: string, a: BaresipAccount, seconds: number, o: { toneSeconds?: number } = {}): BaresipPhone {
   writeBaresipConfig(dir, a);
+  // The shared recipe's tone lasts 20 s and aufile stops at its end: a longer call needs a longer one.
+  if (o.toneSeconds) writeFileSync(join(dir, "tone.wav"), toneWav(o.toneSeconds));
   // Same account line as the shared recipe, plus auto answer (baresip account parameter).
   writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${a.regint ?? 600};audio_codecs=PCMU;answermode=auto\n`);
   const child = lab.spawn(host, "baresip", ["-f", dir, "-t", String(seconds)], { stdio: ["ignore", "pipe", "pipe"] });

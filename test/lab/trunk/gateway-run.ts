@@ -20,12 +20,16 @@ export interface TrunkGatewayConfig {
   stateDir: string;
   /** Inbound calls from the line get 486 (config `pbx.dnd`). */
   dnd?: boolean;
+  /** trunk.register_expires (default 60, for a quick refresh); null leaves the gateway's default (3600). */
+  registerExpires?: number | null;
+  /** media.timeout_s (default 6). */
+  mediaTimeoutS?: number;
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
   return `wan: { interface: ${c.wanIf} }
-trunk: { enabled: true, register_expires: 60 }
+trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
 lan: { listen: ${c.lanAddr}, port: 5060 }
 extensions:
 ${ext}
@@ -36,7 +40,7 @@ dialplan:
   - { match: "^80[1-9]$", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
-media: { rtp_ports: "50000-50999", timeout_s: 6 }
+media: { rtp_ports: "50000-50999", timeout_s: ${c.mediaTimeoutS ?? 6} }
 state_dir: ${c.stateDir}
 log: { level: info }
 `;
