@@ -1,0 +1,203 @@
+/**
+ * Relayed re-INVITEs between two phones (R2 review items 3 and 5) on fake time: the ACK of
+ * a late-offer re-INVITE, and a re-INVITE its sender CANCELs.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import type { SipRequest, SipResponse } from "../sip/message/types.js";
+import { createResponse, cseq, getHeader, setHeader, toAddr } from "../sip/message/index.js";
+import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
+import { TransactionLayer, type ClientTransaction, type ServerTransaction } from "../sip/transaction/layer.js";
+import { DigestServer } from "../sip/digest.js";
+import { BindingsStore } from "./bindings-store.js";
+import { Registrar } from "./registrar.js";
+import { Lockout } from "./lockout.js";
+import { ExtensionAuth } from "./auth.js";
+import { Dialplan } from "./dialplan.js";
+import { Pbx } from "./pbx.js";
+import { passThroughMedia } from "./call-media.js";
+import { PHONE_SDP, TestPhone } from "./test-phone.js";
+
+const GW = { address: "198.18.0.1", port: 5060 };
+const A = { address: "198.18.0.11", port: 5060 };
+const B = { address: "198.18.0.12", port: 5060 };
+const A_CONTACT = `<sip:801@${A.address}:5060>`;
+const B_CONTACT = `<sip:802@${B.address}:5060>`;
+
+interface Rig {
+  net: MemoryNetwork;
+  a: TestPhone;
+  b: TestPhone;
+  settle(ms?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function answeredCall(): Promise<Rig> {
+  const clock = new ManualClock(1_000_000);
+  const net = createMemoryNetwork({ now: () => clock.now() });
+  const dir = mkdtempSync(join(tmpdir(), "hgw-mid-call-"));
+  const log = silentLogger();
+  const gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
+  const extensions = [{ number: "801", password: "secret801" }, { number: "802", password: "secret802" }];
+  const digest = new DigestServer({ realm: "test", clock });
+  const lockout = new Lockout({ clock, log });
+  const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
+  const registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
+  const pbx = new Pbx({ tx: gwTx, registrar, auth, dialplan: new Dialplan([{ match: "^80[1-9]$", to: "extension" }]), media: passThroughMedia, extensions, clock, log, localHost: GW.address, localPort: GW.port, ringTimeoutMs: 30_000 });
+  const a = new TestPhone(net, A, "801", "secret801", GW, clock);
+  const b = new TestPhone(net, B, "802", "secret802", GW, clock);
+  const settle = async (ms = 0) => {
+    for (let i = 0; i < 2000; i++) {
+      await net.flush();
+      if (ms <= 0) break;
+      const step = Math.min(ms, 100);
+      clock.advance(step);
+      ms -= step;
+    }
+    await net.flush();
+  };
+  const rig: Rig = {
+    net, a, b, settle,
+    async close() {
+      pbx.close();
+      await registrar.close();
+      for (const t of [gwTx, a.tx, b.tx]) t.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const regs = [a.register(), b.register()];
+  await settle(10);
+  for (const r of regs) expect((await r).status).toBe(200);
+  const call = a.call("802");
+  await settle(10);
+  const { res } = await call;
+  expect(res.status).toBe(200);
+  a.ack(res);
+  await settle();
+  expect(b.received.some((r) => r.method === "ACK")).toBe(true);
+  return rig;
+}
+
+/** Replace B's handling of in-dialog INVITEs (the rest stays TestPhone's). */
+function onBReinvite(b: TestPhone, h: (req: SipRequest, tx: ServerTransaction) => void): void {
+  const orig = (b as unknown as { onRequest(req: SipRequest, tx: ServerTransaction | undefined): void }).onRequest.bind(b);
+  b.tx.onRequest((req, tx) => {
+    if (req.method === "INVITE" && toAddr(req).params.get("tag") && tx) {
+      b.received.push(req);
+      return h(req, tx);
+    }
+    orig(req, tx);
+  });
+}
+
+/** Send a request from a phone; `final` fills in when the final response comes. */
+function send(p: TestPhone, req: SipRequest): { final?: SipResponse; tx: ClientTransaction } {
+  const out: { final?: SipResponse; tx?: ClientTransaction } = {};
+  out.tx = p.tx.sendRequest(req, GW, {
+    onResponse: (res) => {
+      if (res.status >= 200) out.final = res;
+    },
+    onTimeout: () => undefined,
+    onTransportError: () => undefined,
+  });
+  return out as { final?: SipResponse; tx: ClientTransaction };
+}
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+describe("MidCall: relayed re-INVITEs", () => {
+  it("a late-offer re-INVITE's ACK reaches the other leg with that re-INVITE's CSeq and the answer (R2 item 3)", async () => {
+    rig = await answeredCall();
+    const { a, b } = rig;
+    onBReinvite(b, (req, tx) => {
+      const ok = createResponse(req, 200, "OK", { body: Buffer.from(PHONE_SDP(B.address, 42002)), contentType: "application/sdp" });
+      setHeader(ok, "contact", B_CONTACT);
+      tx.respond(ok);
+    });
+    const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT }));
+    await rig.settle(10);
+    expect(r.final?.status).toBe(200);
+    a.tx.sendAck(a.dialog!.createRequest("ACK", { contact: A_CONTACT, seq: cseq(r.final!).seq, body: Buffer.from(PHONE_SDP(A.address, 40002)) }), GW);
+    await rig.settle(10);
+    const reinv = b.received.filter((x) => x.method === "INVITE").at(-1)!;
+    const ack = b.received.filter((x) => x.method === "ACK").at(-1)!;
+    expect(cseq(ack).seq).toBe(cseq(reinv).seq);
+    expect(cseq(reinv).seq).toBeGreaterThan(1);
+    expect(ack.body.toString()).toContain("m=audio 40002");
+  });
+
+  it("a re-INVITE its sender CANCELs: 487 to the sender, CANCEL to the other leg, and the next re-INVITE goes through (R2 item 5)", async () => {
+    rig = await answeredCall();
+    const { a, b } = rig;
+    let first = true;
+    onBReinvite(b, (req, tx) => {
+      if (first) {
+        first = false;
+        tx.respond(createResponse(req, 180, "Ringing")); // the layer answers the CANCEL and sends 487 itself
+        return;
+      }
+      const ok = createResponse(req, 200, "OK", { body: req.body, contentType: "application/sdp" });
+      setHeader(ok, "contact", B_CONTACT);
+      tx.respond(ok);
+    });
+    const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40004)) }));
+    await rig.settle(10);
+    a.tx.cancel(r.tx);
+    await rig.settle(10);
+    expect(r.final?.status).toBe(487);
+    expect(b.received.some((x) => x.method === "CANCEL") || rig.net.log.some((d) => d.to.address === B.address && d.data.toString().startsWith("CANCEL "))).toBe(true);
+    await rig.settle(40_000); // the cancelled transactions run out
+    const next = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40006)) }));
+    await rig.settle(10);
+    expect(next.final?.status).toBe(200);
+  });
+
+  it("a CANCELled re-INVITE answered 200 anyway: the other leg is ACKed, gets the old session back, and later re-INVITEs work", async () => {
+    rig = await answeredCall();
+    const { a, b } = rig;
+    const seen: SipRequest[] = [];
+    let held: { req: SipRequest; tx: ServerTransaction } | undefined;
+    onBReinvite(b, (req, tx) => {
+      seen.push(req);
+      if (!held) {
+        held = { req, tx };
+        tx.onCancel = () => undefined; // B does not honour the CANCEL in time: its 200 crosses it
+        tx.respond(createResponse(req, 180, "Ringing"));
+        return;
+      }
+      const ok = createResponse(req, 200, "OK", { body: Buffer.from(PHONE_SDP(B.address, 42000)), contentType: "application/sdp" });
+      setHeader(ok, "contact", B_CONTACT);
+      tx.respond(ok);
+    });
+    const firstOffer = b.received.find((x) => x.method === "INVITE")!.body.toString();
+    const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40004).replace("o=- 1 1", "o=- 1 2")) }));
+    await rig.settle(10);
+    a.tx.cancel(r.tx);
+    await rig.settle(10);
+    expect(r.final?.status).toBe(487);
+    const ok = createResponse(held!.req, 200, "OK", { body: Buffer.from(PHONE_SDP(B.address, 42004)), contentType: "application/sdp" });
+    setHeader(ok, "contact", B_CONTACT);
+    held!.tx.respond(ok);
+    await rig.settle(10);
+    const acks = b.received.filter((x) => x.method === "ACK");
+    expect(acks.some((x) => cseq(x).seq === cseq(held!.req).seq)).toBe(true);
+    // The re-offer: A's previous SDP (port 40000), with a version above the cancelled offer's.
+    const restore = seen[1]!;
+    expect(restore.body.toString()).toMatch(/m=audio 40000 /);
+    expect(restore.body.toString().replace(/^o=.*$/m, "")).toBe(firstOffer.replace(/^o=.*$/m, ""));
+    expect(Number(/^o=\S+ \S+ (\d+)/m.exec(restore.body.toString())![1])).toBeGreaterThan(2);
+    expect(b.received.filter((x) => x.method === "ACK").some((x) => cseq(x).seq === cseq(restore).seq)).toBe(true);
+    const next = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40006).replace("o=- 1 1", "o=- 1 3")) }));
+    await rig.settle(10);
+    expect(next.final?.status).toBe(200);
+    expect(getHeader(next.final!, "cseq")).toContain("INVITE");
+  });
+});
