@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { systemClock } from "../clock.js";
 import { silentLogger } from "../log.js";
 import type { CallEvent } from "../events.js";
-import { callId, getHeader, fromAddr, maxForwards } from "../sip/message/index.js";
+import { callId, createRequest, getHeader, fromAddr, maxForwards, toAddr } from "../sip/message/index.js";
+import type { SipResponse } from "../sip/message/types.js";
 import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
 import { TransactionLayer } from "../sip/transaction/layer.js";
 import { DigestServer } from "../sip/digest.js";
@@ -164,6 +165,32 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const { res } = await a.call("0120");
     expect(res.status).toBe(200);
     a.ack(res);
+  });
+
+  it("answers out-of-dialog requests with a To tag; 420 with Unsupported for a Require it does not do", async () => {
+    const ask = (method: string, headers: { name: string; value: string }[] = []) =>
+      a.request(
+        createRequest({ method, uri: `sip:802@${GW.address}`, from: `<sip:801@${GW.address}>`, to: `<sip:802@${GW.address}>`, cseq: 1, headers }),
+        false,
+      );
+    const tagged = (r: SipResponse) => toAddr(r).params.get("tag");
+    const options = await ask("OPTIONS");
+    expect(options.status).toBe(200);
+    expect(tagged(options)).toBeTruthy();
+    expect(getHeader(options, "allow")).not.toMatch(/NOTIFY|REFER/);
+    const notify = await ask("NOTIFY");
+    expect([notify.status, Boolean(tagged(notify))]).toEqual([405, true]);
+    expect((await ask("SUBSCRIBE", [{ name: "event", value: "presence" }])).status).toBe(489);
+    expect((await ask("BYE")).status).toBe(481);
+    const required = await ask("OPTIONS", [{ name: "require", value: "100rel, Foo" }]);
+    expect(required.status).toBe(420);
+    expect(getHeader(required, "unsupported")).toBe("100rel, foo");
+    expect(tagged(required)).toBeTruthy();
+    // An INVITE requiring 100rel is refused before authentication and before any phone rings.
+    await b.register();
+    const inv = await ask("INVITE", [{ name: "require", value: "100rel" }]);
+    expect(inv.status).toBe(420);
+    expect(b.received.some((r) => r.method === "INVITE")).toBe(false);
   });
 
   it("refuses unauthenticated callers", async () => {

@@ -7,7 +7,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, SipRequest } from "../sip/message/types.js";
-import { createResponse, getHeader, maxForwards, setHeader, toAddr, validateRequest, fromAddr } from "../sip/message/index.js";
+import { createResponse, getHeader, maxForwards, toAddr, validateRequest, fromAddr } from "../sip/message/index.js";
 import { dialogKey } from "../sip/dialog/dialog.js";
 import type { ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
 import type { Binding } from "./bindings-store.js";
@@ -17,8 +17,9 @@ import type { ExtensionAuth } from "./auth.js";
 import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
+import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
 
-export const ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, REGISTER, NOTIFY, REFER";
+export { ALLOW } from "./out-of-dialog.js";
 
 /** Where the trunk plugs in: outbound calls the dialplan sends to it. */
 export interface TrunkPort {
@@ -87,6 +88,10 @@ export class Pbx {
     // (the NGN above all: a dangling dialog blocks the line for minutes) gets its BYE.
     opts.registrar.on("binding-removed", (b, reason) => {
       if (reason === "replaced") return;
+      // Several bindings may share one flow (a phone registering several Contacts): the
+      // phone is gone only when none of them is left there.
+      const still = opts.registrar.lookup(b.aor).some((x) => x.source.address === b.source.address && x.source.port === b.source.port);
+      if (still) return;
       for (const call of [...this.calls]) if (call.usesPeer(b.source)) call.hangup(`phone ${b.aor} ${reason}`);
     });
   }
@@ -96,44 +101,22 @@ export class Pbx {
     if (req.method === "ACK") return this.onAck(req);
     if (!tx) return;
     const valid = validateRequest(req);
-    if (!valid.ok) return tx.respond(createResponse(req, valid.status, valid.reason));
+    if (!valid.ok) return tx.respond(reply(req, valid.status, valid.reason));
     if (this.onInDialog(req, tx)) return;
+    // §8.2.2.3: an extension we do not do, required to start something here, gets 420. (In a
+    // dialog, Require belongs to the phones at both ends, and mid-call relays it.)
+    const unsupported = req.method === "CANCEL" ? [] : unsupportedRequire(req);
+    if (unsupported.length > 0) return tx.respond(badExtension(req, unsupported));
     switch (req.method) {
       case "REGISTER":
         return tx.respond(this.opts.registrar.handleRegister(req, from));
       case "INVITE":
         return void this.onInvite(req, tx, from).catch((err: unknown) => {
           this.log.error({ err }, "INVITE handling failed");
-          tx.respond(createResponse(req, 500, "Server Internal Error"));
+          tx.respond(reply(req, 500, "Server Internal Error"));
         });
-      case "OPTIONS": {
-        // Phones use OPTIONS as a keep-alive and capability probe.
-        const res = createResponse(req, 200, "OK");
-        setHeader(res, "allow", ALLOW);
-        setHeader(res, "accept", "application/sdp");
-        return tx.respond(res);
-      }
-      case "BYE":
-      case "UPDATE":
-      case "INFO":
-      case "PRACK":
-        return tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
-      case "SUBSCRIBE":
-        // No event packages (presence, MWI) are offered (RFC 6665 §4.2.1.1).
-        return tx.respond(createResponse(req, 489, "Bad Event"));
-      case "MESSAGE":
-      case "NOTIFY":
-      case "PUBLISH":
-      case "REFER": {
-        const res = createResponse(req, 405, "Method Not Allowed");
-        setHeader(res, "allow", ALLOW);
-        return tx.respond(res);
-      }
-      default: {
-        const res = createResponse(req, 501, "Not Implemented");
-        setHeader(res, "allow", ALLOW);
-        return tx.respond(res);
-      }
+      default:
+        return tx.respond(answerOutOfDialog(req));
     }
   }
 
@@ -153,7 +136,7 @@ export class Pbx {
     const toTag = toAddr(req).params.get("tag");
     if (!toTag) return false;
     const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
-    if (!leg) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+    if (!leg) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist")); // the To tag is already there
     else leg.call.onRequest(leg, req, tx);
     return true;
   }
@@ -250,8 +233,8 @@ export class Pbx {
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const mf = maxForwards(req);
-    if (mf !== undefined && mf <= 0) return tx.respond(createResponse(req, 483, "Too Many Hops"));
-    if (this.closed) return tx.respond(createResponse(req, 503, "Service Unavailable"));
+    if (mf !== undefined && mf <= 0) return tx.respond(reply(req, 483, "Too Many Hops"));
+    if (this.closed) return tx.respond(reply(req, 503, "Service Unavailable"));
 
     const auth = this.opts.auth.authenticateRequest(req, { proxy: true, source: from });
     if (!auth.ok) return tx.respond(auth.response);
@@ -265,11 +248,11 @@ export class Pbx {
     let direction: "internal" | "outbound" = "internal";
     switch (route.kind) {
       case "none":
-        return tx.respond(createResponse(req, 404, "Not Found"));
+        return tx.respond(reply(req, 404, "Not Found"));
       case "extension":
       case "user": {
         called = route.number;
-        if (!this.names.has(called)) return tx.respond(createResponse(req, 404, "Not Found"));
+        if (!this.names.has(called)) return tx.respond(reply(req, 404, "Not Found"));
         targets = this.extensionTargets(called, from);
         if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
         break;
@@ -278,8 +261,8 @@ export class Pbx {
         direction = "outbound";
         called = route.number;
         const t = this.opts.trunk?.outboundTarget(route.number, caller);
-        if (!t) return tx.respond(createResponse(req, 503, "Trunk Unavailable"));
-        if ("status" in t) return tx.respond(createResponse(req, t.status, t.reason));
+        if (!t) return tx.respond(reply(req, 503, "Trunk Unavailable"));
+        if ("status" in t) return tx.respond(reply(req, t.status, t.reason));
         targets = [t];
         break;
       }
