@@ -16,6 +16,7 @@ import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 import { MidCall, type MidCallPort } from "./mid-call.js";
 import { shapeAnswer } from "./answer-shape.js";
+import { onEarlyRequest, type EarlyDialogPort } from "./call-early-dialog.js";
 
 export type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 
@@ -37,6 +38,12 @@ export class Call implements MidCallPort {
   /** Late offer: the offer in the winner's 2xx, which the caller's ACK answers. */
   private bOffer?: string;
   private readonly mid = new MidCall(this);
+  /** The caller's requests in its early dialog (RFC 3311 §5.1), while the call rings. */
+  private readonly early: EarlyDialogPort = {
+    earlyLegs: () => this.bLegs.filter((l) => l.hasDialog && !l.done && !l.cancelled),
+    relay: (from, to, req, tx) => this.mid.onRequest(from, to, req, tx),
+    contactToward: (leg) => this.contactToward(leg),
+  };
   private endReason = "";
   private sentProvisional?: number;
   private bestFailure?: { status: number; reason: string };
@@ -367,6 +374,7 @@ export class Call implements MidCallPort {
     if (req.method === "BYE") return this.onBye(leg, req, tx);
     if (leg.net.absorb?.(leg, req, tx, leg.lastSdp)) return;
     const other = this.otherLeg(leg);
+    if (!other && leg === this.a && (this.state === "trying" || this.state === "ringing") && onEarlyRequest(this.early, leg, req, tx)) return;
     if (!other || this.state === "ended") {
       tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
       return;
