@@ -215,7 +215,9 @@ describe("NgnSide: session timers (RFC 4028 §10)", () => {
     const reinv = d.createRequest("INVITE", { contact: ngnContact, body: Buffer.from(sdpV(2)), headers: [{ name: "session-expires", value: "300;refresher=uac" }, { name: "supported", value: "timer" }] });
     const got = r.ngn.send(reinv);
     await r.settle(100);
-    expect(r.phone.received.filter((q) => q.method === "INVITE")).toHaveLength(2); // it did reach the phone
+    const relayed = r.phone.received.filter((q) => q.method === "INVITE");
+    expect(relayed).toHaveLength(2); // it did reach the phone…
+    expect(getHeader(relayed[1]!, "session-expires")).toBeUndefined(); // …without the NGN's timer, which is the trunk leg's own
     const ok = got.res!;
     expect(ok.status).toBe(200);
     expect(getHeaders(ok, "session-expires")).toEqual(["300;refresher=uac"]);
@@ -229,6 +231,19 @@ describe("NgnSide: session timers (RFC 4028 §10)", () => {
     // Without a further refresh the timer fires 268 s after the refresh (RFC 4028 §10 margin).
     await r.settle(150_000);
     expect(r.ngn.methods("BYE")).toHaveLength(1);
+  });
+
+  it("an UPDATE from the NGN with new SDP, relayed to the phone, is a refresh too", async () => {
+    r = await rig();
+    const { d } = await inboundCall(r);
+    await r.settle(150_000);
+    const got = r.ngn.send(d.createRequest("UPDATE", { contact: ngnContact, body: Buffer.from(sdpV(2)), headers: [{ name: "session-expires", value: "300;refresher=uac" }] }));
+    await r.settle(100);
+    expect(r.phone.received.some((q) => q.method === "UPDATE")).toBe(true);
+    expect(got.res?.status).toBe(200);
+    expect(getHeader(got.res!, "session-expires")).toBe("300;refresher=uac");
+    await r.settle(125_000);
+    expect(r.ngn.methods("BYE")).toHaveLength(0);
   });
 
   it("outbound: the version of a reliable 183's SDP makes the NGN's unchanged re-INVITE a refresh, answered here with our SDP", async () => {
