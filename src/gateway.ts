@@ -24,7 +24,8 @@ import { relayMediaFactory } from "./pbx/relay-media.js";
 import { MediaRelay } from "./media/relay.js";
 import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
-import { DRAIN_MS, DrainingLayer, Trunk, type TrunkLine } from "./trunk/trunk.js";
+import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
+import { DrainingLayer } from "./sip/transaction/draining-layer.js";
 import type { TrunkState } from "./events.js";
 
 export interface GatewayInfo {

@@ -11,7 +11,8 @@ import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
 import { createResponse, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
 import { UdpTransport } from "../sip/transport-udp.js";
 import type { Transport } from "../sip/transport.js";
-import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type ServerTransaction, type ViaOptions } from "../sip/transaction/layer.js";
+import type { ServerTransaction } from "../sip/transaction/layer.js";
+import { DrainingLayer } from "../sip/transaction/draining-layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
 import type { CallFailure, CallTarget } from "../pbx/call.js";
 import { TrunkRegistration } from "./registration.js";
@@ -52,64 +53,6 @@ export interface TrunkOptions {
 
 /** How long ending the calls may hold up a lease change or a shutdown (their BYEs, CANCELs). */
 export const DRAIN_MS = 2_000;
-
-/**
- * The trunk's transaction layer, counting the client transactions still waiting for a
- * final response (BYE, CANCEL'd INVITE, REGISTER), so a lease change or a shutdown can
- * wait for the BYEs it sent to be answered before closing the socket under them.
- */
-export class DrainingLayer extends TransactionLayer {
-  private open = 0;
-  private waiters: (() => void)[] = [];
-
-  override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
-    };
-    this.open++;
-    try {
-      return super.sendRequest(req, to, {
-        onResponse: (res, tx) => {
-          if (res.status >= 200) finish();
-          user.onResponse(res, tx);
-        },
-        onTimeout: (tx) => {
-          finish();
-          user.onTimeout(tx);
-        },
-        onTransportError: (tx, err) => {
-          finish();
-          user.onTransportError(tx, err);
-        },
-        ...(user.onTerminated ? { onTerminated: (tx: ClientTransaction) => user.onTerminated!(tx) } : {}),
-      }, opts);
-    } catch (err) {
-      finish();
-      throw err;
-    }
-  }
-
-  /** Client transactions without a final response yet. */
-  get pending(): number {
-    return this.open;
-  }
-
-  /** Resolve once every client transaction has its final response, or after `ms` on `clock`. */
-  drained(clock: Clock, ms: number): Promise<void> {
-    if (this.open === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = clock.setTimeout(done, ms);
-      function done(): void {
-        clock.clearTimeout(t);
-        resolve();
-      }
-      this.waiters.push(done);
-    });
-  }
-}
 
 export class Trunk implements TrunkPort {
   private line?: TrunkLine;

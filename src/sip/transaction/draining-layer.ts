@@ -1,0 +1,62 @@
+import type { Clock } from "../../clock.js";
+import type { Endpoint, SipRequest } from "../message/types.js";
+import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type ViaOptions } from "./layer.js";
+
+/**
+ * A transaction layer counting the client transactions still waiting for a
+ * final response (BYE, CANCEL'd INVITE, REGISTER), so a lease change or a shutdown can
+ * wait for the BYEs it sent to be answered before closing the socket under them.
+ */
+export class DrainingLayer extends TransactionLayer {
+  private open = 0;
+  private waiters: (() => void)[] = [];
+
+  override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
+    };
+    this.open++;
+    try {
+      return super.sendRequest(req, to, {
+        onResponse: (res, tx) => {
+          if (res.status >= 200) finish();
+          user.onResponse(res, tx);
+        },
+        onTimeout: (tx) => {
+          finish();
+          user.onTimeout(tx);
+        },
+        onTransportError: (tx, err) => {
+          finish();
+          user.onTransportError(tx, err);
+        },
+        ...(user.onTerminated ? { onTerminated: (tx: ClientTransaction) => user.onTerminated!(tx) } : {}),
+      }, opts);
+    } catch (err) {
+      finish();
+      throw err;
+    }
+  }
+
+  /** Client transactions without a final response yet. */
+  get pending(): number {
+    return this.open;
+  }
+
+  /** Resolve once every client transaction has its final response, or after `ms` on `clock`. */
+  drained(clock: Clock, ms: number): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = clock.setTimeout(done, ms);
+      function done(): void {
+        clock.clearTimeout(t);
+        resolve();
+      }
+      this.waiters.push(done);
+    });
+  }
+}
+
