@@ -16,7 +16,7 @@ import { DrainingLayer } from "../sip/transaction/draining-layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
 import type { CallFailure, CallTarget } from "../pbx/call.js";
 import { TrunkRegistration } from "./registration.js";
-import { NgnSide } from "./ngn-side.js";
+import { NGN_ALLOW, NgnSide } from "./ngn-side.js";
 
 export interface TrunkLine {
   /** Our WAN address (the lease's). */
@@ -170,7 +170,7 @@ export class Trunk implements TrunkPort {
     if (req.method === "INVITE") return void this.inbound(req, tx, from);
     if (req.method === "OPTIONS") return tx.respond(createResponse(req, 200, "OK"));
     const res = createResponse(req, 405, "Method Not Allowed");
-    setHeader(res, "allow", "INVITE, ACK, BYE, CANCEL, PRACK, UPDATE");
+    setHeader(res, "allow", NGN_ALLOW);
     tx.respond(res);
   }
 
