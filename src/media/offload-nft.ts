@@ -16,9 +16,13 @@
  *     phone sees the port it sends to as the source (symmetric RTP), as in userspace.
  * The reverse direction needs no lookup of its own when the forward one came first: it is the
  * conntrack reply. Both directions get rules because either phone may send first.
+ *   counters (raw, so before DNAT and for every packet, not just a connection's first): a named
+ *     counter c<port> per offloaded flow, reached through the objref map `counts` keyed by
+ *     port . latched source address . port, so a stray source cannot keep a dead call alive.
+ *     The media timeout reads them all with one `nft -j list counters` per poll.
  * Routing between two interfaces needs net.ipv4.ip_forward=1 (logged, not changed by us).
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
@@ -40,13 +44,28 @@ export const runNft: NftRunner = (script) =>
     child.stdin.end(script);
   });
 
+/** Runs `nft ARGS` and resolves with its stdout (the counter poll). */
+export type NftReader = (args: string[]) => Promise<string>;
+
+export const readNft: NftReader = (args) =>
+  new Promise((resolve, reject) => {
+    execFile("nft", args, { timeout: NFT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`nft ${args.join(" ")}: ${String(stderr).trim().slice(0, 500) || err.message}`));
+      else resolve(stdout);
+    });
+  });
+
 export interface NftOffloadOptions {
   gwAddress: string;
   portMin: number;
   portMax: number;
   log: Logger;
   run?: NftRunner;
+  read?: NftReader;
 }
+
+/** Count a packet on its flow's named counter, if port and source are an offloaded flow's. */
+const COUNT = "counter name udp dport . ip saddr . udp sport map @counts";
 
 /** The table skeleton; exported for the unit test. */
 export function tableScript(gwAddress: string, portMin: number, portMax: number): string {
@@ -62,10 +81,13 @@ export function tableScript(gwAddress: string, portMin: number, portMax: number)
     `  set offloaded { type inet_service; }`,
     `  map dnat_ports { type inet_service : verdict; }`,
     `  map snat_marks { type mark : verdict; }`,
+    `  map counts { type inet_service . ipv4_addr . inet_service : counter; }`,
     `  chain raw_pre { type filter hook prerouting priority raw; policy accept;`,
+    `    ${toUs} udp dport @offloaded ${COUNT}`,
     `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
     `  }`,
     `  chain raw_out { type filter hook output priority raw; policy accept;`,
+    `    ${toUs} udp dport @offloaded ${COUNT}`,
     `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
     `    ${fromUs} udp sport ${range} notrack`,
     `  }`,
@@ -96,6 +118,8 @@ export function addScript(gwAddress: string, flows: OffloadFlow[]): string {
       `add rule ${T} s${p} meta l4proto udp ${snat}`,
       `add element ${T} snat_marks { ${p} : jump s${p} }`,
       `add element ${T} dnat_ports { ${p} : jump f${p} }`,
+      `add counter ${T} c${p}`,
+      `add element ${T} counts { ${p} . ${f.src.address} . ${f.src.port} : "c${p}" }`,
       // Last: until the port is in the set, its packets stay untracked and in userspace.
       `add element ${T} offloaded { ${p} }`,
     );
@@ -103,13 +127,16 @@ export function addScript(gwAddress: string, flows: OffloadFlow[]): string {
   return lines.join("\n") + "\n";
 }
 
-export function removeScript(inPorts: number[]): string {
+export function removeScript(flows: OffloadFlow[]): string {
   const T = `ip ${NFT_TABLE}`;
   const lines: string[] = [];
-  for (const p of inPorts) {
+  for (const f of flows) {
+    const p = f.inPort;
     lines.push(
       // First: the port's packets go back to notrack + userspace at once.
       `delete element ${T} offloaded { ${p} }`,
+      `delete element ${T} counts { ${p} . ${f.src.address} . ${f.src.port} }`,
+      `delete counter ${T} c${p}`,
       `delete element ${T} dnat_ports { ${p} }`,
       `delete element ${T} snat_marks { ${p} }`,
       `flush chain ${T} f${p}`,
@@ -162,12 +189,13 @@ export class NftBatcher {
 
 export class NftOffload implements MediaOffload {
   readonly name = "nftables";
-  private readonly installed = new Map<number, number[]>();
+  private readonly installed = new Map<number, OffloadFlow[]>();
   private readonly batch: NftBatcher;
 
   private constructor(
     private readonly gwAddress: string,
     private readonly run: NftRunner,
+    private readonly read: NftReader,
     private readonly log: Logger,
   ) {
     this.batch = new NftBatcher(run);
@@ -195,7 +223,7 @@ export class NftOffload implements MediaOffload {
       /* no procfs: nothing to say */
     }
     log.info({ table: `ip ${NFT_TABLE}` }, "nftables offload ready (table flushed)");
-    return new NftOffload(opts.gwAddress, run, log);
+    return new NftOffload(opts.gwAddress, run, opts.read ?? readNft, log);
   }
 
   async add(key: number, flows: OffloadFlow[]): Promise<boolean> {
@@ -206,22 +234,28 @@ export class NftOffload implements MediaOffload {
     } catch (err) {
       this.log.warn({ key, err: (err as Error).message }, "nft add failed: session stays in userspace");
       // Whatever part got in must not linger.
-      await this.batch.submit(removeScript(flows.map((f) => f.inPort))).catch(() => undefined);
+      await this.batch.submit(removeScript(flows)).catch(() => undefined);
       return false;
     }
-    this.installed.set(
-      key,
-      flows.map((f) => f.inPort),
-    );
+    this.installed.set(key, flows);
     return true;
   }
 
   async remove(key: number, reason: string): Promise<void> {
-    const ports = this.installed.get(key);
-    if (!ports) return;
+    const flows = this.installed.get(key);
+    if (!flows) return;
     this.installed.delete(key);
-    await this.batch.submit(removeScript(ports));
+    await this.batch.submit(removeScript(flows));
     this.log.debug({ key, reason }, "offload removed");
+  }
+
+  /**
+   * Every offloaded flow's kernel packet count, keyed by its in-port: ONE nft run for all
+   * sessions (nft loads its ruleset cache per run, so one run per session would cost
+   * O(sessions²) per poll).
+   */
+  async packets(): Promise<Map<number, number>> {
+    return parseCounters(await this.read(["-j", "list", "counters", "table", "ip", NFT_TABLE]));
   }
 
   get size(): number {
@@ -232,4 +266,17 @@ export class NftOffload implements MediaOffload {
     this.installed.clear();
     await this.run(`table ip ${NFT_TABLE} {}\ndelete table ip ${NFT_TABLE}\n`).catch((err: Error) => this.log.warn({ err: err.message }, "nft table removal failed"));
   }
+}
+
+/** `nft -j list counters` output → in-port → packets, for our c<port> counters only. */
+export function parseCounters(json: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const doc = JSON.parse(json) as { nftables?: { counter?: { name?: unknown; packets?: unknown } }[] };
+  for (const item of doc.nftables ?? []) {
+    const c = item.counter;
+    if (!c || typeof c.name !== "string" || typeof c.packets !== "number") continue;
+    const m = /^c(\d+)$/.exec(c.name);
+    if (m) out.set(Number(m[1]), c.packets);
+  }
+  return out;
 }

@@ -5,6 +5,8 @@
  *     sends to as the source, a third address's packets after latching are not forwarded.
  *   offload:   once latched, nftables forwards in the kernel: the phones keep hearing each
  *     other while the relay process's counters stop; the rules go away with the relay.
+ *   offload timeout: one phone stops while the other keeps sending; the kernel's per-flow
+ *     counters (polled with one nft run) show the silent side, and its timeout fires.
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -32,6 +34,23 @@ s.bind(Number(bindPort), bindAddr, () => {
     }, 20);
   }, Number(startDelay));
 });
+`;
+
+/**
+ * A relay with nftables offload and a short media timeout, driven from dist/: prints its ports,
+ * then one JSON line per timeout event (which side, offloaded or not, kernel counts).
+ */
+const TIMEOUT_RELAY = `
+const [relayJs, logJs, timeoutMs] = process.argv.slice(1);
+const { MediaRelay } = await import(relayJs);
+const { createRootLogger } = await import(logJs);
+const log = createRootLogger({ level: "info", destination: process.stderr });
+const relay = await MediaRelay.create({ bindAddress: "0.0.0.0", portMin: 50100, portMax: 50199, log, offload: "nftables", mediaTimeoutMs: Number(timeoutMs) });
+const s = await relay.allocate("lab-timeout");
+const t0 = Date.now();
+s.on("timeout", (_s, side) => console.log(JSON.stringify({ timeout: side, offloaded: s.offloaded, atMs: Date.now() - t0, kernelA: s.kernelA, kernelB: s.kernelB })));
+console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort }));
+process.on("SIGTERM", () => void relay.close().then(() => process.exit(0)));
 `;
 
 function buildDist(): void {
@@ -138,5 +157,29 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
       after = "gone";
     }
     expect(after).toBe("gone");
+  });
+
+  it("offload timeout: the side that stops sending times out from the kernel's counters", async () => {
+    const relay = lab.spawn("relay", "node", ["--input-type=module", "-e", TIMEOUT_RELAY, join(process.cwd(), "dist/media/relay.js"), join(process.cwd(), "dist/log.js"), "5000"]);
+    const { a, b } = JSON.parse(await waitForLine(relay, /^\{"a"/, 20_000)) as { a: number; b: number };
+    const t0 = Date.now();
+    // The caller vanishes after 6 s (300 packets); the callee (the NGN) keeps sending for 20 s.
+    lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "300", "0"]);
+    lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "1000", "0"]);
+    await new Promise((r) => setTimeout(r, 5000));
+    const table = lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"]);
+    expect(table).toContain(`counter c${a}`);
+    expect(table).toContain(`${a} . 198.18.40.2 . 4000 : "c${a}"`);
+    const ev = JSON.parse(await waitForLine(relay, /^\{"timeout"/, 25_000)) as { timeout: string; offloaded: boolean; atMs: number; kernelA: number; kernelB: number };
+    const elapsed = Date.now() - t0;
+    expect(ev.timeout).toBe("a");
+    expect(ev.offloaded).toBe(true);
+    // Offloaded at ~3 s: the kernel counted the caller's last ~150 packets, and the callee's.
+    expect(ev.kernelA).toBeGreaterThan(50);
+    expect(ev.kernelA).toBeLessThanOrEqual(300);
+    expect(ev.kernelB).toBeGreaterThan(ev.kernelA);
+    // Silent from ~6 s; 5 s timeout + up to one 1.25 s poll + 1 s tick late.
+    expect(elapsed).toBeGreaterThan(10_000);
+    expect(elapsed).toBeLessThan(16_000);
   });
 });
