@@ -15,7 +15,7 @@ import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 import { MidCall, type MidCallPort } from "./mid-call.js";
-import { shapeAnswer } from "./answer-shape.js";
+import { refuseAll, shapeAnswer } from "./answer-shape.js";
 import { onEarlyRequest, type EarlyDialogPort } from "./call-early-dialog.js";
 
 export type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
@@ -417,12 +417,26 @@ export class Call implements MidCallPort {
   }
 
   private sendBye(leg: Leg): void {
+    if (leg === this.winner) this.ackWinnerBeforeBye();
     const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg) });
     leg.net.tx.sendRequest(bye, leg.peer, {
       onResponse: () => undefined,
       onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),
       onTransportError: () => undefined,
     });
+  }
+
+  /**
+   * Late offer: the winner's 2xx carried an offer and its ACK waits for the caller's answer.
+   * When the call ends first (the caller's BYE before its ACK, no ACK at all), the winner
+   * still gets its ACK before the BYE, or it retransmits its 2xx for 64·T1. RFC 3261
+   * §13.2.2.4: the ACK for a 2xx with an offer carries an answer, even from a UAC about to
+   * hang up; one refusing every stream (ports 0) is the answer that starts no media.
+   */
+  private ackWinnerBeforeBye(): void {
+    if (!this.pendingAckToB || !this.winner) return;
+    this.pendingAckToB = false;
+    this.sendAck(this.winner, this.bOffer === undefined ? undefined : refuseAll(this.bOffer, this.winner.net.host));
   }
 
   private cancelBLeg(leg: BLeg): void {
