@@ -12,6 +12,7 @@ import { createResponse, cseq, getHeader, setHeader } from "../sip/message/index
 import type { ClientTransaction, ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { Leg, SipSide } from "./call-types.js";
+import { answerOnThisSide, refreshAnswerHeaders, withDirection, withVersion } from "./mid-call-local.js";
 
 /** What the mid-call relay needs from its call: a narrow port, not the call itself. */
 export interface MidCallPort {
@@ -42,8 +43,6 @@ interface PendingRelay {
 
 /** What a leg's peer can do with us in a dialog when its request is answered here. */
 const IN_DIALOG_ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, PRACK";
-/** Methods we know and refuse in a dialog (405); anything else is unknown to us (501). */
-const KNOWN_METHODS = new Set(["MESSAGE", "REFER", "NOTIFY", "SUBSCRIBE", "PUBLISH", "REGISTER"]);
 /** RFC 4028 headers: a side with its own session timer never sees the other leg's. */
 const TIMER_HEADERS = new Set(["session-expires", "min-se", "require", "supported"]);
 
@@ -86,33 +85,15 @@ export class MidCall {
     this.relayRequest(leg, other, req, tx);
   }
 
-  /**
-   * A request the other side must not get (`relays`: the NGN takes no OPTIONS, INFO,
-   * MESSAGE…), answered on this leg. SIP-INFO DTMF (application/dtmf-relay, application/dtmf)
-   * gets 200: refusing it would make some phones retry or hang up, and events cannot be
-   * injected into the RTP stream here, so the phone must use RFC 4733 for DTMF to reach the line.
-   */
+  /** A request the other side must not get (`relays`), answered on this leg (see answerOnThisSide). */
   private answerHere(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
-    const allow = leg.net.allow ?? IN_DIALOG_ALLOW;
-    let res: SipResponse;
-    if (req.method === "OPTIONS") {
-      res = createResponse(req, 200, "OK");
-      setHeader(res, "accept", "application/sdp");
-    } else if (req.method === "INFO") {
-      const ctype = (getHeader(req, "content-type") ?? "").toLowerCase();
-      if (req.body.length === 0 || /^application\/dtmf(-relay)?\b/.test(ctype)) {
-        res = createResponse(req, 200, "OK");
-        if (req.body.length > 0 && !this.infoDtmfLogged) {
-          this.infoDtmfLogged = true;
-          this.call.log.info("SIP INFO DTMF is not carried to the line: set the phone to RFC 2833/4733 (RTP events)");
-        }
-      } else {
-        res = createResponse(req, 415, "Unsupported Media Type");
-        setHeader(res, "accept", "application/dtmf-relay, application/dtmf");
-      }
-    } else res = KNOWN_METHODS.has(req.method) ? createResponse(req, 405, "Method Not Allowed") : createResponse(req, 501, "Not Implemented");
-    setHeader(res, "allow", allow);
-    tx.respond(res);
+    tx.respond(
+      answerOnThisSide(req, leg.net.allow ?? IN_DIALOG_ALLOW, () => {
+        if (this.infoDtmfLogged) return;
+        this.infoDtmfLogged = true;
+        this.call.log.info("SIP INFO DTMF is not carried to the line: set the phone to RFC 2833/4733 (RTP events)");
+      }),
+    );
   }
 
   /** The ACK for a relayed re-INVITE's 2xx. Returns false when it was not one. */
@@ -302,38 +283,3 @@ export class MidCall {
 
 /** Headers a B2BUA passes between legs on relayed in-dialog requests and responses. */
 const RELAYED_HEADERS = new Set(["session-expires", "min-se", "event", "subscription-state", "refer-to", "referred-by", "info-package", "content-disposition", "rseq", "rack", "supported", "require", "allow"]);
-
-/**
- * RFC 4028 §9 for a refresh answered here: echo the request's Session-Expires with the
- * refresher it named (uac when it named none), so the sender stays the refresher.
- * A sender asking us to refresh (refresher=uas) gets no Session-Expires: there is no
- * timer on this leg to do it, and without the header no session timer runs (§7.2).
- */
-function refreshAnswerHeaders(req: SipRequest): { name: string; value: string }[] {
-  const se = getHeader(req, "session-expires");
-  const m = se ? /^\s*(\d+)\s*(?:;(.*))?$/.exec(se) : null;
-  if (!m) return [];
-  const refresher = /refresher\s*=\s*(uac|uas)/i.exec(m[2] ?? "")?.[1]?.toLowerCase() ?? "uac";
-  if (refresher === "uas") return [];
-  return [
-    { name: "session-expires", value: `${m[1]};refresher=uac` },
-    { name: "require", value: "timer" },
-  ];
-}
-
-/** `sdp` with every audio stream's direction set; the o= version goes up only when that changed it (RFC 3264 §8). */
-function withDirection(sdp: string, direction: string): string {
-  const parsed = sdpTransform.parse(sdp);
-  const before = sdpTransform.write(parsed);
-  // No direction line means sendrecv (RFC 4566 §6): saying so would change nothing.
-  for (const m of parsed.media) if (m.type === "audio" && (m.direction ?? "sendrecv") !== direction) m.direction = direction as "sendrecv";
-  if (sdpTransform.write(parsed) === before) return sdp;
-  parsed.origin = { ...parsed.origin!, sessionVersion: Number(parsed.origin!.sessionVersion) + 1 };
-  return sdpTransform.write(parsed);
-}
-
-function withVersion(sdp: string, version: number): string {
-  const parsed = sdpTransform.parse(sdp);
-  parsed.origin = { ...parsed.origin!, sessionVersion: version };
-  return sdpTransform.write(parsed);
-}
