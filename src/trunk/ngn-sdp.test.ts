@@ -14,10 +14,16 @@ describe("SDP for the NGN", () => {
     expect(out).toContain("a=fmtp:101 0-15");
   });
 
-  it("leaves out telephone-event under another payload type (the NGN wants 101)", () => {
+  it("renumbers telephone-event under another payload type to 101 (the NGN wants 101)", () => {
     const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 96"))!;
-    expect(out).toMatch(/m=audio 40000 RTP\/AVP 0\r\n/);
-    expect(out).not.toContain("telephone-event");
+    expect(out).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
+    expect(out).toContain("a=rtpmap:101 telephone-event/8000\r\n");
+    expect(out).toContain("a=fmtp:101 0-15\r\n");
+    expect(out).not.toMatch(/:96 /);
+    // Offered both ways, 101 is the one kept; offered at 16 kHz only, there is none for the NGN.
+    expect(shapeForNgn(offer("m=audio 40000 RTP/AVP 0 96 101"))!).toMatch(/RTP\/AVP 0 101\r\n/);
+    const wideband = offer("m=audio 40000 RTP/AVP 0 96").replace("a=rtpmap:96 telephone-event/8000", "a=rtpmap:96 telephone-event/16000");
+    expect(shapeForNgn(wideband)!).toMatch(/RTP\/AVP 0\r\n/);
   });
 
   it("refuses an offer without PCMU (no transcoding: the phone gets 488)", () => {

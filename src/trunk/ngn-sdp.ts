@@ -30,17 +30,23 @@ export function shapeForNgn(sdp: string): string | null {
     .split(/\s+/)
     .filter(Boolean)
     .map(Number);
-  // NGN.md: telephone-event as PT 101. A phone using another number for it would need the
-  // relay to renumber every event packet; its DTMF is left out instead (the call still works).
-  const dtmf = (audio.rtp ?? []).filter((r) => /^telephone-event$/i.test(r.codec) && r.rate === 8000 && r.payload === NGN_DTMF_PT).map((r) => r.payload);
   if (!pts.includes(0)) return null;
-  const keep = [0, ...pts.filter((p) => dtmf.includes(p))];
-  audio.payloads = keep.join(" ");
-  audio.rtp = [{ payload: 0, codec: "PCMU", rate: 8000 }, ...(audio.rtp ?? []).filter((r) => keep.includes(r.payload) && r.payload !== 0)];
+  // NGN.md: telephone-event as PT 101. A phone that numbers it otherwise (desk phones use
+  // 96, 97 or 127) has it renumbered here. In an offer, the NGN's answer then names 101
+  // and the phone sends its events as 101: RFC 3264 §6.1 lets an answer renumber a
+  // format (the SHOULD keep the number is a SHOULD), and what a receiver declares is what
+  // the sender uses (§5.1). No other dynamic PT survives the trim, so 101 cannot collide.
+  const events = (audio.rtp ?? []).filter((r) => /^telephone-event$/i.test(r.codec) && r.rate === 8000 && pts.includes(r.payload));
+  const dtmf = events.find((r) => r.payload === NGN_DTMF_PT) ?? events[0];
+  audio.payloads = dtmf ? `0 ${NGN_DTMF_PT}` : "0";
+  audio.rtp = [{ payload: 0, codec: "PCMU", rate: 8000 }];
   // Toward the NGN the event range is always 0-15 (a phone's 0-16 includes flash, which
   // the NGN does not take), and stated even when the phone left the fmtp out.
-  audio.fmtp = (audio.fmtp ?? []).filter((f) => keep.includes(f.payload) && f.payload !== NGN_DTMF_PT);
-  if (dtmf.length > 0) audio.fmtp.push({ payload: NGN_DTMF_PT, config: NGN_DTMF_EVENTS });
+  audio.fmtp = [];
+  if (dtmf) {
+    audio.rtp.push({ payload: NGN_DTMF_PT, codec: "telephone-event", rate: 8000 });
+    audio.fmtp.push({ payload: NGN_DTMF_PT, config: NGN_DTMF_EVENTS });
+  }
   audio.ptime = 20;
   delete audio.maxptime;
   delete audio.connection;
