@@ -8,8 +8,8 @@
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
-import type { Endpoint, NameAddr, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createResponse, formatNameAddr, getHeader, getHeaders, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
+import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import { createResponse, getHeader, getHeaders, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
@@ -17,6 +17,7 @@ import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg
 import { MidCall, type MidCallPort } from "./mid-call.js";
 import { refuseAll, shapeAnswer } from "./answer-shape.js";
 import { onEarlyRequest, type EarlyDialogPort } from "./call-early-dialog.js";
+import { bLegInvite } from "./call-b-invite.js";
 
 export type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 
@@ -118,40 +119,8 @@ export class Call implements MidCallPort {
   }
 
   private startBLeg(target: CallTarget, side: SipSide, offer: Buffer, mf: number): void {
-    const callId = newCallId(side.host);
-    const fromTag = newTag();
-    const from: NameAddr = target.from ?? {
-      displayName: this.caller.name,
-      uri: { scheme: "sip", user: this.caller.number, host: side.host, params: new Map(), headers: new Map() },
-      params: new Map(),
-    };
-    const headers = [
-      { name: "max-forwards", value: String(mf) },
-      { name: "from", value: formatNameAddr({ ...from, params: new Map([...from.params, ["tag", fromTag]]) }) },
-      { name: "to", value: formatNameAddr(target.to) },
-      { name: "call-id", value: callId },
-      { name: "cseq", value: "1 INVITE" },
-      // Toward the trunk, From (and so Contact) carry the line's number, not the extension's.
-      { name: "contact", value: this.contactFor(side, from.uri.user ?? this.caller.number) },
-      // One Allow (RFC 3261 §20.5 lists the methods of the UA we are toward this peer): the side's own.
-      { name: "allow", value: allowFor(side, this.host.lan) },
-      ...(target.headers ?? []).filter((h) => h.name.toLowerCase() !== "allow"),
-    ];
-    if (offer.length > 0) headers.push({ name: "content-type", value: "application/sdp" });
-    const invite: SipRequest = { kind: "request", method: "INVITE", uri: target.uri, version: "SIP/2.0", headers, body: offer };
-    const dialog = new Dialog({
-      callId,
-      localTag: fromTag,
-      remoteTag: "",
-      localUri: { ...from, params: new Map() },
-      remoteUri: target.to,
-      localSeq: 1,
-      remoteSeq: undefined,
-      remoteTarget: target.uri,
-      routeSet: [],
-      state: "early",
-    });
-    const leg = { call: this, side: "b", dialog, peer: target.destination, net: side, contactUser: from.uri.user, lastSdp: offer.length ? offer.toString() : undefined, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
+    const { invite, dialog, fromUser } = bLegInvite(target, side, this.host.lan, this.caller, offer, mf);
+    const leg = { call: this, side: "b", dialog, peer: target.destination, net: side, contactUser: fromUser, lastSdp: offer.length ? offer.toString() : undefined, target, invite, hasDialog: false, done: false, cancelled: false } as unknown as BLeg;
     this.host.fileDialog(dialog.key, leg);
     leg.tx = side.tx.sendRequest(invite, target.destination, {
       onResponse: (res) => this.onBResponse(leg, res),
@@ -519,13 +488,4 @@ export class Call implements MidCallPort {
 /** A provisional sent reliably: it carries Require: 100rel (RFC 3262 §3). */
 function isReliable(res: SipResponse): boolean {
   return getHeaders(res, "require").some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
-}
-
-/** What a call leg accepts in its dialogs when the side names nothing narrower (in-dialog REFER/NOTIFY are relayed). */
-const CALL_ALLOW = "INVITE, ACK, CANCEL, BYE, UPDATE, INFO, OPTIONS, NOTIFY, REFER";
-
-/** The Allow for a B-leg INVITE on `side`: the side's own list, else the PBX's (its LAN side's), else the call's. */
-function allowFor(side: SipSide, lan: SipSide): string {
-  const own = (s: SipSide) => (s as { allow?: string }).allow;
-  return own(side) ?? own(lan) ?? CALL_ALLOW;
 }
