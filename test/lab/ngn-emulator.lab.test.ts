@@ -158,6 +158,12 @@ describe.skipIf(!ready)("NGN emulator (self-test)", () => {
     expect(ngn.requestsFromGateway("OPTIONS")).toHaveLength(1);
   });
 
+  it("answers any method a gateway should not send the NGN (here MESSAGE) with 405, and logs why", async () => {
+    const msg = [`MESSAGE sip:0311112222@${NGN_LAB.domain} SIP/2.0`, `Via: SIP/2.0/UDP ${GW}:5060;branch=z9hG4bK-msg`, `From: <${AOR}>;tag=m1`, `To: <sip:0311112222@${NGN_LAB.domain}>`, "Call-ID: selftest-msg", "CSeq: 1 MESSAGE", "l: 0", "", ""].join("\n");
+    expect(finals(await probe([msg]))).toEqual([405]);
+    expect(ngn.sipLog.some((e) => e.note === "405 method MESSAGE")).toBe(true);
+  });
+
   it("outbound: 500 for an odd RTP port or two c= lines, 488 for non-PCMU, 400 for URI parameters", async () => {
     const odd = invite({ sdp: [`c=IN IP4 ${GW}`, "t=0 0", "m=audio 50001 RTP/AVP 0", "a=rtpmap:0 PCMU/8000"] });
     const twoC = invite({ sdp: [`c=IN IP4 ${GW}`, "t=0 0", "m=audio 50000 RTP/AVP 0", `c=IN IP4 ${GW}`] });

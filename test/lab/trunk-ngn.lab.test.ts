@@ -15,6 +15,7 @@ import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
 import { startNgn, type Ngn } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
+import { ALLOWED_METHODS } from "./ngn/rules.js";
 import { startCapture } from "./sip/capture.js";
 import { CLI, gatewayBuilt } from "./sip/gateway-process.js";
 import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
@@ -359,9 +360,15 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     expect(gw.lines.some((l) => l.includes('"msg":"call failed"') && l.includes('"status":486')), explain).toBe(true);
   }, 60_000);
 
-  it("never sent OPTIONS; every message on the access link dissects cleanly", async () => {
+  it("never sent OPTIONS or any method but REGISTER, INVITE, ACK, BYE, CANCEL, PRACK, UPDATE; every message on the access link dissects cleanly", async () => {
     await ngn.stop();
     expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).not.toContain("OPTIONS");
+    // In or out of a dialog: the capture (tshark) and the front's own log agree.
+    const allowed: readonly string[] = ALLOWED_METHODS;
+    const onWire = [...new Set(ngn.capture.sipMethods(NGN_LAB.pcscf))];
+    expect(onWire.filter((m) => !allowed.includes(m)), JSON.stringify(onWire)).toEqual([]);
+    const logged = [...new Set(ngn.requestsFromGateway().map((e) => e.method!))];
+    expect(logged.filter((m) => !allowed.includes(m)), JSON.stringify(logged)).toEqual([]);
     expect(ngn.capture.sipMethods(NGN_LAB.pcscf)).toContain("REGISTER");
     expect(ngn.capture.expertErrors()).toEqual([]);
   }, 90_000);
