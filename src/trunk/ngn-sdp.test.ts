@@ -20,10 +20,14 @@ describe("SDP for the NGN", () => {
     expect(out).toContain("a=rtpmap:101 telephone-event/8000\r\n");
     expect(out).toContain("a=fmtp:101 0-15\r\n");
     expect(out).not.toMatch(/:96 /);
-    // Offered both ways, 101 is the one kept; offered at 16 kHz only, there is none for the NGN.
     expect(shapeForNgn(offer("m=audio 40000 RTP/AVP 0 96 101"))!).toMatch(/RTP\/AVP 0 101\r\n/);
-    const wideband = offer("m=audio 40000 RTP/AVP 0 96").replace("a=rtpmap:96 telephone-event/8000", "a=rtpmap:96 telephone-event/16000");
-    expect(shapeForNgn(wideband)!).toMatch(/RTP\/AVP 0\r\n/);
+  });
+
+  it("offers telephone-event 101 even for a phone that named none (the home gateway's form, NGN.md)", () => {
+    const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 0"))!;
+    expect(out).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
+    expect(out).toContain("a=rtpmap:101 telephone-event/8000\r\n");
+    expect(out).toContain("a=fmtp:101 0-15\r\n");
   });
 
   it("refuses an offer without PCMU (no transcoding: the phone gets 488)", () => {
@@ -48,7 +52,7 @@ describe("SDP for the NGN", () => {
     expect(shapeForNgn(offer("m=audio 40000 RTP/SAVP 0 101", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n"))).toBeNull();
     expect(shapeForNgn(offer("m=audio 40000 UDP/TLS/RTP/SAVPF 0 101"))).toBeNull();
     const both = offer("m=audio 40000 RTP/SAVP 0 101") + "m=audio 40002 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n";
-    expect(shapeForNgn(both)).toMatch(/m=audio 40002 RTP\/AVP 0\r\n/);
+    expect(shapeForNgn(both)).toMatch(/m=audio 40002 RTP\/AVP 0 101\r\n/);
     expect(shapeForNgn(offer("m=audio 40000 RTP/AVPF 0 101"))).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
   });
 

@@ -31,22 +31,20 @@ export function shapeForNgn(sdp: string): string | null {
     .filter(Boolean)
     .map(Number);
   if (!pts.includes(0)) return null;
-  // NGN.md: telephone-event as PT 101. A phone that numbers it otherwise (desk phones use
-  // 96, 97 or 127) has it renumbered here. In an offer, the NGN's answer then names 101
-  // and the phone sends its events as 101: RFC 3264 §6.1 lets an answer renumber a
-  // format (the SHOULD keep the number is a SHOULD), and what a receiver declares is what
-  // the sender uses (§5.1). No other dynamic PT survives the trim, so 101 cannot collide.
-  const events = (audio.rtp ?? []).filter((r) => /^telephone-event$/i.test(r.codec) && r.rate === 8000 && pts.includes(r.payload));
-  const dtmf = events.find((r) => r.payload === NGN_DTMF_PT) ?? events[0];
-  audio.payloads = dtmf ? `0 ${NGN_DTMF_PT}` : "0";
-  audio.rtp = [{ payload: 0, codec: "PCMU", rate: 8000 }];
-  // Toward the NGN the event range is always 0-15 (a phone's 0-16 includes flash, which
-  // the NGN does not take), and stated even when the phone left the fmtp out.
-  audio.fmtp = [];
-  if (dtmf) {
-    audio.rtp.push({ payload: NGN_DTMF_PT, codec: "telephone-event", rate: 8000 });
-    audio.fmtp.push({ payload: NGN_DTMF_PT, config: NGN_DTMF_EVENTS });
-  }
+  // NGN.md: PCMU plus telephone-event as PT 101, events 0-15, the form the line's own home
+  // gateway always sends; so 101 is offered even for a phone that named no telephone-event
+  // (its events, if any, go in-band in PCMU, and any the NGN sends it are ignored by it).
+  // A phone that numbers telephone-event otherwise (desk phones use 96, 97 or 127) is
+  // renumbered to 101: in an offer, the NGN's answer names 101 and the phone sends its
+  // events as 101 (RFC 3264 §6.1 lets an answer renumber a format; what a receiver declares
+  // is what the sender uses, §5.1). No other dynamic PT survives the trim, so 101 cannot
+  // collide. The range is 0-15 even when the phone offered 0-16 (flash) or no fmtp.
+  audio.payloads = `0 ${NGN_DTMF_PT}`;
+  audio.rtp = [
+    { payload: 0, codec: "PCMU", rate: 8000 },
+    { payload: NGN_DTMF_PT, codec: "telephone-event", rate: 8000 },
+  ];
+  audio.fmtp = [{ payload: NGN_DTMF_PT, config: NGN_DTMF_EVENTS }];
   audio.ptime = 20;
   delete audio.maxptime;
   delete audio.connection;
