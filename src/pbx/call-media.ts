@@ -13,8 +13,8 @@ export interface CallMedia {
   fromSide(from: CallSide, sdp: string, advertise: string): string;
   /** Called once when the call ends; frees ports. Returns final stats for the log, if any. */
   release(reason: string): unknown;
-  /** Registered by the call: fired when the relay sees no RTP for its timeout. */
-  onTimeout?: () => void;
+  /** Registered by the call: fired when a side (not on hold) sent no RTP or RTCP for the timeout. */
+  onTimeout?: (side?: CallSide) => void;
 }
 
 export interface CallMediaFactory {

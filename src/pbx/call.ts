@@ -72,7 +72,7 @@ export class Call implements MidCallPort {
     this.a = { call: this, side: "a", dialog: aDialog, peer: source, net: aSide };
     host.fileDialog(aDialog.key, this.a);
     inviteTx.onCancel = () => this.onCallerCancel();
-    media.onTimeout = () => this.onMediaTimeout();
+    media.onTimeout = (side) => this.onMediaTimeout(side);
   }
 
   get extension(): string | undefined {
@@ -313,10 +313,12 @@ export class Call implements MidCallPort {
     this.end(why, event ?? (status === 486 || status === 600 || status === 603 ? "rejected" : "missed"), `${status} ${reason}`);
   }
 
-  private onMediaTimeout(): void {
+  /** A side sent no RTP or RTCP for the media timeout while not on hold: that phone (or line) is gone. */
+  private onMediaTimeout(side?: CallSide): void {
     if (this.state !== "answered") return;
-    this.log.warn("no media from either side: hanging up");
-    this.hangup("media timeout");
+    const who = side === "a" ? "caller" : side === "b" ? "callee" : "either side";
+    this.log.warn({ side }, `no media from the ${who}: hanging up`);
+    this.hangup(side ? `media timeout (${who})` : "media timeout");
   }
 
   // ---------------------------------------------------------------- in-dialog requests
