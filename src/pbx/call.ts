@@ -455,6 +455,20 @@ export class Call implements MidCallPort {
     return this.winner !== undefined && same(this.winner.peer);
   }
 
+  /**
+   * A phone's flow moved (its NAT mapping changed and it re-registered from `to`): requests
+   * to its legs (BYE, re-INVITE, ACK) follow it, or they would go to a mapping that no
+   * longer reaches it and the phone would stay "in call" after the other side hung up.
+   */
+  retarget(from: Endpoint, to: Endpoint): void {
+    const same = (e: Endpoint) => e.address === from.address && e.port === from.port;
+    for (const leg of [this.a, ...this.bLegs]) {
+      if (leg.net !== this.host.lan || !same(leg.peer)) continue;
+      leg.peer = { address: to.address, port: to.port };
+      this.log.info({ side: leg.side, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}` }, "phone moved: its requests follow");
+    }
+  }
+
   /** Every dialog key this call filed, so the PBX can drop them after the call. */
   dialogKeys(): string[] {
     return [this.a.dialog.key, ...this.bLegs.map((l) => l.dialog.key)];

@@ -193,6 +193,21 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(b.received.some((r) => r.method === "INVITE")).toBe(false);
   });
 
+  it("a phone whose flow moves mid-call (re-registered from a new NAT mapping) gets its BYE at the new address", async () => {
+    await a.register();
+    await b.register();
+    const { res } = await a.call("802");
+    a.ack(res);
+    await until(() => b.received.some((r) => r.method === "ACK"));
+    const moved = new TestPhone(net, { address: "198.18.0.42", port: 41000 }, "802", "secret802", GW, systemClock);
+    const binding = registrar.lookup("802")[0]!;
+    registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
+    expect((await a.bye()).status).toBeGreaterThanOrEqual(200);
+    await until(() => moved.received.some((r) => r.method === "BYE"));
+    expect(b.received.some((r) => r.method === "BYE")).toBe(false);
+    moved.tx.close();
+  });
+
   it("refuses unauthenticated callers", async () => {
     await b.register();
     const stranger = new TestPhone(net, { address: "198.18.0.30", port: 5060 }, "801", "nope", GW, systemClock);

@@ -94,6 +94,9 @@ export class Pbx {
       if (still) return;
       for (const call of [...this.calls]) if (call.usesPeer(b.source)) call.hangup(`phone ${b.aor} ${reason}`);
     });
+    opts.registrar.on("binding-moved", (b, from) => {
+      for (const call of this.calls) call.retarget(from, b.source);
+    });
   }
 
   /** Entry point for every new request the transaction layer passes up. */
