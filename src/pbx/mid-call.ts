@@ -12,6 +12,7 @@ import { createResponse, cseq, getHeader, setHeader } from "../sip/message/index
 import type { ClientTransaction, ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { Leg, SipSide } from "./call-types.js";
+import { shapeAnswer } from "./answer-shape.js";
 import { answerOnThisSide, refreshAnswerHeaders, withDirection, withVersion } from "./mid-call-local.js";
 
 /** What the mid-call relay needs from its call: a narrow port, not the call itself. */
@@ -134,7 +135,9 @@ export class MidCall {
       this.call.media.fromSide(leg.side, offer, other.net.host);
       dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
       const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;
-      const answer = withDirection(leg.lastSdp!, answerDir);
+      // The answer keeps the offer's m-lines (RFC 3264 §6): a phone adding video to a trunk
+      // call gets it refused with port 0, not an answer with fewer lines than it offered.
+      const answer = shapeAnswer(offer, withDirection(leg.lastSdp!, answerDir));
       leg.lastSdp = answer;
       this.call.withBody(ok, answer);
     } else if (req.method === "INVITE") {

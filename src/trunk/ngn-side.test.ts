@@ -33,6 +33,8 @@ const NGN = { address: "198.18.5.1", port: 5060 };
 const PHONE = { address: "198.18.0.11", port: 5060 };
 const DOMAIN = "ntt-east.ne.jp";
 const NGN_SDP = `v=0\r\no=- 100 1 IN IP4 198.18.5.9\r\ns=-\r\nc=IN IP4 198.18.5.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`;
+/** The same SDP with its o= version raised: a new offer, not a refresh. */
+const bump = (sdp: string) => sdp.replace(/^(o=\S+ \S+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`);
 const sdpV = (v: number) => NGN_SDP.replace("o=- 100 1 ", `o=- 100 ${v} `);
 
 type InviteHandler = (req: SipRequest, tx: ServerTransaction) => void;
@@ -322,6 +324,26 @@ describe("NgnSide: what reaches the NGN from the phone", () => {
     expect(r.ngn.seen.slice(before)).toEqual([]);
   });
 });
+
+  it("a phone adding video to a trunk call gets an answer with its m-lines, the video refused with port 0 (RFC 3264 §6)", async () => {
+    r = await rig();
+    await inboundCall(r);
+    const d = r.phone.dialog!;
+    const contact = `<sip:801@${PHONE.address}:5060>`;
+    const withVideo = PHONE_SDP(PHONE.address, 42000) + "m=video 42002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+    const before = r.ngn.seen.length;
+    const p = r.phone.request(d.createRequest("INVITE", { contact, body: Buffer.from(bump(withVideo)), contentType: "application/sdp" }), false);
+    await r.settle(100);
+    const res = await p;
+    expect(res.status).toBe(200);
+    const lines = res.body.toString().match(/^m=.*$/gm)!;
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^m=audio [1-9]/);
+    expect(lines[1]).toMatch(/^m=video 0 RTP\/AVP/);
+    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(res, "cseq")!.split(" ")[0]) }), GW_LAN);
+    await r.settle();
+    expect(r.ngn.seen.slice(before)).toEqual([]);
+  });
 
 describe("NgnSide: reliable provisionals toward the NGN (RFC 3262 §3)", () => {
   /** The phone rings reliably-not (180), then sends early media (183 + SDP) and never answers. */
