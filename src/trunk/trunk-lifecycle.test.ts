@@ -240,6 +240,33 @@ describe("trunk lifecycle: a lease change", () => {
     expect(r.ngn.methods("REGISTER").map((s) => s.from.address)).toEqual([WAN.address, WAN2.address]);
   });
 
+  it("starts no call on the old line while it drains: an outbound call gets 503, an inbound INVITE 503", async () => {
+    const clock = new ManualClock(1_000_000);
+    const r = (rig = await build({ clock }));
+    await r.trunk.configure(LINE);
+    await settle(r);
+    await r.phone.register();
+    const call = r.phone.call("0399990000");
+    await settle(r);
+    const { res } = await call;
+    r.phone.ack(res);
+    r.ngn.ignoreBye = true;
+    const change = r.trunk.configure({ ...LINE, localAddress: WAN2.address });
+    await settle(r, 500, 250);
+    // Mid-drain (the BYE is unanswered): a second phone dials out, and the NGN calls in.
+    await r.phone2.register();
+    const second = r.phone2.call("0399990001");
+    const inbound = r.ngn.invite(WAN);
+    await settle(r, 200, 100);
+    expect((await second).res.status).toBe(503);
+    expect(await inbound).toBe(503);
+    expect(r.ngn.methods("INVITE")).toHaveLength(1);
+    await settle(r, DRAIN_MS, 500);
+    await change;
+    await settle(r);
+    expect(r.pbx.calls.size).toBe(0);
+  });
+
   it("stops the old registration: only the new one refreshes, status stays registered, expires_at moves on each refresh", async () => {
     const clock = new ManualClock(1_000_000);
     const r = (rig = await build({ clock }));

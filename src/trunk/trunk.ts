@@ -8,7 +8,7 @@ import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { TrunkState } from "../events.js";
 import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
-import { createResponse, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
+import { createResponse, newTag, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
 import { UdpTransport } from "../sip/transport-udp.js";
 import type { Transport } from "../sip/transport.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
@@ -59,6 +59,8 @@ export class Trunk implements TrunkPort {
   private transport?: Transport;
   private tx?: DrainingLayer;
   private side?: NgnSide;
+  /** Set while closeLine() ends the calls and drains: no call may start on the line meanwhile. */
+  private closing = false;
   private registration?: TrunkRegistration;
   private state: TrunkState = { state: "acquiring" };
   private readonly log: Logger;
@@ -138,6 +140,9 @@ export class Trunk implements TrunkPort {
    */
   private async closeLine(reason: string, unregister = false): Promise<void> {
     const registration = this.registration;
+    // From here until the socket is closed, no call may start on this line: hangupOn runs
+    // once, and a call admitted during the drain would outlive it on a closed socket.
+    this.closing = true;
     registration?.dispose();
     if (this.side) {
       const n = this.opts.pbx.hangupOn(this.side, reason);
@@ -146,7 +151,11 @@ export class Trunk implements TrunkPort {
     await this.tx?.drained(this.opts.clock, DRAIN_MS);
     if (unregister) await registration?.stop();
     this.side = undefined;
-    await this.teardown();
+    try {
+      await this.teardown();
+    } finally {
+      this.closing = false;
+    }
   }
 
   /** The lease is gone: end the calls on it and close the socket; nothing can register until configure(). */
@@ -167,6 +176,7 @@ export class Trunk implements TrunkPort {
       return tx.respond(createResponse(req, 403, "Forbidden"));
     }
     if (pbx.onInDialog(req, tx)) return;
+    if (this.closing && req.method !== "CANCEL") return tx.respond(createResponse(req, 503, "Service Unavailable", { toTag: newTag() }));
     if (req.method === "INVITE") return void this.inbound(req, tx, from);
     if (req.method === "OPTIONS") return tx.respond(createResponse(req, 200, "OK"));
     const res = createResponse(req, 405, "Method Not Allowed");
@@ -203,7 +213,7 @@ export class Trunk implements TrunkPort {
   /** TrunkPort: where an outbound call goes, or why it cannot. */
   outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string } {
     const line = this.line;
-    if (!line || !this.side || this.registration?.state !== "registered") return { status: 503, reason: "Trunk Not Registered" };
+    if (!line || !this.side || this.closing || this.registration?.state !== "registered") return { status: 503, reason: "Trunk Not Registered" };
     if (this.activeTrunkCalls() >= this.opts.channels) return { status: 486, reason: "Line Busy" };
     const own = this.opts.callerIdOf(caller);
     const number = own && (own === line.number || line.additionalNumbers.includes(own)) ? own : line.number;
