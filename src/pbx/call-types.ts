@@ -32,6 +32,12 @@ export interface SipSide {
   absorb?(leg: Leg, req: SipRequest, tx: ServerTransaction, lastSdp: string | undefined): boolean;
   /** A provisional we are about to send to the caller on this side (make it reliable, RFC 3262). */
   provisionalOut?(leg: Leg, invite: SipRequest, res: SipResponse, tx: ServerTransaction): void;
+  /**
+   * Our 2xx to this side's INVITE is ready. RFC 3262 §3: it must not go while a reliable
+   * provisional carrying SDP is un-PRACKed, so the side may hold it and call `send` once
+   * the PRACK came (never, if the call ends first). Returns true when it holds it.
+   */
+  holdFinal?(leg: Leg, send: () => void): boolean;
   /** A provisional on a leg we placed on this side (send PRACK for a reliable one, RFC 3262). */
   onProvisional?(leg: Leg, res: SipResponse): void;
   /** The dialog of a leg on this side is up (start session-timer refreshes). */

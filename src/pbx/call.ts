@@ -204,7 +204,9 @@ export class Call implements MidCallPort {
       this.log.warn("caller never ACKed our 200: hanging up");
       this.hangup("no ACK from caller");
     };
-    this.inviteTx.respond(ok);
+    const send = () => this.inviteTx.respond(ok);
+    if (this.a.net.holdFinal?.(this.a, send)) this.log.info("200 held until the caller PRACKs our reliable provisional (RFC 3262 §3)");
+    else send();
     this.log.info({ device: leg.target.label }, "call answered");
     this.host.callEvent(this.event("answered"));
   }

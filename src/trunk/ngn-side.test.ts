@@ -384,6 +384,40 @@ describe("NgnSide: reliable provisionals toward the NGN (RFC 3262 §3)", () => {
     expect(r.ngn.responses.every((x) => getHeader(x, "rseq") === undefined || Number(getHeader(x, "rseq")) <= rseq + 1)).toBe(true);
   });
 
+  it("the 200 waits for the PRACK of a reliable 183 with SDP (RFC 3262 §3), then goes; the 183 is retransmitted meanwhile", async () => {
+    r = await rig();
+    const rg = r;
+    rg.phone.tx.onRequest((req, tx) => {
+      rg.phone.received.push(req);
+      if (!tx || req.method !== "INVITE") return tx?.respond(createResponse(req, 200));
+      const tag = newTag();
+      const sdp = Buffer.from(PHONE_SDP(PHONE.address, 42000));
+      tx.respond(createResponse(req, 183, "Session Progress", { toTag: tag, body: sdp, contentType: "application/sdp" }));
+      rg.clock.setTimeout(() => {
+        const ok = createResponse(req, 200, "OK", { toTag: tag, body: sdp, contentType: "application/sdp" });
+        setHeader(ok, "contact", `<sip:801@${PHONE.address}>`);
+        tx.respond(ok);
+      }, 50);
+    });
+    const req = rg.ngn.inviteRequest();
+    const got = rg.ngn.send(req);
+    await rg.settle(1_200);
+    expect(got.res).toBeUndefined();
+    const early = rg.ngn.responses.filter((x) => x.status === 183);
+    expect(early.length).toBeGreaterThan(1);
+    expect(getHeader(early[0]!, "require")).toBe("100rel");
+    expect(early[0]!.body.toString()).toContain("m=audio");
+    const d = Dialog.asUac(req, early[0]!);
+    const prack = rg.ngn.send(d.createRequest("PRACK", { contact: ngnContact, headers: [{ name: "rack", value: `${getHeader(early[0]!, "rseq")} 1 INVITE` }] }));
+    await rg.settle(100);
+    expect(prack.res?.status).toBe(200);
+    expect(got.res?.status).toBe(200);
+    const sent = rg.ngn.responses.length;
+    await rg.settle(3_000);
+    // No 183 retransmissions after the PRACK.
+    expect(rg.ngn.responses.slice(sent).filter((x) => x.status === 183)).toEqual([]);
+  });
+
   it("no PRACK within 64*T1: the NGN's INVITE gets a 5xx and the call ends cleanly (the phone stops ringing)", async () => {
     r = await rig();
     r.phone.behaviour = { ringOnly: true };

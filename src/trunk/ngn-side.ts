@@ -39,6 +39,8 @@ interface LegState {
   remoteVersion?: string;
   /** Reliable provisional we sent, retransmitted until PRACK (RFC 3262 §3). */
   reliable?: { timer?: TimerHandle; res: SipResponse; tx: ServerTransaction; interval: number; deadline: number };
+  /** Our 2xx, held while a reliable provisional with SDP is un-PRACKed (RFC 3262 §3). */
+  heldFinal?: () => void;
   /** A provisional that must go reliably but came while `reliable` was un-PRACKed (RFC 3262 §3). */
   queued?: { res: SipResponse; tx: ServerTransaction; invite: SipRequest };
   rseq: number;
@@ -141,6 +143,21 @@ export class NgnSide implements SipSide {
     r.timer = this.opts.clock.setTimeout(again, r.interval);
   }
 
+  /**
+   * RFC 3262 §3: "[the UAS] MUST NOT send a final response until those provisional
+   * responses are acknowledged" when one of them carried a session description. The 2xx
+   * waits for the PRACK (which comes within a round trip from a live NGN); the reliable
+   * provisional keeps being retransmitted meanwhile, and 64*T1 without a PRACK still ends
+   * the call with a 5xx.
+   */
+  holdFinal(leg: Leg, send: () => void): boolean {
+    const s = this.legs.get(leg);
+    if (!s?.reliable || s.reliable.res.body.length === 0) return false;
+    s.heldFinal = send;
+    s.queued = undefined; // the 2xx supersedes any provisional still waiting its turn
+    return true;
+  }
+
   /** §3: no PRACK within 64*T1: reject the INVITE with a 5xx, and end the call (the phone stops ringing). */
   private noPrack(leg: Leg, s: LegState, tx: ServerTransaction): void {
     this.stopReliable(s);
@@ -153,6 +170,7 @@ export class NgnSide implements SipSide {
     if (s.reliable) this.opts.clock.clearTimeout(s.reliable.timer);
     s.reliable = undefined;
     s.queued = undefined;
+    s.heldFinal = undefined;
   }
 
   /** A provisional from the NGN on a leg we placed: PRACK it when it is reliable (RFC 3262 §4). */
@@ -181,7 +199,9 @@ export class NgnSide implements SipSide {
   /** The dialog is up: run the session timer (RFC 4028 §9/§10). */
   onConfirmed(leg: Leg, invite: SipRequest, res: SipResponse | undefined): void {
     const s = this.state(leg);
-    this.stopReliable(s);
+    // A reliable provisional with SDP still waiting for its PRACK holds our 2xx (holdFinal)
+    // and keeps being retransmitted until then; any other is done with.
+    if (!s.reliable || s.reliable.res.body.length === 0) this.stopReliable(s);
     // Outbound (we are UAC): the 2xx says who refreshes. Inbound: the NGN's INVITE did.
     const spec = res ? parseSessionExpires(getHeader(res, "session-expires"), true) : parseSessionExpires(getHeader(invite, "session-expires"), false);
     const remote = res ? res.body.toString("utf8") : invite.body.toString("utf8");
@@ -233,7 +253,12 @@ export class NgnSide implements SipSide {
       tx.respond(createResponse(req, 200, "OK"));
       if (rseq === s.rseq && s.reliable) {
         const next = s.queued;
+        const held = s.heldFinal;
         this.stopReliable(s);
+        if (held) {
+          held();
+          return true;
+        }
         // §3: the next reliable provisional may go now that the previous one is PRACKed.
         if (next && next.tx.state === "proceeding") {
           this.sendReliable(leg, s, next.res, next.tx);
