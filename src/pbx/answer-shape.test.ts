@@ -57,3 +57,12 @@ describe("refuseAll", () => {
     expect(out).toMatch(/^o=- \d+ 1 IN IP4 198\.18\.0\.1\r$/m);
   });
 });
+
+describe("shapeAnswer on malformed bodies", () => {
+  it("leaves the answer as it is when the offer's m= line cannot be read (never writes `m=undefined`)", () => {
+    const out = shapeAnswer("v=0\r\nm=audio\r\n", NGN_ANSWER);
+    expect(out).toBe(NGN_ANSWER);
+    expect(shapeAnswer(head("198.18.0.11") + AUDIO + VIDEO, "v=0\r\nm=\r\n")).toBe("v=0\r\nm=\r\n");
+    expect(shapeAnswer("garbage", "more garbage")).toBe("more garbage");
+  });
+});

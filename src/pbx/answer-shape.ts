@@ -34,7 +34,10 @@ function refused(offered: MediaDescription): MediaDescription {
 function parse(sdp: string): SessionDescription | null {
   try {
     const s = sdpTransform.parse(sdp);
-    return Array.isArray(s.media) ? s : null;
+    // sdp-transform accepts any text: an m= line it could not read has no type, port or
+    // transport. Such a body is not shaped (and not copied into an answer) at all.
+    const wellFormed = (m: MediaDescription) => typeof m.type === "string" && typeof m.protocol === "string" && Number.isInteger(m.port);
+    return Array.isArray(s.media) && s.media.every(wellFormed) ? s : null;
   } catch {
     return null;
   }

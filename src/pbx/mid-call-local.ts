@@ -60,13 +60,15 @@ export function withDirection(sdp: string, direction: string): string {
   const before = sdpTransform.write(parsed);
   // No direction line means sendrecv (RFC 4566 §6): saying so would change nothing.
   for (const m of parsed.media) if (m.type === "audio" && (m.direction ?? "sendrecv") !== direction) m.direction = direction as "sendrecv";
-  if (sdpTransform.write(parsed) === before) return sdp;
+  // (Without an o= line there is no version to raise; our own SDP always has one.)
+  if (sdpTransform.write(parsed) === before || !parsed.origin) return sdp;
   parsed.origin = { ...parsed.origin!, sessionVersion: Number(parsed.origin!.sessionVersion) + 1 };
   return sdpTransform.write(parsed);
 }
 
 export function withVersion(sdp: string, version: number): string {
   const parsed = sdpTransform.parse(sdp);
+  if (!parsed.origin) return sdp;
   parsed.origin = { ...parsed.origin!, sessionVersion: version };
   return sdpTransform.write(parsed);
 }
