@@ -260,6 +260,26 @@ describe("NgnSide: session timers (RFC 4028 §10)", () => {
     expect(r.phone.received.filter((q) => q.method === "INVITE")).toHaveLength(phoneInvites);
   });
 
+  it("an NGN offer the phone refused is still a new offer when the NGN sends it again (not answered here as a refresh)", async () => {
+    r = await rig();
+    const rg = r;
+    const { d } = await inboundCall(rg);
+    let updates = 0;
+    rg.phone.tx.onRequest((req, tx) => {
+      rg.phone.received.push(req);
+      if (!tx) return;
+      if (req.method === "UPDATE" && ++updates === 1) return tx.respond(createResponse(req, 488, "Not Acceptable Here"));
+      tx.respond(createResponse(req, 200, "OK", { body: req.method === "UPDATE" ? Buffer.from(PHONE_SDP(PHONE.address, 42000)) : undefined, contentType: "application/sdp" }));
+    });
+    const first = rg.ngn.send(d.createRequest("UPDATE", { contact: ngnContact, body: Buffer.from(sdpV(2)) }));
+    await rg.settle(100);
+    expect(first.res?.status).toBe(488);
+    const again = rg.ngn.send(d.createRequest("UPDATE", { contact: ngnContact, body: Buffer.from(sdpV(2)) }));
+    await rg.settle(100);
+    expect(updates).toBe(2);
+    expect(again.res?.status).toBe(200);
+  });
+
   it("an UPDATE with unchanged SDP is a refresh answered with our last SDP (RFC 3311 §5.2)", async () => {
     r = await rig();
     const { d } = await inboundCall(r);

@@ -270,10 +270,9 @@ export class NgnSide implements SipSide {
     if (req.method !== "UPDATE" && req.method !== "INVITE") return false;
     const body = req.body.toString("utf8");
     const isRefresh = body.length === 0 ? req.method === "UPDATE" || lastSdp !== undefined : sdpVersion(body) === s.remoteVersion;
-    if (!isRefresh) {
-      if (body) s.remoteVersion = sdpVersion(body);
-      return false;
-    }
+    // A new offer goes to the phone; its version becomes the NGN's current one only when
+    // the phone accepts it (answeredRefresh): a refused offer the NGN retries is still new.
+    if (!isRefresh) return false;
     const ok = createResponse(req, 200, "OK");
     for (const h of this.answerHeaders(req)) setHeader(ok, h.name, h.value);
     setHeader(ok, "contact", `<sip:${this.host}:${this.port}>`);
@@ -294,9 +293,12 @@ export class NgnSide implements SipSide {
    * phone: RFC 4028 §10 makes every one a refresh, so the timer runs again from the
    * Session-Expires that 2xx states (as seen by us, the UAS of that request).
    */
-  answeredRefresh(leg: Leg, _req: SipRequest, res: SipResponse): void {
+  answeredRefresh(leg: Leg, req: SipRequest, res: SipResponse): void {
     if (res.status < 200 || res.status >= 300) return;
-    this.state(leg).timer?.refreshed(parseSessionExpires(getHeader(res, "session-expires"), false));
+    const s = this.state(leg);
+    const offered = req.body.length > 0 ? sdpVersion(req.body.toString("utf8")) : undefined;
+    if (offered !== undefined) s.remoteVersion = offered;
+    s.timer?.refreshed(parseSessionExpires(getHeader(res, "session-expires"), false));
   }
 
   onEnded(leg: Leg): void {
