@@ -9,7 +9,7 @@ import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, t
  */
 export class DrainingLayer extends TransactionLayer {
   private open = 0;
-  private waiters: (() => void)[] = [];
+  private readonly waiters: (() => void)[] = [];
 
   override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
     let done = false;
@@ -50,12 +50,15 @@ export class DrainingLayer extends TransactionLayer {
   drained(clock: Clock, ms: number): Promise<void> {
     if (this.open === 0) return Promise.resolve();
     return new Promise((resolve) => {
+      const waiters = this.waiters;
       const t = clock.setTimeout(done, ms);
       function done(): void {
         clock.clearTimeout(t);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1); // on timeout: no waiter left behind
         resolve();
       }
-      this.waiters.push(done);
+      waiters.push(done);
     });
   }
 }
