@@ -9,13 +9,14 @@ import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createResponse, getHeader, getHeaders, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
+import { createResponse, getHeader, newCallId, newTag, maxForwards, setHeader, cseq } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallFailure, CallHost, CallParty, CallState, CallTarget, Leg, SipSide } from "./call-types.js";
 import { MidCall, type MidCallPort } from "./mid-call.js";
-import { refuseAll, shapeAnswer } from "./answer-shape.js";
+import { refuseAll } from "./answer-shape.js";
+import { CallerAnswer } from "./call-answer.js";
 import { onEarlyRequest, type EarlyDialogPort } from "./call-early-dialog.js";
 import { bLegInvite } from "./call-b-invite.js";
 
@@ -48,10 +49,16 @@ export class Call implements MidCallPort {
   private endReason = "";
   private sentProvisional?: number;
   private bestFailure?: { status: number; reason: string };
-  /** The last SDP each B leg sent in a provisional: its early answer (RFC 3262), which the 2xx may not repeat. */
-  private readonly earlySdp = new Map<BLeg, string>();
-  /** The B leg whose early answer went to the caller in a reliable provisional (RFC 3262 §3). */
-  private reliableAnswerFrom?: BLeg;
+  /** Which B leg's SDP answers the caller's offer, and whether it reached the caller reliably. */
+  private readonly answer = new CallerAnswer({
+    a: () => this.a,
+    lateOffer: () => this.lateOffer,
+    callerOffer: () => this.invite.body.toString("utf8"),
+    log: () => this.log,
+    sdpFor: (to, from, sdp) => this.sdpFor(to, from, sdp),
+    sdpTo: (to, msg, sdp, from) => this.sdpTo(to, msg, sdp, from),
+    withBody: (msg, sdp) => this.withBody(msg, sdp),
+  });
 
   constructor(
     private readonly host: CallHost,
@@ -138,16 +145,16 @@ export class Call implements MidCallPort {
       if (res.status === 100) return;
       this.learnEarlyDialog(leg, res);
       leg.net.onProvisional?.(leg, res);
-      if (res.body.length > 0) this.earlySdp.set(leg, res.body.toString("utf8"));
+      this.answer.noteEarly(leg, res);
       if (this.state === "trying" || this.state === "ringing") {
         // Forked devices each ring: tell the caller once per kind of provisional, and always when SDP (early media) comes.
         if (res.body.length === 0 && this.sentProvisional === res.status) return;
         this.sentProvisional = res.status;
         this.state = "ringing";
         const reply = this.aResponse(res.status, res.reason);
-        if (res.body.length > 0) this.fromBToCaller(reply, res.body.toString("utf8"));
+        if (res.body.length > 0) this.answer.fromB(reply, res.body.toString("utf8"));
         this.a.net.provisionalOut?.(this.a, this.invite, reply, this.inviteTx);
-        if (reply.body.length > 0 && !this.lateOffer && isReliable(reply)) this.reliableAnswerFrom = leg;
+        this.answer.sentProvisional(leg, reply);
         this.inviteTx.respond(reply);
       }
       return;
@@ -190,8 +197,8 @@ export class Call implements MidCallPort {
     this.state = "answered";
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
-    if (res.body.length > 0) this.fromBToCaller(ok, res.body.toString("utf8"));
-    else this.earlyAnswerInto(ok, leg);
+    if (res.body.length > 0) this.answer.fromB(ok, res.body.toString("utf8"));
+    else this.answer.earlyInto(ok, leg);
     if (this.lateOffer && res.body.length > 0) this.bOffer = res.body.toString("utf8");
     for (const h of this.a.net.answerHeaders?.(this.invite) ?? []) setHeader(ok, h.name, h.value);
     leg.net.onConfirmed?.(leg, leg.invite, res);
@@ -209,24 +216,6 @@ export class Call implements MidCallPort {
     else send();
     this.log.info({ device: leg.target.label }, "call answered");
     this.host.callEvent(this.event("answered"));
-  }
-
-  /**
-   * A 2xx without SDP on an early-offer call: the callee gave its answer in a provisional
-   * (reliably, RFC 3262 §5: the 2xx then carries none). The caller must get the answer in a
-   * reliable message too (RFC 3261 §13.2.1): unless our own provisional that carried this
-   * leg's answer was reliable, the answer goes (again) into our 2xx, rewritten for the caller.
-   */
-  private earlyAnswerInto(ok: SipResponse, leg: BLeg): void {
-    const early = this.earlySdp.get(leg);
-    if (this.lateOffer || early === undefined) return;
-    if (this.reliableAnswerFrom === leg) return;
-    if (this.reliableAnswerFrom) {
-      // Another fork's answer already reached the caller reliably; a second answer is not allowed.
-      this.log.warn({ device: leg.target.label }, "the caller holds another device's early answer: 200 sent without SDP");
-      return;
-    }
-    this.fromBToCaller(ok, early);
   }
 
   private onBFailure(leg: BLeg, status: number, reason: string): void {
@@ -259,30 +248,6 @@ export class Call implements MidCallPort {
   withBody(res: SipResponse | SipRequest, sdp: string): void {
     res.body = Buffer.from(sdp);
     setHeader(res, "content-type", "application/sdp");
-  }
-
-  /**
-   * A B leg's SDP into a provisional or 2xx for the caller: with an early offer it is the
-   * answer to the caller's INVITE, so it takes that offer's m-lines (RFC 3264 §6); with a
-   * late offer it is the callee's offer and passes as it is.
-   */
-  private fromBToCaller(msg: SipResponse, sdp: string): void {
-    if (this.lateOffer) return this.sdpTo(this.a, msg, sdp, "b");
-    const out = this.answerFor(this.a, "b", sdp, this.invite.body.toString("utf8"));
-    if (out === undefined) return; // the caller's side cannot take it: send without SDP rather than offend it
-    this.a.lastSdp = out;
-    this.withBody(msg, out);
-  }
-
-  /**
-   * `from`'s answer rewritten for `to`, with as many m-lines as `offer` (what `to`'s peer
-   * offered), in its order, type and transport: lines the other side never saw (the NGN is
-   * offered audio only) come back with port 0 (RFC 3264 §6). Undefined: `to` cannot take it.
-   */
-  private answerFor(to: Leg, from: CallSide, sdp: string, offer: string | undefined): string | undefined {
-    const out = this.sdpFor(to.net, from, sdp);
-    if (out === null) return undefined;
-    return offer ? shapeAnswer(offer, out) : out;
   }
 
   /** Put `from`'s SDP, rewritten and shaped for `to`, into a message for `to`. */
@@ -331,7 +296,7 @@ export class Call implements MidCallPort {
       this.awaitingAck = false;
       if (this.pendingAckToB && this.winner) {
         this.pendingAckToB = false;
-        this.sendAck(this.winner, ack.body.length > 0 ? this.answerFor(this.winner, "a", ack.body.toString("utf8"), this.bOffer) : undefined);
+        this.sendAck(this.winner, ack.body.length > 0 ? this.answer.answerFor(this.winner, "a", ack.body.toString("utf8"), this.bOffer) : undefined);
       }
       return;
     }
@@ -501,9 +466,4 @@ export class Call implements MidCallPort {
       at: new Date(this.host.clock.now()).toISOString(),
     };
   }
-}
-
-/** A provisional sent reliably: it carries Require: 100rel (RFC 3262 §3). */
-function isReliable(res: SipResponse): boolean {
-  return getHeaders(res, "require").some((v) => /(^|,)\s*100rel\s*($|,)/i.test(v));
 }
