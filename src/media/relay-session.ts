@@ -77,6 +77,11 @@ export interface RelaySessionOwner {
   readonly connectLatched: boolean;
   /** Called (slow path) when every RTP latch is final: the offload may take the session. */
   bothLatched(session: RelaySession): void;
+  /**
+   * Called when a latch moved (new SDP peer, relearn) after `latchEpoch` was bumped: kernel
+   * flows for the old latches must go before the new ones are learned.
+   */
+  unlatched(session: RelaySession, reason: string): void;
   /** Called once by release(): close sockets, free ports (after any offload rules are gone). */
   released(session: RelaySession, reason: string): void;
 }
@@ -98,13 +103,18 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
   offloaded = false;
   isReleased = false;
   /**
-   * Packets (RTP + RTCP) the kernel took from each side's phone since the session was
-   * offloaded: written by the relay's counter poll, since those never reach our sockets.
+   * Packets (RTP + RTCP) the kernel took from each side's phone over all the session's spells
+   * in the kernel: written by the relay's counter poll, since those never reach our sockets.
    */
   kernelA = 0;
   kernelB = 0;
+  /** What earlier spells in the kernel counted (each install starts its counters at 0). */
+  private kernelBaseA = 0;
+  private kernelBaseB = 0;
   /** clock.now() when the offload took the session (0 while in userspace). */
   offloadedAt = 0;
+  /** Bumped whenever a latch moves: an offload installed for an older epoch is stale. */
+  latchEpoch = 0;
   /** Per-side timeout bookkeeping, driven by the relay's coarse tick (never per packet). */
   private readonly silenceA: SilenceWatch;
   private readonly silenceB: SilenceWatch;
@@ -222,11 +232,38 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     const rtp = side === "a" ? this.aRtp : this.bRtp;
     const rtcp = side === "a" ? this.aRtcp : this.bRtcp;
     const moved = rtp.expect(peer.address, peer.rtpPort, now);
-    if (rtcp.expect(peer.address, peer.rtcpPort ?? peer.rtpPort + 1, now)) this.disconnectLatch(rtcp);
+    const rtcpMoved = rtcp.expect(peer.address, peer.rtcpPort ?? peer.rtpPort + 1, now);
+    if (rtcpMoved) this.disconnectLatch(rtcp);
     if (moved) this.disconnectLatch(rtp);
     for (const l of [rtp, rtcp]) if (l.state === FINAL) this.connectLatched(l);
     if (moved) this.log.info({ side, address: peer.address, port: peer.rtpPort }, "peer moved: latching again");
+    // Kernel flows still name the old peer (and accept only its source): out of the kernel first.
+    if (moved || rtcpMoved) this.unlatched(`${side} peer moved`);
     if (this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+  }
+
+  private unlatched(reason: string): void {
+    this.latchEpoch++;
+    this.owner.unlatched(this, reason);
+  }
+
+  /** Poll result: packets the kernel took from each side since the current install. */
+  kernelCounts(a: number, b: number): void {
+    this.kernelA = this.kernelBaseA + a;
+    this.kernelB = this.kernelBaseB + b;
+  }
+
+  /**
+   * Back to userspace (a latch moved): what the kernel counted stays counted, so
+   * `receivedFrom()` never goes backwards when the next install starts from 0, and both silent
+   * spells restart: packets between the last poll and now were seen by nobody.
+   */
+  leaveKernel(now: number): void {
+    this.offloaded = false;
+    this.offloadedAt = 0;
+    this.kernelBaseA = this.kernelA;
+    this.kernelBaseB = this.kernelB;
+    this.touch(now);
   }
 
   /**

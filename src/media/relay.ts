@@ -8,10 +8,10 @@
 import type { Clock } from "../clock.js";
 import { systemClock, type TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import { FINAL } from "./latch.js";
-import type { MediaOffload, OffloadFlow } from "./offload.js";
+import type { MediaOffload } from "./offload.js";
 import { NftOffload } from "./offload-nft.js";
 import { PortPool } from "./port-pool.js";
+import { RelayOffload } from "./relay-offload.js";
 import { RelaySession, type RelaySessionOwner, type RelaySide } from "./relay-session.js";
 import { bindUdp, type BindSocket, type RelaySocket } from "./udp-socket.js";
 
@@ -56,17 +56,13 @@ export class MediaRelay implements RelaySessionOwner {
   private readonly tickMs: number;
   private tickTimer: TimerHandle | undefined;
   private readonly pending = new Set<Promise<void>>();
-  private readonly offloadBusy = new Set<RelaySession>();
-  private readonly pollMs: number;
-  private polling = false;
-  private lastPollAt = -Infinity;
-  private pollFailing = false;
+  private readonly offload: RelayOffload | null;
   private closed = false;
 
   private constructor(
     private readonly opts: MediaRelayOptions,
     private readonly log: Logger,
-    private readonly offload: MediaOffload | null,
+    offload: MediaOffload | null,
   ) {
     this.clock = opts.clock ?? systemClock;
     this.hrNow = opts.hrNow ?? (() => performance.now());
@@ -76,7 +72,8 @@ export class MediaRelay implements RelaySessionOwner {
     this.timeoutMs = opts.mediaTimeoutMs ?? 60_000;
     // Coarse: a second is plenty for 60 s timeouts and the 3 s latch window.
     this.tickMs = Math.max(10, Math.min(1000, Math.floor(this.timeoutMs / 4)));
-    this.pollMs = opts.offloadPollMs ?? Math.max(1000, Math.min(5000, Math.floor(this.timeoutMs / 4)));
+    const pollMs = opts.offloadPollMs ?? Math.max(1000, Math.min(5000, Math.floor(this.timeoutMs / 4)));
+    this.offload = offload ? new RelayOffload(offload, this.clock, log, pollMs, (p) => this.track(p)) : null;
   }
 
   static async create(opts: MediaRelayOptions): Promise<MediaRelay> {
@@ -99,7 +96,7 @@ export class MediaRelay implements RelaySessionOwner {
   }
 
   get offloadName(): string {
-    return this.offload?.name ?? "none";
+    return this.offload?.impl.name ?? "none";
   }
 
   /** A session with two port pairs bound on bindAddress. `tag` (the call id) names it in logs. */
@@ -152,7 +149,7 @@ export class MediaRelay implements RelaySessionOwner {
   private tick(): void {
     this.tickTimer = undefined;
     const now = this.clock.now();
-    const judgeOffloaded = this.offload?.packets !== undefined;
+    const judgeOffloaded = this.offload?.counts === true;
     let offloaded = 0;
     for (const s of this.live) {
       s.confirmLatches(now);
@@ -165,7 +162,7 @@ export class MediaRelay implements RelaySessionOwner {
       this.checkSide(s, "a", now);
       this.checkSide(s, "b", now); // a's listener may have released it: checked inside
     }
-    if (offloaded > 0 && judgeOffloaded) this.pollKernel(now);
+    if (offloaded > 0 && judgeOffloaded) this.offload!.poll(now, this.live);
     if (this.live.size > 0 && !this.closed) this.startTick();
   }
 
@@ -175,63 +172,14 @@ export class MediaRelay implements RelaySessionOwner {
     s.emit("timeout", s, side);
   }
 
-  /**
-   * Offloaded media never reaches our sockets: read the kernel's per-flow counters, one nft run
-   * for all sessions every pollMs. A poll that started before a session was offloaded says
-   * nothing about it (its rules were not in yet). If the counters cannot be read, offloaded
-   * sessions count as active: never hang up a call on a reading we do not have.
-   */
-  private pollKernel(now: number): void {
-    const offload = this.offload;
-    if (!offload?.packets || this.polling || now - this.lastPollAt < this.pollMs) return;
-    this.polling = true;
-    this.lastPollAt = now;
-    const p = offload
-      .packets()
-      .then(
-        (counts) => {
-          this.pollFailing = false;
-          for (const s of this.live) {
-            if (!s.offloaded || s.offloadedAt > now) continue;
-            s.kernelA = (counts.get(s.a.rtpPort) ?? 0) + (counts.get(s.a.rtcpPort) ?? 0);
-            s.kernelB = (counts.get(s.b.rtpPort) ?? 0) + (counts.get(s.b.rtcpPort) ?? 0);
-          }
-        },
-        (err: Error) => {
-          if (!this.pollFailing) this.log.warn({ err: err.message }, "offload counters unreadable: offloaded calls cannot time out");
-          this.pollFailing = true;
-          const t = this.clock.now();
-          for (const s of this.live) if (s.offloaded) s.touch(t);
-        },
-      )
-      .finally(() => (this.polling = false));
-    this.track(p);
-  }
-
   /** RelaySessionOwner: both RTP latches final → hand the session to the kernel, if enabled. */
   bothLatched(s: RelaySession): void {
-    if (!this.offload || s.offloaded || s.isReleased || this.offloadBusy.has(s)) return;
-    const flows = offloadFlows(s);
-    if (flows.length === 0) return;
-    this.offloadBusy.add(s);
-    const key = s.a.rtpPort;
-    const p = this.offload
-      .add(key, flows)
-      .then(async (ok) => {
-        if (!ok) return; // offload logged why; stays in userspace
-        if (s.isReleased) {
-          await this.offload!.remove(key, "released while installing");
-          return;
-        }
-        s.offloaded = true;
-        s.offloadedAt = this.clock.now();
-        // Its kernel counters start now: the silent spells restart with them.
-        s.touch(s.offloadedAt);
-        this.log.info({ call_id: s.tag, flows: flows.length }, "media offloaded to the kernel");
-      })
-      .catch((err: Error) => this.log.warn({ call_id: s.tag, err: err.message }, "offload failed: userspace"))
-      .finally(() => this.offloadBusy.delete(s));
-    this.track(p);
+    this.offload?.install(s);
+  }
+
+  /** RelaySessionOwner: a latch moved; an offloaded session comes back to userspace first. */
+  unlatched(s: RelaySession, reason: string): void {
+    this.offload?.takeBack(s, reason);
   }
 
   /** RelaySessionOwner: close the sockets; ports go back only once kernel rules are gone. */
@@ -242,17 +190,8 @@ export class MediaRelay implements RelaySessionOwner {
       this.pool.give(s.a.rtpPort);
       this.pool.give(s.b.rtpPort);
     };
-    const installing = this.offloadBusy.has(s);
-    if (this.offload && (s.offloaded || installing)) {
-      // A stale DNAT rule on a reused port would steal the next call's media: remove first.
-      const wait = installing ? Promise.all([...this.pending]).then(() => undefined) : Promise.resolve();
-      this.track(
-        wait
-          .then(() => (s.offloaded ? this.offload!.remove(s.a.rtpPort, reason) : undefined))
-          .catch((err: Error) => this.log.warn({ call_id: s.tag, err: err.message }, "offload removal failed"))
-          .finally(free),
-      );
-    } else free();
+    if (this.offload) this.offload.released(s, reason, () => [...this.pending], free);
+    else free();
     if (this.live.size === 0 && this.tickTimer !== undefined) {
       this.clock.clearTimeout(this.tickTimer);
       this.tickTimer = undefined;
@@ -275,21 +214,8 @@ export class MediaRelay implements RelaySessionOwner {
     for (const s of [...this.live]) s.release("relay closed");
     this.closed = true;
     await this.idle();
-    if (this.offload) await this.offload.close();
+    if (this.offload) await this.offload.impl.close();
     if (this.tickTimer !== undefined) this.clock.clearTimeout(this.tickTimer);
     this.tickTimer = undefined;
   }
-}
-
-/** The kernel flows for a session: RTP always (both latched), RTCP where both RTCP latches are final too. */
-export function offloadFlows(s: RelaySession): OffloadFlow[] {
-  const flows: OffloadFlow[] = [];
-  const pair = (inPortA: number, la: RelaySession["aRtp"], inPortB: number, lb: RelaySession["bRtp"]): void => {
-    if (la.state !== FINAL || lb.state !== FINAL) return;
-    flows.push({ inPort: inPortA, src: { address: la.peerAddr, port: la.peerPort }, outPort: inPortB, dst: { address: lb.peerAddr, port: lb.peerPort } });
-    flows.push({ inPort: inPortB, src: { address: lb.peerAddr, port: lb.peerPort }, outPort: inPortA, dst: { address: la.peerAddr, port: la.peerPort } });
-  };
-  pair(s.a.rtpPort, s.aRtp, s.b.rtpPort, s.bRtp);
-  if (flows.length) pair(s.a.rtcpPort, s.aRtcp, s.b.rtcpPort, s.bRtcp);
-  return flows;
 }
