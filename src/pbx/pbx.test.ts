@@ -1,90 +1,55 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { systemClock } from "../clock.js";
-import { silentLogger } from "../log.js";
 import type { CallEvent } from "../events.js";
 import { callId, createRequest, getHeader, fromAddr, maxForwards, toAddr } from "../sip/message/index.js";
 import type { SipResponse } from "../sip/message/types.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer } from "../sip/transaction/layer.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "./bindings-store.js";
-import { Registrar } from "./registrar.js";
-import { Lockout } from "./lockout.js";
-import { ExtensionAuth } from "./auth.js";
-import { Dialplan } from "./dialplan.js";
-import { Pbx } from "./pbx.js";
+import type { MemoryNetwork } from "../sip/transport.js";
+import type { TransactionLayer } from "../sip/transaction/layer.js";
+import type { Registrar } from "./registrar.js";
+import type { Pbx } from "./pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
 import type { CallTarget, SipSide } from "./call.js";
-import { TestPhone, PHONE_SDP, until } from "./test-phone.js";
-
-const GW = { address: "198.18.0.1", port: 5060 };
+import { PHONE_SDP, until, type TestPhone } from "./test-phone.js";
+import { GW, PbxRig, TRUNK_PLAN } from "./test-pbx-rig.js";
 
 describe("PBX: registrar + B2BUA over the in-memory network", () => {
-  let net: MemoryNetwork;
-  let dir: string;
+  let rig: PbxRig;
   let pbx: Pbx;
   let registrar: Registrar;
-  let gwTx: TransactionLayer;
   let a: TestPhone;
   let b: TestPhone;
   let b2: TestPhone;
   let events: CallEvent[];
 
   beforeEach(async () => {
-    net = createMemoryNetwork();
-    dir = mkdtempSync(join(tmpdir(), "hgw-pbx-"));
-    const log = silentLogger();
-    const clock = systemClock;
-    gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
-    const extensions = [
-      { number: "801", password: "secret801", name: "Alice" },
-      { number: "802", password: "secret802", name: "Bob" },
-    ];
-    const digest = new DigestServer({ realm: "test", clock });
-    const lockout = new Lockout({ clock, log, maxFailures: 3, lockMs: 60_000 });
-    const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-    registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
-    events = [];
-    pbx = new Pbx({
-      tx: gwTx,
-      registrar,
-      auth,
-      dialplan: new Dialplan([
+    rig = new PbxRig({
+      extensions: [
+        { number: "801", password: "secret801", name: "Alice" },
+        { number: "802", password: "secret802", name: "Bob" },
+      ],
+      lockout: { maxFailures: 3, lockMs: 60_000 },
+      dialplan: [
         { match: "^80[1-9]$", to: "extension" },
         { match: "^0120$", to: "802" },
         { match: "^0[0-9]+$", to: "trunk" },
-      ]),
-      media: passThroughMedia,
-      extensions,
-      clock,
-      log,
-      localHost: GW.address,
-      localPort: GW.port,
+      ],
       ringTimeoutMs: 400,
-      onCallEvent: (ev) => events.push(ev),
     });
-    a = new TestPhone(net, { address: "198.18.0.11", port: 5060 }, "801", "secret801", GW, clock);
-    b = new TestPhone(net, { address: "198.18.0.12", port: 5060 }, "802", "secret802", GW, clock);
-    b2 = new TestPhone(net, { address: "198.18.0.13", port: 5062 }, "802", "secret802", GW, clock);
+    ({ pbx, registrar, events } = rig);
+    a = rig.phone("198.18.0.11", "801");
+    b = rig.phone("198.18.0.12", "802");
+    b2 = rig.phone({ address: "198.18.0.13", port: 5062 }, "802");
   });
 
   afterEach(async () => {
-    pbx.close();
-    await registrar.close();
-    for (const t of [gwTx, a.tx, b.tx, b2.tx]) t.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it("registers with digest and refuses a wrong password with 403", async () => {
     const r = await a.register();
     expect(`${r.status} ${r.reason}`).toBe("200 OK");
     expect(registrar.lookup("801")).toHaveLength(1);
-    const bad = new TestPhone(net, { address: "198.18.0.20", port: 5060 }, "802", "wrong", GW, systemClock);
+    const bad = rig.phone("198.18.0.20", "802", "wrong");
     expect((await bad.register()).status).toBe(403);
-    bad.tx.close();
   });
 
   it("carries a call 801 → 802: separate Call-IDs, Max-Forwards decremented, caller named, BYE both ways", async () => {
@@ -199,22 +164,20 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const { res } = await a.call("802");
     a.ack(res);
     await until(() => b.received.some((r) => r.method === "ACK"));
-    const moved = new TestPhone(net, { address: "198.18.0.42", port: 41000 }, "802", "secret802", GW, systemClock);
+    const moved = rig.phone({ address: "198.18.0.42", port: 41000 }, "802");
     const binding = registrar.lookup("802")[0]!;
     registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
     expect((await a.bye()).status).toBeGreaterThanOrEqual(200);
     await until(() => moved.received.some((r) => r.method === "BYE"));
     expect(b.received.some((r) => r.method === "BYE")).toBe(false);
-    moved.tx.close();
   });
 
   it("refuses unauthenticated callers", async () => {
     await b.register();
-    const stranger = new TestPhone(net, { address: "198.18.0.30", port: 5060 }, "801", "nope", GW, systemClock);
+    const stranger = rig.phone("198.18.0.30", "801", "nope");
     const { res } = await stranger.call("802");
     expect(res.status).toBe(403);
     expect(b.received.some((r) => r.method === "INVITE")).toBe(false);
-    stranger.tx.close();
   });
 
   it("passes a hold re-INVITE through and returns the answer", async () => {
@@ -248,10 +211,9 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
 });
 
 describe("PBX: a side's channels (admission before media, hangupOn)", () => {
+  let rig: PbxRig;
   let net: MemoryNetwork;
-  let dir: string;
   let pbx: Pbx;
-  let registrar: Registrar;
   let gwTx: TransactionLayer;
   let a: TestPhone;
   let b: TestPhone;
@@ -262,29 +224,13 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
   let gateOpen: Promise<void>;
 
   beforeEach(async () => {
-    net = createMemoryNetwork();
-    dir = mkdtempSync(join(tmpdir(), "hgw-pbx-"));
-    const log = silentLogger();
-    const clock = systemClock;
-    gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
-    const extensions = [
-      { number: "801", password: "secret801" },
-      { number: "802", password: "secret802" },
-    ];
-    const digest = new DigestServer({ realm: "test", clock });
-    const lockout = new Lockout({ clock, log });
-    const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-    registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
     gateOpen = new Promise((r) => (gate = r));
     const slowMedia: CallMediaFactory = { create: async (id) => gateOpen.then(() => passThroughMedia.create(id)) };
-    pbx = new Pbx({
-      tx: gwTx, registrar, auth, media: slowMedia, extensions, clock, log,
-      dialplan: new Dialplan([{ match: "^0[0-9]+$", to: "trunk" }]),
-      localHost: GW.address, localPort: GW.port, ringTimeoutMs: 5000,
-    });
+    rig = new PbxRig({ media: slowMedia, dialplan: TRUNK_PLAN, ringTimeoutMs: 5000 });
+    ({ net, pbx, gwTx } = rig);
     // A one-channel "trunk" that is just another SIP side, ringing a stand-in for the line.
     side = { name: "trunk", tx: gwTx, host: GW.address, port: GW.port };
-    line = new TestPhone(net, { address: "198.18.0.40", port: 5060 }, "line", "x", GW, clock);
+    line = rig.phone("198.18.0.40", "line", "x");
     line.behaviour = { ringOnly: true };
     pbx.setTrunk({
       outboundTarget: (dialled): CallTarget | { status: number; reason: string } => {
@@ -293,18 +239,15 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
         return { side, uri, destination: line.local, to: { uri, params: new Map() }, label: "line" };
       },
     });
-    a = new TestPhone(net, { address: "198.18.0.11", port: 5060 }, "801", "secret801", GW, clock);
-    b = new TestPhone(net, { address: "198.18.0.12", port: 5060 }, "802", "secret802", GW, clock);
+    a = rig.phone("198.18.0.11", "801");
+    b = rig.phone("198.18.0.12", "802");
     await a.register();
     await b.register();
   });
 
   afterEach(async () => {
     gate();
-    pbx.close();
-    await registrar.close();
-    for (const t of [gwTx, a.tx, b.tx, line.tx]) t.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it("two phones dialling out at once with one channel: one call goes out, the other hears 486", async () => {
