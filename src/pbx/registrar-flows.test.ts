@@ -3,38 +3,16 @@
  * one INVITE per device whatever the phones do with Call-ID and Contact (R2 review T4, T8).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { systemClock } from "../clock.js";
-import { silentLogger } from "../log.js";
 import { createRequest } from "../sip/message/index.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer } from "../sip/transaction/layer.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "./bindings-store.js";
-import { Registrar } from "./registrar.js";
-import { Lockout } from "./lockout.js";
-import { ExtensionAuth } from "./auth.js";
-import { Dialplan } from "./dialplan.js";
-import { Pbx } from "./pbx.js";
-import { passThroughMedia } from "./call-media.js";
-import { TestPhone } from "./test-phone.js";
-
-const GW = { address: "198.18.0.1", port: 5060 };
+import type { TestPhone } from "./test-phone.js";
+import { GW, PbxRig } from "./test-pbx-rig.js";
 
 describe("registrar flows as the PBX rings them", () => {
-  let net: MemoryNetwork;
-  let dir: string;
-  let pbx: Pbx;
-  let registrar: Registrar;
-  let gwTx: TransactionLayer;
-  const phones: TestPhone[] = [];
+  let rig: PbxRig;
 
   const phone = (address: string, number: string, password: string): TestPhone => {
-    const p = new TestPhone(net, { address, port: 5060 }, number, password, GW, systemClock);
+    const p = rig.phone(address, number, password);
     p.behaviour = { ringOnly: true };
-    phones.push(p);
     return p;
   };
   /** A REGISTER with the Contact and Call-ID a real phone would choose. */
@@ -54,29 +32,11 @@ describe("registrar flows as the PBX rings them", () => {
   const invites = (p: TestPhone) => p.received.filter((r) => r.method === "INVITE").length;
 
   beforeEach(() => {
-    net = createMemoryNetwork();
-    dir = mkdtempSync(join(tmpdir(), "hgw-flows-"));
-    const log = silentLogger();
-    const clock = systemClock;
-    gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
-    const extensions = [
-      { number: "801", password: "secret801" },
-      { number: "802", password: "secret802" },
-    ];
-    const digest = new DigestServer({ realm: "test", clock });
-    const lockout = new Lockout({ clock, log, maxFailures: 3, lockMs: 60_000 });
-    const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-    registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
-    const dialplan = new Dialplan([{ match: "^80[1-9]$", to: "extension" }]);
-    pbx = new Pbx({ tx: gwTx, registrar, auth, dialplan, media: passThroughMedia, extensions, clock, log, localHost: GW.address, localPort: GW.port, ringTimeoutMs: 150 });
+    rig = new PbxRig({ lockout: { maxFailures: 3, lockMs: 60_000 }, ringTimeoutMs: 150 });
   });
 
   afterEach(async () => {
-    pbx.close();
-    await registrar.close();
-    gwTx.close();
-    for (const p of phones.splice(0)) p.tx.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   });
 
   it("rings a phone that restarted with a new Call-ID and ;rinstance= once, not twice", async () => {
