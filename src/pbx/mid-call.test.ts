@@ -3,83 +3,38 @@
  * a late-offer re-INVITE, and a re-INVITE its sender CANCELs.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ManualClock } from "../clock.js";
-import { silentLogger } from "../log.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, cseq, getHeader, setHeader, toAddr } from "../sip/message/index.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ClientTransaction, type ServerTransaction } from "../sip/transaction/layer.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "./bindings-store.js";
-import { Registrar } from "./registrar.js";
-import { Lockout } from "./lockout.js";
-import { ExtensionAuth } from "./auth.js";
-import { Dialplan } from "./dialplan.js";
-import { Pbx } from "./pbx.js";
-import { passThroughMedia } from "./call-media.js";
-import { PHONE_SDP, TestPhone } from "./test-phone.js";
+import type { ClientTransaction, ServerTransaction } from "../sip/transaction/layer.js";
+import { PHONE_SDP, type TestPhone } from "./test-phone.js";
+import { GW, PbxRig } from "./test-pbx-rig.js";
 
-const GW = { address: "198.18.0.1", port: 5060 };
 const A = { address: "198.18.0.11", port: 5060 };
 const B = { address: "198.18.0.12", port: 5060 };
 const A_CONTACT = `<sip:801@${A.address}:5060>`;
 const B_CONTACT = `<sip:802@${B.address}:5060>`;
 
-interface Rig {
-  net: MemoryNetwork;
+interface Rig extends PbxRig {
   a: TestPhone;
   b: TestPhone;
-  settle(ms?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
 async function answeredCall(): Promise<Rig> {
-  const clock = new ManualClock(1_000_000);
-  const net = createMemoryNetwork({ now: () => clock.now() });
-  const dir = mkdtempSync(join(tmpdir(), "hgw-mid-call-"));
-  const log = silentLogger();
-  const gwTx = new TransactionLayer({ transport: net.transport(GW), log, clock });
-  const extensions = [{ number: "801", password: "secret801" }, { number: "802", password: "secret802" }];
-  const digest = new DigestServer({ realm: "test", clock });
-  const lockout = new Lockout({ clock, log });
-  const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-  const registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
-  const pbx = new Pbx({ tx: gwTx, registrar, auth, dialplan: new Dialplan([{ match: "^80[1-9]$", to: "extension" }]), media: passThroughMedia, extensions, clock, log, localHost: GW.address, localPort: GW.port, ringTimeoutMs: 30_000 });
-  const a = new TestPhone(net, A, "801", "secret801", GW, clock);
-  const b = new TestPhone(net, B, "802", "secret802", GW, clock);
-  const settle = async (ms = 0) => {
-    for (let i = 0; i < 2000; i++) {
-      await net.flush();
-      if (ms <= 0) break;
-      const step = Math.min(ms, 100);
-      clock.advance(step);
-      ms -= step;
-    }
-    await net.flush();
-  };
-  const rig: Rig = {
-    net, a, b, settle,
-    async close() {
-      pbx.close();
-      await registrar.close();
-      for (const t of [gwTx, a.tx, b.tx]) t.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const rig = new PbxRig({ clock: new ManualClock(1_000_000), ringTimeoutMs: 30_000 });
+  const a = rig.phone(A, "801");
+  const b = rig.phone(B, "802");
   const regs = [a.register(), b.register()];
-  await settle(10);
+  await rig.settle(10);
   for (const r of regs) expect((await r).status).toBe(200);
   const call = a.call("802");
-  await settle(10);
+  await rig.settle(10);
   const { res } = await call;
   expect(res.status).toBe(200);
   a.ack(res);
-  await settle();
+  await rig.settle();
   expect(b.received.some((r) => r.method === "ACK")).toBe(true);
-  return rig;
+  return Object.assign(rig, { a, b });
 }
 
 /** Replace B's handling of in-dialog INVITEs (the rest stays TestPhone's). */
