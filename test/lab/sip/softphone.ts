@@ -1,0 +1,314 @@
+/**
+ * Two real softphones through the gateway (softphones.lab.test.ts): its own /24 and namespaces,
+ * baresip driven live through its stdio UI, and one tshark on the gateway's bridge that sees
+ * both legs' SIP and RTP.
+ *
+ * Copied rather than shared (the task owns this file only): buildSipLab() of topology.ts hard-codes
+ * 198.18.2.0/24 (the SIP lab's) and capture.ts leaves SIP out of its capture; here the re-INVITEs
+ * and the media must be read from one capture, in time order.
+ *
+ * baresip 1.0.0 (Debian) facts this relies on:
+ * - `stdio.so` reads keys from stdin even when it is a pipe (it warns "could not setup terminal"
+ *   and goes on); `menu.so` takes `/cmd args\n` long commands and single keys.
+ * - During a call menu.so adds `/hold`, `/resume`, `/hangup`, and the digit keys 0-9 * #, each of
+ *   which starts an RFC 4733 event; stdio.so "releases" the key by itself a moment later, which
+ *   ends the event (three end packets, RFC 4733 §2.5.1.4).
+ * - It echoes what is typed ("//h/ho/hol/hold"): wait for baresip's own words, never for a command.
+ */
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { waitForLine, type Lab } from "../netns.js";
+import { toneWav, type BaresipAccount } from "./baresip.js";
+
+export const SOFTPHONE_LAB_PREFIX = "hgwsph";
+/** 198.18.12.0/24: no other lab file uses it (0, 1, 2, 4, 5, 9, 40, 41 and 128/17 are taken). */
+export const SOFTPHONE_GATEWAY_ADDR = "198.18.12.1";
+
+export interface LabPhone {
+  number: string;
+  password: string;
+  host: string;
+  addr: string;
+}
+
+export interface SoftphoneLab {
+  gatewayHost: string;
+  gatewayAddr: string;
+  /** the gateway's bridge: every packet between a phone and the gateway crosses it */
+  bridge: string;
+  phones: LabPhone[];
+}
+
+/** Gateway namespace with a bridge, one namespace per phone joined to it (topology.ts's shape). */
+export function buildSoftphoneLab(lab: Lab, numbers: string[]): SoftphoneLab {
+  const gatewayHost = "gw";
+  lab.addHost(gatewayHost);
+  lab.exec(gatewayHost, "ip", ["link", "add", "br0", "type", "bridge"]);
+  lab.exec(gatewayHost, "ip", ["addr", "add", `${SOFTPHONE_GATEWAY_ADDR}/24`, "dev", "br0"]);
+  lab.exec(gatewayHost, "ip", ["link", "set", "br0", "up"]);
+  const phones = numbers.map((number, i) => {
+    const host = `p${number}`;
+    const addr = `198.18.12.${11 + i}`;
+    lab.addHost(host);
+    // Created in the root namespace first: short, and unique per run and per lab file.
+    const gwEnd = `hph${number}g${process.pid % 1000}`;
+    const phoneEnd = `hph${number}p${process.pid % 1000}`;
+    execFileSync("ip", ["link", "add", gwEnd, "type", "veth", "peer", "name", phoneEnd]);
+    execFileSync("ip", ["link", "set", gwEnd, "netns", lab.ns(gatewayHost)]);
+    execFileSync("ip", ["link", "set", phoneEnd, "netns", lab.ns(host)]);
+    lab.exec(gatewayHost, "ip", ["link", "set", gwEnd, "master", "br0"]);
+    lab.exec(gatewayHost, "ip", ["link", "set", gwEnd, "up"]);
+    lab.exec(host, "ip", ["link", "set", phoneEnd, "name", "eth0"]);
+    lab.exec(host, "ip", ["addr", "add", `${addr}/24`, "dev", "eth0"]);
+    lab.exec(host, "ip", ["link", "set", "eth0", "up"]);
+    return { number, password: `secret${number}`, host, addr };
+  });
+  return { gatewayHost, gatewayAddr: SOFTPHONE_GATEWAY_ADDR, bridge: "br0", phones };
+}
+
+export interface Softphone {
+  readonly number: string;
+  child: ChildProcess;
+  /** Everything baresip printed so far. */
+  output(): string;
+  /** Where the output ends now: pass to waitFor to look only at what comes after. */
+  mark(): number;
+  /** Resolves with the first match of `re` in the output after `from`; bounded by timeoutMs. */
+  waitFor(re: RegExp, timeoutMs: number, from?: number): Promise<string>;
+  /** A menu long command: `/cmd args` and Enter. */
+  command(cmd: string): void;
+  /** One key, as if pressed (the digits send DTMF during a call). */
+  key(k: string): void;
+  /** `/quit`, then SIGKILL if it has not gone in 3 s. */
+  quit(): Promise<void>;
+}
+
+/**
+ * Starts baresip in `host` with `dir` as its config: aufile (a tone of toneSeconds) as the
+ * microphone, ALSA's null PCM as the speaker (the SIP lab's recipe), stdio.so for live control.
+ * `maxS` bounds its life (-t) in case the test never gets to quit it.
+ */
+export function startSoftphone(lab: Lab, host: string, dir: string, a: BaresipAccount & { answermode?: "auto" | "manual" }, o: { maxS: number; toneSeconds: number; toneHz?: number }): Softphone {
+  mkdirSync(dir, { recursive: true });
+  const tone = join(dir, "tone.wav");
+  writeFileSync(tone, toneWav(o.toneSeconds, o.toneHz));
+  const config = [
+    "poll_method\tepoll",
+    `sip_listen\t${a.localAddr}:5060`,
+    "sip_trans_def\tudp",
+    `audio_source\taufile,${tone}`,
+    "audio_player\talsa,null",
+    "audio_alert\talsa,null",
+    "ausrc_srate\t8000",
+    "ausrc_channels\t1",
+    "rtp_ports\t40000-40099",
+    "module_path\t/usr/lib/baresip/modules",
+    "module\tstdio.so",
+    "module\tg711.so",
+    "module\taufile.so",
+    "module\talsa.so",
+    "module_app\taccount.so",
+    "module_app\tmenu.so",
+    "",
+  ].join("\n");
+  writeFileSync(join(dir, "config"), config);
+  const answer = a.answermode ? `;answermode=${a.answermode}` : "";
+  writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${a.regint ?? 600};audio_codecs=PCMU${answer}\n`);
+  writeFileSync(join(dir, "contacts"), "");
+  writeFileSync(join(dir, "uuid"), `a6b7c8d9-0000-4000-8000-000000000${a.number}\n`);
+
+  const child = lab.spawn(host, "baresip", ["-f", dir, "-t", String(o.maxS)], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stdin?.on("error", () => undefined); // a write after it quit: nothing to do
+  const hardStop = setTimeout(() => child.kill("SIGKILL"), (o.maxS + 10) * 1000);
+  child.once("exit", () => clearTimeout(hardStop));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+
+  return {
+    number: a.number,
+    child,
+    output: () => out,
+    mark: () => out.length,
+    async waitFor(re, timeoutMs, from = 0) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const m = re.exec(out.slice(from));
+        if (m) return m[0];
+        if (Date.now() > end || !alive()) throw new Error(`baresip ${a.number}: no ${re} within ${timeoutMs} ms${alive() ? "" : " (it exited)"}\n${out.slice(Math.max(from, out.length - 2500))}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    command(cmd) {
+      if (alive()) child.stdin?.write(`/${cmd}\n`);
+    },
+    key(k) {
+      if (alive()) child.stdin?.write(k);
+    },
+    async quit() {
+      if (!alive()) return;
+      const gone = new Promise<void>((r) => child.once("exit", () => r()));
+      child.stdin?.write("/quit\n");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** One SIP message as seen on the wire. */
+export interface WireSip {
+  /** seconds since the epoch */
+  t: number;
+  src: string;
+  dst: string;
+  /** request method, or undefined for a response */
+  method?: string;
+  status?: number;
+  /** CSeq method */
+  cseq: string;
+  callId: string;
+  /** the SDP's direction attribute (sendrecv, sendonly, recvonly, inactive), if it has SDP */
+  direction?: string;
+  hasSdp: boolean;
+}
+
+/** One RTP packet as seen on the wire (RTCP is not counted). */
+export interface WireRtp {
+  t: number;
+  /** address:port */
+  src: string;
+  dst: string;
+  pt: number;
+  timestamp: number;
+  /** RFC 4733 event code, when it is a telephone-event packet */
+  event?: number;
+  end?: boolean;
+}
+
+export interface WireCapture {
+  sip: WireSip[];
+  rtp: WireRtp[];
+}
+
+export interface BridgeCapture {
+  file: string;
+  stop(): Promise<WireCapture>;
+}
+
+let captures = 0;
+
+/**
+ * dumpcap on `ifname` of `host`: all UDP (SIP and media), bounded to maxS seconds, one new file
+ * per capture. dumpcap itself, not tshark -w: tshark hands the capture to a dumpcap child and
+ * could exit before that child had written its last packets (files read back truncated).
+ */
+export async function startBridgeCapture(lab: Lab, host: string, ifname: string, dir: string, maxS: number): Promise<BridgeCapture> {
+  const file = join(dir, `softphones-${host}-${ifname}-${++captures}.pcap`);
+  const child = lab.spawn(host, "dumpcap", ["-q", "-P", "-i", ifname, "-f", "udp", "-a", `duration:${maxS}`, "-w", file], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await waitForLine(child, /Capturing on/, 10_000, "stderr");
+  // dumpcap says "Capturing on" a moment before packets are really taken: the first messages of
+  // a step sent at once were missing from the file. Half a second covers it (seen: < 20 ms).
+  await new Promise((r) => setTimeout(r, 500));
+  return {
+    file,
+    async stop() {
+      // Let the last packets of the step reach the capture before it ends.
+      await new Promise((r) => setTimeout(r, 200));
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
+      await exited;
+      return readWire(file);
+    },
+  };
+}
+
+function tsharkFields(file: string, filter: string, fields: string[], extra: string[] = []): string[][] {
+  const out = execFileSync("tshark", ["-n", "-r", file, ...extra, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|", ...fields.flatMap((f) => ["-e", f])], {
+    encoding: "utf8",
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return out
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => l.split("\t"));
+}
+
+export function readWire(file: string): WireCapture {
+  const sip = tsharkFields(file, "sip", ["frame.time_epoch", "ip.src", "udp.srcport", "ip.dst", "udp.dstport", "sip.Method", "sip.Status-Code", "sip.CSeq.method", "sip.Call-ID", "sdp.media_attr", "sdp.version"]).map(
+    ([t, sa, sp, da, dp, method, status, cseq, callId, attrs, sdpVersion]): WireSip => {
+      const direction = (attrs ?? "").split("|").find((x) => /^(sendrecv|sendonly|recvonly|inactive)$/.test(x));
+      return {
+        t: Number(t),
+        src: `${sa}:${sp}`,
+        dst: `${da}:${dp}`,
+        method: status ? undefined : method || undefined,
+        status: status ? Number(status) : undefined,
+        cseq: cseq ?? "",
+        callId: callId ?? "",
+        // RFC 4566 §6: no direction attribute means sendrecv.
+        direction: sdpVersion ? (direction ?? "sendrecv") : undefined,
+        hasSdp: Boolean(sdpVersion),
+      };
+    },
+  );
+  // Media ports are dynamic: RTP is found heuristically; PT 101 is read as telephone-event by
+  // tshark's default, and from the SDP it saw otherwise.
+  const rtp = tsharkFields(
+    file,
+    "rtp && !sip",
+    ["frame.time_epoch", "ip.src", "udp.srcport", "ip.dst", "udp.dstport", "rtp.p_type", "rtp.timestamp", "rtpevent.event_id", "rtpevent.end_of_event"],
+    ["-o", "rtp.heuristic_rtp:TRUE"],
+  ).map(([t, sa, sp, da, dp, pt, ts, ev, end]): WireRtp => ({
+    t: Number(t),
+    src: `${sa}:${sp}`,
+    dst: `${da}:${dp}`,
+    pt: Number(pt),
+    timestamp: Number(ts),
+    event: ev ? Number(ev) : undefined,
+    end: ev ? end === "1" || end === "True" : undefined,
+  }));
+  return { sip, rtp };
+}
+
+const hostOf = (addrPort: string) => addrPort.slice(0, addrPort.lastIndexOf(":"));
+
+/** RTP packets from host `from` to host `to` (addresses, any port), optionally in [after, before). */
+export function rtpBetween(w: WireCapture, from: string, to: string, window: { after?: number; before?: number } = {}): WireRtp[] {
+  return w.rtp.filter((p) => hostOf(p.src) === from && hostOf(p.dst) === to && p.t >= (window.after ?? 0) && p.t < (window.before ?? Infinity));
+}
+
+/** The RFC 4733 events from `from` to `to` in order, one per event (§2.5.1.2: a new event, a new timestamp). */
+export function eventsBetween(w: WireCapture, from: string, to: string): number[] {
+  const seen: number[] = [];
+  let lastTs = -1;
+  for (const p of rtpBetween(w, from, to)) {
+    if (p.event === undefined) continue;
+    if (p.timestamp !== lastTs) seen.push(p.event);
+    lastTs = p.timestamp;
+  }
+  return seen;
+}
+
+/** SIP messages from host `from` to host `to`. */
+export function sipBetween(w: WireCapture, from: string, to: string): WireSip[] {
+  return w.sip.filter((m) => hostOf(m.src) === from && hostOf(m.dst) === to);
+}
+
+/** One line per message, for failure messages. */
+export function describeSip(w: WireCapture): string {
+  const t0 = w.sip[0]?.t ?? 0;
+  return w.sip
+    .map((m) => `${(m.t - t0).toFixed(3)} ${m.src} > ${m.dst} ${m.method ?? m.status} (${m.cseq}) ${m.callId.slice(0, 12)}${m.hasSdp ? ` sdp:${m.direction}` : ""}`)
+    .join("\n");
+}
+
+/** Packets per flow, for failure messages. */
+export function describeRtp(w: WireCapture): string {
+  const flows = new Map<string, number>();
+  for (const p of w.rtp) flows.set(`${p.src} > ${p.dst} pt ${p.pt}`, (flows.get(`${p.src} > ${p.dst} pt ${p.pt}`) ?? 0) + 1);
+  return [...flows].map(([k, n]) => `${k}: ${n}`).join("\n");
+}

@@ -1,0 +1,262 @@
+/**
+ * Two real softphones through the gateway: baresip as 801 and as 802, each in its own namespace,
+ * registered to the built gateway (registrar + B2BUA, media relay on). One call 801 → 802 is
+ * answered, put on hold and resumed, carries DTMF, and is hung up by 802; then 802 → 801, hung
+ * up by 801. Every step is asserted on what crossed the gateway's bridge (tshark: SIP and RTP,
+ * both legs) and on the gateway's own log and status, not on exit codes.
+ *
+ * The steps share one pair of phones and go in order: a step that fails leaves the next ones
+ * failing too; read the first failure.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queryStatus } from "../../src/control.js";
+import { labReady } from "./env.js";
+import { Lab } from "./netns.js";
+import { gatewayBuilt, startGateway, type GatewayProcess } from "./sip/gateway-process.js";
+import {
+  buildSoftphoneLab,
+  describeRtp,
+  describeSip,
+  eventsBetween,
+  rtpBetween,
+  sipBetween,
+  SOFTPHONE_LAB_PREFIX,
+  startBridgeCapture,
+  startSoftphone,
+  type BridgeCapture,
+  type LabPhone,
+  type Softphone,
+  type SoftphoneLab,
+  type WireCapture,
+  type WireSip,
+} from "./sip/softphone.js";
+
+const ready = labReady("softphones lab", ["baresip", "tshark"]);
+/** Task bar: more than 50 RTP packets each way (20 ms ptime: 1 s of audio is 50). */
+const MIN_PACKETS = 50;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** RFC 4733 §3.2: event codes 0-9 are the digits, 10 is *, 11 is #. */
+const DIGITS: [key: string, event: number][] = [
+  ["4", 4],
+  ["2", 2],
+  ["#", 11],
+];
+
+interface LogLine {
+  msg?: string;
+  reason?: string;
+  media?: { a?: { rx?: { packets?: number } }; b?: { rx?: { packets?: number } } };
+}
+
+interface GatewayStatus {
+  calls?: { state?: string }[];
+  media?: { sessions?: number };
+}
+
+describe.skipIf(!ready)("two softphones (baresip 801 and 802) through the gateway", () => {
+  let lab: Lab;
+  let net: SoftphoneLab;
+  let dir: string;
+  let gw: GatewayProcess;
+  let p801: LabPhone;
+  let p802: LabPhone;
+  let ua801: Softphone;
+  let ua802: Softphone;
+  let gwAddr: string;
+  const stateDir = () => join(dir, "state");
+
+  beforeAll(async () => {
+    if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` first");
+    lab = new Lab(SOFTPHONE_LAB_PREFIX);
+    net = buildSoftphoneLab(lab, ["801", "802"]);
+    [p801, p802] = net.phones as [LabPhone, LabPhone];
+    gwAddr = net.gatewayAddr;
+    dir = mkdtempSync(join(tmpdir(), "hgw-softphones-"));
+    gw = await startGateway(lab, net.gatewayHost, dir, {
+      listen: gwAddr,
+      port: 5060,
+      extensions: net.phones.map((p, i) => ({ number: p.number, password: p.password, name: `Softphone${i + 1}` })),
+      ringTimeoutS: 10,
+      stateDir: stateDir(),
+      rtpPorts: "52000-52099",
+    });
+    // Both answer by themselves (answermode=auto): 802 in the first call, 801 in the last.
+    const phone = (p: LabPhone, hz: number) =>
+      startSoftphone(lab, p.host, join(dir, `baresip-${p.number}`), { number: p.number, password: p.password, registrar: gwAddr, localAddr: p.addr, answermode: "auto" }, { maxS: 85, toneSeconds: 90, toneHz: hz });
+    ua801 = phone(p801, 440);
+    ua802 = phone(p802, 660);
+  });
+
+  afterAll(async () => {
+    await Promise.all([ua801?.quit(), ua802?.quit()]);
+    await lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** baresip's status line ("[0:00:03] audio=64000/64000 (bit/s)") repeats all call long. */
+  const quiet = (out: string) => out.replace(/\[\d+:\d\d:\d\d\] audio=\S+ \(bit\/s\)\s*/g, "");
+  const gwLog = () => gw.lines.slice(-30).join("\n");
+  const logEntries = (): LogLine[] =>
+    gw.lines.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as LogLine];
+      } catch {
+        return [];
+      }
+    });
+  const explain = (w: WireCapture, ...phones: Softphone[]) =>
+    `--- SIP on the gateway's bridge ---\n${describeSip(w)}\n--- RTP flows ---\n${describeRtp(w)}\n` +
+    phones.map((p) => `--- baresip ${p.number} ---\n${quiet(p.output()).slice(-1500)}`).join("\n") +
+    `\n--- gateway log ---\n${gwLog()}`;
+  const capture = (maxS: number): Promise<BridgeCapture> => startBridgeCapture(lab, net.gatewayHost, net.bridge, dir, maxS);
+
+  /** The one message of `method` (or the response to it) from host to host, with the given SDP direction. */
+  function oneOf(w: WireCapture, from: string, to: string, pick: (m: WireSip) => boolean): WireSip[] {
+    return sipBetween(w, from, to).filter(pick);
+  }
+  const invite = (sdpDir?: string) => (m: WireSip) => m.method === "INVITE" && m.hasSdp && (sdpDir === undefined || m.direction === sdpDir);
+  const ok = (cseq: string, sdpDir?: string) => (m: WireSip) => m.status === 200 && m.cseq === cseq && (sdpDir === undefined || m.direction === sdpDir);
+
+  /** No call left on the gateway and no relay session: both legs gone. */
+  async function expectIdle(why: () => string): Promise<void> {
+    let st: GatewayStatus = {};
+    // The relay session is released when the call ends; allow the BYE's 200 a moment to land.
+    for (let i = 0; i < 20; i++) {
+      st = (await queryStatus(stateDir())) as GatewayStatus;
+      if ((st.calls ?? []).every((c) => c.state === "ended") && st.media?.sessions === 0) break;
+      await sleep(100);
+    }
+    expect((st.calls ?? []).filter((c) => c.state !== "ended"), `calls left on the gateway\n${JSON.stringify(st)}\n${why()}`).toEqual([]);
+    expect(st.media?.sessions, `relay sessions left\n${JSON.stringify(st)}\n${why()}`).toBe(0);
+  }
+
+  it("801 and 802 register (digest) with the gateway", async () => {
+    for (const ua of [ua801, ua802]) await ua.waitFor(new RegExp(`${ua.number}@${gwAddr.replace(/\./g, "\\.")}: \\{0/UDP/v4\\} 200 OK`), 10_000);
+    const st = (await queryStatus(stateDir())) as { extensions?: { registered?: boolean }[] };
+    expect(st.extensions?.map((e) => e.registered), JSON.stringify(st)).toEqual([true, true]);
+  });
+
+  it("801 calls 802, 802 answers: RTP both ways through the relay", async () => {
+    const cap = await capture(30);
+    const m801 = ua801.mark();
+    const m802 = ua802.mark();
+    ua801.command("dial 802");
+    await ua801.waitFor(/Call established/, 10_000, m801);
+    await ua802.waitFor(/Call established/, 10_000, m802);
+    await sleep(3500);
+    const w = await cap.stop();
+    const why = explain(w, ua801, ua802);
+    expect(oneOf(w, p801.addr, gwAddr, invite()).length, `801's INVITE\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, invite()).length, `the B-leg INVITE to 802\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, p802.addr, gwAddr, ok("INVITE")).length, `802's 200\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, ok("INVITE")).length, `the 200 relayed to 801\n${why}`).toBeGreaterThan(0);
+    expect(rtpBetween(w, p801.addr, gwAddr).length, `RTP 801 → relay\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p802.addr).length, `RTP relay → 802\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, p802.addr, gwAddr).length, `RTP 802 → relay\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p801.addr).length, `RTP relay → 801\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    const direct = [...rtpBetween(w, p801.addr, p802.addr), ...rtpBetween(w, p802.addr, p801.addr)];
+    expect(direct.length, `phones talked directly, bypassing the relay\n${why}`).toBe(0);
+  }, 30_000);
+
+  it("801 holds (re-INVITE a=sendonly) and resumes (a=sendrecv): 802 answers both, RTP flows both ways again", async () => {
+    const cap = await capture(30);
+    const m801 = ua801.mark();
+    ua801.command("hold");
+    await ua801.waitFor(/call: hold /, 5000, m801);
+    await sleep(2000);
+    ua801.command("resume");
+    await sleep(3500);
+    const w = await cap.stop();
+    const why = explain(w, ua801, ua802);
+    // RFC 3264 §8.4: hold is an offer of sendonly; the answer is recvonly. Resume offers sendrecv.
+    const holdA = oneOf(w, p801.addr, gwAddr, invite("sendonly"));
+    expect(holdA.length, `801's hold re-INVITE (sendonly)\n${why}`).toBeGreaterThan(0);
+    const holdB = oneOf(w, gwAddr, p802.addr, invite("sendonly"));
+    expect(holdB.length, `hold re-INVITE relayed to 802 (sendonly)\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, p802.addr, gwAddr, ok("INVITE", "recvonly")).length, `802's 200 (recvonly) to the hold\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, ok("INVITE", "recvonly")).length, `the hold's 200 (recvonly) relayed to 801\n${why}`).toBeGreaterThan(0);
+    const resumeA = oneOf(w, p801.addr, gwAddr, invite("sendrecv"));
+    expect(resumeA.length, `801's resume re-INVITE (sendrecv)\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, invite("sendrecv")).length, `resume re-INVITE relayed to 802\n${why}`).toBeGreaterThan(0);
+    const resumed = oneOf(w, gwAddr, p801.addr, ok("INVITE", "sendrecv"));
+    expect(resumed.length, `the resume's 200 (sendrecv) relayed to 801\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, p802.addr, gwAddr, ok("INVITE", "sendrecv")).length, `802's 200 (sendrecv) to the resume\n${why}`).toBeGreaterThan(0);
+    // Each leg's re-INVITE stays in its own dialog (RFC 7092 §3.1).
+    expect(holdB[0]!.callId, why).not.toBe(holdA[0]!.callId);
+    const after = { after: resumed[0]!.t };
+    expect(rtpBetween(w, p802.addr, gwAddr, after).length, `RTP 802 → relay after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p801.addr, after).length, `RTP relay → 801 after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, p801.addr, gwAddr, after).length, `RTP 801 → relay after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p802.addr, after).length, `RTP relay → 802 after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+  }, 30_000);
+
+  it("801 sends DTMF 4 2 #: RFC 4733 events reach 802 through the relay", async () => {
+    const cap = await capture(20);
+    for (const [key] of DIGITS) {
+      ua801.key(key);
+      await sleep(700); // stdio.so releases the key (event end) by itself; one digit at a time
+    }
+    await sleep(800);
+    const w = await cap.stop();
+    const why = explain(w, ua801, ua802);
+    const want = DIGITS.map(([, ev]) => ev);
+    expect(eventsBetween(w, p801.addr, gwAddr), `events sent by 801 (baresip)\n${why}`).toEqual(want);
+    expect(eventsBetween(w, gwAddr, p802.addr), `events relayed to 802\n${why}`).toEqual(want);
+    // Each event ends (§2.5.1.4: the E bit) on the 802 side too.
+    const ends = rtpBetween(w, gwAddr, p802.addr).filter((p) => p.end === true);
+    expect(new Set(ends.map((p) => p.timestamp)).size, `ended events toward 802\n${why}`).toBe(want.length);
+  }, 30_000);
+
+  it("802 hangs up: 801 gets the BYE, the gateway ends the call with both legs gone", async () => {
+    const cap = await capture(20);
+    const m801 = ua801.mark();
+    const ended0 = logEntries().filter((e) => e.msg === "call ended").length;
+    ua802.command("hangup");
+    await ua801.waitFor(/terminated|session closed/, 5000, m801);
+    await sleep(500);
+    const w = await cap.stop();
+    const why = () => explain(w, ua801, ua802);
+    expect(oneOf(w, p802.addr, gwAddr, (m) => m.method === "BYE").length, `802's BYE\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, ok("BYE")).length, `200 to 802's BYE\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, (m) => m.method === "BYE").length, `BYE relayed to 801\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, p801.addr, gwAddr, ok("BYE")).length, `801's 200 to the BYE\n${why()}`).toBeGreaterThan(0);
+    const ended = logEntries().filter((e) => e.msg === "call ended");
+    expect(ended.length - ended0, `one "call ended" in the gateway log\n${why()}`).toBe(1);
+    const media = ended.at(-1)!.media;
+    // The relay's own count over the whole call (~11 s of 50 packets/s, less the hold).
+    expect(media?.a?.rx?.packets ?? 0, `relay: RTP from 801\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
+    expect(media?.b?.rx?.packets ?? 0, `relay: RTP from 802\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
+    await expectIdle(why);
+  }, 30_000);
+
+  it("802 calls 801, 801 answers, media both ways, 801 hangs up", async () => {
+    const cap = await capture(25);
+    const m801 = ua801.mark();
+    const m802 = ua802.mark();
+    const ended0 = logEntries().filter((e) => e.msg === "call ended").length;
+    ua802.command("dial 801");
+    await ua802.waitFor(/Call established/, 10_000, m802);
+    await ua801.waitFor(/Call established/, 10_000, m801);
+    await sleep(2500);
+    const m802b = ua802.mark();
+    ua801.command("hangup");
+    await ua802.waitFor(/terminated|session closed/, 5000, m802b);
+    await sleep(500);
+    const w = await cap.stop();
+    const why = () => explain(w, ua801, ua802);
+    expect(oneOf(w, p802.addr, gwAddr, invite()).length, `802's INVITE\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, invite()).length, `the B-leg INVITE to 801\n${why()}`).toBeGreaterThan(0);
+    expect(rtpBetween(w, p802.addr, gwAddr).length, `RTP 802 → relay\n${why()}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p801.addr).length, `RTP relay → 801\n${why()}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, p801.addr, gwAddr).length, `RTP 801 → relay\n${why()}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p802.addr).length, `RTP relay → 802\n${why()}`).toBeGreaterThan(MIN_PACKETS);
+    expect(oneOf(w, p801.addr, gwAddr, (m) => m.method === "BYE").length, `801's BYE\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, (m) => m.method === "BYE").length, `BYE relayed to 802\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, p802.addr, gwAddr, ok("BYE")).length, `802's 200 to the BYE\n${why()}`).toBeGreaterThan(0);
+    expect(logEntries().filter((e) => e.msg === "call ended").length - ended0, `one more "call ended"\n${why()}`).toBe(1);
+    await expectIdle(why);
+  }, 30_000);
+});
