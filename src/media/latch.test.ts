@@ -57,4 +57,23 @@ describe("Latch", () => {
     l.confirm(CONFIRM_WINDOW_MS);
     expect(l.admit("127.0.0.1", 40002, CONFIRM_WINDOW_MS + 1)).toBe(false);
   });
+
+  it("relearn: a NAT'ed phone's new mapping latches provisionally, final a window after the relearn; the SDP address for good at once", () => {
+    const l = new Latch();
+    l.expect("10.0.0.5", 4000, 0);
+    l.admit("198.18.0.20", 31000, 10);
+    l.confirm(CONFIRM_WINDOW_MS);
+    expect(l.admit("198.18.0.21", 42000, 10_000)).toBe(false); // final: the new mapping is refused
+    l.relearn(10_000);
+    // Until a new source shows up, media still goes to the last known one.
+    expect([l.peerAddr, l.peerPort, l.state]).toEqual(["198.18.0.20", 31000, UNLATCHED]);
+    expect(l.admit("198.18.0.21", 42000, 10_100)).toBe(true);
+    expect([l.peerAddr, l.peerPort, l.state]).toEqual(["198.18.0.21", 42000, PROVISIONAL]);
+    expect(l.confirm(10_000 + CONFIRM_WINDOW_MS - 1)).toBe(false);
+    expect(l.confirm(10_000 + CONFIRM_WINDOW_MS)).toBe(true);
+    // The expected peer was kept: a phone on its SDP address latches for good at once.
+    l.relearn(20_000);
+    expect(l.admit("10.0.0.5", 4000, 20_001)).toBe(true);
+    expect(l.state).toBe(FINAL);
+  });
 });

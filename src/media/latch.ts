@@ -15,6 +15,8 @@
  *  - Final: only the latched source is accepted; everything else is dropped and counted.
  *  - New SDP naming a different peer (re-INVITE: resume elsewhere, new port) unlatches, so the
  *    phone's new address is learned again. SDP naming 0.0.0.0 (RFC 2543 hold) changes nothing.
+ *  - A phone whose NAT mapping changed (signalling re-registered from a new source) relearns:
+ *    unlatched with the same expected peer, see `relearn()`.
  * Until something is latched, packets towards this peer go to the SDP address (`peerAddr`
  * holds the expected peer then), so the callee hears early media before it sends any.
  */
@@ -69,6 +71,19 @@ export class Latch {
       this.rank = 3;
     }
     return moved;
+  }
+
+  /**
+   * The phone's transport address changed without new SDP (its signalling came back from a new
+   * NAT mapping): forget the latched source and learn again. The expected peer is kept, so
+   * ranking works as usual (the phone's own SDP address latches for good at once, any other
+   * source provisionally until the window from now has passed), and so is the destination:
+   * until a new source shows up, the other side's media still goes to the last known one.
+   */
+  relearn(now: number): void {
+    this.state = UNLATCHED;
+    this.rank = 0;
+    this.confirmAt = now + CONFIRM_WINDOW_MS;
   }
 
   /**

@@ -13,78 +13,12 @@ import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
 import { FINAL, Latch } from "./latch.js";
+import type { ExpectedPeer, RelaySessionEvents, RelaySessionOwner, RelaySide, RelayStats, SidePorts, SideReport } from "./relay-session-types.js";
 import { SilenceWatch } from "./silence.js";
-import { F, STREAM_FIELDS, recordRtp, resetStream, streamReport, type SentReport, type StreamReport } from "./stats.js";
+import { F, STREAM_FIELDS, recordRtp, resetStream, streamReport } from "./stats.js";
 import type { RelayRemoteInfo, RelaySocket } from "./udp-socket.js";
 
-export type RelaySide = "a" | "b";
-
-export interface ExpectedPeer {
-  address: string;
-  rtpPort: number;
-  /** Default rtpPort + 1 (RFC 3550 §11). */
-  rtcpPort?: number;
-}
-
-export interface SidePorts {
-  /** The gateway's even RTP port this side's phone sends to. */
-  readonly rtpPort: number;
-  readonly rtcpPort: number;
-}
-
-export interface PeerReport {
-  address: string;
-  rtpPort: number;
-  rtcpPort: number;
-}
-
-export interface SideReport {
-  rtpPort: number;
-  rtcpPort: number;
-  /** Where this side's media goes: the latched source, else the SDP address; null if neither. */
-  peer: PeerReport | null;
-  latched: boolean;
-  onHold: boolean;
-  /** From this side's phone (received on this side's ports). */
-  rx: StreamReport;
-  /** To this side's phone (forwarded from the other side). */
-  tx: SentReport;
-}
-
-export interface RelayStats {
-  tag: string;
-  a: SideReport;
-  b: SideReport;
-  offloaded: boolean;
-  durationMs: number;
-}
-
-export interface RelaySessionEvents {
-  /**
-   * `side`'s phone sent no RTP nor RTCP for mediaTimeoutMs while neither side was on hold:
-   * it vanished (Wi-Fi lost, crashed), even if the other side keeps sending. Once per silent
-   * spell per side.
-   */
-  timeout: [session: RelaySession, side: RelaySide];
-}
-
-/** What a session needs from the relay that owns it: a narrow interface, not the relay. */
-export interface RelaySessionOwner {
-  readonly clock: { now(): number };
-  /** Monotonic milliseconds with sub-ms resolution, for jitter. */
-  readonly hrNow: () => number;
-  /** connect() a socket to its peer once latched for good (see connectLatched). */
-  readonly connectLatched: boolean;
-  /** Called (slow path) when every RTP latch is final: the offload may take the session. */
-  bothLatched(session: RelaySession): void;
-  /**
-   * Called when a latch moved (new SDP peer, relearn) after `latchEpoch` was bumped: kernel
-   * flows for the old latches must go before the new ones are learned.
-   */
-  unlatched(session: RelaySession, reason: string): void;
-  /** Called once by release(): close sockets, free ports (after any offload rules are gone). */
-  released(session: RelaySession, reason: string): void;
-}
+export type { ExpectedPeer, PeerReport, RelaySessionEvents, RelaySessionOwner, RelaySide, RelayStats, SidePorts, SideReport } from "./relay-session-types.js";
 
 const A = 0;
 const B = STREAM_FIELDS;
@@ -240,6 +174,26 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     // Kernel flows still name the old peer (and accept only its source): out of the kernel first.
     if (moved || rtcpMoved) this.unlatched(`${side} peer moved`);
     if (this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+  }
+
+  /**
+   * `side`'s phone now reaches us from another transport address (its signalling
+   * re-registered from a new NAT mapping) but sent no new SDP: its RTP and RTCP latches go
+   * back to learning, with the SDP peer kept (see Latch.relearn), so its next packet from
+   * wherever latches (provisionally unless it is the SDP address) and turns final after the
+   * confirmation window. Its sockets are disconnected, or the kernel would keep dropping the
+   * new source (the per-side timeout would then end the call), and the session leaves the
+   * kernel, whose flows accept only the old source.
+   */
+  relearn(side: RelaySide): void {
+    if (this.isReleased) return;
+    const now = this.owner.clock.now();
+    for (const l of side === "a" ? [this.aRtp, this.aRtcp] : [this.bRtp, this.bRtcp]) {
+      l.relearn(now);
+      this.disconnectLatch(l);
+    }
+    this.log.info({ side }, "phone's flow moved: latching again");
+    this.unlatched(`${side} flow moved`);
   }
 
   private unlatched(reason: string): void {

@@ -13,6 +13,11 @@ export interface CallMedia {
   fromSide(from: CallSide, sdp: string, advertise: string): string;
   /** Called once when the call ends; frees ports. Returns final stats for the log, if any. */
   release(reason: string): unknown;
+  /**
+   * `side`'s phone moved without new SDP (binding-moved: its signalling now comes from another
+   * NAT mapping): forget where its media came from and learn it again from its next packets.
+   */
+  peerMoved?(side: CallSide): void;
   /** Registered by the call: fired when a side (not on hold) sent no RTP or RTCP for the timeout. */
   onTimeout?: (side?: CallSide) => void;
 }

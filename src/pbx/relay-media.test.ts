@@ -39,4 +39,30 @@ describe("relay call media", () => {
     media.release("test");
     await relay.close();
   });
+
+  it("peerMoved relearns that side's media: a phone on a new NAT mapping keeps its call", async () => {
+    const net = new FakeUdpNetwork();
+    const clock = new ManualClock(1_000);
+    const relay = await MediaRelay.create({ bindAddress: GW, portMin: 50000, portMax: 50099, log: silentLogger(), clock, mediaTimeoutMs: 10_000, bindSocket: net.bind, connectLatched: true });
+    const media = await relayMediaFactory(relay).create("call-moved");
+    const sides: (CallSide | undefined)[] = [];
+    media.onTimeout = (side?: CallSide) => sides.push(side);
+    const toB = sdpMediaTarget(media.fromSide("a", sdp("10.0.0.5", 4000), GW))!; // a behind NAT
+    const toA = sdpMediaTarget(media.fromSide("b", sdp("198.18.1.20", 6000), GW))!;
+    const oldMap = await net.bind("198.18.0.99", 33000);
+    const newMap = await net.bind("198.18.0.99", 41000);
+    const phoneB = await net.bind("198.18.1.20", 6000);
+    for (let t = 0; t < 40; t++) {
+      if (t === 10) media.peerMoved!("a"); // binding-moved: a's signalling re-registered from its new mapping
+      (t < 8 ? oldMap : newMap).send(rtp(t), toA.rtpPort, GW);
+      phoneB.send(rtp(t), toB.rtpPort, GW);
+      clock.advance(1_000);
+      for (let i = 0; i < 5; i++) await Promise.resolve(); // connect() callbacks
+    }
+    expect(sides).toEqual([]);
+    const atNew = (newMap as unknown as { received: unknown[] }).received.length;
+    expect(atNew).toBeGreaterThanOrEqual(29); // b's media follows a from its first packet after the move
+    media.release("test");
+    await relay.close();
+  });
 });

@@ -37,6 +37,10 @@ class RelayCallMedia implements CallMedia {
     return rewriteSdp(sdp, { address: advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
   }
 
+  peerMoved(side: CallSide): void {
+    if (!this.released) this.session.relearn(side);
+  }
+
   release(reason: string): unknown {
     if (this.released) return undefined;
     this.released = true;
