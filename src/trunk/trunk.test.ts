@@ -1,169 +1,53 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { systemClock } from "../clock.js";
-import { silentLogger } from "../log.js";
 import type { CallEvent, TrunkState } from "../events.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
-import { allVias, createRequest, createResponse, getHeader, newTag, setHeader } from "../sip/message/index.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import { createRequest, getHeader } from "../sip/message/index.js";
+import type { MemoryNetwork } from "../sip/transport.js";
+import { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "../pbx/bindings-store.js";
-import { Registrar } from "../pbx/registrar.js";
-import { Lockout } from "../pbx/lockout.js";
-import { ExtensionAuth } from "../pbx/auth.js";
-import { Dialplan } from "../pbx/dialplan.js";
-import { Pbx } from "../pbx/pbx.js";
-import { passThroughMedia } from "../pbx/call-media.js";
-import { TestPhone, PHONE_SDP, until } from "../pbx/test-phone.js";
-import { Trunk } from "./trunk.js";
+import { silentLogger } from "../log.js";
+import { systemClock } from "../clock.js";
+import { PHONE_SDP, until, type TestPhone } from "../pbx/test-phone.js";
+import type { FakeNgn } from "./test-fake-ngn.js";
+import { DOMAIN, GatewayRig, NGN, WAN } from "./test-gateway-rig.js";
 
-const GW_LAN = { address: "198.18.0.1", port: 5060 };
-const WAN = { address: "198.18.4.2", port: 5060 };
-const NGN = { address: "198.18.5.1", port: 5060 };
-const DOMAIN = "ntt-east.ne.jp";
-
-const NGN_SDP = `v=0\r\no=- 100 1 IN IP4 198.18.5.9\r\ns=-\r\nc=IN IP4 198.18.5.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`;
-
-/** A strict stand-in for the NGN's P-CSCF, as NGN.md describes it. */
-class FakeNgn {
-  readonly tx: TransactionLayer;
-  readonly seen: SipRequest[] = [];
-  readonly responses: SipResponse[] = [];
-  dialog?: Dialog;
-  constructor(net: MemoryNetwork) {
-    this.tx = new TransactionLayer({ transport: net.transport(NGN), log: silentLogger(), clock: systemClock });
-    this.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from.port));
-  }
-  private onRequest(req: SipRequest, tx: ServerTransaction | undefined, fromPort: number): void {
-    this.seen.push(req);
-    if (!tx) return;
-    if (req.method === "REGISTER") {
-      if (`${req.uri.scheme}:${req.uri.host}` !== `sip:${DOMAIN}` || req.uri.user) return tx.respond(createResponse(req, 400));
-      if (allVias(req).some((v) => v.params.has("rport"))) return tx.respond(createResponse(req, 400));
-      if (fromPort !== 5060) return tx.respond(createResponse(req, 403));
-      const ok = createResponse(req, 200, "OK", { toTag: newTag() });
-      setHeader(ok, "contact", `${getHeader(req, "contact")};expires=3600`);
-      return tx.respond(ok);
-    }
-    if (req.method === "OPTIONS") return tx.respond(createResponse(req, 405));
-    if (req.method === "INVITE") {
-      if (req.uri.params.size > 0) return tx.respond(createResponse(req, 400));
-      const sdp = req.body.toString();
-      if (!/m=audio \d*[02468] RTP\/AVP 0( 101)?\r\n/.test(sdp)) return tx.respond(createResponse(req, 488));
-      if ((sdp.match(/^c=/gm) ?? []).length !== 1) return tx.respond(createResponse(req, 500));
-      const tag = newTag();
-      const early = createResponse(req, 183, "Session Progress", { toTag: tag, body: Buffer.from(NGN_SDP) });
-      setHeader(early, "require", "100rel");
-      setHeader(early, "rseq", "1");
-      setHeader(early, "contact", `<sip:${NGN.address}:5060>`);
-      tx.respond(early);
-      setTimeout(() => {
-        const ok = createResponse(req, 200, "OK", { toTag: tag, body: Buffer.from(NGN_SDP) });
-        setHeader(ok, "contact", `<sip:${NGN.address}:5060>`);
-        setHeader(ok, "session-expires", "300;refresher=uas");
-        setHeader(ok, "require", "timer");
-        this.dialog = Dialog.asUas(req, tag, "confirmed");
-        tx.respond(ok);
-      }, 30);
-      return;
-    }
-    tx.respond(createResponse(req, 200));
-  }
-  request(req: SipRequest): Promise<SipResponse> {
-    return new Promise((resolve, reject) =>
-      this.tx.sendRequest(req, WAN, {
-        onResponse: (res) => {
-          this.responses.push(res);
-          if (res.status >= 200) resolve(res);
-        },
-        onTimeout: () => reject(new Error("timeout")),
-        onTransportError: (_t, e) => reject(e),
-      }),
-    );
-  }
-  invite(extraHeaders: { name: string; value: string }[] = []): { req: SipRequest; done: Promise<SipResponse> } {
-    const req = createRequest({
-      method: "INVITE",
-      uri: `sip:0312345678@${WAN.address}:5060`,
-      from: `<sip:0398765432@${DOMAIN}>`,
-      to: `<sip:0312345678@${DOMAIN}>`,
-      contact: `<sip:${NGN.address}:5060>`,
-      body: Buffer.from(NGN_SDP),
-      headers: [
-        { name: "supported", value: "timer, 100rel" },
-        { name: "session-expires", value: "300;refresher=uac" },
-        { name: "min-se", value: "300" },
-        { name: "p-asserted-identity", value: `"Yamada" <sip:0398765432@${DOMAIN}>, <tel:0398765432>` },
-        { name: "p-called-party-id", value: `<sip:0312345678@${DOMAIN}>` },
-        ...extraHeaders,
-      ],
-    });
-    return { req, done: this.request(req) };
-  }
-}
+/** The line's INVITE as NTT sends it: the caller named in P-Asserted-Identity, the called number in P-Called-Party-ID. */
+const invite = (ngn: FakeNgn) =>
+  ngn.invite({
+    identity: `"Yamada" <sip:0398765432@${DOMAIN}>, <tel:0398765432>`,
+    headers: [{ name: "p-called-party-id", value: `<sip:0312345678@${DOMAIN}>` }],
+  });
 
 describe("trunk over the in-memory network (a strict fake NGN)", () => {
+  let rig: GatewayRig;
   let net: MemoryNetwork;
-  let dir: string;
-  let pbx: Pbx;
-  let registrar: Registrar;
-  let trunk: Trunk;
   let ngn: FakeNgn;
   let phone: TestPhone;
-  let gwTx: TransactionLayer;
   let states: TrunkState[];
   let events: CallEvent[];
   let dnd = false;
 
   beforeEach(async () => {
-    net = createMemoryNetwork();
-    dir = mkdtempSync(join(tmpdir(), "hgw-trunk-"));
-    const log = silentLogger();
-    const clock = systemClock;
-    gwTx = new TransactionLayer({ transport: net.transport(GW_LAN), log, clock });
-    const extensions = [{ number: "801", password: "secret801", name: "Alice" }];
-    const digest = new DigestServer({ realm: "test", clock });
-    const lockout = new Lockout({ clock, log });
-    const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-    registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
-    events = [];
-    pbx = new Pbx({
-      tx: gwTx, registrar, auth, media: passThroughMedia, extensions, clock, log,
-      dialplan: new Dialplan([{ match: "^0[0-9]+$", to: "trunk" }]),
-      localHost: GW_LAN.address, localPort: GW_LAN.port, ringTimeoutMs: 2000,
-      onCallEvent: (e) => events.push(e),
+    rig = await GatewayRig.create({
+      extensions: [{ number: "801", password: "secret801", name: "Alice" }],
+      ringTimeoutMs: 2000,
+      dnd: () => dnd,
+      ngn: { strict: true, answer: "early-media" },
     });
-    states = [];
-    trunk = new Trunk({
-      pbx, clock, log, serverPort: 5060, localPort: 5060, registerExpires: 3600, refreshRatio: 0.45, channels: 1, sessionExpires: 300,
-      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: () => dnd,
-      onState: (s) => states.push(s),
-      openTransport: async (local) => net.transport(local),
-    });
-    pbx.setTrunk(trunk);
-    ngn = new FakeNgn(net);
-    phone = new TestPhone(net, { address: "198.18.0.11", port: 5060 }, "801", "secret801", GW_LAN, clock);
+    ({ net, ngn, states, events } = rig);
+    phone = rig.phone("198.18.0.11", "801");
     await phone.register();
-    await trunk.configure({ localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] });
-    await until(() => trunk.status.state === "registered");
+    await rig.registerLine();
   });
 
   afterEach(async () => {
-    pbx.close();
-    await trunk.stop();
-    await registrar.close();
-    for (const t of [gwTx, ngn.tx, phone.tx]) t.close();
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
     dnd = false;
   });
 
   it("DND: the line hears 486, the phone does not ring, and the call is recorded as missed", async () => {
     dnd = true;
-    const { done } = ngn.invite();
+    const { done } = invite(ngn);
     expect((await done).status).toBe(486);
     expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
     expect(events.at(-1)).toMatchObject({ type: "missed", direction: "inbound", reason: "486 Busy Here" });
@@ -181,7 +65,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   });
 
   it("inbound: rings the phone with the caller's number, 200 echoes Session-Expires, refreshes are answered locally, BYE crosses", async () => {
-    const { req, done } = ngn.invite();
+    const { req, done } = invite(ngn);
     await until(() => phone.received.some((r) => r.method === "INVITE"));
     const inv = phone.received.find((r) => r.method === "INVITE")!;
     expect(getHeader(inv, "from")).toContain("sip:0398765432@");
@@ -210,7 +94,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
 
   it("inbound: nobody answers and the NGN cancels: a missed call", async () => {
     phone.behaviour = { ringOnly: true };
-    const { req, done } = ngn.invite();
+    const { req, done } = invite(ngn);
     await until(() => ngn.responses.some((r) => r.status === 180));
     const inviteTx = [...(ngn.tx as unknown as { clients: Map<string, { method: string; state: string; request: SipRequest }> }).clients.values()].find((t) => t.request === req);
     ngn.tx.cancel(inviteTx as never);

@@ -1,0 +1,77 @@
+/**
+ * The gateway's call path for the trunk's unit tests: the PBX rig (test-pbx-rig.ts) with a
+ * Trunk set on it and a FakeNgn at the far end of the WAN. The WAN is the in-memory network,
+ * or real loopback sockets where a test needs a datagram to leave before a socket closes.
+ */
+import { ManualClock } from "../clock.js";
+import { silentLogger } from "../log.js";
+import type { TrunkState } from "../events.js";
+import type { Transport } from "../sip/transport.js";
+import { UdpTransport } from "../sip/transport-udp.js";
+import { until } from "../pbx/test-phone.js";
+import { PbxRig, TRUNK_PLAN, type PbxRigOptions } from "../pbx/test-pbx-rig.js";
+import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk.js";
+import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./test-fake-ngn.js";
+
+export { DOMAIN, NGN, NGN_SDP, WAN } from "./test-fake-ngn.js";
+
+/** The line as the lease and the NGN's DHCP options give it (NGN.md). */
+export const LINE: TrunkLine = { localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] };
+
+export interface GatewayRigOptions extends PbxRigOptions {
+  /** The line's channels; default 1. */
+  channels?: number;
+  /** Do Not Disturb, read at each inbound call; default off. */
+  dnd?: () => boolean;
+  ngn?: FakeNgnOptions;
+  /** Put the NGN on a real UDP socket at this loopback address; the trunk then opens real sockets too. */
+  udpNgn?: string;
+}
+
+export class GatewayRig extends PbxRig {
+  /** Every state the trunk reported (copies: the trunk may reuse its object). */
+  readonly states: TrunkState[] = [];
+  readonly trunk: Trunk;
+  readonly ngn: FakeNgn;
+
+  private readonly ngnTransport: Transport;
+
+  /** `udp`: the NGN's bound socket, when it is not on the in-memory network. */
+  private constructor(o: GatewayRigOptions, udp: Transport | undefined) {
+    // The dialplan sends national numbers to the trunk.
+    super({ dialplan: TRUNK_PLAN, ...o });
+    const ngnTransport = (this.ngnTransport = udp ?? this.net.transport(NGN));
+    this.ngn = new FakeNgn(ngnTransport, this.clock, o.ngn);
+    this.track(this.ngn.tx);
+    this.trunk = new Trunk({
+      pbx: this.pbx, clock: this.clock, log: this.log,
+      serverPort: ngnTransport.local.port, localPort: udp ? 0 : 5060,
+      registerExpires: 3600, refreshRatio: 0.45, channels: o.channels ?? 1, sessionExpires: 300,
+      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false),
+      onState: (s) => this.states.push({ ...s }),
+      openTransport: udp ? undefined : async (local) => this.net.transport(local),
+    });
+    this.pbx.setTrunk(this.trunk);
+  }
+
+  static async create(o: GatewayRigOptions = {}): Promise<GatewayRig> {
+    const udp = o.udpNgn === undefined ? undefined : await UdpTransport.bind({ address: o.udpNgn, port: 0, log: silentLogger() });
+    return new GatewayRig(o, udp);
+  }
+
+  /** Bring the line up and wait (bounded) until it is registered: on fake time by settle(), else by until(). */
+  async registerLine(line: TrunkLine = LINE): Promise<void> {
+    await this.trunk.configure(line);
+    if (this.clock instanceof ManualClock) await this.settle(10);
+    else await until(() => this.trunk.status.state === "registered");
+  }
+
+  override async close(): Promise<void> {
+    this.pbx.close();
+    // A drain left running by a test (an unanswered BYE) ends on fake time too.
+    if (this.clock instanceof ManualClock) this.clock.advance(DRAIN_MS);
+    await this.trunk.stop().catch(() => undefined);
+    await super.close();
+    await this.ngnTransport.close();
+  }
+}
