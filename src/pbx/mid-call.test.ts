@@ -22,8 +22,8 @@ interface Rig extends PbxRig {
 
 async function answeredCall(): Promise<Rig> {
   const rig = new PbxRig({ clock: new ManualClock(1_000_000), ringTimeoutMs: 30_000 });
-  const a = rig.phone(A, "801");
-  const b = rig.phone(B, "802");
+  const a = rig.addPhone(A, "801");
+  const b = rig.addPhone(B, "802");
   const regs = [a.register(), b.register()];
   await rig.settle(10);
   for (const r of regs) expect((await r).status).toBe(200);

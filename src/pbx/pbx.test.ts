@@ -35,9 +35,9 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
       ringTimeoutMs: 400,
     });
     ({ pbx, registrar, events } = rig);
-    a = rig.phone("198.18.0.11", "801");
-    b = rig.phone("198.18.0.12", "802");
-    b2 = rig.phone({ address: "198.18.0.13", port: 5062 }, "802");
+    a = rig.addPhone("198.18.0.11", "801");
+    b = rig.addPhone("198.18.0.12", "802");
+    b2 = rig.addPhone({ address: "198.18.0.13", port: 5062 }, "802");
   });
 
   afterEach(async () => {
@@ -48,7 +48,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const r = await a.register();
     expect(`${r.status} ${r.reason}`).toBe("200 OK");
     expect(registrar.lookup("801")).toHaveLength(1);
-    const bad = rig.phone("198.18.0.20", "802", "wrong");
+    const bad = rig.addPhone("198.18.0.20", "802", "wrong");
     expect((await bad.register()).status).toBe(403);
   });
 
@@ -164,7 +164,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const { res } = await a.call("802");
     a.ack(res);
     await until(() => b.received.some((r) => r.method === "ACK"));
-    const moved = rig.phone({ address: "198.18.0.42", port: 41000 }, "802");
+    const moved = rig.addPhone({ address: "198.18.0.42", port: 41000 }, "802");
     const binding = registrar.lookup("802")[0]!;
     registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
     expect((await a.bye()).status).toBeGreaterThanOrEqual(200);
@@ -174,7 +174,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
 
   it("refuses unauthenticated callers", async () => {
     await b.register();
-    const stranger = rig.phone("198.18.0.30", "801", "nope");
+    const stranger = rig.addPhone("198.18.0.30", "801", "nope");
     const { res } = await stranger.call("802");
     expect(res.status).toBe(403);
     expect(b.received.some((r) => r.method === "INVITE")).toBe(false);
@@ -230,7 +230,7 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
     ({ net, pbx, gwTx } = rig);
     // A one-channel "trunk" that is just another SIP side, ringing a stand-in for the line.
     side = { name: "trunk", tx: gwTx, host: GW.address, port: GW.port };
-    line = rig.phone("198.18.0.40", "line", "x");
+    line = rig.addPhone("198.18.0.40", "line", "x");
     line.behaviour = { ringOnly: true };
     pbx.setTrunk({
       outboundTarget: (dialled): CallTarget | { status: number; reason: string } => {
@@ -239,8 +239,8 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
         return { side, uri, destination: line.local, to: { uri, params: new Map() }, label: "line" };
       },
     });
-    a = rig.phone("198.18.0.11", "801");
-    b = rig.phone("198.18.0.12", "802");
+    a = rig.addPhone("198.18.0.11", "801");
+    b = rig.addPhone("198.18.0.12", "802");
     await a.register();
     await b.register();
   });

@@ -11,7 +11,7 @@ describe("registrar flows as the PBX rings them", () => {
   let rig: PbxRig;
 
   const phone = (address: string, number: string, password: string): TestPhone => {
-    const p = rig.phone(address, number, password);
+    const p = rig.addPhone(address, number, password);
     p.behaviour = { ringOnly: true };
     return p;
   };

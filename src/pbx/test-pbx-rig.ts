@@ -89,7 +89,7 @@ export class PbxRig {
   }
 
   /** A phone at `at` (port 5060 when only an address is given) registering to the gateway; closed by close(). */
-  phone(at: Endpoint | string, number: string, password = `secret${number}`): TestPhone {
+  addPhone(at: Endpoint | string, number: string, password = `secret${number}`): TestPhone {
     const local = typeof at === "string" ? { address: at, port: 5060 } : at;
     const p = new TestPhone(this.net, local, number, password, GW, this.clock);
     this.track(p.tx);

@@ -35,7 +35,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
       ngn: { strict: true, answer: "early-media" },
     });
     ({ net, ngn, states, events } = rig);
-    phone = rig.phone("198.18.0.11", "801");
+    phone = rig.addPhone("198.18.0.11", "801");
     await phone.register();
     await rig.registerLine();
   });
