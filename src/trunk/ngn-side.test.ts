@@ -4,160 +4,42 @@
  * ManualClock so session timers and RFC 3262 retransmissions run without sleeping.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
-import type { CallEvent } from "../events.js";
-import type { SipRequest, SipResponse } from "../sip/message/types.js";
-import { createRequest, createResponse, getHeader, getHeaders, newTag, setHeader, toAddr } from "../sip/message/index.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import type { SipResponse } from "../sip/message/types.js";
+import { createResponse, getHeader, getHeaders, newTag, setHeader } from "../sip/message/index.js";
+import type { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "../pbx/bindings-store.js";
-import { Registrar } from "../pbx/registrar.js";
-import { Lockout } from "../pbx/lockout.js";
-import { ExtensionAuth } from "../pbx/auth.js";
-import { Dialplan } from "../pbx/dialplan.js";
-import { Pbx } from "../pbx/pbx.js";
-import { passThroughMedia } from "../pbx/call-media.js";
-import { PHONE_SDP, TestPhone } from "../pbx/test-phone.js";
-import { Trunk } from "./trunk.js";
+import { PHONE_SDP, type TestPhone } from "../pbx/test-phone.js";
+import { GW } from "../pbx/test-pbx-rig.js";
 import { NgnSide } from "./ngn-side.js";
+import { GatewayRig, NGN, NGN_SDP, WAN } from "./test-gateway-rig.js";
 
-const GW_LAN = { address: "198.18.0.1", port: 5060 };
-const WAN = { address: "198.18.4.2", port: 5060 };
-const NGN = { address: "198.18.5.1", port: 5060 };
 const PHONE = { address: "198.18.0.11", port: 5060 };
-const DOMAIN = "ntt-east.ne.jp";
-const NGN_SDP = `v=0\r\no=- 100 1 IN IP4 198.18.5.9\r\ns=-\r\nc=IN IP4 198.18.5.9\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n`;
 /** The same SDP with its o= version raised: a new offer, not a refresh. */
 const bump = (sdp: string) => sdp.replace(/^(o=\S+ \S+ )(\d+)/m, (_m, head: string, v: string) => `${head}${Number(v) + 1}`);
 const sdpV = (v: number) => NGN_SDP.replace("o=- 100 1 ", `o=- 100 ${v} `);
 
-type InviteHandler = (req: SipRequest, tx: ServerTransaction) => void;
-
-/** A scripted P-CSCF: answers REGISTER, records everything, lets the test answer INVITEs. */
-class ScriptedNgn {
-  readonly tx: TransactionLayer;
-  readonly seen: SipRequest[] = [];
-  readonly responses: SipResponse[] = [];
-  onInvite?: InviteHandler;
-  constructor(net: MemoryNetwork, clock: ManualClock) {
-    this.tx = new TransactionLayer({ transport: net.transport(NGN), log: silentLogger(), clock });
-    this.tx.onRequest((req, tx) => {
-      this.seen.push(req);
-      if (!tx) return;
-      if (req.method === "REGISTER") {
-        const ok = createResponse(req, 200, "OK", { toTag: newTag() });
-        setHeader(ok, "contact", `${getHeader(req, "contact")};expires=3600`);
-        return tx.respond(ok);
-      }
-      if (req.method === "INVITE" && !toAddr(req).params.get("tag") && this.onInvite) return this.onInvite(req, tx);
-      tx.respond(createResponse(req, 200, "OK"));
-    });
-  }
-  methods(m: string): SipRequest[] {
-    return this.seen.filter((r) => r.method === m);
-  }
-  /** Send a request; the final response lands in `result.res`. */
-  send(req: SipRequest): { res?: SipResponse } {
-    const result: { res?: SipResponse } = {};
-    this.tx.sendRequest(req, WAN, {
-      onResponse: (res) => {
-        this.responses.push(res);
-        if (res.status >= 200) result.res = res;
-      },
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-    });
-    return result;
-  }
-  inviteRequest(): SipRequest {
-    return createRequest({
-      method: "INVITE",
-      uri: `sip:0312345678@${WAN.address}:5060`,
-      from: `<sip:0398765432@${DOMAIN}>`,
-      to: `<sip:0312345678@${DOMAIN}>`,
-      contact: `<sip:${NGN.address}:5060>`,
-      body: Buffer.from(NGN_SDP),
-      headers: [
-        { name: "supported", value: "timer, 100rel" },
-        { name: "session-expires", value: "300;refresher=uac" },
-        { name: "min-se", value: "300" },
-        { name: "p-asserted-identity", value: `<sip:0398765432@${DOMAIN}>` },
-      ],
-    });
-  }
-}
-
-interface Rig {
-  clock: ManualClock;
-  net: MemoryNetwork;
-  ngn: ScriptedNgn;
+interface Rig extends GatewayRig {
   phone: TestPhone;
-  events: CallEvent[];
-  /** Deliver everything in flight, advancing fake time by `ms` in bounded steps. */
-  settle(ms?: number): Promise<void>;
-  close(): Promise<void>;
 }
 
+/** The whole gateway on one ManualClock, the phone and the line registered; the NGN answers INVITEs as each test scripts. */
 async function rig(): Promise<Rig> {
-  const clock = new ManualClock(1_000_000);
-  const net = createMemoryNetwork({ now: () => clock.now() });
-  const dir = mkdtempSync(join(tmpdir(), "hgw-ngn-side-"));
-  const log = silentLogger();
-  const gwTx = new TransactionLayer({ transport: net.transport(GW_LAN), log, clock });
-  const extensions = [{ number: "801", password: "secret801", name: "Alice" }];
-  const digest = new DigestServer({ realm: "test", clock });
-  const lockout = new Lockout({ clock, log });
-  const auth = new ExtensionAuth({ extensions, digest, lockout, log, clock });
-  const registrar = new Registrar({ auth, extensions, realm: "test", store: new BindingsStore({ stateDir: dir, clock, log }), clock, log, digest, lockout });
-  const events: CallEvent[] = [];
-  const pbx = new Pbx({
-    tx: gwTx, registrar, auth, media: passThroughMedia, extensions, clock, log,
-    dialplan: new Dialplan([{ match: "^0[0-9]+$", to: "trunk" }]),
-    localHost: GW_LAN.address, localPort: GW_LAN.port, ringTimeoutMs: 120_000,
-    onCallEvent: (e) => events.push(e),
+  const r = await GatewayRig.create({
+    clock: new ManualClock(1_000_000),
+    extensions: [{ number: "801", password: "secret801", name: "Alice" }],
+    ringTimeoutMs: 120_000,
+    settleStepMs: 250,
+    ngn: { answer: "ok" },
   });
-  const trunk = new Trunk({
-    pbx, clock, log, serverPort: 5060, localPort: 5060, registerExpires: 3600, refreshRatio: 0.45, channels: 1, sessionExpires: 300,
-    ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: () => false,
-    onState: () => undefined,
-    openTransport: async (local) => net.transport(local),
-  });
-  pbx.setTrunk(trunk);
-  const ngn = new ScriptedNgn(net, clock);
-  const phone = new TestPhone(net, PHONE, "801", "secret801", GW_LAN, clock);
-  const settle = async (ms = 0) => {
-    for (let i = 0; i < 5000; i++) {
-      await net.flush();
-      if (ms <= 0) break;
-      const step = Math.min(ms, 250);
-      clock.advance(step);
-      ms -= step;
-    }
-    await net.flush();
-  };
-  const r: Rig = {
-    clock, net, ngn, phone, events, settle,
-    async close() {
-      pbx.close();
-      await trunk.stop().catch(() => undefined);
-      await registrar.close();
-      for (const t of [gwTx, ngn.tx, phone.tx]) t.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const phone = r.addPhone(PHONE, "801");
   const reg = phone.register();
-  await settle(10);
+  await r.settle(10);
   expect((await reg).status).toBe(200);
-  await trunk.configure({ localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] });
-  await settle(10);
-  expect(trunk.status.state).toBe("registered");
-  return r;
+  await r.registerLine();
+  expect(r.trunk.status.state).toBe("registered");
+  return Object.assign(r, { phone });
 }
 
 /** An inbound call from the NGN, answered by the phone and ACKed: the NGN's dialog. */
@@ -339,7 +221,7 @@ describe("NgnSide: what reaches the NGN from the phone", () => {
     expect(re.status).toBe(200);
     // Nothing changed, so neither did our SDP or its version (RFC 3264 §8).
     expect(re.body.toString()).toBe(lastSdp);
-    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(re, "cseq")!.split(" ")[0]) }), GW_LAN);
+    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(re, "cseq")!.split(" ")[0]) }), GW);
     await r.settle();
     expect(r.ngn.seen.slice(before)).toEqual([]);
   });
@@ -360,7 +242,7 @@ describe("NgnSide: what reaches the NGN from the phone", () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^m=audio [1-9]/);
     expect(lines[1]).toMatch(/^m=video 0 RTP\/AVP/);
-    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(res, "cseq")!.split(" ")[0]) }), GW_LAN);
+    r.phone.tx.sendAck(d.createRequest("ACK", { contact, seq: Number(getHeader(res, "cseq")!.split(" ")[0]) }), GW);
     await r.settle();
     expect(r.ngn.seen.slice(before)).toEqual([]);
   });

@@ -142,7 +142,7 @@ export class FakeNgn {
     }
   }
 
-  /** Send a request toward the trunk; `res` fills in with the final response, which `done` also brings. */
+  /** Send a request toward the trunk; `res` holds the latest final response, `done` brings the first. */
   send(req: SipRequest, to: Endpoint = WAN): { res?: SipResponse; done: Promise<SipResponse> } {
     const out: { res?: SipResponse; done?: Promise<SipResponse> } = {};
     out.done = new Promise<SipResponse>((resolve, reject) =>
@@ -150,7 +150,7 @@ export class FakeNgn {
         onResponse: (res) => {
           this.responses.push(res);
           if (res.status < 200) return;
-          out.res ??= res;
+          out.res = res;
           resolve(res);
         },
         onTimeout: () => reject(new Error("timeout")),
