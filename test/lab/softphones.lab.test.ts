@@ -1,8 +1,8 @@
 /**
  * Two real softphones through the gateway: baresip as 801 and as 802, each in its own namespace,
  * registered to the built gateway (registrar + B2BUA, media relay on). One call 801 → 802 is
- * answered, put on hold and resumed, carries DTMF, and is hung up by 802; then 802 → 801, hung
- * up by 801. Every step is asserted on what crossed the gateway's bridge (tshark: SIP and RTP,
+ * answered, put on hold and resumed, carries DTMF, and is hung up by 802; then 802 → 801, where
+ * 801 (the callee this time) holds, resumes and sends DTMF, and hangs up. Every step is asserted on what crossed the gateway's bridge (tshark: SIP and RTP,
  * both legs) and on the gateway's own log and status, not on exit codes.
  *
  * The steps share one pair of phones and go in order: a step that fails leaves the next ones
@@ -34,7 +34,7 @@ import {
   type WireSip,
 } from "./sip/softphone.js";
 
-const ready = labReady("softphones lab", ["baresip", "tshark"]);
+const ready = labReady("softphones lab", ["baresip", "tshark", "dumpcap", "ss"]);
 /** Task bar: more than 50 RTP packets each way (20 ms ptime: 1 s of audio is 50). */
 const MIN_PACKETS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,7 +93,9 @@ describe.skipIf(!ready)("two softphones (baresip 801 and 802) through the gatewa
   afterAll(async () => {
     await Promise.all([ua801?.quit(), ua802?.quit()]);
     await lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    // HGW_LAB_KEEP=1 keeps the captures and configs for a look with tshark afterwards.
+    if (dir && process.env.HGW_LAB_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    else if (dir) console.warn(`softphones lab: kept ${dir}`);
   });
 
   /** baresip's status line ("[0:00:03] audio=64000/64000 (bit/s)") repeats all call long. */
@@ -232,31 +234,73 @@ describe.skipIf(!ready)("two softphones (baresip 801 and 802) through the gatewa
     await expectIdle(why);
   }, 30_000);
 
-  it("802 calls 801, 801 answers, media both ways, 801 hangs up", async () => {
-    const cap = await capture(25);
+  it("802 calls 801, 801 answers: RTP both ways through the relay", async () => {
+    const cap = await capture(20);
     const m801 = ua801.mark();
     const m802 = ua802.mark();
-    const ended0 = logEntries().filter((e) => e.msg === "call ended").length;
     ua802.command("dial 801");
     await ua802.waitFor(/Call established/, 10_000, m802);
     await ua801.waitFor(/Call established/, 10_000, m801);
-    await sleep(2500);
-    const m802b = ua802.mark();
+    await sleep(2000);
+    const w = await cap.stop();
+    const why = explain(w, ua801, ua802);
+    expect(oneOf(w, p802.addr, gwAddr, invite()).length, `802's INVITE\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, invite()).length, `the B-leg INVITE to 801\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, ok("INVITE")).length, `the 200 relayed to 802\n${why}`).toBeGreaterThan(0);
+    expect(rtpBetween(w, p802.addr, gwAddr).length, `RTP 802 → relay\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p801.addr).length, `RTP relay → 801\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, p801.addr, gwAddr).length, `RTP 801 → relay\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p802.addr).length, `RTP relay → 802\n${why}`).toBeGreaterThan(MIN_PACKETS);
+  }, 30_000);
+
+  it("801, the callee now, holds and resumes and sends DTMF *: its re-INVITEs and events cross to the caller", async () => {
+    const cap = await capture(20);
+    const m801 = ua801.mark();
+    ua801.command("hold");
+    await ua801.waitFor(/call: hold /, 5000, m801);
+    await sleep(1000);
+    ua801.command("resume");
+    await sleep(2000);
+    ua801.key("*");
+    await sleep(1200);
+    const w = await cap.stop();
+    const why = explain(w, ua801, ua802);
+    // The callee's re-INVITE goes up the B leg and down the A leg (RFC 7092 §3.1: each in its own dialog).
+    const holdB = oneOf(w, p801.addr, gwAddr, invite("sendonly"));
+    expect(holdB.length, `801's hold re-INVITE (sendonly)\n${why}`).toBeGreaterThan(0);
+    const holdA = oneOf(w, gwAddr, p802.addr, invite("sendonly"));
+    expect(holdA.length, `hold re-INVITE relayed to 802, the caller\n${why}`).toBeGreaterThan(0);
+    expect(holdA[0]!.callId, why).not.toBe(holdB[0]!.callId);
+    expect(oneOf(w, gwAddr, p801.addr, ok("INVITE", "recvonly")).length, `the hold's 200 (recvonly) relayed to 801\n${why}`).toBeGreaterThan(0);
+    const resumed = oneOf(w, gwAddr, p801.addr, ok("INVITE", "sendrecv"));
+    expect(resumed.length, `the resume's 200 (sendrecv) relayed to 801\n${why}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p802.addr, invite("sendrecv")).length, `resume re-INVITE relayed to 802\n${why}`).toBeGreaterThan(0);
+    const after = { after: resumed[0]!.t };
+    // ~3 s after the resume: half of it is enough to tell media flows from media stuck on hold.
+    expect(rtpBetween(w, p802.addr, gwAddr, after).length, `RTP 802 → relay after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p801.addr, after).length, `RTP relay → 801 after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, p801.addr, gwAddr, after).length, `RTP 801 → relay after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(rtpBetween(w, gwAddr, p802.addr, after).length, `RTP relay → 802 after the resume\n${why}`).toBeGreaterThan(MIN_PACKETS);
+    expect(eventsBetween(w, p801.addr, gwAddr), `events sent by 801\n${why}`).toEqual([10]);
+    expect(eventsBetween(w, gwAddr, p802.addr), `events relayed to 802\n${why}`).toEqual([10]);
+  }, 30_000);
+
+  it("801 hangs up: 802 gets the BYE, the gateway ends the call with both legs gone", async () => {
+    const cap = await capture(20);
+    const m802 = ua802.mark();
+    const ended0 = logEntries().filter((e) => e.msg === "call ended").length;
     ua801.command("hangup");
-    await ua802.waitFor(/terminated|session closed/, 5000, m802b);
-    await sleep(500);
+    await ua802.waitFor(/terminated|session closed/, 5000, m802);
     const w = await cap.stop();
     const why = () => explain(w, ua801, ua802);
-    expect(oneOf(w, p802.addr, gwAddr, invite()).length, `802's INVITE\n${why()}`).toBeGreaterThan(0);
-    expect(oneOf(w, gwAddr, p801.addr, invite()).length, `the B-leg INVITE to 801\n${why()}`).toBeGreaterThan(0);
-    expect(rtpBetween(w, p802.addr, gwAddr).length, `RTP 802 → relay\n${why()}`).toBeGreaterThan(MIN_PACKETS);
-    expect(rtpBetween(w, gwAddr, p801.addr).length, `RTP relay → 801\n${why()}`).toBeGreaterThan(MIN_PACKETS);
-    expect(rtpBetween(w, p801.addr, gwAddr).length, `RTP 801 → relay\n${why()}`).toBeGreaterThan(MIN_PACKETS);
-    expect(rtpBetween(w, gwAddr, p802.addr).length, `RTP relay → 802\n${why()}`).toBeGreaterThan(MIN_PACKETS);
     expect(oneOf(w, p801.addr, gwAddr, (m) => m.method === "BYE").length, `801's BYE\n${why()}`).toBeGreaterThan(0);
+    expect(oneOf(w, gwAddr, p801.addr, ok("BYE")).length, `200 to 801's BYE\n${why()}`).toBeGreaterThan(0);
     expect(oneOf(w, gwAddr, p802.addr, (m) => m.method === "BYE").length, `BYE relayed to 802\n${why()}`).toBeGreaterThan(0);
     expect(oneOf(w, p802.addr, gwAddr, ok("BYE")).length, `802's 200 to the BYE\n${why()}`).toBeGreaterThan(0);
-    expect(logEntries().filter((e) => e.msg === "call ended").length - ended0, `one more "call ended"\n${why()}`).toBe(1);
+    const ended = logEntries().filter((e) => e.msg === "call ended");
+    expect(ended.length - ended0, `one more "call ended"\n${why()}`).toBe(1);
+    expect(ended.at(-1)!.media?.a?.rx?.packets ?? 0, `relay: RTP from 802 (the caller)\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
+    expect(ended.at(-1)!.media?.b?.rx?.packets ?? 0, `relay: RTP from 801 (the callee)\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
     await expectIdle(why);
   }, 30_000);
 });

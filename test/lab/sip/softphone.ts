@@ -230,6 +230,7 @@ function tsharkFields(file: string, filter: string, fields: string[], extra: str
     encoding: "utf8",
     timeout: 60_000,
     maxBuffer: 64 * 1024 * 1024,
+    stdio: ["ignore", "pipe", "pipe"], // its "running as root" warning is noise in a test run
   });
   return out
     .split("\n")
