@@ -47,6 +47,18 @@ async function answeredOutboundCall(r: Rig): Promise<void> {
   await until(() => r.ngn.methods("ACK").length > 0);
 }
 
+/** On fake time (the rig is the test's): the line registered, and a call from the phone out on it answered and ACKed. */
+async function answeredOnFakeTime(): Promise<Rig> {
+  const r = (rig = await build({ clock: new ManualClock(1_000_000) }));
+  await r.trunk.configure(LINE);
+  await r.settle();
+  await r.phone.register();
+  const call = r.phone.call("0399990000");
+  await r.settle();
+  r.phone.ack((await call).res);
+  return r;
+}
+
 describe("trunk lifecycle: a lease change", () => {
   it("ends an answered call first (BYE from the old address), then registers from the new one; the channel is free again", async () => {
     const r = (rig = await build());
@@ -96,15 +108,7 @@ describe("trunk lifecycle: a lease change", () => {
   });
 
   it("waits a bounded time for an unanswered BYE, then moves on", async () => {
-    const clock = new ManualClock(1_000_000);
-    const r = (rig = await build({ clock }));
-    await r.trunk.configure(LINE);
-    await r.settle();
-    await r.phone.register();
-    const call = r.phone.call("0399990000");
-    await r.settle();
-    const { res } = await call;
-    r.phone.ack(res);
+    const r = await answeredOnFakeTime();
     r.ngn.ignoreBye = true;
     let done = false;
     const change = r.trunk.configure({ ...LINE, localAddress: WAN2.address }).then(() => (done = true));
@@ -119,15 +123,7 @@ describe("trunk lifecycle: a lease change", () => {
   });
 
   it("starts no call on the old line while it drains: an outbound call gets 503, an inbound INVITE 503", async () => {
-    const clock = new ManualClock(1_000_000);
-    const r = (rig = await build({ clock }));
-    await r.trunk.configure(LINE);
-    await r.settle();
-    await r.phone.register();
-    const call = r.phone.call("0399990000");
-    await r.settle();
-    const { res } = await call;
-    r.phone.ack(res);
+    const r = await answeredOnFakeTime();
     r.ngn.ignoreBye = true;
     const change = r.trunk.configure({ ...LINE, localAddress: WAN2.address });
     await r.settle(500, 250);
@@ -189,14 +185,7 @@ describe("trunk lifecycle: the lease goes away", () => {
 
 describe("trunk lifecycle: shutdown", () => {
   it("stop(): BYE answered first, then the unregister, then the socket closes; an unanswered BYE holds it at most DRAIN_MS", async () => {
-    const clock = new ManualClock(1_000_000);
-    const r = (rig = await build({ clock }));
-    await r.trunk.configure(LINE);
-    await r.settle();
-    await r.phone.register();
-    const call = r.phone.call("0399990000");
-    await r.settle();
-    r.phone.ack((await call).res);
+    const r = await answeredOnFakeTime();
     await r.settle();
     r.ngn.ignoreBye = true;
     let stopped = false;
