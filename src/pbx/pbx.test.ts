@@ -20,6 +20,15 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   let b2: TestPhone;
   let events: CallEvent[];
 
+  /** 801 and 802 registered, 801 calling 802, answered and ACKed through. */
+  const answered = async (): Promise<void> => {
+    await a.register();
+    await b.register();
+    const { res } = await a.call("802");
+    a.ack(res);
+    await until(() => b.received.some((r) => r.method === "ACK"));
+  };
+
   beforeEach(async () => {
     rig = new PbxRig({
       extensions: [
@@ -78,11 +87,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   });
 
   it("hangs up from the callee side too", async () => {
-    await a.register();
-    await b.register();
-    const { res } = await a.call("802");
-    a.ack(res);
-    await until(() => b.received.some((r) => r.method === "ACK"));
+    await answered();
     expect((await b.bye()).status).toBe(200);
     await until(() => a.received.some((r) => r.method === "BYE"));
     expect(events.at(-1)?.reason).toBe("callee hung up");
@@ -159,11 +164,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   });
 
   it("a phone whose flow moves mid-call (re-registered from a new NAT mapping) gets its BYE at the new address", async () => {
-    await a.register();
-    await b.register();
-    const { res } = await a.call("802");
-    a.ack(res);
-    await until(() => b.received.some((r) => r.method === "ACK"));
+    await answered();
     const moved = rig.addPhone({ address: "198.18.0.42", port: 41000 }, "802");
     const binding = registrar.lookup("802")[0]!;
     registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
@@ -181,11 +182,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   });
 
   it("passes a hold re-INVITE through and returns the answer", async () => {
-    await a.register();
-    await b.register();
-    const { res } = await a.call("802");
-    a.ack(res);
-    await until(() => b.received.some((r) => r.method === "ACK"));
+    await answered();
     const hold = PHONE_SDP("198.18.0.11", 40000).replace("a=sendrecv", "a=sendonly");
     const r2 = await a.reinvite(hold);
     expect(r2.status).toBe(200);
