@@ -18,8 +18,9 @@
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { waitForLine, type Lab } from "../netns.js";
+import type { Lab } from "../netns.js";
 import { toneWav, type BaresipAccount } from "./baresip.js";
+import { CLI, gatewayConfigYaml, REPO, type GatewayConfigInput, type GatewayProcess } from "./gateway-process.js";
 
 export const SOFTPHONE_LAB_PREFIX = "hgwsph";
 /** 198.18.12.0/24: no other lab file uses it (0, 1, 2, 4, 5, 9, 40, 41 and 128/17 are taken). */
@@ -65,6 +66,36 @@ export function buildSoftphoneLab(lab: Lab, numbers: string[]): SoftphoneLab {
     return { number, password: `secret${number}`, host, addr };
   });
   return { gatewayHost, gatewayAddr: SOFTPHONE_GATEWAY_ADDR, bridge: "br0", phones };
+}
+
+/**
+ * startGateway() of gateway-process.ts with one more setting: media.timeout_s, which its config
+ * writer leaves at the default (60 s). A short one shows whether a held call (baresip sends no RTP
+ * either way while on hold) survives the relay's media timeout. Same spawn and readiness check.
+ */
+export async function startGatewayWithMediaTimeout(lab: Lab, host: string, dir: string, c: GatewayConfigInput, mediaTimeoutS: number): Promise<GatewayProcess> {
+  const cfg = join(dir, "gateway.yaml");
+  const yaml = gatewayConfigYaml(c).replace(`media: { rtp_ports: "${c.rtpPorts}" }`, `media: { rtp_ports: "${c.rtpPorts}", timeout_s: ${mediaTimeoutS} }`);
+  if (!yaml.includes(`timeout_s: ${mediaTimeoutS}`)) throw new Error(`gateway config shape changed: cannot set media.timeout_s\n${yaml}`);
+  writeFileSync(cfg, yaml);
+  const child = lab.spawn(host, process.execPath, [CLI, "run", "--config", cfg, "--log-level", c.logLevel ?? "info"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let partial = "";
+  const onData = (d: Buffer) => {
+    const parts = (partial + d.toString()).split("\n");
+    partial = parts.pop() ?? "";
+    for (const p of parts) if (p.trim()) lines.push(p);
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${lines.slice(-30).join("\n")}`);
+    if (lab.exec(host, "ss", ["-Hlun"]).includes(`${c.listen}:${c.port}`)) break;
+    if (Date.now() > deadline) throw new Error(`gateway did not bind ${c.listen}:${c.port} in 15 s:\n${lines.slice(-30).join("\n")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, lines };
 }
 
 export interface Softphone {
@@ -198,80 +229,109 @@ export interface BridgeCapture {
   stop(): Promise<WireCapture>;
 }
 
+const WIRE_FIELDS = [
+  "frame.time_epoch",
+  "ip.src",
+  "udp.srcport",
+  "ip.dst",
+  "udp.dstport",
+  "sip.Method",
+  "sip.Status-Code",
+  "sip.CSeq.method",
+  "sip.Call-ID",
+  "sdp.media_attr",
+  "sdp.version",
+  "rtp.p_type",
+  "rtp.timestamp",
+  "rtpevent.event_id",
+  "rtpevent.end_of_event",
+];
+/** The discard port (RFC 863): where the capture's liveness probes go. */
+const PROBE_PORT = 9;
+
 let captures = 0;
 
 /**
- * dumpcap on `ifname` of `host`: all UDP (SIP and media), bounded to maxS seconds, one new file
- * per capture. dumpcap itself, not tshark -w: tshark hands the capture to a dumpcap child and
- * could exit before that child had written its last packets (files read back truncated).
+ * tshark on `ifname` of `host`, decoding live (-l: a line per packet as it comes) all UDP: SIP
+ * with its SDP, and RTP found heuristically (the relay's ports are dynamic; PT 101 is read as
+ * telephone-event by tshark's default). Neither "Capturing on" nor a pcap file read back proved
+ * the capture complete: steps' first messages, once a whole step, were missing. So a probe
+ * datagram from `host` to `probeTo`'s discard port must come out of the decoder before a step
+ * starts, and another before its capture is read: everything between the two was seen.
  */
-export async function startBridgeCapture(lab: Lab, host: string, ifname: string, dir: string, maxS: number): Promise<BridgeCapture> {
-  const file = join(dir, `softphones-${host}-${ifname}-${++captures}.pcap`);
-  const child = lab.spawn(host, "dumpcap", ["-q", "-P", "-i", ifname, "-f", "udp", "-a", `duration:${maxS}`, "-w", file], { stdio: ["ignore", "pipe", "pipe"] });
+export async function startBridgeCapture(lab: Lab, host: string, ifname: string, dir: string, maxS: number, probeTo: string): Promise<BridgeCapture> {
+  const n = ++captures;
+  const file = join(dir, `softphones-capture-${n}.tsv`);
+  const child = lab.spawn(
+    host,
+    "tshark",
+    ["-n", "-l", "-i", ifname, "-f", "udp", "-a", `duration:${maxS}`, "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|", ...WIRE_FIELDS.flatMap((f) => ["-e", f])],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const lines: string[] = [];
+  let partial = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    const parts = (partial + d.toString()).split("\n");
+    partial = parts.pop() ?? "";
+    lines.push(...parts.filter((l) => l.trim() !== ""));
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  await waitForLine(child, /Capturing on/, 10_000, "stderr");
-  // dumpcap says "Capturing on" a moment before packets are really taken: the first messages of
-  // a step sent at once were missing from the file. Half a second covers it (seen: < 20 ms).
-  await new Promise((r) => setTimeout(r, 500));
+  const probeSeen = (from: number) => lines.slice(from).some((l) => l.split("\t")[4] === String(PROBE_PORT));
+  /** Sends probes every 100 ms until one is decoded (bounded). */
+  const probe = async (what: string) => {
+    const from = lines.length;
+    const end = Date.now() + 10_000;
+    while (!probeSeen(from)) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`capture on ${host}/${ifname}: no probe seen ${what} in 10 s`);
+      lab.exec(host, "bash", ["-c", `echo probe-${n} > /dev/udp/${probeTo}/${PROBE_PORT}`]);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await probe("at start");
   return {
     file,
     async stop() {
-      // Let the last packets of the step reach the capture before it ends.
-      await new Promise((r) => setTimeout(r, 200));
+      await probe("at stop");
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGINT");
       await exited;
-      return readWire(file);
+      writeFileSync(file, lines.join("\n") + "\n");
+      return parseWire(lines.filter((l) => l.split("\t")[4] !== String(PROBE_PORT)));
     },
   };
 }
 
-function tsharkFields(file: string, filter: string, fields: string[], extra: string[] = []): string[][] {
-  const out = execFileSync("tshark", ["-n", "-r", file, ...extra, "-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|", ...fields.flatMap((f) => ["-e", f])], {
-    encoding: "utf8",
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "pipe"], // its "running as root" warning is noise in a test run
-  });
-  return out
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => l.split("\t"));
-}
-
-export function readWire(file: string): WireCapture {
-  const sip = tsharkFields(file, "sip", ["frame.time_epoch", "ip.src", "udp.srcport", "ip.dst", "udp.dstport", "sip.Method", "sip.Status-Code", "sip.CSeq.method", "sip.Call-ID", "sdp.media_attr", "sdp.version"]).map(
-    ([t, sa, sp, da, dp, method, status, cseq, callId, attrs, sdpVersion]): WireSip => {
+/** tshark's field lines (WIRE_FIELDS, tab-separated) as SIP messages and RTP packets. */
+export function parseWire(lines: string[]): WireCapture {
+  const sip: WireSip[] = [];
+  const rtp: WireRtp[] = [];
+  for (const line of lines) {
+    const [t, sa, sp, da, dp, method, status, cseq, callId, attrs, sdpVersion, pt, ts, ev, end] = line.split("\t");
+    if (cseq) {
       const direction = (attrs ?? "").split("|").find((x) => /^(sendrecv|sendonly|recvonly|inactive)$/.test(x));
-      return {
+      sip.push({
         t: Number(t),
         src: `${sa}:${sp}`,
         dst: `${da}:${dp}`,
         method: status ? undefined : method || undefined,
         status: status ? Number(status) : undefined,
-        cseq: cseq ?? "",
+        cseq,
         callId: callId ?? "",
         // RFC 4566 §6: no direction attribute means sendrecv.
         direction: sdpVersion ? (direction ?? "sendrecv") : undefined,
         hasSdp: Boolean(sdpVersion),
-      };
-    },
-  );
-  // Media ports are dynamic: RTP is found heuristically; PT 101 is read as telephone-event by
-  // tshark's default, and from the SDP it saw otherwise.
-  const rtp = tsharkFields(
-    file,
-    "rtp && !sip",
-    ["frame.time_epoch", "ip.src", "udp.srcport", "ip.dst", "udp.dstport", "rtp.p_type", "rtp.timestamp", "rtpevent.event_id", "rtpevent.end_of_event"],
-    ["-o", "rtp.heuristic_rtp:TRUE"],
-  ).map(([t, sa, sp, da, dp, pt, ts, ev, end]): WireRtp => ({
-    t: Number(t),
-    src: `${sa}:${sp}`,
-    dst: `${da}:${dp}`,
-    pt: Number(pt),
-    timestamp: Number(ts),
-    event: ev ? Number(ev) : undefined,
-    end: ev ? end === "1" || end === "True" : undefined,
-  }));
+      });
+    } else if (pt) {
+      rtp.push({
+        t: Number(t),
+        src: `${sa}:${sp}`,
+        dst: `${da}:${dp}`,
+        pt: Number(pt),
+        timestamp: Number(ts),
+        event: ev ? Number(ev) : undefined,
+        end: ev ? end === "1" || end === "True" : undefined,
+      });
+    }
+  }
   return { sip, rtp };
 }
 
