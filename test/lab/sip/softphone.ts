@@ -5,7 +5,8 @@
  *
  * Copied rather than shared (the task owns this file only): buildSipLab() of topology.ts hard-codes
  * 198.18.2.0/24 (the SIP lab's) and capture.ts leaves SIP out of its capture; here the re-INVITEs
- * and the media must be read from one capture, in time order.
+ * and the media must be read from one capture, in time order; startGateway() of gateway-process.ts
+ * cannot set media.timeout_s (startGatewayWithMediaTimeout is its copy with that one setting).
  *
  * baresip 1.0.0 (Debian) facts this relies on:
  * - `stdio.so` reads keys from stdin even when it is a pipe (it warns "could not setup terminal"
