@@ -4,11 +4,11 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
-import type { SipRequest, SipResponse } from "../sip/message/types.js";
+import type { SipRequest } from "../sip/message/types.js";
 import { createResponse, cseq, getHeader, setHeader, toAddr } from "../sip/message/index.js";
-import type { ClientTransaction, ServerTransaction } from "../sip/transaction/layer.js";
+import type { ServerTransaction } from "../sip/transaction/layer.js";
 import { PHONE_SDP, type TestPhone } from "./test-phone.js";
-import { GW, PbxRig } from "./test-pbx-rig.js";
+import { GW, PbxRig, sendRequest, type SentRequest } from "./test-pbx-rig.js";
 
 const A = { address: "198.18.0.11", port: 5060 };
 const B = { address: "198.18.0.12", port: 5060 };
@@ -49,18 +49,8 @@ function onBReinvite(b: TestPhone, h: (req: SipRequest, tx: ServerTransaction) =
   });
 }
 
-/** Send a request from a phone; `final` fills in when the final response comes. */
-function send(p: TestPhone, req: SipRequest): { final?: SipResponse; tx: ClientTransaction } {
-  const out: { final?: SipResponse; tx?: ClientTransaction } = {};
-  out.tx = p.tx.sendRequest(req, GW, {
-    onResponse: (res) => {
-      if (res.status >= 200) out.final = res;
-    },
-    onTimeout: () => undefined,
-    onTransportError: () => undefined,
-  });
-  return out as { final?: SipResponse; tx: ClientTransaction };
-}
+/** Send a request from a phone to the gateway; `res` fills in when the final response comes. */
+const send = (p: TestPhone, req: SipRequest): SentRequest => sendRequest(p.tx, req, GW);
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -79,8 +69,8 @@ describe("MidCall: relayed re-INVITEs", () => {
     });
     const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT }));
     await rig.settle(10);
-    expect(r.final?.status).toBe(200);
-    a.tx.sendAck(a.dialog!.createRequest("ACK", { contact: A_CONTACT, seq: cseq(r.final!).seq, body: Buffer.from(PHONE_SDP(A.address, 40002)) }), GW);
+    expect(r.res?.status).toBe(200);
+    a.tx.sendAck(a.dialog!.createRequest("ACK", { contact: A_CONTACT, seq: cseq(r.res!).seq, body: Buffer.from(PHONE_SDP(A.address, 40002)) }), GW);
     await rig.settle(10);
     const reinv = b.received.filter((x) => x.method === "INVITE").at(-1)!;
     const ack = b.received.filter((x) => x.method === "ACK").at(-1)!;
@@ -105,14 +95,14 @@ describe("MidCall: relayed re-INVITEs", () => {
     });
     const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40004)) }));
     await rig.settle(10);
-    a.tx.cancel(r.tx);
+    a.tx.cancel(r.client);
     await rig.settle(10);
-    expect(r.final?.status).toBe(487);
+    expect(r.res?.status).toBe(487);
     expect(b.received.some((x) => x.method === "CANCEL") || rig.net.log.some((d) => d.to.address === B.address && d.data.toString().startsWith("CANCEL "))).toBe(true);
     await rig.settle(40_000); // the cancelled transactions run out
     const next = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40006)) }));
     await rig.settle(10);
-    expect(next.final?.status).toBe(200);
+    expect(next.res?.status).toBe(200);
   });
 
   it("a CANCELled re-INVITE answered 200 anyway: the other leg is ACKed, gets the old session back, and later re-INVITEs work", async () => {
@@ -135,9 +125,9 @@ describe("MidCall: relayed re-INVITEs", () => {
     const firstOffer = b.received.find((x) => x.method === "INVITE")!.body.toString();
     const r = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40004).replace("o=- 1 1", "o=- 1 2")) }));
     await rig.settle(10);
-    a.tx.cancel(r.tx);
+    a.tx.cancel(r.client);
     await rig.settle(10);
-    expect(r.final?.status).toBe(487);
+    expect(r.res?.status).toBe(487);
     const ok = createResponse(held!.req, 200, "OK", { body: Buffer.from(PHONE_SDP(B.address, 42004)), contentType: "application/sdp" });
     setHeader(ok, "contact", B_CONTACT);
     held!.tx.respond(ok);
@@ -152,7 +142,7 @@ describe("MidCall: relayed re-INVITEs", () => {
     expect(b.received.filter((x) => x.method === "ACK").some((x) => cseq(x).seq === cseq(restore).seq)).toBe(true);
     const next = send(a, a.dialog!.createRequest("INVITE", { contact: A_CONTACT, body: Buffer.from(PHONE_SDP(A.address, 40006).replace("o=- 1 1", "o=- 1 3")) }));
     await rig.settle(10);
-    expect(next.final?.status).toBe(200);
-    expect(getHeader(next.final!, "cseq")).toContain("INVITE");
+    expect(next.res?.status).toBe(200);
+    expect(getHeader(next.res!, "cseq")).toContain("INVITE");
   });
 });

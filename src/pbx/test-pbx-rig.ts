@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { ManualClock, systemClock, type Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { CallEvent } from "../events.js";
-import type { Endpoint } from "../sip/message/types.js";
+import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer } from "../sip/transaction/layer.js";
+import { TransactionLayer, type ClientTransaction } from "../sip/transaction/layer.js";
 import { DigestServer } from "../sip/digest.js";
 import { BindingsStore } from "./bindings-store.js";
 import { Registrar } from "./registrar.js";
@@ -119,4 +119,31 @@ export class PbxRig {
     for (const t of this.layers.splice(0)) t.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A request on its way: `res` holds the latest final response, `done` brings the first, `client` is its transaction (to CANCEL). */
+export interface SentRequest {
+  res?: SipResponse;
+  done: Promise<SipResponse>;
+  client: ClientTransaction;
+}
+
+/** Send `req` on `tx` to `to` without waiting; `onResponse` sees every response, provisional ones too. */
+export function sendRequest(tx: TransactionLayer, req: SipRequest, to: Endpoint, onResponse?: (res: SipResponse) => void): SentRequest {
+  const out: Partial<SentRequest> = {};
+  out.done = new Promise<SipResponse>((resolve, reject) => {
+    out.client = tx.sendRequest(req, to, {
+      onResponse: (res) => {
+        onResponse?.(res);
+        if (res.status < 200) return;
+        out.res = res;
+        resolve(res);
+      },
+      onTimeout: () => reject(new Error("timeout")),
+      onTransportError: (_t, e) => reject(e),
+    });
+  });
+  // A test that only looks at `res` leaves `done` alone: its rejection is not an unhandled one.
+  out.done.catch(() => undefined);
+  return out as SentRequest;
 }
