@@ -62,8 +62,7 @@ async function answeredOnFakeTime(): Promise<Rig> {
 describe("trunk lifecycle: a lease change", () => {
   it("ends an answered call first (BYE from the old address), then registers from the new one; the channel is free again", async () => {
     const r = (rig = await build());
-    await r.trunk.configure(LINE);
-    await until(() => r.trunk.status.state === "registered");
+    await r.registerLine();
     await answeredOutboundCall(r);
 
     await r.trunk.configure({ ...LINE, localAddress: WAN2.address });
@@ -83,8 +82,7 @@ describe("trunk lifecycle: a lease change", () => {
 
   it("cancels a ringing outbound call and answers an unanswered inbound one 480 before closing the old socket", async () => {
     const r = (rig = await build());
-    await r.trunk.configure(LINE);
-    await until(() => r.trunk.status.state === "registered");
+    await r.registerLine();
     await r.phone.register();
     r.ngn.answer = "ring";
     const outbound = r.phone.call("0399990000");
@@ -169,16 +167,14 @@ describe("trunk lifecycle: a lease change", () => {
 describe("trunk lifecycle: the lease goes away", () => {
   it("down() ends the calls on the line (BYE), frees the channel and shows acquiring", async () => {
     const r = (rig = await build());
-    await r.trunk.configure(LINE);
-    await until(() => r.trunk.status.state === "registered");
+    await r.registerLine();
     await answeredOutboundCall(r);
     await r.trunk.down("DHCP lease expired");
     expect(r.ngn.methods("BYE")).toHaveLength(1);
     expect(r.pbx.calls.size).toBe(0);
     expect(r.trunk.status).toMatchObject({ state: "acquiring", last_error: "DHCP lease expired" });
     expect(r.trunk.outboundTarget("0399990000", "801")).toMatchObject({ status: 503 });
-    await r.trunk.configure(LINE);
-    await until(() => r.trunk.status.state === "registered");
+    await r.registerLine();
     expect(r.trunk.outboundTarget("0399990000", "801")).not.toHaveProperty("status");
   });
 });
@@ -243,8 +239,7 @@ describe("trunk lifecycle: registration failures and the channel limit", () => {
     const gate = new Promise<void>((res) => (release = res));
     const r = (rig = await build({ media: { create: (id) => gate.then(() => passThroughMedia.create(id)) } }));
     r.ngn.answer = "ring";
-    await r.trunk.configure(LINE);
-    await until(() => r.trunk.status.state === "registered");
+    await r.registerLine();
     await r.phone.register();
     await r.phone2.register();
     const calls = [r.phone.call("0399990000"), r.phone2.call("0399990001")];
