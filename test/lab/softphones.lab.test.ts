@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queryStatus } from "../../src/control.js";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
-import { gatewayBuilt, type GatewayProcess } from "./sip/gateway-process.js";
+import { gatewayBuilt, startGateway, type GatewayProcess } from "./sip/gateway-process.js";
 import {
   buildSoftphoneLab,
   describeRtp,
@@ -25,7 +25,6 @@ import {
   sipBetween,
   SOFTPHONE_LAB_PREFIX,
   startBridgeCapture,
-  startGatewayWithMediaTimeout,
   startSoftphone,
   type BridgeCapture,
   type LabPhone,
@@ -79,14 +78,15 @@ describe.skipIf(!ready)("two softphones (baresip 801 and 802) through the gatewa
     [p801, p802] = net.phones as [LabPhone, LabPhone];
     gwAddr = net.gatewayAddr;
     dir = mkdtempSync(join(tmpdir(), "hgw-softphones-"));
-    gw = await startGatewayWithMediaTimeout(lab, net.gatewayHost, dir, {
+    gw = await startGateway(lab, net.gatewayHost, dir, {
       listen: gwAddr,
       port: 5060,
       extensions: net.phones.map((p, i) => ({ number: p.number, password: p.password, name: `Softphone${i + 1}` })),
       ringTimeoutS: 10,
       stateDir: stateDir(),
       rtpPorts: "52000-52099",
-    }, MEDIA_TIMEOUT_S);
+      mediaTimeoutS: MEDIA_TIMEOUT_S,
+    });
     // Both answer by themselves (answermode=auto): 802 in the first call, 801 in the last.
     const phone = (p: LabPhone, hz: number) =>
       startSoftphone(lab, p.host, join(dir, `baresip-${p.number}`), { number: p.number, password: p.password, registrar: gwAddr, localAddr: p.addr, answermode: "auto" }, { maxS: 85, toneSeconds: 90, toneHz: hz });

@@ -22,6 +22,8 @@ export interface GatewayConfigInput {
   /** dialplan regex for extensions, default ^80[1-9]$ */
   extensionMatch?: string;
   logLevel?: string;
+  /** media.timeout_s (the gateway's default when absent). */
+  mediaTimeoutS?: number;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
@@ -36,7 +38,7 @@ dialplan:
   - { match: "${c.extensionMatch ?? "^80[1-9]$"}", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
-media: { rtp_ports: "${c.rtpPorts}" }
+media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`} }
 mqtt: { server: none }
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }

@@ -5,8 +5,8 @@
  *
  * Copied rather than shared (the task owns this file only): buildSipLab() of topology.ts hard-codes
  * 198.18.2.0/24 (the SIP lab's) and capture.ts leaves SIP out of its capture; here the re-INVITEs
- * and the media must be read from one capture, in time order; startGateway() of gateway-process.ts
- * cannot set media.timeout_s (startGatewayWithMediaTimeout is its copy with that one setting).
+ * and the media must be read from one capture, in time order. The gateway is gateway-process.ts's
+ * startGateway (media.timeout_s through its mediaTimeoutS).
  *
  * baresip 1.0.0 (Debian) facts this relies on:
  * - `stdio.so` reads keys from stdin even when it is a pipe (it warns "could not setup terminal"
@@ -21,7 +21,6 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Lab } from "../netns.js";
 import { toneWav, type BaresipAccount } from "./baresip.js";
-import { CLI, gatewayConfigYaml, REPO, type GatewayConfigInput, type GatewayProcess } from "./gateway-process.js";
 
 export const SOFTPHONE_LAB_PREFIX = "hgwsph";
 /** 198.18.12.0/24: no other lab file uses it (0, 1, 2, 4, 5, 9, 40, 41 and 128/17 are taken). */
@@ -67,36 +66,6 @@ export function buildSoftphoneLab(lab: Lab, numbers: string[]): SoftphoneLab {
     return { number, password: `secret${number}`, host, addr };
   });
   return { gatewayHost, gatewayAddr: SOFTPHONE_GATEWAY_ADDR, bridge: "br0", phones };
-}
-
-/**
- * startGateway() of gateway-process.ts with one more setting: media.timeout_s, which its config
- * writer leaves at the default (60 s). A short one shows whether a held call (baresip sends no RTP
- * either way while on hold) survives the relay's media timeout. Same spawn and readiness check.
- */
-export async function startGatewayWithMediaTimeout(lab: Lab, host: string, dir: string, c: GatewayConfigInput, mediaTimeoutS: number): Promise<GatewayProcess> {
-  const cfg = join(dir, "gateway.yaml");
-  const yaml = gatewayConfigYaml(c).replace(`media: { rtp_ports: "${c.rtpPorts}" }`, `media: { rtp_ports: "${c.rtpPorts}", timeout_s: ${mediaTimeoutS} }`);
-  if (!yaml.includes(`timeout_s: ${mediaTimeoutS}`)) throw new Error(`gateway config shape changed: cannot set media.timeout_s\n${yaml}`);
-  writeFileSync(cfg, yaml);
-  const child = lab.spawn(host, process.execPath, [CLI, "run", "--config", cfg, "--log-level", c.logLevel ?? "info"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-  const lines: string[] = [];
-  let partial = "";
-  const onData = (d: Buffer) => {
-    const parts = (partial + d.toString()).split("\n");
-    partial = parts.pop() ?? "";
-    for (const p of parts) if (p.trim()) lines.push(p);
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${lines.slice(-30).join("\n")}`);
-    if (lab.exec(host, "ss", ["-Hlun"]).includes(`${c.listen}:${c.port}`)) break;
-    if (Date.now() > deadline) throw new Error(`gateway did not bind ${c.listen}:${c.port} in 15 s:\n${lines.slice(-30).join("\n")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, lines };
 }
 
 export interface Softphone {
