@@ -16,7 +16,7 @@ describe("nftables offload scripts", () => {
   });
 
   it("installs a flow's counter before the port joins the offloaded set, and removes it after the port left", () => {
-    const add = addScript("198.18.0.1", [FLOW]);
+    const add = addScript("198.18.0.1", [FLOW], 7);
     const counter = add.indexOf("add counter ip hikari_gw c50000");
     const element = add.indexOf('add element ip hikari_gw counts { 50000 . 198.18.40.2 . 4000 : "c50000" }');
     expect(counter).toBeGreaterThan(-1);
@@ -28,6 +28,28 @@ describe("nftables offload scripts", () => {
     expect(left).toBe(0);
     expect(unmap).toBeGreaterThan(left);
     expect(rm.indexOf("delete counter ip hikari_gw c50000")).toBeGreaterThan(unmap);
+  });
+
+  it("puts each install in a conntrack zone of its own, set in the raw hooks for both directions", async () => {
+    const t = tableScript("198.18.0.1", 50000, 50099);
+    expect(t).toContain("map zones { typeof udp dport : ct zone; }");
+    expect(t.split("ip daddr 198.18.0.1 udp dport @offloaded ct zone set udp dport map @zones")).toHaveLength(3);
+    const back: OffloadFlow = { inPort: 50002, src: FLOW.dst, outPort: 50000, dst: FLOW.src };
+    const add = addScript("198.18.0.1", [FLOW, back], 7);
+    expect(add).toContain("add element ip hikari_gw zones { 50000 : 7 }");
+    expect(add).toContain("add element ip hikari_gw zones { 50002 : 7 }");
+    expect(add.indexOf("zones { 50000 : 7 }")).toBeLessThan(add.indexOf("offloaded { 50000 }"));
+    expect(removeScript([FLOW])).toContain("delete element ip hikari_gw zones { 50000 }");
+    // A session offloaded again (a peer moved) gets a new zone: its old conntrack entries stay behind.
+    const runs: string[] = [];
+    const off = (await NftOffload.start({ gwAddress: "198.18.0.1", portMin: 50000, portMax: 50099, log: silentLogger(), run: async (s) => void runs.push(s) }))!;
+    await off.add(50000, [FLOW, back]);
+    await off.remove(50000, "peer moved");
+    await off.add(50000, [FLOW, back]);
+    const zones = runs.flatMap((r) => [...r.matchAll(/zones \{ 50000 : (\d+) \}/g)].map((m) => Number(m[1])));
+    expect(zones).toHaveLength(2);
+    expect(zones[0]).not.toBe(zones[1]);
+    expect(Math.min(...zones)).toBeGreaterThan(0);
   });
 
   it("reads every flow's packets with one nft run, ignoring counters that are not ours", async () => {

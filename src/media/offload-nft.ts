@@ -20,6 +20,13 @@
  *     counter c<port> per offloaded flow, reached through the objref map `counts` keyed by
  *     port . latched source address . port, so a stray source cannot keep a dead call alive.
  *     The media timeout reads them all with one `nft -j list counters` per poll.
+ *   zones (raw, before conntrack): every install puts its ports in a conntrack zone of its own
+ *     (`ct zone set udp dport map @zones`, a new zone per install). NAT is decided once per
+ *     conntrack entry and an assured UDP entry lives ~2 min: without zones, a session taken
+ *     back to userspace (a peer moved) and offloaded again would find its old entry and DNAT
+ *     to the old peer, and the new one's entry would clash with it and be dropped. The same
+ *     holds for a released session's ports reused by the next call. Old zones' entries are
+ *     never looked up again and expire.
  * Routing between two interfaces needs net.ipv4.ip_forward=1 (logged, not changed by us).
  */
 import { execFile, spawn } from "node:child_process";
@@ -66,6 +73,10 @@ export interface NftOffloadOptions {
 
 /** Count a packet on its flow's named counter, if port and source are an offloaded flow's. */
 const COUNT = "counter name udp dport . ip saddr . udp sport map @counts";
+/** The install's conntrack zone for an offloaded port (both directions of a flow share it). */
+const ZONE = "ct zone set udp dport map @zones";
+/** Conntrack zones are 16 bits; 0 is the default zone, left to everything else. */
+const ZONE_MAX = 65535;
 
 /** The table skeleton; exported for the unit test. */
 export function tableScript(gwAddress: string, portMin: number, portMax: number): string {
@@ -82,12 +93,15 @@ export function tableScript(gwAddress: string, portMin: number, portMax: number)
     `  map dnat_ports { type inet_service : verdict; }`,
     `  map snat_marks { type mark : verdict; }`,
     `  map counts { type inet_service . ipv4_addr . inet_service : counter; }`,
+    `  map zones { typeof udp dport : ct zone; }`,
     `  chain raw_pre { type filter hook prerouting priority raw; policy accept;`,
     `    ${toUs} udp dport @offloaded ${COUNT}`,
+    `    ${toUs} udp dport @offloaded ${ZONE}`,
     `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
     `  }`,
     `  chain raw_out { type filter hook output priority raw; policy accept;`,
     `    ${toUs} udp dport @offloaded ${COUNT}`,
+    `    ${toUs} udp dport @offloaded ${ZONE}`,
     `    ${toUs} udp dport ${range} udp dport != @offloaded notrack`,
     `    ${fromUs} udp sport ${range} notrack`,
     `  }`,
@@ -105,7 +119,8 @@ export function tableScript(gwAddress: string, portMin: number, portMax: number)
   ].join("\n");
 }
 
-export function addScript(gwAddress: string, flows: OffloadFlow[]): string {
+/** `zone`: this install's conntrack zone (1..65535), fresh per install (see the header). */
+export function addScript(gwAddress: string, flows: OffloadFlow[], zone: number): string {
   const T = `ip ${NFT_TABLE}`;
   const lines: string[] = [];
   for (const f of flows) {
@@ -120,6 +135,7 @@ export function addScript(gwAddress: string, flows: OffloadFlow[]): string {
       `add element ${T} dnat_ports { ${p} : jump f${p} }`,
       `add counter ${T} c${p}`,
       `add element ${T} counts { ${p} . ${f.src.address} . ${f.src.port} : "c${p}" }`,
+      `add element ${T} zones { ${p} : ${zone} }`,
       // Last: until the port is in the set, its packets stay untracked and in userspace.
       `add element ${T} offloaded { ${p} }`,
     );
@@ -137,6 +153,7 @@ export function removeScript(flows: OffloadFlow[]): string {
       `delete element ${T} offloaded { ${p} }`,
       `delete element ${T} counts { ${p} . ${f.src.address} . ${f.src.port} }`,
       `delete counter ${T} c${p}`,
+      `delete element ${T} zones { ${p} }`,
       `delete element ${T} dnat_ports { ${p} }`,
       `delete element ${T} snat_marks { ${p} }`,
       `flush chain ${T} f${p}`,
@@ -191,6 +208,8 @@ export class NftOffload implements MediaOffload {
   readonly name = "nftables";
   private readonly installed = new Map<number, OffloadFlow[]>();
   private readonly batch: NftBatcher;
+  /** The last conntrack zone handed out; one per install, wrapping after 65535. */
+  private zone = 0;
 
   private constructor(
     private readonly gwAddress: string,
@@ -230,7 +249,8 @@ export class NftOffload implements MediaOffload {
     if (this.installed.has(key)) return true;
     if (flows.some((f) => isIP(f.src.address) !== 4 || isIP(f.dst.address) !== 4)) return false;
     try {
-      await this.batch.submit(addScript(this.gwAddress, flows));
+      this.zone = (this.zone % ZONE_MAX) + 1;
+      await this.batch.submit(addScript(this.gwAddress, flows, this.zone));
     } catch (err) {
       this.log.warn({ key, err: (err as Error).message }, "nft add failed: session stays in userspace");
       // Whatever part got in must not linger.

@@ -7,6 +7,9 @@
  *     other while the relay process's counters stop; the rules go away with the relay.
  *   offload timeout: one phone stops while the other keeps sending; the kernel's per-flow
  *     counters (polled with one nft run) show the silent side, and its timeout fires.
+ *   offload move: the callee resumes from another port (re-INVITE) mid-call: the session leaves
+ *     the kernel, userspace relays to the new port, and the kernel takes it again with new
+ *     rules in a new conntrack zone (the old DNAT'ed entry must not be reused).
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -51,6 +54,26 @@ const t0 = Date.now();
 s.on("timeout", (_s, side) => console.log(JSON.stringify({ timeout: side, offloaded: s.offloaded, atMs: Date.now() - t0, kernelA: s.kernelA, kernelB: s.kernelB })));
 console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort }));
 process.on("SIGTERM", () => void relay.close().then(() => process.exit(0)));
+`;
+
+/**
+ * A relay with nftables offload whose session is told both phones' SDP addresses (so it
+ * latches and offloads at the first packets), then at `moveAtMs` gets the callee's re-INVITE
+ * naming port 6100: prints its ports, then a state line before and after the move.
+ */
+const MOVE_RELAY = `
+const [relayJs, logJs, moveAtMs] = process.argv.slice(1);
+const { MediaRelay } = await import(relayJs);
+const { createRootLogger } = await import(logJs);
+const log = createRootLogger({ level: "info", destination: process.stderr });
+const relay = await MediaRelay.create({ bindAddress: "0.0.0.0", portMin: 50200, portMax: 50299, log, offload: "nftables", mediaTimeoutMs: 20000 });
+const s = await relay.allocate("lab-move");
+s.setExpectedPeer("a", { address: "198.18.40.2", rtpPort: 4000 });
+s.setExpectedPeer("b", { address: "198.18.41.2", rtpPort: 6000 });
+const state = (ev) => console.log(JSON.stringify({ ev, offloaded: s.offloaded, b: s.stats().b.peer }));
+console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort }));
+setTimeout(() => { state("before"); s.setExpectedPeer("b", { address: "198.18.41.2", rtpPort: 6100 }); state("moved"); }, Number(moveAtMs));
+process.on("SIGTERM", () => { state("end"); void relay.close().then(() => process.exit(0)); });
 `;
 
 function buildDist(): void {
@@ -181,5 +204,42 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
     // Silent from ~6 s; 5 s timeout + up to one 1.25 s poll + 1 s tick late.
     expect(elapsed).toBeGreaterThan(10_000);
     expect(elapsed).toBeLessThan(16_000);
+  });
+
+  it("offload move: a callee that resumes elsewhere (re-INVITE) gets the media at its new port, via userspace and then the kernel again", async () => {
+    const relay = lab.spawn("relay", "node", ["--input-type=module", "-e", MOVE_RELAY, join(process.cwd(), "dist/media/relay.js"), join(process.cwd(), "dist/log.js"), "3000"]);
+    const { a, b } = JSON.parse(await waitForLine(relay, /^\{"a"/, 20_000)) as { a: number; b: number };
+    // The caller talks for 8 s; the callee from port 6000 for 3 s, then from 6100 from 3.5 s to past the caller's end.
+    const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "400", "0"]);
+    const oldCallee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "150", "0"]);
+    const newCallee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6100", "198.18.41.1", String(b), "250", "3500"]);
+    // Listen from the start: lines printed before a waiter is attached are lost.
+    const results = Promise.all([phoneResult(caller), phoneResult(oldCallee), phoneResult(newCallee)]);
+    const beforeLine = waitForLine(relay, /"ev":"before"/, 10_000);
+    const movedLine = waitForLine(relay, /"ev":"moved"/, 10_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"])).toContain("dnat to 198.18.41.2:6000");
+    expect((JSON.parse(await beforeLine) as { offloaded: boolean }).offloaded).toBe(true);
+    expect((JSON.parse(await movedLine) as { offloaded: boolean }).offloaded).toBe(false); // out of the kernel at once
+    await new Promise((r) => setTimeout(r, 2500)); // ~5.5 s: the new port is latched and offloaded
+    const table = lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"]);
+    expect(table).toContain("dnat to 198.18.41.2:6100");
+    expect(table).not.toContain("198.18.41.2:6000");
+    const [rc, ro, rn] = await results;
+    // The caller's last ~5 s (~250 packets) reach the new port, through the kernel again after
+    // ~3.5 s; a few go to the old port while the old rules are being removed. Without a fresh
+    // conntrack zone, the old entry kept sending them to 6000 and the new port got none.
+    expect(rn.received).toBeGreaterThanOrEqual(200);
+    expect(rn.sources).toEqual([`198.18.41.1:${b}`]);
+    // The old port had the media until the move (and while the old rules were being removed).
+    expect(ro.received).toBeGreaterThanOrEqual(120);
+    // The caller hears the callee from both ports (150 + ~220 until it stops), always from the gateway's port.
+    expect(rc.received).toBeGreaterThanOrEqual(320);
+    expect(rc.sources).toEqual([`198.18.40.1:${a}`]);
+    const endLine = waitForLine(relay, /"ev":"end"/, 5_000);
+    relay.kill("SIGTERM");
+    const end = JSON.parse(await endLine) as { offloaded: boolean; b: { rtpPort: number } };
+    expect(end.offloaded).toBe(true);
+    expect(end.b.rtpPort).toBe(6100);
   });
 });
