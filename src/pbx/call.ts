@@ -425,14 +425,17 @@ export class Call implements MidCallPort {
   /**
    * A phone's flow moved (its NAT mapping changed and it re-registered from `to`): requests
    * to its legs (BYE, re-INVITE, ACK) follow it, or they would go to a mapping that no
-   * longer reaches it and the phone would stay "in call" after the other side hung up.
+   * longer reaches it and the phone would stay "in call" after the other side hung up; and
+   * the relay relearns where its media comes from.
    */
   retarget(from: Endpoint, to: Endpoint): void {
     const same = (e: Endpoint) => e.address === from.address && e.port === from.port;
     for (const leg of [this.a, ...this.bLegs]) {
       if (leg.net !== this.host.lan || !same(leg.peer)) continue;
       leg.peer = { address: to.address, port: to.port };
-      this.log.info({ side: leg.side, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}` }, "phone moved: its requests follow");
+      // Its RTP comes from a new NAT mapping too: the relay learns the new source again.
+      if (this.state === "answered" && (leg === this.a || leg === this.winner)) this.media.peerMoved?.(leg.side);
+      this.log.info({ side: leg.side, from: `${from.address}:${from.port}`, to: `${to.address}:${to.port}` }, "phone moved: its requests and media follow");
     }
   }
 

@@ -19,6 +19,12 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   let b: TestPhone;
   let b2: TestPhone;
   let events: CallEvent[];
+  /** Which sides the calls' media were told moved (CallMedia.peerMoved). */
+  let moves: string[];
+  /** SDP passes through unchanged, as passThroughMedia, and moves are recorded. */
+  const media: CallMediaFactory = {
+    create: async () => ({ fromSide: (_from, sdp) => sdp, release: () => undefined, peerMoved: (side) => void moves.push(side) }),
+  };
 
   /** 801 and 802 registered, 801 calling 802, answered and ACKed through. */
   const answered = async (): Promise<void> => {
@@ -30,7 +36,9 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   };
 
   beforeEach(async () => {
+    moves = [];
     rig = new PbxRig({
+      media,
       extensions: [
         { number: "801", password: "secret801", name: "Alice" },
         { number: "802", password: "secret802", name: "Bob" },
@@ -163,11 +171,12 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(b.received.some((r) => r.method === "INVITE")).toBe(false);
   });
 
-  it("a phone whose flow moves mid-call (re-registered from a new NAT mapping) gets its BYE at the new address", async () => {
+  it("a phone whose flow moves mid-call (re-registered from a new NAT mapping) gets its BYE at the new address, and its media is relearnt", async () => {
     await answered();
     const moved = rig.addPhone({ address: "198.18.0.42", port: 41000 }, "802");
     const binding = registrar.lookup("802")[0]!;
     registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
+    expect(moves).toEqual(["b"]);
     expect((await a.bye()).status).toBeGreaterThanOrEqual(200);
     await until(() => moved.received.some((r) => r.method === "BYE"));
     expect(b.received.some((r) => r.method === "BYE")).toBe(false);
