@@ -119,13 +119,22 @@ describe("DigestServer", () => {
     });
   });
 
-  it("binds the credentials to the Request-URI's resource (RFC 3261 §22.4)", () => {
-    const { server, lookup, answer } = setup();
+  it("binds qop-less credentials to the Request-URI's resource (RFC 3261 §22.4)", () => {
+    const { server, lookup, answer } = setup({ qop: false });
     const ch = server.challenge({ proxy: true });
     const v = answer(ch, { method: "INVITE", uri: "sip:802@198.18.2.1" });
     // Replayed toward another number: refused before the hash is even looked at.
     expect(server.verify(v, "INVITE", lookup, parseUri("sip:0312345678@198.18.2.1"))).toEqual({ ok: false, reason: "uri-mismatch", user: "801" });
     expect(server.verify(v, "INVITE", lookup, parseUri("sip:802@198.18.2.1;transport=udp"))).toEqual({ ok: true, user: "801" });
+  });
+
+  it("with qop=auth the nonce-count guards against replay, so a fixed digest uri (SIPp's) is accepted once", () => {
+    const { server, lookup, answer } = setup();
+    const ch = server.challenge({ proxy: true });
+    const v = answer(ch, { method: "INVITE", uri: "sip:127.0.0.1:5070" });
+    expect(server.verify(v, "INVITE", lookup, parseUri("sip:1500@127.0.0.1"))).toEqual({ ok: true, user: "801" });
+    // The same credentials again, toward another number: a replay.
+    expect(server.verify(v, "INVITE", lookup, parseUri("sip:1501@127.0.0.1"))).toMatchObject({ ok: false, reason: "replay" });
   });
 
   it("compares digest-uri and Request-URI by scheme, user, host and port", () => {

@@ -197,10 +197,14 @@ export class DigestServer {
       return { ok: false, reason: "malformed", user };
     }
     if (realm !== this.realm) return { ok: false, reason: "realm-mismatch", user };
-    // RFC 3261 §22.4: the digest-uri must point at the same resource as the Request-URI, or
-    // credentials captured for one request could be replayed to reach another (without qop,
-    // a nonce's responses are reusable until it expires).
-    if (requestUri !== undefined && !sameResource(uri, requestUri)) return { ok: false, reason: "uri-mismatch", user };
+    // RFC 3261 §22.4: the digest-uri should point at the same resource as the Request-URI,
+    // or credentials captured for one request could be replayed to reach another. That
+    // threat exists without qop (RFC 2069 clients: a nonce's response is reusable until the
+    // nonce expires); with qop=auth every response is bound to a nonce-count this server
+    // refuses to see twice (below), so a captured one cannot be reused for any URI. The
+    // check is made where it protects: load tools such as SIPp compute the digest over one
+    // fixed uri for every call, and phones always use their Request-URI.
+    if (requestUri !== undefined && p.get("qop") === undefined && !sameResource(uri, requestUri)) return { ok: false, reason: "uri-mismatch", user };
     const algorithm = parseAlgorithm(p.get("algorithm"));
     if (!algorithm) return { ok: false, reason: "bad-algorithm", user };
     const age = this.nonceAge(nonce);
