@@ -329,7 +329,8 @@ async function main() {
         const uas = { dir: uasDir, child: sipp(uasDir, target, "uas-answer.xml", ["-p", String(PORTS.uas), "-timeout", `${stepS + 90}s`]) };
         await waitBound(PORTS.uas);
         // The digest uri cannot follow each call's Request-URI (SIPp takes one -auth_uri per
-        // process), so it is SIPp's default sip:HOST:PORT; a server must not insist on equality.
+        // process), so it is SIPp's default sip:HOST:PORT. SIPp answers qop=auth, whose
+        // nonce-count guards replays, so the gateway checks the uri only for qop-less digests.
         const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000"], server.pid, uas);
         rows.push({ system, load: "call", ...r });
         log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} % (others on core 0: ${r.other.toFixed(0)} %), socket drops ${r.drops}, peak open ${r.peak}${r.spikes.length ? ` (spikes at s ${r.spikes.join(",")})` : ""} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
