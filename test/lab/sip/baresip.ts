@@ -38,11 +38,22 @@ export function toneWav(seconds: number, hz = 440): Buffer {
   return b;
 }
 
+/** What differs between the labs' baresip phones. */
+export interface BaresipOptions {
+  /** Length of the tone aufile plays as the microphone (it stops at its end). Default 20 s. */
+  toneSeconds?: number;
+  toneHz?: number;
+  /** Load stdio.so: keys and `/commands` on stdin drive the phone live. */
+  stdio?: boolean;
+  /** baresip's account answermode (auto: answers an incoming INVITE at once). */
+  answermode?: "auto" | "manual";
+}
+
 /** Writes config, accounts and the tone into `dir` (baresip -f dir). */
-export function writeBaresipConfig(dir: string, a: BaresipAccount): void {
+export function writeBaresipConfig(dir: string, a: BaresipAccount, o: BaresipOptions = {}): void {
   mkdirSync(dir, { recursive: true });
   const tone = join(dir, "tone.wav");
-  writeFileSync(tone, toneWav(20));
+  writeFileSync(tone, toneWav(o.toneSeconds ?? 20, o.toneHz));
   const config = [
     "poll_method\tepoll",
     `sip_listen\t${a.localAddr}:5060`,
@@ -54,6 +65,7 @@ export function writeBaresipConfig(dir: string, a: BaresipAccount): void {
     "ausrc_channels\t1",
     "rtp_ports\t40000-40099",
     "module_path\t/usr/lib/baresip/modules",
+    ...(o.stdio ? ["module\tstdio.so"] : []),
     "module\tg711.so",
     "module\taufile.so",
     "module\talsa.so",
@@ -63,10 +75,11 @@ export function writeBaresipConfig(dir: string, a: BaresipAccount): void {
   ].join("\n");
   writeFileSync(join(dir, "config"), config);
   const regint = a.regint ?? 600;
-  writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${regint};audio_codecs=PCMU\n`);
-  // baresip asks for these on first start otherwise.
+  const answer = o.answermode ? `;answermode=${o.answermode}` : "";
+  writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${regint};audio_codecs=PCMU${answer}\n`);
+  // baresip asks for these on first start otherwise; one instance id per phone.
   writeFileSync(join(dir, "contacts"), "");
-  writeFileSync(join(dir, "uuid"), "a6b7c8d9-0000-4000-8000-000000000001\n");
+  writeFileSync(join(dir, "uuid"), `a6b7c8d9-0000-4000-8000-${a.number.padStart(12, "0").slice(-12)}\n`);
 }
 
 export interface BaresipRun {

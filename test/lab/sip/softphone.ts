@@ -3,10 +3,9 @@
  * baresip driven live through its stdio UI, and one tshark on the gateway's bridge that sees
  * both legs' SIP and RTP.
  *
- * Copied rather than shared (the task owns this file only): buildSipLab() of topology.ts hard-codes
- * 198.18.2.0/24 (the SIP lab's) and capture.ts leaves SIP out of its capture; here the re-INVITEs
- * and the media must be read from one capture, in time order. The gateway is gateway-process.ts's
- * startGateway (media.timeout_s through its mediaTimeoutS).
+ * The hosts are topology.ts's on 198.18.12.0/24, the phones baresip.ts's recipe with stdio.so,
+ * the gateway gateway-process.ts's. The capture is its own: capture.ts leaves SIP out, and here
+ * the re-INVITEs and the media must be read from one capture, in time order.
  *
  * baresip 1.0.0 (Debian) facts this relies on:
  * - `stdio.so` reads keys from stdin even when it is a pipe (it warns "could not setup terminal"
@@ -16,22 +15,18 @@
  *   ends the event (three end packets, RFC 4733 §2.5.1.4).
  * - It echoes what is typed ("//h/ho/hol/hold"): wait for baresip's own words, never for a command.
  */
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { writeFileSync, mkdirSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Lab } from "../netns.js";
-import { toneWav, type BaresipAccount } from "./baresip.js";
+import { writeBaresipConfig, type BaresipAccount } from "./baresip.js";
+import { buildSipLab, type Phone } from "./topology.js";
 
 export const SOFTPHONE_LAB_PREFIX = "hgwsph";
 /** 198.18.12.0/24: no other lab file uses it (0, 1, 2, 4, 5, 9, 40, 41 and 128/17 are taken). */
 export const SOFTPHONE_GATEWAY_ADDR = "198.18.12.1";
 
-export interface LabPhone {
-  number: string;
-  password: string;
-  host: string;
-  addr: string;
-}
+export type LabPhone = Phone;
 
 export interface SoftphoneLab {
   gatewayHost: string;
@@ -41,31 +36,10 @@ export interface SoftphoneLab {
   phones: LabPhone[];
 }
 
-/** Gateway namespace with a bridge, one namespace per phone joined to it (topology.ts's shape). */
+/** Gateway namespace with a bridge, one namespace per phone joined to it: topology.ts's lab on its own /24. */
 export function buildSoftphoneLab(lab: Lab, numbers: string[]): SoftphoneLab {
-  const gatewayHost = "gw";
-  lab.addHost(gatewayHost);
-  lab.exec(gatewayHost, "ip", ["link", "add", "br0", "type", "bridge"]);
-  lab.exec(gatewayHost, "ip", ["addr", "add", `${SOFTPHONE_GATEWAY_ADDR}/24`, "dev", "br0"]);
-  lab.exec(gatewayHost, "ip", ["link", "set", "br0", "up"]);
-  const phones = numbers.map((number, i) => {
-    const host = `p${number}`;
-    const addr = `198.18.12.${11 + i}`;
-    lab.addHost(host);
-    // Created in the root namespace first: short, and unique per run and per lab file.
-    const gwEnd = `hph${number}g${process.pid % 1000}`;
-    const phoneEnd = `hph${number}p${process.pid % 1000}`;
-    execFileSync("ip", ["link", "add", gwEnd, "type", "veth", "peer", "name", phoneEnd]);
-    execFileSync("ip", ["link", "set", gwEnd, "netns", lab.ns(gatewayHost)]);
-    execFileSync("ip", ["link", "set", phoneEnd, "netns", lab.ns(host)]);
-    lab.exec(gatewayHost, "ip", ["link", "set", gwEnd, "master", "br0"]);
-    lab.exec(gatewayHost, "ip", ["link", "set", gwEnd, "up"]);
-    lab.exec(host, "ip", ["link", "set", phoneEnd, "name", "eth0"]);
-    lab.exec(host, "ip", ["addr", "add", `${addr}/24`, "dev", "eth0"]);
-    lab.exec(host, "ip", ["link", "set", "eth0", "up"]);
-    return { number, password: `secret${number}`, host, addr };
-  });
-  return { gatewayHost, gatewayAddr: SOFTPHONE_GATEWAY_ADDR, bridge: "br0", phones };
+  const net = buildSipLab(lab, numbers, { subnet: "198.18.12", vethTag: "hph", dropUnreachable: false });
+  return { ...net, bridge: "br0" };
 }
 
 export interface Softphone {
@@ -91,33 +65,7 @@ export interface Softphone {
  * `maxS` bounds its life (-t) in case the test never gets to quit it.
  */
 export function startSoftphone(lab: Lab, host: string, dir: string, a: BaresipAccount & { answermode?: "auto" | "manual" }, o: { maxS: number; toneSeconds: number; toneHz?: number }): Softphone {
-  mkdirSync(dir, { recursive: true });
-  const tone = join(dir, "tone.wav");
-  writeFileSync(tone, toneWav(o.toneSeconds, o.toneHz));
-  const config = [
-    "poll_method\tepoll",
-    `sip_listen\t${a.localAddr}:5060`,
-    "sip_trans_def\tudp",
-    `audio_source\taufile,${tone}`,
-    "audio_player\talsa,null",
-    "audio_alert\talsa,null",
-    "ausrc_srate\t8000",
-    "ausrc_channels\t1",
-    "rtp_ports\t40000-40099",
-    "module_path\t/usr/lib/baresip/modules",
-    "module\tstdio.so",
-    "module\tg711.so",
-    "module\taufile.so",
-    "module\talsa.so",
-    "module_app\taccount.so",
-    "module_app\tmenu.so",
-    "",
-  ].join("\n");
-  writeFileSync(join(dir, "config"), config);
-  const answer = a.answermode ? `;answermode=${a.answermode}` : "";
-  writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${a.regint ?? 600};audio_codecs=PCMU${answer}\n`);
-  writeFileSync(join(dir, "contacts"), "");
-  writeFileSync(join(dir, "uuid"), `a6b7c8d9-0000-4000-8000-000000000${a.number}\n`);
+  writeBaresipConfig(dir, a, { toneSeconds: o.toneSeconds, toneHz: o.toneHz, stdio: true, answermode: a.answermode });
 
   const child = lab.spawn(host, "baresip", ["-f", dir, "-t", String(o.maxS)], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";

@@ -23,19 +23,32 @@ export interface SipLab {
   phones: Phone[];
 }
 
-export function buildSipLab(lab: Lab, numbers: string[] = ["801", "802"]): SipLab {
+/** Another lab file's copy of this topology: its own /24 and veth names, so the files never collide. */
+export interface SipLabShape {
+  /** The first three octets of the /24, e.g. "198.18.12": the gateway is .1, phones .11 up. */
+  subnet: string;
+  /** Three letters in the veth names (made in the root namespace: unique per lab file). */
+  vethTag: string;
+  /** Drop the phones' ICMP port-unreachable (SIPp's -rtp_echo needs it; see below). */
+  dropUnreachable: boolean;
+}
+
+const SIP_LAB_SHAPE: SipLabShape = { subnet: "198.18.2", vethTag: "hgs", dropUnreachable: true };
+
+export function buildSipLab(lab: Lab, numbers: string[] = ["801", "802"], shape: SipLabShape = SIP_LAB_SHAPE): SipLab {
   const gatewayHost = "gw";
+  const gatewayAddr = `${shape.subnet}.1`;
   lab.addHost(gatewayHost);
   lab.exec(gatewayHost, "ip", ["link", "add", "br0", "type", "bridge"]);
-  lab.exec(gatewayHost, "ip", ["addr", "add", `${GATEWAY_ADDR}/24`, "dev", "br0"]);
+  lab.exec(gatewayHost, "ip", ["addr", "add", `${gatewayAddr}/24`, "dev", "br0"]);
   lab.exec(gatewayHost, "ip", ["link", "set", "br0", "up"]);
   const phones: Phone[] = numbers.map((number, i) => {
     const host = `p${number}`;
-    const addr = `198.18.2.${11 + i}`;
+    const addr = `${shape.subnet}.${11 + i}`;
     lab.addHost(host);
     // veth names are created in the root namespace first: keep them short and unique per run.
-    const gwEnd = `hgs${number}g${process.pid % 1000}`;
-    const phoneEnd = `hgs${number}p${process.pid % 1000}`;
+    const gwEnd = `${shape.vethTag}${number}g${process.pid % 1000}`;
+    const phoneEnd = `${shape.vethTag}${number}p${process.pid % 1000}`;
     execFileSync("ip", ["link", "add", gwEnd, "type", "veth", "peer", "name", phoneEnd]);
     execFileSync("ip", ["link", "set", gwEnd, "netns", lab.ns(gatewayHost)]);
     execFileSync("ip", ["link", "set", phoneEnd, "netns", lab.ns(host)]);
@@ -44,12 +57,14 @@ export function buildSipLab(lab: Lab, numbers: string[] = ["801", "802"]): SipLa
     lab.exec(host, "ip", ["link", "set", phoneEnd, "name", "eth0"]);
     lab.exec(host, "ip", ["addr", "add", `${addr}/24`, "dev", "eth0"]);
     lab.exec(host, "ip", ["link", "set", "eth0", "up"]);
-    // SIPp's -rtp_echo listens on the media port and port+2, not on RTCP's port+1: the ICMP
-    // port-unreachable it would send back makes a peer (baresip) end its call with ECONNRESET.
-    lab.exec(host, "nft", ["add", "table", "inet", "lab"]);
-    lab.exec(host, "nft", ["add", "chain", "inet", "lab", "out", "{ type filter hook output priority 0; }"]);
-    lab.exec(host, "nft", ["add", "rule", "inet", "lab", "out", "icmp", "type", "destination-unreachable", "drop"]);
+    if (shape.dropUnreachable) {
+      // SIPp's -rtp_echo listens on the media port and port+2, not on RTCP's port+1: the ICMP
+      // port-unreachable it would send back makes a peer (baresip) end its call with ECONNRESET.
+      lab.exec(host, "nft", ["add", "table", "inet", "lab"]);
+      lab.exec(host, "nft", ["add", "chain", "inet", "lab", "out", "{ type filter hook output priority 0; }"]);
+      lab.exec(host, "nft", ["add", "rule", "inet", "lab", "out", "icmp", "type", "destination-unreachable", "drop"]);
+    }
     return { number, password: `secret${number}`, host, addr };
   });
-  return { gatewayHost, gatewayAddr: GATEWAY_ADDR, phones };
+  return { gatewayHost, gatewayAddr, phones };
 }

@@ -6,11 +6,9 @@
  * how the phone side ends a call here. The output is kept live so a test can wait for the
  * registration before the call is placed.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import type { Lab } from "../netns.js";
-import { toneWav, writeBaresipConfig, type BaresipAccount, type BaresipRun } from "../sip/baresip.js";
+import { writeBaresipConfig, type BaresipAccount, type BaresipRun } from "../sip/baresip.js";
 
 export interface BaresipPhone {
   child: ChildProcess;
@@ -22,11 +20,8 @@ export interface BaresipPhone {
 }
 
 export function startAutoAnswerPhone(lab: Lab, host: string, dir: string, a: BaresipAccount, seconds: number, o: { toneSeconds?: number } = {}): BaresipPhone {
-  writeBaresipConfig(dir, a);
-  // The shared recipe's tone lasts 20 s and aufile stops at its end: a longer call needs a longer one.
-  if (o.toneSeconds) writeFileSync(join(dir, "tone.wav"), toneWav(o.toneSeconds));
-  // Same account line as the shared recipe, plus auto answer (baresip account parameter).
-  writeFileSync(join(dir, "accounts"), `<sip:${a.number}@${a.registrar}>;auth_pass=${a.password};regint=${a.regint ?? 600};audio_codecs=PCMU;answermode=auto\n`);
+  // The shared recipe with auto answer; a call longer than 20 s needs a longer tone (aufile stops at its end).
+  writeBaresipConfig(dir, a, { toneSeconds: o.toneSeconds, answermode: "auto" });
   const child = lab.spawn(host, "baresip", ["-f", dir, "-t", String(seconds)], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
