@@ -6,7 +6,6 @@
  */
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
-import { ownBuffer } from "./own-buffer.js";
 import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, type TransactionContext } from "./transaction.js";
 
 export abstract class ClientTransactionBase<T extends string, S extends string> extends TimedTransaction<T> implements ClientTransaction {
@@ -23,8 +22,7 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
     protected readonly user: ClientTransactionUser,
   ) {
     super(ctx);
-    // Kept until Terminated (32 s in an INVITE's Accepted): its own memory (own-buffer.ts).
-    this.wire = ownBuffer(serializeMessage(request));
+    this.wire = serializeMessage(request);
   }
 
   get method(): string {

@@ -12,7 +12,6 @@
  */
 import type { Endpoint } from "../message/types.js";
 import type { TimerWheel } from "./timer-wheel.js";
-import { ownBuffer } from "./own-buffer.js";
 
 interface Completed {
   readonly wire: Buffer;
@@ -44,8 +43,7 @@ export class CompletedStore {
     // Keys are template literals over slices of the datagram text: flattening copies out
     // the few bytes needed so the whole request text is not kept alive for 32 s.
     const k = flat(key);
-    // Likewise the wire: its own copy, not a slice pinning a shared pool slab (own-buffer.ts).
-    this.map.set(k, { wire: ownBuffer(wire), dest, toTag: toTag === "" ? "" : flat(toTag), due });
+    this.map.set(k, { wire, dest, toTag: toTag === "" ? "" : flat(toTag), due });
     const tick = Math.ceil(due / this.wheel.granularityMs);
     if (tick !== this.lastTick) {
       this.lastTick = tick;

@@ -16,7 +16,6 @@ import {
 } from "./invite-client-fsm.js";
 import { deriveRequest, header } from "./message-view.js";
 import { ClientTransactionBase } from "./client-transaction.js";
-import { ownBuffer } from "./own-buffer.js";
 
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientTimer, InviteClientState> implements InviteClientMachine {
   state: InviteClientState = "calling";
@@ -47,8 +46,8 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
 
   sendAck(res: SipResponse): void {
     const to = header(res, "to") ?? "";
-    // Built once and reused for retransmitted finals (same To, so the same ACK), until Timer D.
-    if (!this.ack || this.ack.to !== to) this.ack = { to, wire: ownBuffer(serializeMessage(deriveRequest(this.request, "ACK", to))) };
+    // Built once and reused for retransmitted finals (same To, so the same ACK).
+    if (!this.ack || this.ack.to !== to) this.ack = { to, wire: serializeMessage(deriveRequest(this.request, "ACK", to)) };
     this.ctx.transport.sendRaw(this.ack.wire, this.destination, this.sendError);
   }
 

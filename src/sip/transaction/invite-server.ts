@@ -13,7 +13,6 @@ import {
   type InviteServerState,
   type InviteServerTimer,
 } from "./invite-server-fsm.js";
-import { ownBuffer } from "./own-buffer.js";
 import { TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
 
 export class InviteServerTransaction extends TimedTransaction<InviteServerTimer> implements ServerTransaction, InviteServerMachine {
@@ -67,9 +66,7 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
   }
 
   sendResponse(res: SipResponse): void {
-    // A final's wire lives on (Timer G/H/I, or the 2xx's retransmission until the ACK and
-    // Accepted for 64·T1): its own memory; a provisional's is replaced soon (own-buffer.ts).
-    const wire = res.status >= 200 ? ownBuffer(serializeMessage(res)) : serializeMessage(res);
+    const wire = serializeMessage(res);
     this.lastResponse = res;
     this.lastWire = wire;
     this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);

@@ -5,7 +5,6 @@
  */
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
-import { ownBuffer } from "./own-buffer.js";
 import { header, tagOf } from "./message-view.js";
 import {
   nonInviteServerInput,
@@ -90,8 +89,7 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
   }
 
   sendResponse(res: SipResponse): void {
-    // The final's wire is kept until Timer J: its own memory (own-buffer.ts).
-    const wire = res.status >= 200 ? ownBuffer(serializeMessage(res)) : serializeMessage(res);
+    const wire = serializeMessage(res);
     this.lastWire = wire;
     if (res.status >= 200) {
       // Completed: only the wire form is needed from here on.
