@@ -66,3 +66,20 @@ describe("relay call media", () => {
     await relay.close();
   });
 });
+
+describe("relay call media after release", () => {
+  it("lets go of the relay session (an ended call lingers 64*T1), and still answers SDP with its ports", async () => {
+    const net = new FakeUdpNetwork();
+    const clock = new ManualClock(1_000);
+    const relay = await MediaRelay.create({ bindAddress: GW, portMin: 50100, portMax: 50199, log: silentLogger(), clock, mediaTimeoutMs: 10_000, bindSocket: net.bind, connectLatched: false });
+    const media = await relayMediaFactory(relay).create("call-2");
+    const before = sdpMediaTarget(media.fromSide("a", sdp("198.18.0.10", 4000), GW))!;
+    expect(media.release("test")).toBeDefined();
+    expect((media as unknown as { session?: unknown }).session).toBeUndefined();
+    expect(media.release("again")).toBeUndefined();
+    // A late retransmission's SDP is still rewritten to the same ports; nothing throws.
+    expect(sdpMediaTarget(media.fromSide("a", sdp("198.18.0.10", 4000), GW))!.rtpPort).toBe(before.rtpPort);
+    media.peerMoved?.("a");
+    await relay.close();
+  });
+});

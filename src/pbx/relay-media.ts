@@ -4,7 +4,7 @@
  * from (latching expectation) and whether it is on hold.
  */
 import type { MediaRelay } from "../media/relay.js";
-import type { RelaySession } from "../media/relay-session.js";
+import type { RelaySession, SidePorts } from "../media/relay-session.js";
 import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
 import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
 
@@ -20,30 +20,41 @@ export function relayMediaFactory(relay: MediaRelay): CallMediaFactory {
 class RelayCallMedia implements CallMedia {
   /** `side` is the leg whose phone went silent (the relay's timeout is per side). */
   onTimeout?: (side?: CallSide) => void;
-  private released = false;
+  /**
+   * Dropped at release: an ended call stays reachable for 64*T1 (its dialogs and
+   * transactions linger for retransmissions), and its closed sockets, latches and stats
+   * must not stay with it (at hundreds of calls per second they fill the heap).
+   */
+  private session: RelaySession | undefined;
+  /** The gateway's ports per side, kept for SDP after release (late retransmissions). */
+  private readonly ports: { a: SidePorts; b: SidePorts };
 
-  constructor(private readonly session: RelaySession) {
+  constructor(session: RelaySession) {
+    this.session = session;
+    this.ports = { a: session.a, b: session.b };
     session.on("timeout", (_s, side) => this.onTimeout?.(side));
   }
 
   fromSide(from: CallSide, sdp: string, advertise: string): string {
     const target = sdpMediaTarget(sdp);
-    if (target) {
-      if (!target.hold) this.session.setExpectedPeer(from, { address: target.address, rtpPort: target.rtpPort, rtcpPort: target.rtcpPort });
-      this.session.hold(from, target.hold);
+    const session = this.session;
+    if (target && session) {
+      if (!target.hold) session.setExpectedPeer(from, { address: target.address, rtpPort: target.rtpPort, rtcpPort: target.rtcpPort });
+      session.hold(from, target.hold);
     }
     // The other side sends to the gateway's ports of its own side.
-    const other = from === "a" ? this.session.b : this.session.a;
+    const other = from === "a" ? this.ports.b : this.ports.a;
     return rewriteSdp(sdp, { address: advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
   }
 
   peerMoved(side: CallSide): void {
-    if (!this.released) this.session.relearn(side);
+    this.session?.relearn(side);
   }
 
   release(reason: string): unknown {
-    if (this.released) return undefined;
-    this.released = true;
-    return this.session.release(reason);
+    const session = this.session;
+    if (!session) return undefined;
+    this.session = undefined;
+    return session.release(reason);
   }
 }
