@@ -1,43 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../clock.js";
-import { silentLogger } from "../log.js";
-import { FakeUdpNetwork } from "./fake-udp.js";
 import type { MediaOffload, OffloadFlow } from "./offload.js";
-import { MediaRelay } from "./relay.js";
+import { CALLEE, CALLER, GW, relayRig, rtp } from "./test-relay-rig.js";
 
-const GW = "198.18.0.1";
-const CALLER = "198.18.0.10";
-const CALLEE = "198.18.1.20";
-
-function rtp(seq: number, ts = seq * 160): Buffer {
-  const b = Buffer.alloc(172);
-  b[0] = 0x80;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE(ts >>> 0, 4);
-  b.writeUInt32BE(0xabcdef01, 8);
-  return b;
-}
-
-async function setup(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number; connect?: boolean } = {}) {
-  const net = new FakeUdpNetwork();
-  const clock = new ManualClock(1_000_000);
-  let hr = 0;
-  const relay = await MediaRelay.create({
-    bindAddress: GW,
-    portMin: 50000,
-    portMax: opts.portMax ?? 50099,
-    log: silentLogger(),
-    clock,
-    mediaTimeoutMs: opts.timeoutMs ?? 60_000,
-    bindSocket: net.bind,
-    hrNow: () => hr,
-    offloadImpl: opts.offload,
-    connectLatched: opts.connect ?? false,
-  });
-  const caller = await net.bind(CALLER, 4000);
-  const callee = await net.bind(CALLEE, 6000);
-  return { net, clock, relay, caller, callee, setHr: (t: number) => (hr = t) };
-}
+/** The shared relay rig: fake UDP, a manual clock, a caller at 4000 and a callee at 6000. */
+const setup = relayRig;
 
 describe("MediaRelay", () => {
   it("allocates even RTP ports with RTCP at +1 for both sides", async () => {

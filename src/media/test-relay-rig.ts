@@ -12,11 +12,11 @@ export const GW = "198.18.0.1";
 export const CALLER = "198.18.0.10";
 export const CALLEE = "198.18.1.20";
 
-export function rtp(seq: number): Buffer {
+export function rtp(seq: number, ts = seq * 160): Buffer {
   const b = Buffer.alloc(172);
   b[0] = 0x80;
   b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE((seq * 160) >>> 0, 4);
+  b.writeUInt32BE(ts >>> 0, 4);
   b.writeUInt32BE(0xabcdef01, 8);
   return b;
 }
@@ -85,6 +85,8 @@ export async function flush(): Promise<void> {
 export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number; connect?: boolean } = {}) {
   const net = new FakeUdpNetwork();
   const clock = new ManualClock(1_000_000);
+  /** The relay's high-resolution clock (jitter), set by the test. */
+  let hr = 0;
   const relay = await MediaRelay.create({
     bindAddress: GW,
     portMin: 50000,
@@ -93,7 +95,7 @@ export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffloa
     clock,
     mediaTimeoutMs: opts.timeoutMs ?? 60_000,
     bindSocket: net.bind,
-    hrNow: () => 0,
+    hrNow: () => hr,
     offloadImpl: opts.offload,
     connectLatched: opts.connect ?? false,
   });
@@ -105,5 +107,5 @@ export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffloa
     await flush();
     await relay.idle();
   };
-  return { net, clock, relay, caller, callee, phone, settle, flush };
+  return { net, clock, relay, caller, callee, phone, settle, flush, setHr: (t: number) => (hr = t) };
 }
