@@ -8,23 +8,21 @@
  * the P-CSCF front's log (raw datagrams), SIPp's traces, tshark on the access link.
  * About 2 minutes, most of it the refreshed call (Session-Expires 90, the gateway's minimum).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
-import { startNgn, type Ngn, type PcscfEvent, type SippRun as NgnRun } from "./ngn/emulator.js";
+import type { Ngn, PcscfEvent, SippRun as NgnRun } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
 import { ALLOWED_METHODS, allowProblems, answerProblems, outboundInviteProblems, registerProblems, sdpOrigin } from "./ngn/rules.js";
-import { gatewayBuilt } from "./sip/gateway-process.js";
 import { credentials, runSipp, type SippResult, type SippRun } from "./sip/sipp.js";
-import { buildSipLab, type Phone, type SipLab } from "./sip/topology.js";
+import type { Phone, SipLab } from "./sip/topology.js";
 import { find, parseTrace, summarize } from "./sip/trace.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
 import { TrunkGateway } from "./trunk/gateway-run.js";
 import { startRtpCapture, type RtpCaptureResult } from "./trunk/rtp-capture.js";
-import { toneUlaw } from "./trunk/tone-ulaw.js";
+import { startTrunkLab } from "./trunk/trunk-lab.js";
 
 const ready = labReady("trunk strict lab", ["sipp", "baresip", "dnsmasq", "tshark", "nft", "ss"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,18 +65,16 @@ describe.skipIf(!ready)("NGN trunk: what the gateway sends, as strict as NGN.md"
   }
 
   beforeAll(async () => {
-    if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build`");
-    dir = mkdtempSync(join(tmpdir(), "hgw-trunk-strict-"));
     lab = new Lab("hgwtks");
-    net = buildSipLab(lab, ["801", "802"]);
-    phone = net.phones[0]!;
-    phone2 = net.phones[1]!;
-    ngn = await startNgn(lab, { wanHost: net.gatewayHost, grantExpires: GRANT_S, outbound: { reliable183: true, ringMs: 300, answerMs: 500, byeWaitMs: 20_000 } });
-    writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
-    gw = new TrunkGateway(lab, net.gatewayHost, dir);
     // The gateway's own register_expires (3600, NGN.md) and a media timeout longer than a gap.
-    gw.start({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), registerExpires: null, mediaTimeoutS: 10 });
-    const reg = await runSipp(lab, sipp("reg.xml", { inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 }));
+    const t = await startTrunkLab(lab, {
+      dirPrefix: "hgw-trunk-strict-",
+      ngn: { grantExpires: GRANT_S, outbound: { reliable183: true, ringMs: 300, answerMs: 500, byeWaitMs: 20_000 } },
+      gateway: { registerExpires: null, mediaTimeoutS: 10 },
+      sippName: (sc) => `${++seq}-strict-${sc.replace(".xml", "")}`,
+    });
+    ({ net, phone, phone2, ngn, gw, dir } = t);
+    const reg = t.registration;
     expect(reg.code, reg.output).toBe(0);
     await until(() => ngn.sipLog.some((e) => e.note === "200 registered"), 30_000, "registered with the NGN");
   }, 60_000);

@@ -6,26 +6,25 @@
  * call, RTP through the relay), BYE the NGN when a phone vanishes, recover from a registrar
  * outage, follow a lease change, and never send OPTIONS.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
-import { startNgn, type Ngn } from "./ngn/emulator.js";
+import type { Ngn } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
 import { ALLOWED_METHODS } from "./ngn/rules.js";
 import { startCapture } from "./sip/capture.js";
-import { CLI, gatewayBuilt } from "./sip/gateway-process.js";
+import { CLI } from "./sip/gateway-process.js";
 import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
-import { buildSipLab, type Phone, type SipLab } from "./sip/topology.js";
+import type { Phone, SipLab } from "./sip/topology.js";
 import { find, header, parseTrace, readTrace, summarize, userOf } from "./sip/trace.js";
 import { SCENARIOS } from "./sip/sipp.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
 import { TrunkGateway } from "./trunk/gateway-run.js";
 import { startRtpCapture } from "./trunk/rtp-capture.js";
-import { toneUlaw } from "./trunk/tone-ulaw.js";
+import { startTrunkLab, type TrunkLab } from "./trunk/trunk-lab.js";
 
 const TRUNK_DIR = join(dirname(fileURLToPath(import.meta.url)), "trunk");
 const TRUNK_SCENARIOS = join(TRUNK_DIR, "scenarios");
@@ -42,7 +41,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
   let phone2: Phone;
   let seq = 0;
 
-  const gatewayConfig = (more: { dnd?: boolean } = {}) => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...more });
+  let gatewayConfig: TrunkLab["config"];
   const gwLog = () => (gw?.lines ?? []).slice(-40).join("\n");
   const ngnNotes = () =>
     ngn.sipLog
@@ -66,17 +65,11 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
   }
 
   beforeAll(async () => {
-    if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
-    dir = mkdtempSync(join(tmpdir(), "hgw-trunk-lab-"));
     lab = new Lab("hgwtrk");
-    net = buildSipLab(lab, ["801", "802"]);
-    phone = net.phones[0]!;
-    phone2 = net.phones[1]!;
-    ngn = await startNgn(lab, { wanHost: net.gatewayHost });
-    writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
-    gw = new TrunkGateway(lab, net.gatewayHost, dir);
-    gw.start(gatewayConfig());
-    const reg = await runSipp(lab, sipp("reg.xml", { inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 }));
+    const t = await startTrunkLab(lab, { dirPrefix: "hgw-trunk-lab-", sippName: (sc) => `${++seq}-trunk-${sc.replace(".xml", "")}` });
+    ({ net, phone, phone2, ngn, gw, dir } = t);
+    gatewayConfig = t.config;
+    const reg = t.registration;
     expect(reg.code, `phone registration\n${why()}`).toBe(0);
   }, 60_000);
 

@@ -1,0 +1,50 @@
+/**
+ * The trunk labs' common bring-up: the SIP lab's hosts (gateway + phones 801, 802), the NGN
+ * emulator on the gateway's WAN port, the built gateway started with nothing but
+ * `wan.interface` for the line, and phone 801 registered to it by SIPp (digest).
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Lab } from "../netns.js";
+import { startNgn, type Ngn, type NgnOptions } from "../ngn/emulator.js";
+import { NGN_LAB } from "../ngn/addresses.js";
+import { gatewayBuilt } from "../sip/gateway-process.js";
+import { credentials, runSipp, type SippResult, type SippRun } from "../sip/sipp.js";
+import { buildSipLab, type Phone, type SipLab } from "../sip/topology.js";
+import { TrunkGateway, type TrunkGatewayConfig } from "./gateway-run.js";
+import { toneUlaw } from "./tone-ulaw.js";
+
+export interface TrunkLab {
+  net: SipLab;
+  phone: Phone;
+  phone2: Phone;
+  ngn: Ngn;
+  gw: TrunkGateway;
+  /** The run's work directory (SIPp traces, configs, the tone). */
+  dir: string;
+  /** The gateway's config for this lab, with `more` on top (restart with gw.start(config(...))). */
+  config(more?: Partial<TrunkGatewayConfig>): TrunkGatewayConfig;
+  /** The SIPp registration of phone 801, already run. */
+  registration: SippResult;
+}
+
+/**
+ * Brings the lab up in `lab`; `name` tags the SIPp run. The caller checks `registration` (and
+ * owns teardown: gw.stop(), ngn.stop(), lab.destroy(), ngn.removeFiles(), rm dir).
+ */
+export async function startTrunkLab(lab: Lab, o: { dirPrefix: string; ngn?: Omit<NgnOptions, "wanHost">; gateway?: Partial<TrunkGatewayConfig>; sippName: (scenario: string) => string }): Promise<TrunkLab> {
+  if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
+  const dir = mkdtempSync(join(tmpdir(), o.dirPrefix));
+  const net = buildSipLab(lab, ["801", "802"]);
+  const phone = net.phones[0]!;
+  const phone2 = net.phones[1]!;
+  const ngn = await startNgn(lab, { wanHost: net.gatewayHost, ...o.ngn });
+  writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
+  const config = (more: Partial<TrunkGatewayConfig> = {}): TrunkGatewayConfig => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...o.gateway, ...more });
+  const gw = new TrunkGateway(lab, net.gatewayHost, dir);
+  gw.start(config());
+  const run: SippRun = { scenario: "reg.xml", host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: o.sippName("reg.xml"), inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 };
+  const registration = await runSipp(lab, run);
+  return { net, phone, phone2, ngn, gw, dir, config, registration };
+}
