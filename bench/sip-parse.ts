@@ -20,7 +20,7 @@ import {
   topVia,
   type SipRequest,
 } from "../src/sip/message/index.js";
-import { LINPHONE_REGISTER, MICROSIP_INVITE } from "../src/sip/message/fixtures.js";
+import { LINPHONE_REGISTER, MICROSIP_INVITE } from "../test/support/sip/messages.js";
 
 const SECONDS = Number(process.argv[2] ?? 2);
 

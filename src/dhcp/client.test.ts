@@ -8,7 +8,7 @@ import { DhcpClient, type DhcpClientEvents } from "./client.js";
 import type { InterfaceConfigurator } from "./interface-setup.js";
 import type { Lease } from "./lease.js";
 import { decodeDhcpMessage, DhcpMessageType, messageType, type DhcpMessage } from "./packet.js";
-import { bootReply, FakeTransport, NGN_ACK_OPTIONS_HEX } from "./testing/fixtures.js";
+import { bootReply, FakeTransport, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 
 const T0 = 1_700_000_000_000;
 

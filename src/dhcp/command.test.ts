@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { leaseReport } from "./command.js";
 import { leaseFromAck } from "./lease.js";
 import { decodeDhcpMessage } from "./packet.js";
-import { bootReply, NGN_ACK_OPTIONS_HEX } from "./testing/fixtures.js";
+import { bootReply, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 
 describe("`hikari-gw dhcp` report", () => {
   it("has DESIGN.md's keys with the trunk parameters and raw vendor sub-options", () => {

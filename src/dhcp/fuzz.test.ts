@@ -11,7 +11,7 @@ import { noInterfaceChanges } from "./interface-setup.js";
 import { leaseFromAck, trunkParamsFromLease } from "./lease.js";
 import { decodeDhcpMessage } from "./packet.js";
 import { parseIpUdp } from "./ip-udp.js";
-import { bootReply, FakeTransport, NGN_ACK_OPTIONS_HEX } from "./testing/fixtures.js";
+import { bootReply, FakeTransport, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 
 const BUDGET_MS = process.env.CI === "true" ? 10_000 : 3_000;
 // Room past the budget for the last run, the restart check and a loaded machine.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { leaseFromAck, trunkParamsFromLease } from "./lease.js";
 import { decodeDhcpMessage } from "./packet.js";
-import { bootReply, NGN_ACK_OPTIONS_HEX } from "./testing/fixtures.js";
+import { bootReply, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 
 function ngnLease() {
   const problems: string[] = [];

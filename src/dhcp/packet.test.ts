@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeDhcpMessage, encodeDhcpMessage, messageType, DhcpMessageType, OPT_OVERLOAD } from "./packet.js";
-import { bootReply, NGN_ACK_OPTIONS_HEX } from "./testing/fixtures.js";
+import { bootReply, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 import { buildClientMessage } from "./requests.js";
 
 describe("DHCP message codec (RFC 2131 §2)", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CALLEE, CALLER, GW, relayRig, rtp, ScriptedOffload, seqs } from "./test-relay-rig.js";
+import { CALLEE, CALLER, GW, relayRig, rtp, ScriptedOffload, seqs } from "../../test/support/media/relay-rig.js";
 
 /** An offloaded call: both phones latched on their SDP addresses, the kernel has the flows. */
 async function offloadedCall(opts: { timeoutMs?: number } = {}) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CONFIRM_WINDOW_MS } from "./latch.js";
-import { CALLEE, GW, relayRig, rtp, ScriptedOffload, seqs } from "./test-relay-rig.js";
+import { CALLEE, GW, relayRig, rtp, ScriptedOffload, seqs } from "../../test/support/media/relay-rig.js";
 
 /** The caller behind a NAT: SDP names its private address, packets come from its mapping. */
 const PRIVATE = "10.0.0.5";

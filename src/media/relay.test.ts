@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MediaOffload, OffloadFlow } from "./offload.js";
-import { CALLEE, CALLER, GW, relayRig, rtp } from "./test-relay-rig.js";
+import { CALLEE, CALLER, GW, relayRig, rtp } from "../../test/support/media/relay-rig.js";
 
 /** The shared relay rig: fake UDP, a manual clock, a caller at 4000 and a callee at 6000. */
 const setup = relayRig;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { SipRequest } from "../sip/message/types.js";
-import { CallRig, GW_LAN, sdpOf } from "./test-call-rig.js";
+import { CallRig, GW_LAN, sdpOf } from "../../test/support/pbx/call-rig.js";
 
 const CALLER = { address: "198.18.0.11", port: 5060 };
 const CALLEE = { address: "198.18.5.1", port: 5060 };

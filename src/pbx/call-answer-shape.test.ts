@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import sdpTransform from "sdp-transform";
 import { newTag } from "../sip/message/index.js";
-import { CallRig, GW_LAN, GW_WAN, callerDialog, reply, sdpOf } from "./test-call-rig.js";
+import { CallRig, GW_LAN, GW_WAN, callerDialog, reply, sdpOf } from "../../test/support/pbx/call-rig.js";
 
 const PHONE = { address: "198.18.0.11", port: 5060 };
 const FAR = { address: "198.18.5.1", port: 5060 };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { getHeader, newTag, setHeader } from "../sip/message/index.js";
-import { CallRig, GW_LAN, reply, sdpOf, type Peer } from "./test-call-rig.js";
+import { CallRig, GW_LAN, reply, sdpOf, type Peer } from "../../test/support/pbx/call-rig.js";
 
 const CALLER = { address: "198.18.0.11", port: 5060 };
 const CALLEE = { address: "198.18.5.1", port: 5060 };

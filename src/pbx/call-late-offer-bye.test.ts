@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import sdpTransform from "sdp-transform";
 import { newTag } from "../sip/message/index.js";
-import { CallRig, GW_LAN, callerDialog, reply, sdpOf, type Peer } from "./test-call-rig.js";
+import { CallRig, GW_LAN, callerDialog, reply, sdpOf, type Peer } from "../../test/support/pbx/call-rig.js";
 
 const CALLER = { address: "198.18.0.11", port: 5060 };
 const CALLEE = { address: "198.18.0.12", port: 5060 };

@@ -7,8 +7,9 @@ import { ManualClock } from "../clock.js";
 import type { SipRequest } from "../sip/message/types.js";
 import { createResponse, cseq, getHeader, setHeader, toAddr } from "../sip/message/index.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
-import { PHONE_SDP, type TestPhone } from "./test-phone.js";
-import { GW, PbxRig, sendRequest, type SentRequest } from "./test-pbx-rig.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
+import { GW, PbxRig } from "../../test/support/pbx/pbx-rig.js";
+import { sendRequest, type SentRequest } from "../../test/support/sip/send-request.js";
 
 const A = { address: "198.18.0.11", port: 5060 };
 const B = { address: "198.18.0.12", port: 5060 };

@@ -19,7 +19,7 @@ import { ExtensionAuth } from "./auth.js";
 import { Dialplan } from "./dialplan.js";
 import { Pbx } from "./pbx.js";
 import type { CallMediaFactory } from "./call-media.js";
-import { TestPhone } from "./test-phone.js";
+import { TestPhone } from "../../test/support/pbx/phone.js";
 
 describe("PBX leaks", () => {
   it("2000 calls (answered and hung up, busy, cancelled) leave no call, dialog, transaction, timer or media session", async () => {

@@ -8,8 +8,8 @@ import type { Registrar } from "./registrar.js";
 import type { Pbx } from "./pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
 import type { CallTarget, SipSide } from "./call.js";
-import { PHONE_SDP, until, type TestPhone } from "./test-phone.js";
-import { GW, PbxRig, TRUNK_PLAN } from "./test-pbx-rig.js";
+import { PHONE_SDP, until, type TestPhone } from "../../test/support/pbx/phone.js";
+import { GW, PbxRig, TRUNK_PLAN } from "../../test/support/pbx/pbx-rig.js";
 
 describe("PBX: registrar + B2BUA over the in-memory network", () => {
   let rig: PbxRig;

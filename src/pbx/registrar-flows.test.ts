@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createRequest } from "../sip/message/index.js";
-import type { TestPhone } from "./test-phone.js";
-import { GW, PbxRig } from "./test-pbx-rig.js";
+import type { TestPhone } from "../../test/support/pbx/phone.js";
+import { GW, PbxRig } from "../../test/support/pbx/pbx-rig.js";
 
 describe("registrar flows as the PBX rings them", () => {
   let rig: PbxRig;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
-import { FakeUdpNetwork } from "../media/fake-udp.js";
+import { FakeUdpNetwork } from "../../test/support/media/fake-udp.js";
 import { MediaRelay } from "../media/relay.js";
 import { sdpMediaTarget } from "../media/sdp.js";
 import type { CallSide } from "./call-media.js";

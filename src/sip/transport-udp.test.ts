@@ -5,7 +5,7 @@ import type { Endpoint, SipMessage, SipRequest } from "./message/types.js";
 import { createResponse } from "./message/index.js";
 import { UdpTransport, isKeepAlive, RateLimitedLog } from "./transport-udp.js";
 import { TransactionLayer } from "./transaction/layer.js";
-import { outgoingRequest, RecordingUser } from "./transaction/test-harness.js";
+import { outgoingRequest, RecordingUser } from "../../test/support/sip/transaction-harness.js";
 
 const open: Array<{ close(): unknown }> = [];
 afterEach(async () => {

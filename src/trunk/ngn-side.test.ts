@@ -10,10 +10,10 @@ import type { SipResponse } from "../sip/message/types.js";
 import { createResponse, getHeader, getHeaders, newTag, setHeader } from "../sip/message/index.js";
 import type { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
-import { PHONE_SDP, type TestPhone } from "../pbx/test-phone.js";
-import { GW } from "../pbx/test-pbx-rig.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
+import { GW } from "../../test/support/pbx/pbx-rig.js";
 import { NgnSide } from "./ngn-side.js";
-import { GatewayRig, NGN, NGN_SDP, WAN } from "./test-gateway-rig.js";
+import { GatewayRig, NGN, NGN_SDP, WAN } from "../../test/support/trunk/gateway-rig.js";
 
 const PHONE = { address: "198.18.0.11", port: 5060 };
 /** The same SDP with its o= version raised: a new offer, not a refresh. */

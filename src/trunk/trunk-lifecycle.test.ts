@@ -8,9 +8,9 @@ import { ManualClock } from "../clock.js";
 import type { Endpoint } from "../sip/message/types.js";
 import { getHeader } from "../sip/message/index.js";
 import { passThroughMedia } from "../pbx/call-media.js";
-import { until, type TestPhone } from "../pbx/test-phone.js";
+import { until, type TestPhone } from "../../test/support/pbx/phone.js";
 import { DRAIN_MS } from "./trunk.js";
-import { GatewayRig, LINE, NGN, WAN, type GatewayRigOptions } from "./test-gateway-rig.js";
+import { GatewayRig, LINE, NGN, WAN, type GatewayRigOptions } from "../../test/support/trunk/gateway-rig.js";
 
 const WAN2 = { address: "198.18.4.6", port: 5060 };
 

@@ -7,9 +7,9 @@ import { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import { silentLogger } from "../log.js";
 import { systemClock } from "../clock.js";
-import { PHONE_SDP, until, type TestPhone } from "../pbx/test-phone.js";
-import type { FakeNgn } from "./test-fake-ngn.js";
-import { DOMAIN, GatewayRig, NGN, WAN } from "./test-gateway-rig.js";
+import { PHONE_SDP, until, type TestPhone } from "../../test/support/pbx/phone.js";
+import type { FakeNgn } from "../../test/support/trunk/fake-ngn.js";
+import { DOMAIN, GatewayRig, NGN, WAN } from "../../test/support/trunk/gateway-rig.js";
 
 /** The line's INVITE as NTT sends it: the caller named in P-Asserted-Identity, the called number in P-Called-Party-ID. */
 const invite = (ngn: FakeNgn) =>

@@ -6,7 +6,7 @@ import { serializeMessage } from "./serialize.js";
 import { createRequest, createResponse, newBranch, newCallId, newTag, reasonPhrase, responseForParseError } from "./build.js";
 import { callId, cseq, fromAddr, getHeader, getHeaders, toAddr, topVia } from "./headers.js";
 import { validateRequest } from "./validate.js";
-import { MICROSIP_INVITE } from "./fixtures.js";
+import { MICROSIP_INVITE } from "../../../test/support/sip/messages.js";
 
 const INVITE = parseMessage(
   Buffer.from(

@@ -16,7 +16,7 @@ import { serializeMessage } from "./serialize.js";
 import { validateRequest, validateResponse } from "./validate.js";
 import { allVias, callId, contacts, cseq, expiresHeader, fromAddr, getHeaders, maxForwards, parseAuthParams, toAddr, topVia } from "./headers.js";
 import { formatUri, parseUri } from "./uri.js";
-import { REAL_MESSAGES } from "./fixtures.js";
+import { REAL_MESSAGES } from "../../../test/support/sip/messages.js";
 
 const BUDGET_MS = process.env.CI === "true" ? 12_000 : 5_000;
 const PROPERTIES = 4;

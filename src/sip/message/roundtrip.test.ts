@@ -15,7 +15,7 @@ import {
   toAddr,
   topVia,
 } from "./headers.js";
-import { LINPHONE_REGISTER, MICROSIP_INVITE, NGN_INVITE, NGN_REGISTER_200, REAL_MESSAGES } from "./fixtures.js";
+import { LINPHONE_REGISTER, MICROSIP_INVITE, NGN_INVITE, NGN_REGISTER_200, REAL_MESSAGES } from "../../../test/support/sip/messages.js";
 
 describe("parse → serialize → parse", () => {
   for (const [name, buf] of Object.entries(REAL_MESSAGES)) {

@@ -3,7 +3,7 @@ import type { SipRequest } from "./types.js";
 import { parseMessage } from "./parse.js";
 import { removeHeader, setHeader, addHeader } from "./headers.js";
 import { validateRequest, validateResponse } from "./validate.js";
-import { LINPHONE_REGISTER, NGN_REGISTER_200 } from "./fixtures.js";
+import { LINPHONE_REGISTER, NGN_REGISTER_200 } from "../../../test/support/sip/messages.js";
 
 const fresh = (): SipRequest => parseMessage(LINPHONE_REGISTER) as SipRequest;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SipRequest } from "../message/types.js";
-import { harness, isRequest, outgoingRequest, RecordingUser, responseText, sendTimes, sentByGw, PHONE } from "./test-harness.js";
+import { harness, isRequest, outgoingRequest, RecordingUser, responseText, sendTimes, sentByGw, PHONE } from "../../../test/support/sip/transaction-harness.js";
 import type { InviteClientTransaction } from "./invite-client.js";
 
 function start(opts = {}) {

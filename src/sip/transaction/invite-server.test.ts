@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SipRequest } from "../message/types.js";
 import { createResponse } from "../message/index.js";
-import { harness, isRequest, isStatus, requestText, sendTimes, type Harness } from "./test-harness.js";
+import { harness, isRequest, isStatus, requestText, sendTimes, type Harness } from "../../../test/support/sip/transaction-harness.js";
 import type { ServerTransaction } from "./layer.js";
 
 async function invited(opts = {}) {

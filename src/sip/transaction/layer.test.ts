@@ -5,7 +5,7 @@ import { createMemoryNetwork } from "../transport.js";
 import { ManualClock } from "../../clock.js";
 import { silentLogger } from "../../log.js";
 import { TransactionLayer, type ServerTransaction } from "./layer.js";
-import { GW, harness, isRequest, isStatus, outgoingRequest, PHONE, RecordingUser, requestText, responseText, sentByGw } from "./test-harness.js";
+import { GW, harness, isRequest, isStatus, outgoingRequest, PHONE, RecordingUser, requestText, responseText, sentByGw } from "../../../test/support/sip/transaction-harness.js";
 
 const h = (m: SipRequest | SipResponse, n: string) => m.headers.filter((x) => x.name === n).map((x) => x.value);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { harness, isRequest, outgoingRequest, RecordingUser, responseText, sendTimes, PHONE } from "./test-harness.js";
+import { harness, isRequest, outgoingRequest, RecordingUser, responseText, sendTimes, PHONE } from "../../../test/support/sip/transaction-harness.js";
 
 function start() {
   const hx = harness();

@@ -3,14 +3,14 @@
  * with digest, places calls answering challenges, and answers or rejects incoming calls
  * as told. Built on the real transaction layer, so the PBX is tested against real SIP.
  */
-import type { Clock } from "../clock.js";
-import { silentLogger } from "../log.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createRequest, createResponse, getHeader, newTag, setHeader, toAddr } from "../sip/message/index.js";
-import { digestAuthorization } from "../sip/digest.js";
-import { Dialog } from "../sip/dialog/dialog.js";
-import type { MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import type { Clock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
+import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
+import { createRequest, createResponse, getHeader, newTag, setHeader, toAddr } from "../../../src/sip/message/index.js";
+import { digestAuthorization } from "../../../src/sip/digest.js";
+import { Dialog } from "../../../src/sip/dialog/dialog.js";
+import type { MemoryNetwork } from "../../../src/sip/transport.js";
+import { TransactionLayer, type ServerTransaction } from "../../../src/sip/transaction/layer.js";
 
 export type IncomingBehaviour = { answer: true; ringMs?: number; sdp?: string } | { reject: number } | { ringOnly: true };
 

@@ -5,16 +5,16 @@
  * scripted peers built on the real transaction layer. No PBX, registrar or digest in the way:
  * each test says which side the caller is on, what the callee answers and how.
  */
-import { ManualClock } from "../clock.js";
-import { silentLogger } from "../log.js";
-import type { CallEvent } from "../events.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createRequest, createResponse, getHeader, parseUri, setHeader, toAddr } from "../sip/message/index.js";
-import { Dialog, dialogKey } from "../sip/dialog/dialog.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
-import type { CallMedia } from "./call-media.js";
-import { Call, type CallHost, type CallTarget, type Leg, type SipSide } from "./call.js";
+import { ManualClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
+import type { CallEvent } from "../../../src/events.js";
+import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
+import { createRequest, createResponse, getHeader, parseUri, setHeader, toAddr } from "../../../src/sip/message/index.js";
+import { Dialog, dialogKey } from "../../../src/sip/dialog/dialog.js";
+import { createMemoryNetwork, type MemoryNetwork } from "../../../src/sip/transport.js";
+import { TransactionLayer, type ServerTransaction } from "../../../src/sip/transaction/layer.js";
+import type { CallMedia } from "../../../src/pbx/call-media.js";
+import { Call, type CallHost, type CallTarget, type Leg, type SipSide } from "../../../src/pbx/call.js";
 
 export const GW_LAN: Endpoint = { address: "198.18.0.1", port: 5060 };
 export const GW_WAN: Endpoint = { address: "198.18.4.2", port: 5060 };

@@ -4,13 +4,13 @@
  * as the test chooses (at once, ringing only, reliable early media, or a script of its own).
  * `strict` adds the real P-CSCF's refusals, so a test sees the trunk's requests pass them.
  */
-import type { Clock } from "../clock.js";
-import { silentLogger } from "../log.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
-import { allVias, createRequest, createResponse, getHeader, newTag, setHeader, toAddr } from "../sip/message/index.js";
-import type { Transport } from "../sip/transport.js";
-import { sendRequest, type SentRequest } from "../pbx/test-pbx-rig.js";
-import { TransactionLayer, type ServerTransaction } from "../sip/transaction/layer.js";
+import type { Clock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
+import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
+import { allVias, createRequest, createResponse, getHeader, newTag, setHeader, toAddr } from "../../../src/sip/message/index.js";
+import type { Transport } from "../../../src/sip/transport.js";
+import { sendRequest, type SentRequest } from "../sip/send-request.js";
+import { TransactionLayer, type ServerTransaction } from "../../../src/sip/transaction/layer.js";
 
 /** Our WAN address on the line (the lease's). */
 export const WAN = { address: "198.18.4.2", port: 5060 };

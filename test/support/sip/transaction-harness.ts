@@ -3,12 +3,12 @@
  * ManualClock, plus a raw peer that records what it receives and can inject datagrams.
  * Not used by production code.
  */
-import { ManualClock } from "../../clock.js";
-import { silentLogger } from "../../log.js";
-import type { Endpoint, SipMessage, SipRequest, SipResponse } from "../message/types.js";
-import { parseMessage } from "../message/index.js";
-import { createMemoryNetwork, type MemoryNetwork, type MemoryTransport } from "../transport.js";
-import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type TransactionLayerOptions } from "./layer.js";
+import { ManualClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
+import type { Endpoint, SipMessage, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
+import { parseMessage } from "../../../src/sip/message/index.js";
+import { createMemoryNetwork, type MemoryNetwork, type MemoryTransport } from "../../../src/sip/transport.js";
+import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type TransactionLayerOptions } from "../../../src/sip/transaction/layer.js";
 
 export const GW: Endpoint = { address: "198.18.0.1", port: 5060 };
 export const PHONE: Endpoint = { address: "198.18.0.2", port: 5062 };

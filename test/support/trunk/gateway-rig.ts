@@ -3,17 +3,17 @@
  * Trunk set on it and a FakeNgn at the far end of the WAN. The WAN is the in-memory network,
  * or real loopback sockets where a test needs a datagram to leave before a socket closes.
  */
-import { ManualClock } from "../clock.js";
-import { silentLogger } from "../log.js";
-import type { TrunkState } from "../events.js";
-import type { Transport } from "../sip/transport.js";
-import { UdpTransport } from "../sip/transport-udp.js";
-import { until } from "../pbx/test-phone.js";
-import { PbxRig, TRUNK_PLAN, type PbxRigOptions } from "../pbx/test-pbx-rig.js";
-import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk.js";
-import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./test-fake-ngn.js";
+import { ManualClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
+import type { TrunkState } from "../../../src/events.js";
+import type { Transport } from "../../../src/sip/transport.js";
+import { UdpTransport } from "../../../src/sip/transport-udp.js";
+import { until } from "../pbx/phone.js";
+import { PbxRig, TRUNK_PLAN, type PbxRigOptions } from "../pbx/pbx-rig.js";
+import { DRAIN_MS, Trunk, type TrunkLine } from "../../../src/trunk/trunk.js";
+import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./fake-ngn.js";
 
-export { DOMAIN, NGN, NGN_SDP, WAN } from "./test-fake-ngn.js";
+export { DOMAIN, NGN, NGN_SDP, WAN } from "./fake-ngn.js";
 
 /** The line as the lease and the NGN's DHCP options give it (NGN.md). */
 export const LINE: TrunkLine = { localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] };

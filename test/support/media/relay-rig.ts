@@ -2,11 +2,11 @@
  * Tests only (kept out of the build): a relay on the in-memory UDP network with a ManualClock,
  * two phones, and a scriptable offload whose add/remove can be held open to test races.
  */
-import { ManualClock } from "../clock.js";
-import { silentLogger } from "../log.js";
+import { ManualClock } from "../../../src/clock.js";
+import { silentLogger } from "../../../src/log.js";
 import { FakeUdpNetwork, type FakeUdpSocket } from "./fake-udp.js";
-import type { MediaOffload, OffloadFlow } from "./offload.js";
-import { MediaRelay } from "./relay.js";
+import type { MediaOffload, OffloadFlow } from "../../../src/media/offload.js";
+import { MediaRelay } from "../../../src/media/relay.js";
 
 export const GW = "198.18.0.1";
 export const CALLER = "198.18.0.10";

@@ -4,7 +4,7 @@
  * encoding, option 121 routes via the /30 peer, option 125 enterprise 210), plus a
  * fake transport for the client. Not shipped code: imported by *.test.ts only.
  */
-import type { DhcpTransport } from "../transport.js";
+import type { DhcpTransport } from "../../../src/dhcp/transport.js";
 
 const hex = (s: string) => s.replace(/\s+|#[^\n]*/g, "");
 

@@ -8,21 +8,21 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManualClock, systemClock, type Clock } from "../clock.js";
-import { silentLogger, type Logger } from "../log.js";
-import type { CallEvent } from "../events.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createMemoryNetwork, type MemoryNetwork } from "../sip/transport.js";
-import { TransactionLayer, type ClientTransaction } from "../sip/transaction/layer.js";
-import { DigestServer } from "../sip/digest.js";
-import { BindingsStore } from "./bindings-store.js";
-import { Registrar } from "./registrar.js";
-import { Lockout } from "./lockout.js";
-import { ExtensionAuth, type Extension } from "./auth.js";
-import { Dialplan, type DialplanRule } from "./dialplan.js";
-import { Pbx } from "./pbx.js";
-import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
-import { TestPhone } from "./test-phone.js";
+import { ManualClock, systemClock, type Clock } from "../../../src/clock.js";
+import { silentLogger, type Logger } from "../../../src/log.js";
+import type { CallEvent } from "../../../src/events.js";
+import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
+import { createMemoryNetwork, type MemoryNetwork } from "../../../src/sip/transport.js";
+import { TransactionLayer } from "../../../src/sip/transaction/layer.js";
+import { DigestServer } from "../../../src/sip/digest.js";
+import { BindingsStore } from "../../../src/pbx/bindings-store.js";
+import { Registrar } from "../../../src/pbx/registrar.js";
+import { Lockout } from "../../../src/pbx/lockout.js";
+import { ExtensionAuth, type Extension } from "../../../src/pbx/auth.js";
+import { Dialplan, type DialplanRule } from "../../../src/pbx/dialplan.js";
+import { Pbx } from "../../../src/pbx/pbx.js";
+import { passThroughMedia, type CallMediaFactory } from "../../../src/pbx/call-media.js";
+import { TestPhone } from "./phone.js";
 
 /** The gateway's LAN side, where phones register and call. */
 export const GW = { address: "198.18.0.1", port: 5060 };
@@ -121,29 +121,3 @@ export class PbxRig {
   }
 }
 
-/** A request on its way: `res` holds the latest final response, `done` brings the first, `client` is its transaction (to CANCEL). */
-export interface SentRequest {
-  res?: SipResponse;
-  done: Promise<SipResponse>;
-  client: ClientTransaction;
-}
-
-/** Send `req` on `tx` to `to` without waiting; `onResponse` sees every response, provisional ones too. */
-export function sendRequest(tx: TransactionLayer, req: SipRequest, to: Endpoint, onResponse?: (res: SipResponse) => void): SentRequest {
-  const out: Partial<SentRequest> = {};
-  out.done = new Promise<SipResponse>((resolve, reject) => {
-    out.client = tx.sendRequest(req, to, {
-      onResponse: (res) => {
-        onResponse?.(res);
-        if (res.status < 200) return;
-        out.res = res;
-        resolve(res);
-      },
-      onTimeout: () => reject(new Error("timeout")),
-      onTransportError: (_t, e) => reject(e),
-    });
-  });
-  // A test that only looks at `res` leaves `done` alone: its rejection is not an unhandled one.
-  out.done.catch(() => undefined);
-  return out as SentRequest;
-}

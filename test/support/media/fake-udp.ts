@@ -2,7 +2,7 @@
  * An in-memory UDP network for unit tests (sipgo's `fakes/udp_conn.go` idea): sockets bound
  * on it deliver synchronously to each other, and test "phones" record what reaches them.
  */
-import type { RelayRemoteInfo, RelaySocket } from "./udp-socket.js";
+import type { RelayRemoteInfo, RelaySocket } from "../../../src/media/udp-socket.js";
 
 type Listener = (msg: Buffer, rinfo: RelayRemoteInfo) => void;
 
