@@ -3,7 +3,7 @@ import dgram from "node:dgram";
 import { silentLogger } from "../log.js";
 import type { Endpoint, SipMessage, SipRequest } from "./message/types.js";
 import { createResponse } from "./message/index.js";
-import { UdpTransport, isKeepAlive, RateLimitedLog } from "./transport-udp.js";
+import { UdpTransport, isKeepAlive } from "./transport-udp.js";
 import { TransactionLayer } from "./transaction/layer.js";
 import { outgoingRequest, RecordingUser } from "../../test/support/sip/transaction-harness.js";
 
@@ -104,19 +104,5 @@ describe("UdpTransport on 127.0.0.1", () => {
     await until(() => user.responses.length === 1);
     expect(user.responses).toEqual([200]);
     expect(tx.state).toBe("completed");
-  });
-});
-
-describe("RateLimitedLog", () => {
-  it("lets a few lines a second through and counts the rest", () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const fake = { warn: (o: Record<string, unknown>) => lines.push(o) } as never;
-    let now = 0;
-    const r = new RateLimitedLog(fake, 5, () => now);
-    for (let i = 0; i < 100; i++) r.warn({ i }, "x");
-    expect(lines).toHaveLength(5);
-    now = 1000;
-    r.warn({ i: 100 }, "x");
-    expect(lines[5]).toMatchObject({ i: 100, suppressed: 95 });
   });
 });

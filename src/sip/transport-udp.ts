@@ -10,6 +10,7 @@ import type { Endpoint, SipMessage } from "./message/types.js";
 import { SipParseError } from "./message/types.js";
 import { parseMessage, responseForParseError, serializeMessage } from "./message/index.js";
 import { MAX_DATAGRAM_BYTES, endpointKey, stampReceived, type SendErrorHandler, type Transport } from "./transport.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 
 export interface UdpTransportOptions {
   address: string;
@@ -24,36 +25,6 @@ export interface UdpTransportOptions {
 const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 const PING = Buffer.from("\r\n\r\n");
 const PONG = Buffer.from("\r\n");
-
-/** At most `perSecond` lines a second; the rest are counted and reported with the next line. */
-export class RateLimitedLog {
-  private windowStart = 0;
-  private inWindow = 0;
-  private suppressed = 0;
-
-  constructor(
-    private readonly log: Logger,
-    private readonly perSecond = 5,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  warn(obj: Record<string, unknown>, msg: string): void {
-    const t = this.now();
-    if (t - this.windowStart >= 1000) {
-      this.windowStart = t;
-      this.inWindow = 0;
-    }
-    if (this.inWindow >= this.perSecond) {
-      this.suppressed++;
-      return;
-    }
-    this.inWindow++;
-    if (this.suppressed > 0) {
-      this.log.warn({ ...obj, suppressed: this.suppressed }, msg);
-      this.suppressed = 0;
-    } else this.log.warn(obj, msg);
-  }
-}
 
 export class UdpTransport implements Transport {
   private readonly handlers: Array<(msg: SipMessage, from: Endpoint) => void> = [];
