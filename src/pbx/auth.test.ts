@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
 import { DigestServer, digestAuthorization } from "../sip/digest.js";
@@ -105,6 +106,27 @@ describe("ExtensionAuth.authenticateRequest", () => {
     const missing = shape(auth.authenticateRequest(invite([{ name: "proxy-authorization", value: respond(ch.response, "nope", "899", 2) }]), { proxy: true, source: src(21) }));
     expect(missing).toEqual(existing);
     expect(existing.status).toBe(403);
+  });
+
+  it("2,000 requests with a foreign digest uri and a 20 KB username add a few KB of log, not 40 MB", () => {
+    let bytes = 0;
+    let lines = 0;
+    const log = pino({ level: "debug" }, { write: (l: string) => ((bytes += l.length), lines++) });
+    const clock = new ManualClock(1_000_000);
+    const digest = new DigestServer({ realm: "hikari-gw", clock });
+    const auth = new ExtensionAuth({ extensions: [{ number: "801", password: "pw-801" }], digest, lockout: new Lockout({ clock, log }), log, clock });
+    const user = "u".repeat(20_000);
+    for (let i = 0; i < 2000; i++) {
+      const source = { address: `198.18.${i >> 8}.${i & 255}`, port: 5060 };
+      const ch = auth.authenticateRequest(invite(), { proxy: true, source });
+      if (ch.ok) throw new Error("expected a challenge");
+      const creds = digestAuthorization({ challenge: getHeader(ch.response, "proxy-authenticate")!, method: "INVITE", uri: "sip:0120444444@hikari-gw", username: user, password: "x", nc: 1 });
+      auth.authenticateRequest(invite([{ name: "proxy-authorization", value: creds }]), { proxy: true, source });
+      if (i % 100 === 0) clock.advance(1000);
+    }
+    // At most 5 lines a second over the 20 s of fake time, none carrying the username whole.
+    expect(lines).toBeLessThanOrEqual(20 * 5 + 5);
+    expect(bytes).toBeLessThan(100_000);
   });
 
   it("ignores WWW credentials when proxy credentials are expected", () => {
