@@ -133,7 +133,7 @@ export class PbxRig {
   /** `p`'s result, moving fake time on (as until()) while it is pending: a call that ends on a timer. */
   async run<T>(p: Promise<T>, ms = 10_000): Promise<T> {
     let settled = false;
-    p.then(
+    void p.then(
       () => (settled = true),
       () => (settled = true),
     );
