@@ -115,13 +115,13 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
 
   it("logs refused requests from outside the NGN server at most once a second (a WAN scan is counted, not copied)", async () => {
     const warn = vi.spyOn(rig.log, "warn");
-    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const answers: number[] = [];
     for (let i = 0; i < 40; i++) {
       const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
       stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
     }
-    await until(() => answers.length === 40);
+    await rig.until(() => answers.length === 40);
     expect(answers.every((s) => s === 403)).toBe(true);
     const refusedLines = warn.mock.calls.filter((c) => c[1] === "request from outside the NGN server refused");
     expect(refusedLines.length).toBeGreaterThanOrEqual(1);
