@@ -16,12 +16,12 @@ import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { DigestServer } from "../sip/digest.js";
-import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
+import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr, sameEndpoint } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
-import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint, staleOnFlow } from "./registrar-contacts.js";
+import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, staleOnFlow } from "./registrar-contacts.js";
 import { onePerDestination } from "./targets.js";
 
 export type { Binding } from "./bindings-store.js";
