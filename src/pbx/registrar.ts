@@ -350,10 +350,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   }
 
   private reply(req: SipRequest, status: number, reason: string): SipResponse {
-    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none.
-    const to = getHeader(req, "to");
-    const hasTag = to !== undefined && /;\s*tag=/i.test(to);
-    return createResponse(req, status, reason, hasTag ? {} : { toTag: newTag() });
+    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none
+    // (createResponse adds it only then; a tag= inside the To URI is no tag).
+    return createResponse(req, status, reason, { toTag: newTag() });
   }
 
   /** rfc1123-date (RFC 3261 §20.17), formatted once per second. */
