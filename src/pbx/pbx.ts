@@ -17,6 +17,7 @@ import type { ExtensionAuth } from "./auth.js";
 import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
+import { answerLingering, type LingeringDialog } from "./call-linger.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
 
 export { ALLOW } from "./out-of-dialog.js";
@@ -48,6 +49,9 @@ export interface PbxOptions {
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
 
+/** The record of an ended call's dialogs (shared: it holds nothing of the call). */
+const ENDED: LingeringDialog = Object.freeze({ lingering: true as const });
+
 /** A call admitted but still waiting for its media (startCall before the Call exists). */
 interface Admission {
   readonly sides: ReadonlySet<SipSide>;
@@ -58,8 +62,11 @@ interface Admission {
 
 export class Pbx {
   private readonly log: Logger;
-  /** Every live (or lingering) call's dialogs, by dialog key: the leg, and the call routing its requests. */
-  private readonly dialogs = new Map<string, { leg: Leg; call: Call }>();
+  /**
+   * Every live call's dialogs, by dialog key: the leg, and the call routing its requests;
+   * an ended call's keys map to one small record of it until the linger is over.
+   */
+  private readonly dialogs = new Map<string, { leg: Leg; call: Call } | LingeringDialog>();
   readonly calls = new Set<Call>();
   /** The sides each live call has legs on (its caller's and every target's). */
   private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
@@ -129,7 +136,9 @@ export class Pbx {
     const tag = tagOf(getHeader(req, "to"));
     if (!tag) return;
     const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
-    filed?.call.onAck(filed.leg, req);
+    if (!filed) return;
+    if ("lingering" in filed) filed.onAck?.(req);
+    else filed.call.onAck(filed.leg, req);
   }
 
   /**
@@ -141,6 +150,7 @@ export class Pbx {
     if (!toTag) return false;
     const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
     if (!filed) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist")); // the To tag is already there
+    else if ("lingering" in filed) answerLingering(req, tx);
     else filed.call.onRequest(filed.leg, req, tx);
     return true;
   }
@@ -279,10 +289,23 @@ export class Pbx {
   private onCallEnded(call: Call): void {
     this.calls.delete(call);
     this.sidesOf.delete(call);
-    const keys = call.dialogKeys();
-    // Late retransmissions (a BYE's, a 2xx's) still find the dialog for a while.
+    // Late requests (a BYE crossing ours, a late ACK) still find the dialog for a while, as a
+    // small record: the call itself is garbage now (call-linger.ts).
+    const onAck = call.lingeringAck();
+    const keys = call.dialogKeys().filter((k) => this.filedFor(k) === call);
+    this.linger(keys, onAck ? { lingering: true, onAck } : ENDED);
+  }
+
+  private filedFor(key: string): Call | undefined {
+    const f = this.dialogs.get(key);
+    return f && "call" in f ? f.call : undefined;
+  }
+
+  /** File `rec` under `keys` for the linger; its own scope, so the sweep's closure holds no call. */
+  private linger(keys: string[], rec: LingeringDialog): void {
+    for (const k of keys) this.dialogs.set(k, rec);
     this.opts.clock.setTimeout(() => {
-      for (const k of keys) if (this.dialogs.get(k)?.call === call) this.dialogs.delete(k);
+      for (const k of keys) if (this.dialogs.get(k) === rec) this.dialogs.delete(k);
     }, LINGER_MS);
   }
 
