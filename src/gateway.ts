@@ -100,11 +100,18 @@ export class Gateway {
       logMessages: cfg.log.sip_messages,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
-    this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
+    this.tx = new DrainingLayer({
+      transport: this.transport,
+      log: log.child({ name: "sip.transaction" }),
+      clock: this.clock,
+      via: { host: this.advertisedHost() },
+      maxServerTransactions: cfg.limits.server_transactions,
+      retryAfterS: cfg.limits.retry_after_s,
+    });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
-    const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
-    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
+    const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, maxTrackedNonces: cfg.limits.tracked_nonces, clock: this.clock });
+    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, maxEntries: cfg.limits.lockout_entries, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
     const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
@@ -117,6 +124,7 @@ export class Gateway {
       log: log.child({ name: "pbx.registrar" }),
       minExpires: cfg.pbx.min_expires,
       maxExpires: cfg.pbx.max_expires,
+      maxContacts: cfg.limits.contacts_per_aor,
       digest,
       lockout,
     });
@@ -136,6 +144,8 @@ export class Gateway {
       localPort: this.transport.local.port,
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
+      maxDialogs: cfg.limits.dialogs,
+      retryAfterS: cfg.limits.retry_after_s,
     });
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
@@ -272,6 +282,19 @@ export class Gateway {
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
       recent_events: this.recentCalls,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
+      limits: this.limitsStatus(),
+    };
+  }
+
+  /** What the bounds on traffic-grown state hold now, and how much they refused (limits:). */
+  private limitsStatus(): Record<string, unknown> {
+    const tx = this.tx?.stats();
+    return {
+      server_transactions: tx?.servers,
+      server_transactions_refused: tx?.refusedOverload ?? 0,
+      dialogs: this.pbx?.dialogCount,
+      dialogs_refused: this.pbx?.refusedOverload ?? 0,
+      lockout_entries: this.lockout?.size(),
     };
   }
 

@@ -4,6 +4,7 @@
  * Defaults live here and only here.
  */
 import { z } from "zod";
+import { limitsSchema } from "./limits-schema.js";
 
 const portNumber = z.number().int().min(1).max(65535);
 
@@ -159,6 +160,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     state_dir: z.string().min(1).default("/var/lib/hikari-gw"),
+    limits: limitsSchema,
   })
   .strict();
 

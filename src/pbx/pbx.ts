@@ -17,6 +17,8 @@ import type { ExtensionAuth } from "./auth.js";
 import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import { DEFAULT_RETRY_AFTER_S, overloadResponse } from "../sip/transaction/overload.js";
 import { answerLingering, type LingeringDialog } from "./call-linger.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
 
@@ -44,7 +46,14 @@ export interface PbxOptions {
   trunk?: TrunkPort;
   onCallEvent?: (ev: CallEvent) => void;
   userAgent?: string;
+  /** Dialogs (live and lingering) kept at most; past it a new call gets 503 + Retry-After (limits.dialogs). */
+  maxDialogs?: number;
+  /** Retry-After of that 503, seconds (limits.retry_after_s). */
+  retryAfterS?: number;
 }
+
+/** Default dialog bound: a live call's dialogs are a few KB, a lingering one's a few hundred bytes. */
+export const DEFAULT_MAX_DIALOGS = 20_000;
 
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
@@ -75,9 +84,13 @@ export class Pbx {
   private readonly host: CallHost;
   readonly lan: SipSide;
   private closed = false;
+  private readonly overloadLog: RateLimitedLog;
+  /** Calls refused because the dialog table was full (status). */
+  refusedOverload = 0;
 
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
+    this.overloadLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
     for (const e of opts.extensions) this.names.set(e.number, e.name);
     const dialogs = this.dialogs;
     this.lan = { name: "lan", tx: opts.tx, host: opts.localHost, port: opts.localPort };
@@ -162,6 +175,14 @@ export class Pbx {
    * two INVITEs arriving together must not both pass a one-channel check.
    */
   async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: CallFailure): Promise<Call | undefined> {
+    // Every call files dialogs that outlive it by 64·T1: past the bound, refuse rather than grow (§21.5.4).
+    const max = this.opts.maxDialogs ?? DEFAULT_MAX_DIALOGS;
+    if (this.dialogs.size >= max) {
+      this.refusedOverload++;
+      this.overloadLog.warn({ max, dialogs: this.dialogs.size, refused: this.refusedOverload }, "too many dialogs: new calls get 503 (limits.dialogs)");
+      tx.respond(overloadResponse(req, this.opts.retryAfterS ?? DEFAULT_RETRY_AFTER_S, "gw"));
+      return undefined;
+    }
     let cancelled = false;
     tx.onCancel = () => (cancelled = true);
     const sides = new Set<SipSide>([side, ...targets.map((t) => t.side ?? this.lan)]);

@@ -21,7 +21,7 @@ import { Registrar } from "../../../src/pbx/registrar.js";
 import { Lockout } from "../../../src/pbx/lockout.js";
 import { ExtensionAuth, type Extension } from "../../../src/pbx/auth.js";
 import { Dialplan, type DialplanRule } from "../../../src/pbx/dialplan.js";
-import { Pbx } from "../../../src/pbx/pbx.js";
+import { Pbx, type PbxOptions } from "../../../src/pbx/pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "../../../src/pbx/call-media.js";
 import { TestPhone } from "./phone.js";
 
@@ -51,6 +51,8 @@ export interface PbxRigOptions {
   lockout?: { maxFailures: number; lockMs: number };
   /** settle()'s default step of fake time, ms. Default 100. */
   settleStepMs?: number;
+  /** Further Pbx options (bounds). */
+  pbxOptions?: Partial<PbxOptions>;
 }
 
 /** until() and run(): fake time moves on this many ms at a time between deliveries. */
@@ -89,6 +91,7 @@ export class PbxRig {
       media: o.media ?? passThroughMedia,
       localHost: GW.address, localPort: GW.port, ringTimeoutMs: o.ringTimeoutMs ?? 60_000,
       onCallEvent: (ev) => this.events.push(ev),
+      ...o.pbxOptions,
     });
   }
 
