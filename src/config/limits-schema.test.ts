@@ -14,7 +14,7 @@ function problems(text: string): string[] {
 describe("config: limits", () => {
   it("has defaults sized for a 1 GB Pi when the block is absent", () => {
     const cfg = parseConfigText("wan: { interface: eth1 }\n");
-    expect(cfg.limits).toEqual({ server_transactions: 10_000, dialogs: 20_000, retry_after_s: 5, tracked_nonces: 65_536, lockout_entries: 10_000, contacts_per_aor: 10 });
+    expect(cfg.limits).toEqual({ server_transactions: 50_000, dialogs: 50_000, retry_after_s: 5, tracked_nonces: 65_536, lockout_entries: 10_000, contacts_per_aor: 10 });
   });
 
   it("takes each key, and a bad value or an unknown key names the YAML key", () => {

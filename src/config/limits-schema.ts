@@ -9,9 +9,9 @@ import { z } from "zod";
 export const limitsSchema = z
   .object({
     /** SIP server transactions (live and completed, both kept up to 32 s); past it: stateless 503. */
-    server_transactions: z.number().int().min(100).default(10_000),
+    server_transactions: z.number().int().min(100).default(50_000),
     /** Call dialogs, live and lingering after the call (32 s each); past it: a new call gets 503. */
-    dialogs: z.number().int().min(100).default(20_000),
+    dialogs: z.number().int().min(100).default(50_000),
     /** Retry-After on those 503s, seconds. */
     retry_after_s: z.number().int().min(1).max(3600).default(5),
     /** Digest nonces whose nonce-count is remembered against replays; the oldest are forgotten past it. */

@@ -53,7 +53,7 @@ export interface PbxOptions {
 }
 
 /** Default dialog bound: a live call's dialogs are a few KB, a lingering one's a few hundred bytes. */
-export const DEFAULT_MAX_DIALOGS = 20_000;
+export const DEFAULT_MAX_DIALOGS = 50_000;
 
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;

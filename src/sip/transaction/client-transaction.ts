@@ -11,13 +11,13 @@ import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, t
 export abstract class ClientTransactionBase<T extends string, S extends string> extends TimedTransaction<T> implements ClientTransaction {
   readonly kind = "client" as const;
   abstract state: S;
-  protected readonly wire: Buffer;
+  protected wire: Buffer;
 
   constructor(
     ctx: TransactionContext,
     readonly key: string,
     readonly branch: string,
-    readonly request: SipRequest,
+    public request: SipRequest,
     readonly destination: Endpoint,
     protected user: ClientTransactionUser,
   ) {

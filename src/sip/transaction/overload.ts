@@ -9,8 +9,11 @@ import { RateLimitedLog } from "../../rate-limited-log.js";
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { buildResponse } from "./message-view.js";
 
-/** Default bound: a few KB per transaction, so some tens of MB on a 1 GB Pi at most. */
-export const DEFAULT_MAX_SERVER_TRANSACTIONS = 10_000;
+/**
+ * Default bound: a call leaves two server transactions for 32 s (its INVITE in Accepted, RFC
+ * 6026, and its BYE completed), so 600 calls/s fit; a few KB each, under 150 MB at the bound.
+ */
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 50_000;
 /** Default Retry-After on a 503 for overload, seconds. */
 export const DEFAULT_RETRY_AFTER_S = 5;
 
