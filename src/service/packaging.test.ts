@@ -103,7 +103,7 @@ describe("firmware/packages.conf", () => {
   });
 
   it("the firmware and deploy scripts parse (bash -n)", () => {
-    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot"]) {
+    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot"]) {
       expect(existsSync(`${repo}${f}`), f).toBe(true);
       execFileSync("bash", ["-n", `${repo}${f}`]);
     }
