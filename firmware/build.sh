@@ -54,7 +54,7 @@ else
 fi
 root=$work/root
 mkdir -p "$root"
-tar -C "$root" --numeric-owners -xpf "$base"
+tar -C "$root" --numeric-owner -xpf "$base"
 
 # 2. Node for arm64 from the npm registry, checked against the pinned integrity.
 step "$NODE_PACKAGE@$NODE_VERSION"
@@ -82,9 +82,10 @@ chroot "$root" /usr/local/bin/node -e 'require("/opt/hikari-gw/node_modules/raw-
 step "system configuration"
 cp -a "$here/rootfs/." "$root/"
 install -m 0644 "$repo/systemd/hikari-gw.service" "$root/usr/lib/systemd/system/hikari-gw.service"
-systemd-sysusers --root="$root" >/dev/null
+# The target's own systemd tools (under qemu-user): the host's may be older than trixie's files.
+chroot "$root" systemd-sysusers /usr/lib/sysusers.d/hikari-gw.conf
 rm -f "$root"/etc/ssh/ssh_host_*
-systemctl --root="$root" enable hikari-gw.service hikari-gw-bootconfig.service hikari-gw-growroot.service \
+chroot "$root" systemctl enable hikari-gw.service hikari-gw-bootconfig.service hikari-gw-growroot.service \
   hikari-gw-sshkeys.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service >/dev/null
 mkdir -p "$root/var/log/journal"
 
@@ -98,7 +99,7 @@ version=$(node -p 'require(process.argv[1]).version' "$repo/package.json")
 name=hikari-gw-$version-arm64
 chroot "$root" dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\n' >"$out/$name.manifest"
 printf 'npm:%s\t%s\t%s\n' "$NODE_PACKAGE" "$NODE_VERSION" "$NODE_INTEGRITY" >>"$out/$name.manifest"
-(cd "$app" && npm ls --omit=dev --all --parseable --long 2>/dev/null | sed -n 's|.*/node_modules/\([^:]*\):\([^:]*\)@\([^:]*\).*|npm:\2\t\3\tgateway|p') >>"$out/$name.manifest"
+(cd "$app" && npm ls --omit=dev --all --parseable --long 2>/dev/null | sed -n 's|.*/node_modules/\([^:]*\):\([^:]*\)@\([^:]*\).*|npm:\2\t\3\tgateway|p' | sort -u) >>"$out/$name.manifest"
 
 fat_mb=256
 root_used_mb=$(du -sm --apparent-size "$root" | cut -f1)

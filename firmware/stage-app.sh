@@ -17,7 +17,9 @@ cp -a "$repo/package.json" "$repo/package-lock.json" "$repo/dist" "$app/"
 find "$app/dist" -name '*.test.*' -delete
 (cd "$app" && npm install --omit=dev --ignore-scripts --no-audit --no-fund --silent)
 gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
-(cd "$app/node_modules/raw-socket" && CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ \
+# npm config (an npmrc may set nodedir=/usr) reaches node-gyp as npm_config_nodedir and wins over
+# --nodedir: set both, or the module is built against the host Node's headers (ABI mismatch).
+(cd "$app/node_modules/raw-socket" && CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ npm_config_nodedir="$nodedir" npm_config_arch=arm64 \
   nice -n 10 node "$gyp" rebuild --arch=arm64 --nodedir="$nodedir" --jobs=1 --silent >/dev/null)
 raw=$app/node_modules/raw-socket/build/Release/raw.node
 rm -rf "$app/node_modules/raw-socket/build/Release/obj.target" "$app/node_modules/raw-socket/build/Release/.deps"

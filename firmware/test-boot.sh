@@ -57,7 +57,7 @@ systemctl --failed --no-legend --plain | p "failed "
 # Type=notify: `active` only after READY=1; StatusText is the gateway's STATUS=.
 systemctl show -p ActiveState -p SubState -p StatusText -p NRestarts -p User hikari-gw | p "hikari-gw "
 journalctl -b -o cat --no-pager -u hikari-gw-bootconfig -u hikari-gw-growroot | p "journal "
-journalctl -b -o cat --no-pager -u hikari-gw | head -n 12 | p "journal hikari-gw: "
+journalctl -b -o cat --no-pager -u hikari-gw | head -n 20 | p "journal hikari-gw: "
 sleep 17 # WatchdogSec=30: the gateway pets at 15 s
 systemctl show -p WatchdogTimestampMonotonic hikari-gw | p "hikari-gw "
 node /opt/hikari-gw/dist/cli.js status --config /etc/hikari-gw/config.yaml | tr -d '\n ' | head -c 300 | p "status "

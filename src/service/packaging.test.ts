@@ -93,7 +93,7 @@ describe("firmware/packages.conf", () => {
 
   it("build.sh enables only units the image ships", () => {
     const build = readFileSync(`${repo}firmware/build.sh`, "utf8");
-    const enable = /systemctl --root="\$root" enable ([^>]+)>/.exec(build.replace(/\\\n\s*/g, " "));
+    const enable = /chroot "\$root" systemctl enable ([^>]+)>/.exec(build.replace(/\\\n\s*/g, " "));
     expect(enable).not.toBeNull();
     const ours = readdirSync(`${repo}firmware/rootfs/usr/lib/systemd/system`);
     for (const u of enable![1].trim().split(/\s+/)) {
