@@ -47,7 +47,8 @@ ssh-keygen -q -t ed25519 -N "" -C boot-test -f "$work/key"
 mcopy -o -i "$disk@@$fat_off" "$work/hikari-gw.yaml" ::hikari-gw.yaml
 mcopy -o -i "$disk@@$fat_off" "$work/key.pub" ::authorized_keys
 
-# The probe, written into the copy's root file system (no mount: debugfs).
+# The probe, written into the copy's root file system (no mount: debugfs). The serial getty is
+# masked in the copy: once it starts it hangs up the console the probe writes to.
 cat >"$work/probe.sh" <<'PROBE'
 #!/bin/sh
 p() { sed "s/^/PROBE: $1/"; }
@@ -87,6 +88,7 @@ debugfs -w "$work/root.img" >/dev/null 2>"$work/debugfs.err" <<DEBUGFS
 write $work/probe.sh /usr/local/sbin/hgw-probe
 write $work/probe.service /etc/systemd/system/hgw-probe.service
 symlink /etc/systemd/system/multi-user.target.wants/hgw-probe.service /etc/systemd/system/hgw-probe.service
+symlink /etc/systemd/system/serial-getty@ttyAMA0.service /dev/null
 DEBUGFS
 dd if="$work/root.img" of="$disk" bs=512 seek="$root_start" conv=notrunc,sparse status=none
 rm -f "$work/root.img"
