@@ -68,7 +68,9 @@ export function stampReceived(req: SipRequest, from: Endpoint): boolean {
   }
   const wantsRport = via.params.has("rport");
   const sameHost = stripBrackets(via.host).toLowerCase() === from.address.toLowerCase();
-  if (!wantsRport && sameHost) return true;
+  // A `received` the sender wrote itself would steer our responses anywhere (a reflector):
+  // only the one stamped here counts, so an existing one is overwritten with the source.
+  if (!wantsRport && sameHost && !via.params.has("received")) return true;
   via.params.set("received", from.address);
   if (wantsRport) via.params.set("rport", String(from.port));
   list[0] = formatVia(via);
