@@ -103,14 +103,17 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(events.at(-1)).toMatchObject({ type: "missed", direction: "inbound" });
   });
 
-  it("refuses INVITEs that do not come from the NGN server", async () => {
+  it("drops INVITEs that do not come from the NGN server, unanswered, and counts them (issue 13)", async () => {
     const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.6", port: 5060 }), log: silentLogger(), clock: systemClock });
     const req = createRequest({ method: "INVITE", uri: `sip:0312345678@${WAN.address}`, from: "<sip:evil@198.18.6.6>", to: "<sip:0312345678@x>", contact: "<sip:198.18.6.6>" });
-    const res = await new Promise<SipResponse>((resolve) =>
-      stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && resolve(r), onTimeout: () => undefined, onTransportError: () => undefined }),
-    );
-    expect(res.status).toBe(403);
+    const heard: number[] = [];
+    stranger.sendRequest(req, WAN, { onResponse: (r) => heard.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
+    await until(() => rig.trunk.transportStats()?.not_allowed === 1);
+    await net.flush();
+    // Silence: a scanner learns nothing (not even a 403), and the phone never rings.
+    expect(heard).toEqual([]);
     expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
+    expect(net.log.some((d) => d.to.address === "198.18.6.6")).toBe(false);
     stranger.close();
   });
 
