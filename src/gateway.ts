@@ -210,7 +210,7 @@ export class Gateway {
     const apply = async (lease: Lease) => {
       const line = this.lineFrom(lease);
       if (!line) return;
-      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port });
+      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port, rtpPorts: cfg.media.rtp_ports });
       this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
     };
     // One lease at a time, in order: the guard's nft run must not let a later lease overtake.

@@ -10,6 +10,8 @@ describe("wan guard (nftables)", () => {
     expect(s.indexOf("delete table ip hikari_gw_guard")).toBeLessThan(s.lastIndexOf("table ip hikari_gw_guard {"));
     const other = wanGuardScript({ wanInterface: "eth0", leaseAddress: "198.18.4.2", trunkPort: 5060, lanPort: 5070 });
     expect(other).toContain('iifname "eth0" udp dport 5070 counter drop');
+    const media = wanGuardScript({ wanInterface: "eth0", leaseAddress: "198.18.4.2", trunkPort: 5060, lanPort: 5060, rtpPorts: "50000-59999" });
+    expect(media).toContain('iifname "eth0" udp dport 50000-59999 ip daddr != 198.18.4.2 counter drop');
   });
 
   it("refuses names and addresses nft could misread", () => {

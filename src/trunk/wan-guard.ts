@@ -16,7 +16,9 @@
  *   - UDP to <lease>:<trunk port> that did not arrive on the WAN port (or lo) is dropped;
  *   - UDP to the LAN listener's port that arrived on the WAN port is dropped (unless it is the
  *     trunk's own address and port), so the PBX is never reachable from the line's side,
- *     whatever lan.listen says.
+ *     whatever lan.listen says;
+ *   - UDP to the media ports that arrived on the WAN port is dropped unless it is for the lease
+ *     address (the relay's sockets are bound to every address while the trunk is on).
  */
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
@@ -30,6 +32,8 @@ export interface WanGuardRules {
   leaseAddress: string;
   trunkPort: number;
   lanPort: number;
+  /** media.rtp_ports ("50000-59999"): from the WAN port, only to the lease address. */
+  rtpPorts?: string;
 }
 
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
@@ -52,6 +56,9 @@ export function wanGuardScript(r: WanGuardRules): string {
     `  chain input { type filter hook input priority -10; policy accept;`,
     `    ip daddr ${r.leaseAddress} udp dport ${r.trunkPort} iifname != { ${wan}, "lo" } counter drop comment "the trunk only hears the WAN port"`,
     lanRule,
+    // The relay binds every address when the trunk is on: media from the line's side only
+    // ever goes to the lease address, never to the LAN addresses' ports.
+    ...(r.rtpPorts && /^\d{1,5}-\d{1,5}$/.test(r.rtpPorts) ? [`    iifname ${wan} udp dport ${r.rtpPorts} ip daddr != ${r.leaseAddress} counter drop comment "media from the line goes to the lease address only"`] : []),
     `  }`,
     `}`,
     "",
