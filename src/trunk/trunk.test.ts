@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CallEvent, TrunkState } from "../events.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createRequest, getHeader } from "../sip/message/index.js";
@@ -114,6 +114,23 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(heard).toEqual([]);
     expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
     expect(net.log.some((d) => d.to.address === "198.18.6.6")).toBe(false);
+    stranger.close();
+  });
+
+  it("a WAN scan from outside the NGN server is dropped unanswered and counted, never copied into the log", async () => {
+    const warn = vi.spyOn(rig.log, "warn");
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const answers: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
+      stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
+    }
+    await until(() => rig.trunk.transportStats()?.not_allowed === 40);
+    await net.flush();
+    expect(answers).toEqual([]);
+    const refusedLines = warn.mock.calls.filter((c) => c[1] === "request from outside the NGN server refused");
+    expect(refusedLines.length).toBeLessThanOrEqual(2);
+    warn.mockRestore();
     stranger.close();
   });
 
