@@ -9,25 +9,35 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "./log.js";
+import { ManualClock } from "./clock.js";
 import { configSchema } from "./config/schema.js";
 import { Gateway } from "./gateway.js";
 
 const PORT = 25_060 + (process.pid % 500);
 let gw: Gateway | undefined;
 let dir: string | undefined;
+let clock = new ManualClock(1_000_000);
 const sockets: dgram.Socket[] = [];
 afterEach(async () => {
-  await gw?.stop();
+  // Stopping waits (on the gateway's clock) for the unanswered un-REGISTER: move fake time on.
+  let stopped = false;
+  const stop = gw?.stop().then(() => (stopped = true));
+  for (let i = 0; i < 1000 && stop && !stopped; i++) {
+    clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  await stop;
   gw = undefined;
   for (const s of sockets.splice(0)) s.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** Wait until cond() holds, giving the event loop real I/O turns (never a sleep); bounded. */
 async function until(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
+  for (let turns = 0; !cond(); turns++) {
+    if (turns >= 100_000 || Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setImmediate(r));
   }
 }
 
@@ -52,7 +62,8 @@ async function start(lan: Record<string, unknown>): Promise<Gateway> {
     media: { rtp_ports: `${PORT + 1000}-${PORT + 1099}` },
     state_dir: dir,
   });
-  gw = new Gateway(cfg, silentLogger(), { version: "test" });
+  clock = new ManualClock(1_000_000);
+  gw = new Gateway(cfg, silentLogger(), { version: "test" }, { clock });
   await gw.start();
   return gw;
 }
@@ -75,7 +86,7 @@ describe("LAN listener on 0.0.0.0 beside the trunk on the same port (issue 13 it
     outsider.s.send(register("127.0.0.3", outsider.s.address().port, "127.0.0.1"), PORT, "127.0.0.1");
     const lan = () => (g.status().sip as { lan: { not_allowed: number } }).lan;
     await until(() => lan().not_allowed === 1);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r));
     expect(outsider.got).toEqual([]);
   });
 });

@@ -19,12 +19,15 @@ async function udp(): Promise<UdpTransport> {
   return t;
 }
 
-/** Wait (bounded) until cond() holds. */
+/**
+ * Wait until cond() holds, giving the event loop real I/O turns (setImmediate, never a sleep):
+ * loopback datagrams are there on the next poll. Bounded in turns and in time.
+ */
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 5));
+  for (let turns = 0; !cond(); turns++) {
+    if (turns >= 100_000 || Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setImmediate(r));
   }
 }
 
@@ -108,7 +111,7 @@ describe("UdpTransport on 127.0.0.1", () => {
     // A follow-up with a good Via: once it is handled, every earlier datagram was too.
     raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKgood"), b.local.port, "127.0.0.1");
     await until(() => delivered >= 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setImmediate(r)); // the deferred send failures, if any, have run
     expect(delivered).toBe(1);
     expect(layer.stats().servers).toBe(1); // the good one, completed
     expect(lines.filter((l) => l.level >= 50)).toEqual([]);
@@ -149,7 +152,7 @@ describe("UdpTransport on 127.0.0.1", () => {
     const raw = await rawSocket();
     raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKna"), b.local.port, "127.0.0.1");
     await until(() => b.stats().not_allowed === 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setImmediate(r));
     expect(seen).toHaveLength(0);
     expect(raw.got).toHaveLength(0);
   });
