@@ -5,10 +5,10 @@
  * to core 0 (`taskset -c 0`), the C load helper (bench/rtp/load.c, recvmmsg/sendmmsg) on core 1.
  * Systems in the same run (BENCHMARKS.md: only same-run ratios hold):
  *   plain      bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
- *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace
+ *   hikari     `hikari-gw relay --offload none` (dist/media/relay-main.js), userspace
  *   hikari-fast-send  the same with src/media/fast-send.ts on (HIKARI_RELAY_FAST_SEND=1)
  *   hikari-unconnected  the same with HIKARI_RELAY_CONNECT=0 (every foreign packet counted)
- *   offload    hikari with --offload (nftables DNAT/SNAT per session)
+ *   offload    hikari with --offload nftables (DNAT/SNAT per session)
  *   rtpengine  Debian's rtpengine-daemon, userspace (--table=-1), one thread, via its ng protocol
  * Each load step starts a fresh relay with N sessions, warms up (latching; hikari confirms
  * latches 3 s after the first packet), waits until the relay is ready (offload: every session's
@@ -58,13 +58,14 @@ const allSystems: System[] = [
   { name: "plain", cmd: ["node", join(ROOT, "bench/rtp/plain-forwarder.mjs")], warmupS: 2 },
   // 5 s: latches turn final 3 s after the first packet (rtpengine's confirmation window),
   // then sockets connect() / the offload installs; measure the steady state after that.
-  { name: "hikari", cmd: ["node", relayMain], warmupS: 5 },
-  { name: "hikari-fast-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
-  { name: "hikari-unconnected", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
+  // Userspace said explicitly: the relay's default (`auto`) would hand the sessions to the kernel.
+  { name: "hikari", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5 },
+  { name: "hikari-fast-send", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
+  { name: "hikari-unconnected", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
   // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
   // Calls arrive at 50/s (a busy exchange's worst minute, far above a home's), each handed to
   // the kernel once latched; all at once, 1000 calls would hit the userspace path together.
-  { name: "offload", cmd: ["node", relayMain, "--offload"], warmupS: 5, callsPerS: 50, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
+  { name: "offload", cmd: ["node", relayMain, "--offload", "nftables"], warmupS: 5, callsPerS: 50, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
   { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
 const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
