@@ -18,9 +18,11 @@
  * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
  * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
- * BENCH_RT=0 (no SCHED_FIFO). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
+ * BENCH_RT=0 (no SCHED_FIFO). Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
+ * relays' output (e.g. NODE_OPTIONS="--import ./probe.mjs", or V8 --trace-* flags in a system's cmd). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { coreTicks, coreUse, processPct, processTicks, type CoreUse } from "./rtp/cpu.js";
@@ -98,16 +100,28 @@ interface Row extends LoadResult {
   note: string;
 }
 
+/**
+ * The relay's first JSON line (its ports). Other lines (V8's --trace-gc / --trace-deopt
+ * output, when a diagnosis run adds them) are skipped, and kept in BENCH_RELAY_STDOUT if set.
+ */
 function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = "";
+    let found = false;
     const t = setTimeout(() => reject(new Error(`no output in ${timeoutMs} ms`)), timeoutMs);
+    const keep = process.env.BENCH_RELAY_STDOUT;
     child.stdout!.on("data", (d: Buffer) => {
+      if (keep) appendFileSync(keep, d);
+      if (found) return;
       buf += d.toString();
-      const i = buf.indexOf("\n");
-      if (i >= 0) {
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.startsWith("{")) continue;
+        found = true;
         clearTimeout(t);
-        resolve(buf.slice(0, i));
+        resolve(line);
+        return;
       }
     });
     child.once("exit", (code) => reject(new Error(`exited ${code} before its first line`)));
@@ -186,6 +200,7 @@ async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promis
     const cpuPct = processPct(c0, c1, wallS);
     const broken = res.loss_pct >= 0.1 || res.p99_us > 20_000;
     if (stderr.includes("offload unavailable")) note = "offload unavailable";
+    if (process.env.BENCH_RELAY_STDERR) appendFileSync(process.env.BENCH_RELAY_STDERR, `== ${sys.name} ${calls}\n${stderr}`);
     return { system: sys.name, calls, ...res, cpuPct, relayCore: coreUse(k0, k1, 0), loadCore: coreUse(k0, k1, 1), broken, note };
   } finally {
     if (load) await stop(load);
