@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The command line (DESIGN.md "Command line"): argument parsing only; each command lives
+ * The command line (docs/design.md "Command line"): argument parsing only; each command lives
  * with its layer and is loaded on demand so `check-config` never opens a socket.
  */
 import { parseArgs } from "node:util";

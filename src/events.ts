@@ -8,7 +8,7 @@ import type { Logger } from "./log.js";
 
 export type CallDirection = "internal" | "inbound" | "outbound";
 
-/** DESIGN.md `<base>/event`. */
+/** docs/design.md "Events" (`call`), published on `<base>/event` ("MQTT"). */
 export interface CallEvent {
   type: "incoming" | "answered" | "missed" | "ended" | "outgoing" | "rejected";
   call_id: string;

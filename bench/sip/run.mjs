@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * npm run bench:sip — SIP signalling throughput of hikari-gw, with Kamailio as the same-run
- * baseline (see shared BENCHMARKS.md, "SIP signalling").
+ * baseline (see docs/testing.md, "Benchmarks").
  *
  *   node bench/sip/run.mjs [--quick] [--only hikari|kamailio] [--reg 1000,2000] [--calls 100,200]
  *                          [--step-s N] [--no-build] [--keep]

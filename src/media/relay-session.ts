@@ -4,7 +4,7 @@
  * goes out of the OTHER side's socket of the same kind to that side's peer, so each phone sees
  * the port it sends to as the source (symmetric RTP, RFC 4961).
  *
- * Hot path (STYLE §4): the 'message' handlers are created once per session; per packet they
+ * Hot path (docs/design.md): the 'message' handlers are created once per session; per packet they
  * compare the source with the latched peer (plain fields), update counters in one Float64Array
  * and send the same Buffer on. No closure, object or string is made per packet by our code
  * (Node's dgram itself still makes the Buffer and the rinfo object on receive).

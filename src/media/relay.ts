@@ -1,6 +1,6 @@
 /**
  * The media relay: owns the port pool, the live sessions, one coarse shared tick (latch
- * confirmation and media timeouts: undici's habit of one timer for many deadlines, STYLE §4),
+ * confirmation and media timeouts: undici's habit of one timer for many deadlines, docs/design.md "Hot path"),
  * and the optional kernel offload. Every call's media passes through here (Asterisk's
  * `directmedia=no`): phones reach the gateway over a VPN and the NGN only talks to the WAN
  * address.

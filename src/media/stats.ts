@@ -57,7 +57,7 @@ export function lostOf(s: Float64Array, o: number): number {
 
 /**
  * Account one received RTP packet. `arrivalMs` is a monotonic time in milliseconds.
- * Reads the header fields straight from the Buffer: no parse object (STYLE §4).
+ * Reads the header fields straight from the Buffer: no parse object (docs/design.md "Hot path").
  */
 export function recordRtp(s: Float64Array, o: number, pkt: Buffer, arrivalMs: number): void {
   s[o + F.rtpPackets]!++;

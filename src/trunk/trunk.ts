@@ -113,7 +113,7 @@ export class Trunk implements TrunkPort {
     this.transport = this.opts.openTransport
       ? await this.opts.openTransport(local)
       : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
-    // NGN.md: never rport in Via (400 on NTT West); sent-by is the lease address.
+    // docs/ngn.md "Registration": never rport in Via (400 on NTT West); sent-by is the lease address.
     this.tx = new DrainingLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
     this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
     const registration = new TrunkRegistration({ tx: this.tx, clock: this.opts.clock, log: this.log, expires: this.opts.registerExpires, refreshRatio: this.opts.refreshRatio });
@@ -134,7 +134,7 @@ export class Trunk implements TrunkPort {
   }
 
   /**
-   * End every call on the line while its socket still works (NGN.md: a dangling dialog
+   * End every call on the line while its socket still works (docs/ngn.md "Inbound calls": a dangling dialog
    * blocks the line for minutes), stop the registration's timers, wait (bounded) for the
    * BYEs and CANCELs to be answered, then close the layer and the socket.
    */
@@ -219,10 +219,10 @@ export class Trunk implements TrunkPort {
     const number = own && (own === line.number || line.additionalNumbers.includes(own)) ? own : line.number;
     const from: NameAddr = { uri: { scheme: "sip", user: number, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() };
     const headers = this.side.inviteHeaders();
-    // P-Preferred-Identity only to choose among the line's own numbers (NGN.md).
+    // P-Preferred-Identity only to choose among the line's own numbers (docs/ngn.md "Outbound calls").
     if (number !== line.number) headers.push({ name: "p-preferred-identity", value: `<sip:${number}@${line.domain}>` });
     return {
-      // NGN.md: exactly sip:<digits>@<P-CSCF>:5060, no URI parameters.
+      // docs/ngn.md "Outbound calls": exactly sip:<digits>@<P-CSCF>:5060, no URI parameters.
       uri: { scheme: "sip", user: dialled, host: line.server, port: this.opts.serverPort, params: new Map(), headers: new Map() },
       destination: { address: line.server, port: this.opts.serverPort },
       to: { uri: { scheme: "sip", user: dialled, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() },
@@ -251,7 +251,7 @@ export class Trunk implements TrunkPort {
   }
 }
 
-/** The number called: P-Called-Party-ID's user (without ;isub), else the To user (NGN.md "Inbound"). */
+/** The number called: P-Called-Party-ID's user (without ;isub), else the To user (docs/ngn.md "Inbound calls"). */
 export function calledNumber(req: SipRequest): string | undefined {
   const pcpi = getHeader(req, "p-called-party-id");
   if (pcpi) {

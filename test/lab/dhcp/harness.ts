@@ -47,7 +47,7 @@ function labels(name: string): number[] {
 }
 
 /**
- * Option 125 as the NGN sends it (NGN.md), written out by hand rather than with our own
+ * Option 125 as the NGN sends it (docs/ngn.md "DHCP"), written out by hand rather than with our own
  * encoder: enterprise 210, sub-options 201 MAC, 202 number, 203 ×2, 204 domain, 210 host.
  */
 export function ngnOption125(): Buffer {

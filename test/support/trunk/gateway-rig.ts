@@ -15,7 +15,7 @@ import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./fake-ngn.js";
 
 export { DOMAIN, NGN, NGN_SDP, WAN } from "./fake-ngn.js";
 
-/** The line as the lease and the NGN's DHCP options give it (NGN.md). */
+/** The line as the lease and the NGN's DHCP options give it (docs/ngn.md "DHCP"). */
 export const LINE: TrunkLine = { localAddress: WAN.address, server: NGN.address, domain: DOMAIN, number: "0312345678", additionalNumbers: [] };
 
 export interface GatewayRigOptions extends PbxRigOptions {
