@@ -259,7 +259,7 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
 
   /** Coarse tick: promote provisional latches once signalling has been quiet. */
   confirmLatches(now: number): void {
-    // Four plain calls, no array per session per tick: the tick allocates nothing (STYLE §4).
+    // Four plain calls, no array per session per tick: the tick allocates nothing (docs/design.md "Hot path").
     const changed = this.confirmOne(this.aRtp, now) | this.confirmOne(this.bRtp, now) | this.confirmOne(this.aRtcp, now) | this.confirmOne(this.bRtcp, now);
     if (changed !== 0 && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
   }
