@@ -10,7 +10,7 @@ import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
 import { GatewayEvents, type CallEvent } from "./events.js";
-import { startControlServer } from "./control.js";
+import { startControlServer, type ControlRequest } from "./control.js";
 import { UdpTransport } from "./sip/transport-udp.js";
 import { DigestServer } from "./sip/digest.js";
 import { BindingsStore } from "./pbx/bindings-store.js";
@@ -42,10 +42,12 @@ export class Gateway {
   private pbx?: Pbx;
   private relay?: MediaRelay;
   private control?: Server;
+  /** Authentication locks, for `hikari-gw unblock`. */
+  private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
   private trunkState: TrunkState = { state: "disabled" };
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private readonly recentCalls: CallEvent[] = [];
 
   constructor(
@@ -55,6 +57,7 @@ export class Gateway {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
   }
@@ -97,11 +100,11 @@ export class Gateway {
       logMessages: cfg.log.sip_messages,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
-    this.tx = new DrainingLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
+    this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
-    const lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) });
+    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
     const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
@@ -146,7 +149,7 @@ export class Gateway {
     }
 
     try {
-      this.control = await startControlServer(cfg.state_dir, () => this.status(), log.child({ name: "control" }));
+      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
@@ -249,10 +252,21 @@ export class Gateway {
     };
   }
 
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`). */
+  private onControl(req: ControlRequest): unknown {
+    if (req.command === "unblock") {
+      const lifted = this.lockout?.unblock(req.target) ?? [];
+      this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+      const now = this.clock.now();
+      return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+    }
+    return this.status();
+  }
+
   status(): Record<string, unknown> {
     return {
       version: this.info.version,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
