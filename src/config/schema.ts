@@ -159,7 +159,7 @@ export const configSchema = z
       .object({
         rtp_ports: portRange.default("50000-59999"),
         timeout_s: z.number().int().min(5).default(60),
-        offload: z.enum(["none", "nftables"]).default("none"),
+        offload: z.enum(["auto", "none", "nftables"]).default("auto"),
       })
       .strict()
       .prefault({}),
