@@ -59,7 +59,8 @@ async function start(lan: Record<string, unknown>): Promise<Gateway> {
     trunk: { enabled: true, server: "127.0.0.9", domain: "example.invalid", number: "0312345678", local_address: "127.0.0.2", local_port: PORT },
     lan: { listen: "0.0.0.0", port: PORT, advertise: "127.0.0.1", ...lan },
     extensions: [{ number: "801", password: "a-long-secret-801" }],
-    media: { rtp_ports: `${PORT + 1000}-${PORT + 1099}` },
+    // Unit tests never touch the host's nftables: the relay stays in userspace.
+    media: { rtp_ports: `${PORT + 1000}-${PORT + 1099}`, offload: "none" },
     state_dir: dir,
   });
   clock = new ManualClock(1_000_000);
