@@ -39,5 +39,14 @@ export function semanticProblems(raw: unknown): ConfigProblem[] {
   const wanIf = obj(root.wan)?.interface;
   if (trunk?.enabled !== false && wanIf === "none" && !trunk?.server)
     out.push({ path: "trunk.server", message: 'required when wan.interface is "none" and the trunk is enabled' });
+  out.push(...mqttProblems(obj(root.mqtt)));
   return out;
+}
+
+/** The embedded broker never lets anyone in unnoticed: credentials, or anonymous access said out loud. */
+function mqttProblems(mqtt: Raw | undefined): ConfigProblem[] {
+  if (mqtt?.server !== "embedded") return [];
+  const hasUser = typeof mqtt.username === "string" && typeof mqtt.password === "string";
+  if (hasUser || mqtt.allow_anonymous === true) return [];
+  return [{ path: "mqtt.username", message: 'the embedded broker needs mqtt.username and mqtt.password, or mqtt.allow_anonymous: true' }];
 }
