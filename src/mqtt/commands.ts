@@ -59,7 +59,8 @@ function parseArgs(command: string, payload: Buffer): Args {
     if (command === "dnd") return { value: text };
     throw new CommandError("the request is not valid JSON");
   }
-  if (v && typeof v === "object" && !Array.isArray(v)) return v as Args;
+  if (Array.isArray(v)) throw new CommandError("the request must be a JSON object");
+  if (v && typeof v === "object") return v as Args;
   if (command === "hangup") return { call_id: v };
   if (command === "dnd") return { value: v };
   throw new CommandError("the request must be a JSON object");
