@@ -24,6 +24,10 @@ export interface GatewayConfigInput {
   logLevel?: string;
   /** media.timeout_s (the gateway's default when absent). */
   mediaTimeoutS?: number;
+  /** The `mqtt:` flow mapping, default `{ server: none }`. */
+  mqtt?: string;
+  /** More top-level YAML (phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
@@ -39,10 +43,10 @@ dialplan:
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
 media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`} }
-mqtt: { server: none }
+mqtt: ${c.mqtt ?? "{ server: none }"}
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export interface GatewayProcess {
