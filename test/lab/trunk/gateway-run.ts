@@ -24,6 +24,8 @@ export interface TrunkGatewayConfig {
   registerExpires?: number | null;
   /** media.timeout_s (default 6). */
   mediaTimeoutS?: number;
+  /** More top-level YAML (mqtt:, phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
@@ -43,7 +45,7 @@ pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
 media: { rtp_ports: "50000-50999", timeout_s: ${c.mediaTimeoutS ?? 6} }
 state_dir: ${c.stateDir}
 log: { level: info }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export class TrunkGateway {
