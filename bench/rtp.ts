@@ -3,7 +3,7 @@
  * through a relay, relay host and load host in two network namespaces joined by a veth
  * (bench/rtp/topology.ts: each side's kernel receive work on its own core), the relay pinned
  * to core 0 (`taskset -c 0`), the C load helper (bench/rtp/load.c, recvmmsg/sendmmsg) on core 1.
- * Systems in the same run (BENCHMARKS.md: only same-run ratios hold):
+ * Systems in the same run (docs/testing.md "Benchmarks": only same-run ratios hold):
  *   plain      bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
  *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace
  *   hikari-fast-send  the same with src/media/fast-send.ts on (HIKARI_RELAY_FAST_SEND=1)

@@ -24,7 +24,7 @@ export interface CallQuality {
   callee: StreamQuality;
 }
 
-/** The `<base>/event` payload. */
+/** docs/design.md "Events" (`call`), published on `<base>/event` (docs/home-assistant.md). */
 export interface CallEvent {
   type: "incoming" | "answered" | "missed" | "ended" | "outgoing" | "rejected";
   call_id: string;

@@ -10,7 +10,7 @@ import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
 import { GatewayEvents, type CallEvent } from "./events.js";
-import { startControlServer } from "./control.js";
+import { startControlServer, type ControlRequest } from "./control.js";
 import { UdpTransport } from "./sip/transport-udp.js";
 import { DigestServer } from "./sip/digest.js";
 import { BindingsStore } from "./pbx/bindings-store.js";
@@ -48,11 +48,13 @@ export class Gateway {
   private pbx?: Pbx;
   private relay?: MediaRelay;
   private control?: Server;
+  /** Authentication locks, for `hikari-gw unblock`. */
+  private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
   private trunkState: TrunkState = { state: "disabled" };
-  private readonly startedAt = Date.now();
-  private monitor!: CallMonitor;
+  private readonly startedAt: number;
+  private readonly monitor: CallMonitor;
   private mqtt?: MqttService;
   /** What MQTT and the control socket may do (GatewayCommands): each checks its arguments before acting. */
   readonly commands: GatewayCommands = {
@@ -72,7 +74,9 @@ export class Gateway {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.events = new GatewayEvents(log.child({ name: "events" }));
+    this.monitor = this.createMonitor();
   }
 
   /** The host written into Contact/SDP toward phones. */
@@ -88,7 +92,6 @@ export class Gateway {
     const log = this.log;
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
-    this.monitor = this.createMonitor();
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
     let media: CallMediaFactory = passThroughMedia;
     try {
@@ -114,11 +117,11 @@ export class Gateway {
       logMessages: cfg.log.sip_messages,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
-    this.tx = new DrainingLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
+    this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
-    const lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) });
+    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
     const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
@@ -164,7 +167,7 @@ export class Gateway {
 
     if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
-      this.control = await startControlServer(cfg.state_dir, (command) => this.control_(command), log.child({ name: "control" }));
+      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
@@ -299,28 +302,6 @@ export class Gateway {
     }
   }
 
-  /** The control socket's commands (one word, then arguments): the same GatewayCommands MQTT calls. */
-  private control_(line: string): unknown {
-    const [command, arg] = line.trim().split(/\s+/, 2);
-    switch (command) {
-      case "status":
-        return this.status();
-      case "calls":
-        return this.monitor.calls();
-      case "dnd":
-        if (arg !== "on" && arg !== "off") throw new CommandError('dnd: expected "on" or "off"');
-        this.commands.setDnd(arg === "on");
-        return { dnd: this.monitor.dnd };
-      case "hangup":
-        return { hung_up: this.commands.hangup(arg ?? "all") };
-      case "missed_reset":
-        this.commands.resetMissed();
-        return { missed: this.monitor.missed };
-      default:
-        throw new CommandError(`unknown command "${command}"`);
-    }
-  }
-
   private extensionState(number: string) {
     const bindings = this.registrar?.lookup(number) ?? [];
     const b = bindings[0];
@@ -333,11 +314,35 @@ export class Gateway {
     };
   }
 
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, and the same GatewayCommands MQTT calls). */
+  private onControl(req: ControlRequest): unknown {
+    switch (req.command) {
+      case "unblock": {
+        const lifted = this.lockout?.unblock(req.target) ?? [];
+        this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+        const now = this.clock.now();
+        return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+      }
+      case "calls":
+        return this.monitor.calls();
+      case "dnd":
+        this.commands.setDnd(req.value);
+        return { dnd: this.monitor.dnd };
+      case "hangup":
+        return { hung_up: this.commands.hangup(req.call_id) };
+      case "missed_reset":
+        this.commands.resetMissed();
+        return { missed: this.monitor.missed };
+      default:
+        return this.status();
+    }
+  }
+
   status(): GatewayStatus {
     return {
       version: this.info.version,
       started_at: new Date(this.startedAt).toISOString(),
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
       line: this.monitor.lines(),
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),

@@ -5,7 +5,7 @@
  * socket A sends to every session's a-port, socket B to every b-port. The relay latches A
  * as each session's caller and B as its callee, so everything it forwards comes back to A or
  * B. Two sockets and sendmmsg/recvmmsg keep the load tool far cheaper per packet than the
- * relay it measures (BENCHMARKS.md: a Node load tool saturates first).
+ * relay it measures (docs/testing.md "Benchmarks": a Node load tool saturates first).
  *
  * Payload after the 12-byte RTP header: send time (CLOCK_MONOTONIC ns), stream id, and a
  * "measured" flag, so one-way latency and loss are computed per packet on receipt.

@@ -1,4 +1,4 @@
-// The baseline of BENCHMARKS.md: a plain Node `dgram` forwarder. Per session two sockets;
+// The baseline of docs/testing.md "Benchmarks": a plain Node `dgram` forwarder. Per session two sockets;
 // each latches the first source that sends to it; on 'message' the same Buffer goes out of
 // the other socket to the other side's latched peer. Same CLI and JSON line as
 // `hikari-gw relay`, so the bench drives both the same way.

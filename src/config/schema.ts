@@ -1,6 +1,6 @@
 /**
  * The configuration schema: one zod schema that yields both validation and the type.
- * Keys stay snake_case everywhere (YAML, type, error paths, docs), as DESIGN.md names them.
+ * Keys stay snake_case everywhere (YAML, type, error paths, docs), as docs/design.md names them.
  * Defaults live here and only here.
  */
 import { z } from "zod";

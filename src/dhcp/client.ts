@@ -26,11 +26,11 @@ import type { DhcpTransport } from "./transport.js";
 
 export interface DhcpClientOptions {
   interface: string;
-  /** MAC for chaddr, 61 and 124; defaults to the interface's own (NGN.md: some reuse the HGW's). */
+  /** MAC for chaddr, 61 and 124; defaults to the interface's own (docs/ngn.md "DHCP": some reuse the HGW's). */
   mac?: string;
   /** Where the lease is saved for INIT-REBOOT; none = always INIT. */
   stateDir?: string;
-  /** Option 55 codes; defaults mirror the home gateway (NGN.md). */
+  /** Option 55 codes; defaults mirror the home gateway (docs/ngn.md "DHCP"). */
   requestOptions?: number[];
   /** Option 60 text; off by default. */
   vendorClass?: string;
@@ -38,7 +38,7 @@ export interface DhcpClientOptions {
   enterprise?: number;
   /** Put address and routes on the interface (default true). */
   applyToInterface?: boolean;
-  /** Install a default route through the lease (default false: NGN.md). */
+  /** Install a default route through the lease (default false: docs/ngn.md "DHCP"). */
   defaultRoute?: boolean;
   log: Logger;
   clock?: Clock;

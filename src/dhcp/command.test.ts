@@ -5,7 +5,7 @@ import { decodeDhcpMessage } from "./packet.js";
 import { bootReply, NGN_ACK_OPTIONS_HEX } from "../../test/support/dhcp/fixtures.js";
 
 describe("`hikari-gw dhcp` report", () => {
-  it("has DESIGN.md's keys with the trunk parameters and raw vendor sub-options", () => {
+  it("has docs/design.md's keys with the trunk parameters and raw vendor sub-options", () => {
     const lease = leaseFromAck(decodeDhcpMessage(bootReply(NGN_ACK_OPTIONS_HEX)).message!, "wan0", 0, [])!;
     const r = leaseReport(lease);
     expect(Object.keys(r)).toEqual(expect.arrayContaining(["address", "prefix", "router", "lease_time", "routes", "sip_servers", "domain", "number", "additional_numbers", "vendor_options"]));

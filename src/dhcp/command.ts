@@ -1,5 +1,5 @@
 /**
- * `hikari-gw dhcp --interface IF [--json] [--keep]` (DESIGN.md): take a lease on IF, print
+ * `hikari-gw dhcp --interface IF [--json] [--keep]` (docs/design.md "Command line"): take a lease on IF, print
  * it decoded, then release it unless --keep. Without --keep the interface is left alone
  * (the lease is only looked at); with --keep the address and option 121 routes are applied
  * and stay, like `dhclient` would leave them.
@@ -18,7 +18,7 @@ export interface DhcpCommandOptions {
   log: Logger;
 }
 
-/** The printed form: DESIGN.md's keys first, then timers and raw vendor sub-options. */
+/** The printed form: docs/design.md's keys first, then timers and raw vendor sub-options. */
 export function leaseReport(lease: Lease): Record<string, unknown> {
   const trunk = trunkParamsFromLease(lease);
   return {

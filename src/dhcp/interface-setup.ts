@@ -1,7 +1,7 @@
 /**
  * Apply a lease to the WAN interface with iproute2, and take it off again. Address with
  * the lease's lifetime (so the kernel drops it even if we die), option 121 routes
- * (RFC 3442), a default route only when configured (NGN.md: never through the ONU port by
+ * (RFC 3442), a default route only when configured (docs/ngn.md "DHCP": never through the ONU port by
  * default). DNS is never touched. Routes carry `proto dhcp` so they are recognisable.
  */
 import { execFile } from "node:child_process";

@@ -1,7 +1,7 @@
 /**
  * The lease: what the client keeps from a DHCPACK, in plain JSON-able data (snake_case like
  * the config and the `hikari-gw dhcp` output), saved in state_dir for INIT-REBOOT, and how
- * it maps to trunk parameters (NGN.md: option 120 = P-CSCF, option 125 enterprise 210:
+ * it maps to trunk parameters (docs/ngn.md "DHCP": option 120 = P-CSCF, option 125 enterprise 210:
  * 202 main number, 203 additional numbers, 204 SIP domain in DNS label form).
  */
 import { ipv4ListOption, u32Option, type DhcpOptions } from "./options/codec.js";
@@ -144,7 +144,7 @@ function asciiValue(hex: string): string | undefined {
 }
 
 /**
- * Map a lease to trunk parameters. Sub-option 204 is DNS label form per NGN.md; a value
+ * Map a lease to trunk parameters. Sub-option 204 is DNS label form per docs/ngn.md "DHCP"; a value
  * that is not valid label form but is printable text is accepted as a plain name, since
  * some lab servers and some lines send it that way.
  */

@@ -1,6 +1,6 @@
 /**
  * The messages the client sends (RFC 2131 §4.4.1 table 5), carrying what the line's own home
- * gateway sends (NGN.md): option 55 asking for at least 1, 3, 120, 121, 125; option 124 =
+ * gateway sends (docs/ngn.md "DHCP"): option 55 asking for at least 1, 3, 120, 121, 125; option 124 =
  * enterprise 210 with one class item holding the MAC; option 61 = type 1 + MAC.
  */
 import { encodeVendorClass, OPT_VI_VENDOR_CLASS } from "./options/vendor.js";
@@ -27,7 +27,7 @@ export interface ClientIdentity {
   /** The MAC put in chaddr, 61 and 124 (the interface's own, or the override). */
   mac: Buffer;
   requestOptions: number[];
-  /** Option 60 text; absent by default (NGN.md: not needed on most lines). */
+  /** Option 60 text; absent by default (docs/ngn.md "DHCP": not needed on most lines). */
   vendorClass?: string;
   /** Enterprise number sent in option 124; null = do not send 124. */
   enterprise: number | null;

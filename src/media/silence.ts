@@ -1,7 +1,7 @@
 /**
  * One side's media-timeout bookkeeping: how many packets that side's phone had sent at the
  * last coarse tick, and since when that number has not moved. Plain number fields, so the
- * relay's tick over hundreds of sessions allocates nothing (STYLE §4).
+ * relay's tick over hundreds of sessions allocates nothing (docs/design.md "Hot path").
  */
 export class SilenceWatch {
   private seen = 0;

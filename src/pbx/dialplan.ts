@@ -12,7 +12,7 @@
  *   "(03) 1234 5678" dial 0312345678. Only done when what remains is a dial string
  *   (digits, `*`, `#`, a leading `+`), so a name like "front.door" is left alone.
  * - a Japanese E.164 number "+81…" becomes the national "0…" that the NGN expects
- *   (NGN.md: numbers go out in national format), so "+81 3-1234-5678" dials 0312345678.
+ *   (docs/ngn.md "Outbound calls": numbers go out in national format), so "+81 3-1234-5678" dials 0312345678.
  */
 
 export interface DialplanRule {

@@ -23,7 +23,7 @@ describe("SDP for the NGN", () => {
     expect(shapeForNgn(offer("m=audio 40000 RTP/AVP 0 96 101"))!).toMatch(/RTP\/AVP 0 101\r\n/);
   });
 
-  it("offers telephone-event 101 even for a phone that named none (the home gateway's form, NGN.md)", () => {
+  it("offers telephone-event 101 even for a phone that named none (the home gateway's form, docs/ngn.md)", () => {
     const out = shapeForNgn(offer("m=audio 40000 RTP/AVP 0"))!;
     expect(out).toMatch(/m=audio 40000 RTP\/AVP 0 101\r\n/);
     expect(out).toContain("a=rtpmap:101 telephone-event/8000\r\n");
@@ -39,7 +39,7 @@ describe("SDP for the NGN", () => {
     expect(out).not.toContain("m=video");
   });
 
-  it("states telephone-event 0-15 toward the NGN whatever range the phone offered (NGN.md)", () => {
+  it("states telephone-event 0-15 toward the NGN whatever range the phone offered (docs/ngn.md)", () => {
     const wide = shapeForNgn(offer("m=audio 40000 RTP/AVP 0 101").replace("a=fmtp:101 0-15", "a=fmtp:101 0-16"))!;
     expect(wide).toContain("a=fmtp:101 0-15\r\n");
     expect(wide).not.toContain("0-16");

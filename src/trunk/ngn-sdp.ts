@@ -1,5 +1,5 @@
 /**
- * SDP as the NGN accepts it (NGN.md "Media"): PCMU (PT 0) only plus RFC 4733
+ * SDP as the NGN accepts it (docs/ngn.md "Media"): PCMU (PT 0) only plus RFC 4733
  * telephone-event, ptime 20, one session-level c= (a duplicate media-level c= got 500),
  * audio only. The relay already put the lease address and an even port in; this only
  * trims codecs and lines. Returns null when the offer has no PCMU: the phone gets 488,
@@ -9,7 +9,7 @@ import sdpTransform from "sdp-transform";
 
 export const NGN_DTMF_PT = 101;
 
-/** NGN.md "Media": the events the NGN takes (DTMF 0-9, *, #, A-D), whatever the phone offered. */
+/** docs/ngn.md "Media": the events the NGN takes (DTMF 0-9, *, #, A-D), whatever the phone offered. */
 export const NGN_DTMF_EVENTS = "0-15";
 
 /**
@@ -20,7 +20,7 @@ const PLAIN_RTP = /^RTP\/AVPF?$/i;
 
 export function shapeForNgn(sdp: string): string | null {
   const s = sdpTransform.parse(sdp);
-  // The NGN takes plain RTP only (NGN.md "Media"), and the relay does not turn SRTP into
+  // The NGN takes plain RTP only (docs/ngn.md "Media"), and the relay does not turn SRTP into
   // RTP. An offer whose audio is RTP/SAVP(F) only must get 488 here, before the NGN sees
   // it: once the NGN answered, the call is billed, and the phone would then drop it on an
   // answer in a profile it did not offer (RFC 3264 §6 forbids changing the transport).
@@ -31,7 +31,7 @@ export function shapeForNgn(sdp: string): string | null {
     .filter(Boolean)
     .map(Number);
   if (!pts.includes(0)) return null;
-  // NGN.md: PCMU plus telephone-event as PT 101, events 0-15, the form the line's own home
+  // docs/ngn.md "Media": PCMU plus telephone-event as PT 101, events 0-15, the form the line's own home
   // gateway always sends; so 101 is offered even for a phone that named no telephone-event
   // (its events, if any, go in-band in PCMU, and any the NGN sends it are ignored by it).
   // A phone that numbers telephone-event otherwise (desk phones use 96, 97 or 127) is

@@ -87,12 +87,12 @@ export class NgnSide implements SipSide {
     ];
   }
 
-  /** NGN.md: never OPTIONS; only INVITE, ACK, BYE, CANCEL, PRACK and UPDATE go to the NGN. */
+  /** docs/ngn.md "Registration": never OPTIONS; only INVITE, ACK, BYE, CANCEL, PRACK and UPDATE go to the NGN. */
   relays(method: string): boolean {
     return NGN_METHODS.has(method);
   }
 
-  /** Our 200 to the NGN's INVITE/refresh: echo Session-Expires and require timer (NGN.md "Inbound"). */
+  /** Our 200 to the NGN's INVITE/refresh: echo Session-Expires and require timer (docs/ngn.md "Inbound calls"). */
   answerHeaders(invite: SipRequest): { name: string; value: string }[] {
     const se = getHeader(invite, "session-expires");
     if (!se) return [{ name: "allow", value: NGN_ALLOW }];

@@ -1,5 +1,5 @@
 /**
- * The line's registration (NGN.md "Registration"): `REGISTER sip:<domain>` over UDP from
+ * The line's registration (docs/ngn.md "Registration"): `REGISTER sip:<domain>` over UDP from
  * the lease address port 5060 to the option-120 server, From/To the main number at the
  * domain, Contact the lease address, no rport, no digest unless challenged (then answered,
  * so an ordinary SIP provider configured by hand works too). Refreshed at `refreshRatio` of

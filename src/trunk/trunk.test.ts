@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CallEvent, TrunkState } from "../events.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createRequest, getHeader } from "../sip/message/index.js";
@@ -6,8 +6,7 @@ import type { MemoryNetwork } from "../sip/transport.js";
 import { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import { silentLogger } from "../log.js";
-import { systemClock } from "../clock.js";
-import { PHONE_SDP, until, type TestPhone } from "../../test/support/pbx/phone.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
 import type { FakeNgn } from "../../test/support/trunk/fake-ngn.js";
 import { DOMAIN, GatewayRig, NGN, WAN } from "../../test/support/trunk/gateway-rig.js";
 
@@ -84,7 +83,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
 
   it("inbound: rings the phone with the caller's number, 200 echoes Session-Expires, refreshes are answered locally, BYE crosses", async () => {
     const { req, done } = invite(ngn);
-    await until(() => phone.received.some((r) => r.method === "INVITE"));
+    await rig.until(() => phone.received.some((r) => r.method === "INVITE"));
     const inv = phone.received.find((r) => r.method === "INVITE")!;
     expect(getHeader(inv, "from")).toContain("sip:0398765432@");
     expect(getHeader(inv, "from")).toContain("Yamada");
@@ -105,7 +104,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(phone.received.some((r) => r.method === "UPDATE")).toBe(false);
     const bye = await ngn.request(d.createRequest("BYE", { contact: `<sip:${NGN.address}>` }));
     expect(bye.status).toBe(200);
-    await until(() => phone.received.some((r) => r.method === "BYE"));
+    await rig.until(() => phone.received.some((r) => r.method === "BYE"));
     expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended"]);
     expect(events[0]).toMatchObject({ direction: "inbound", from: "0398765432", to: "0312345678" });
   });
@@ -113,16 +112,16 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   it("inbound: nobody answers and the NGN cancels: a missed call", async () => {
     phone.behaviour = { ringOnly: true };
     const { req, done } = invite(ngn);
-    await until(() => ngn.responses.some((r) => r.status === 180));
+    await rig.until(() => ngn.responses.some((r) => r.status === 180));
     const inviteTx = [...(ngn.tx as unknown as { clients: Map<string, { method: string; state: string; request: SipRequest }> }).clients.values()].find((t) => t.request === req);
     ngn.tx.cancel(inviteTx as never);
     expect((await done).status).toBe(487);
-    await until(() => phone.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => phone.received.some((r) => r.method === "CANCEL"));
     expect(events.at(-1)).toMatchObject({ type: "missed", direction: "inbound" });
   });
 
   it("refuses INVITEs that do not come from the NGN server", async () => {
-    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.6", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.6", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const req = createRequest({ method: "INVITE", uri: `sip:0312345678@${WAN.address}`, from: "<sip:evil@198.18.6.6>", to: "<sip:0312345678@x>", contact: "<sip:198.18.6.6>" });
     const res = await new Promise<SipResponse>((resolve) =>
       stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && resolve(r), onTimeout: () => undefined, onTransportError: () => undefined }),
@@ -132,9 +131,26 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     stranger.close();
   });
 
+  it("logs refused requests from outside the NGN server at most once a second (a WAN scan is counted, not copied)", async () => {
+    const warn = vi.spyOn(rig.log, "warn");
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: rig.clock });
+    const answers: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
+      stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
+    }
+    await rig.until(() => answers.length === 40);
+    expect(answers.every((s) => s === 403)).toBe(true);
+    const refusedLines = warn.mock.calls.filter((c) => c[1] === "request from outside the NGN server refused");
+    expect(refusedLines.length).toBeGreaterThanOrEqual(1);
+    expect(refusedLines.length).toBeLessThanOrEqual(2);
+    warn.mockRestore();
+    stranger.close();
+  });
+
   it("outbound: the NGN gets sip:<digits>@<server>:5060 from the line's number, PCMU only; 183 is PRACKed; the phone gets 200", async () => {
     const offer = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8 0 101").replace("a=rtpmap:0", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0");
-    const { res } = await phone.call("0399990000", offer);
+    const { res } = await rig.run(phone.call("0399990000", offer));
     expect(res.status).toBe(200);
     phone.ack(res);
     const inv = ngn.seen.find((r) => r.method === "INVITE")!;
@@ -145,18 +161,18 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(getHeader(inv, "contact")).toBe(`<sip:0312345678@${WAN.address}:5060>`);
     expect(inv.body.toString()).toMatch(/m=audio 40000 RTP\/AVP 0 101/);
     expect(inv.body.toString()).not.toContain("PCMA");
-    await until(() => ngn.seen.some((r) => r.method === "PRACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "PRACK"));
     expect(getHeader(ngn.seen.find((r) => r.method === "PRACK")!, "rack")).toBe("1 1 INVITE");
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     // Hang up from the phone: the NGN leg gets its BYE.
     expect((await phone.bye()).status).toBe(200);
-    await until(() => ngn.seen.some((r) => r.method === "BYE"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "BYE"));
   });
 
   it("a phone's hold re-INVITE is answered by the gateway; the NGN leg sees nothing", async () => {
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     phone.ack(res);
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     const hold = PHONE_SDP("198.18.0.11", 40000).replace("a=sendrecv", "a=sendonly").replace("o=- 1 1", "o=- 1 2");
     const r2 = await phone.reinvite(hold);
     expect(r2.status).toBe(200);
@@ -168,18 +184,18 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   });
 
   it("a phone that unregisters mid-call still ends with a BYE to the NGN", async () => {
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     phone.ack(res);
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     expect((await phone.register(0)).status).toBe(200);
-    await until(() => ngn.seen.some((r) => r.method === "BYE"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "BYE"));
     expect(events.at(-1)).toMatchObject({ type: "ended", reason: "phone 801 unregistered" });
   });
 
   it("outbound: a phone without PCMU gets 488; beyond the line's channels the phone gets 486", async () => {
     const pcmaOnly = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
     expect((await phone.call("0399990000", pcmaOnly)).res.status).toBe(488);
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     expect(res.status).toBe(200);
     phone.ack(res);
     expect((await phone.call("0399990001")).res.status).toBe(486);

@@ -6,6 +6,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import type { TrunkState } from "../events.js";
 import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
 import { createResponse, newTag, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
@@ -66,11 +67,14 @@ export class Trunk implements TrunkPort {
   private registration?: TrunkRegistration;
   private state: TrunkState = { state: "acquiring" };
   private readonly log: Logger;
+  /** Requests from outside the NGN server: one line a second, the rest counted (a WAN scan). */
+  private readonly refusedLog: RateLimitedLog;
   /** configure(), down() and stop() run one at a time: each may wait for calls to end. */
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: TrunkOptions) {
     this.log = opts.log;
+    this.refusedLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
   }
 
   get status(): TrunkState {
@@ -115,7 +119,7 @@ export class Trunk implements TrunkPort {
     this.transport = this.opts.openTransport
       ? await this.opts.openTransport(local)
       : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
-    // NGN.md: never rport in Via (400 on NTT West); sent-by is the lease address.
+    // docs/ngn.md "Registration": never rport in Via (400 on NTT West); sent-by is the lease address.
     this.tx = new DrainingLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
     this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
     const registration = new TrunkRegistration({ tx: this.tx, clock: this.opts.clock, log: this.log, expires: this.opts.registerExpires, refreshRatio: this.opts.refreshRatio });
@@ -136,7 +140,7 @@ export class Trunk implements TrunkPort {
   }
 
   /**
-   * End every call on the line while its socket still works (NGN.md: a dangling dialog
+   * End every call on the line while its socket still works (docs/ngn.md "Inbound calls": a dangling dialog
    * blocks the line for minutes), stop the registration's timers, wait (bounded) for the
    * BYEs and CANCELs to be answered, then close the layer and the socket.
    */
@@ -174,7 +178,7 @@ export class Trunk implements TrunkPort {
     if (!tx) return;
     if (!this.line || from.address !== this.line.server) {
       // Only the line's SIP server may use the trunk: anything else on the WAN is a scanner.
-      this.log.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
+      this.refusedLog.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
       return tx.respond(createResponse(req, 403, "Forbidden"));
     }
     if (pbx.onInDialog(req, tx)) return;
@@ -223,10 +227,10 @@ export class Trunk implements TrunkPort {
     const number = own && (own === line.number || line.additionalNumbers.includes(own)) ? own : line.number;
     const from: NameAddr = { uri: { scheme: "sip", user: number, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() };
     const headers = this.side.inviteHeaders();
-    // P-Preferred-Identity only to choose among the line's own numbers (NGN.md).
+    // P-Preferred-Identity only to choose among the line's own numbers (docs/ngn.md "Outbound calls").
     if (number !== line.number) headers.push({ name: "p-preferred-identity", value: `<sip:${number}@${line.domain}>` });
     return {
-      // NGN.md: exactly sip:<digits>@<P-CSCF>:5060, no URI parameters.
+      // docs/ngn.md "Outbound calls": exactly sip:<digits>@<P-CSCF>:5060, no URI parameters.
       uri: { scheme: "sip", user: dialled, host: line.server, port: this.opts.serverPort, params: new Map(), headers: new Map() },
       destination: { address: line.server, port: this.opts.serverPort },
       to: { uri: { scheme: "sip", user: dialled, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() },
@@ -255,7 +259,7 @@ export class Trunk implements TrunkPort {
   }
 }
 
-/** The number called: P-Called-Party-ID's user (without ;isub), else the To user (NGN.md "Inbound"). */
+/** The number called: P-Called-Party-ID's user (without ;isub), else the To user (docs/ngn.md "Inbound calls"). */
 export function calledNumber(req: SipRequest): string | undefined {
   const pcpi = getHeader(req, "p-called-party-id");
   if (pcpi) {

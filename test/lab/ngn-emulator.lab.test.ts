@@ -1,6 +1,6 @@
 /**
  * Self-test of the NGN emulator (test/lab/ngn/): before the trunk is tested against it, prove
- * that each strict rule of NGN.md fires, that the DHCP side hands out options 120/121/125 as a
+ * that each strict rule of docs/ngn.md fires, that the DHCP side hands out options 120/121/125 as a
  * line does, and that the call scenarios talk to a well-behaved gateway. The "gateway" here is
  * a raw UDP probe (for crafted, misbehaving messages) and SIPp (for whole dialogs), in host
  * "wan" on the other end of the access link.
@@ -31,7 +31,7 @@ interface ProbeReply {
 }
 
 let seq = 0;
-/** A REGISTER as NGN.md's proven form, with one thing changed by `tweak`. */
+/** A REGISTER as docs/ngn.md's proven form, with one thing changed by `tweak`. */
 function register(o: { ruri?: string; via?: string; port?: number; expires?: number } = {}): string {
   const n = ++seq;
   return [
@@ -251,7 +251,7 @@ describe.skipIf(!ready)("NGN emulator (self-test)", () => {
 
 /**
  * The rules the trunk tests apply to what the gateway sends (ngn/rules.ts): a conforming
- * message passes, and each single deviation NGN.md warns about is reported. No lab needed.
+ * message passes, and each single deviation docs/ngn.md warns about is reported. No lab needed.
  */
 describe("NGN rules on the gateway's messages", () => {
   const line: LineFacts = { lease: GW, domain: NGN_LAB.domain, numbers: [NGN_LAB.mainNumber, NGN_LAB.additionalNumber] };

@@ -1,5 +1,5 @@
 /**
- * The NGN trunk against the emulator, checking what the gateway SENDS as strictly as NGN.md
+ * The NGN trunk against the emulator, checking what the gateway SENDS as strictly as docs/ngn.md
  * (test/lab/ngn/rules.ts holds the rules): the outbound INVITE, the inbound 200 and the
  * answers to the NGN's session refreshes (UPDATE without SDP, re-INVITE, UPDATE with SDP) on a
  * call that outlives an unrefreshed RFC 4028 timer, a reliable 183 + 200 without SDP, a second
@@ -34,7 +34,7 @@ const UNREFRESHED_END_MS = (SE_S - Math.min(32, SE_S / 3)) * 1000;
 const OUT_DIALLED = "0399990000";
 const BUSY_DIALLED = "0399990002";
 
-describe.skipIf(!ready)("NGN trunk: what the gateway sends, as strict as NGN.md", () => {
+describe.skipIf(!ready)("NGN trunk: what the gateway sends, as strict as docs/ngn.md", () => {
   let lab: Lab;
   let net: SipLab;
   let ngn: Ngn;
@@ -66,7 +66,7 @@ describe.skipIf(!ready)("NGN trunk: what the gateway sends, as strict as NGN.md"
 
   beforeAll(async () => {
     lab = new Lab("hgwtks");
-    // The gateway's own register_expires (3600, NGN.md) and a media timeout longer than a gap.
+    // The gateway's own register_expires (3600, docs/ngn.md "Registration") and a media timeout longer than a gap.
     const t = await startTrunkLab(lab, {
       dirPrefix: "hgw-trunk-strict-",
       ngn: { grantExpires: GRANT_S, outbound: { reliable183: true, ringMs: 300, answerMs: 500, byeWaitMs: 20_000 } },

@@ -2,7 +2,7 @@
  * The NGN trunk end to end (issue 5): the built gateway in its namespace with nothing but
  * `wan.interface` for the line, against the strict NGN emulator (dnsmasq + P-CSCF front +
  * SIPp, test/lab/ngn/) on its WAN port and SIPp phones on its LAN. It must take the lease,
- * register as NGN.md says, carry calls both ways (session refresh, reliable 180, missed
+ * register as docs/ngn.md says, carry calls both ways (session refresh, reliable 180, missed
  * call, RTP through the relay), BYE the NGN when a phone vanishes, recover from a registrar
  * outage, follow a lease change, and never send OPTIONS.
  */
@@ -90,7 +90,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     expect(reg.peer).toBe(`${NGN_LAB.subnets[0].lease}:5060`);
     const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", gw.cfgFile])) as { trunk: { state: string; number: string; domain: string; server: string } };
     expect(status.trunk).toMatchObject({ state: "registered", number: NGN_LAB.mainNumber, domain: NGN_LAB.domain, server: NGN_LAB.pcscf });
-    // Option 121's route, no default route (NGN.md).
+    // Option 121's route, no default route (docs/ngn.md "DHCP").
     const routes = lab.exec(net.gatewayHost, "ip", ["route"]);
     expect(routes).toContain(`${NGN_LAB.ngnPrefix} via ${NGN_LAB.subnets[0].peer}`);
     expect(routes).not.toMatch(/^default/m);
@@ -298,7 +298,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     expect(senderCode, explain).toBe(0);
     const inv = ngn.sipLog.find((e) => e.ev === "rx" && (e.text ?? "").startsWith("INVITE sip:0399990001"));
     expect(inv, explain).toBeDefined();
-    // The offer to the NGN keeps telephone-event beside PCMU (NGN.md "Media").
+    // The offer to the NGN keeps telephone-event beside PCMU (docs/ngn.md "Media").
     expect(inv!.text).toMatch(/m=audio \d*[02468] RTP\/AVP 0 101\r\n/);
     expect(inv!.text).toMatch(/a=rtpmap:101 telephone-event\/8000/i);
     // Digits 1, 2, 3 left the gateway as PT 101 events (three end packets each, RFC 4733

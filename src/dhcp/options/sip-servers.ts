@@ -1,7 +1,7 @@
 /**
  * Option 120, SIP servers (RFC 3361 §3). The first byte is the encoding, not a count:
  * 0 = a list of domain names in DNS label form (§3.1), 1 = a list of IPv4 addresses (§3.2).
- * One open-source client read that byte as an address count; NGN.md warns against it.
+ * One open-source client read that byte as an address count; docs/ngn.md "DHCP" warns against it.
  */
 import { ipv4At, ipv4Bytes } from "./codec.js";
 import { encodeDnsName, readDnsNameList } from "./dns-labels.js";

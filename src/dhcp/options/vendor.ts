@@ -3,7 +3,7 @@
  * Vendor-Specific Information (§4). Both are a list of enterprise blocks:
  * enterprise-number (4 bytes), data-len (1), data. In 124 the data is a list of
  * length-prefixed opaque class items; in 125 it is code/length/value sub-options.
- * The NGN uses enterprise 210 (NTT) in both directions (NGN.md).
+ * The NGN uses enterprise 210 (NTT) in both directions (docs/ngn.md "DHCP").
  */
 
 export const OPT_VI_VENDOR_CLASS = 124;

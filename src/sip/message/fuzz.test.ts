@@ -23,7 +23,7 @@ const PROPERTIES = 4;
 const PER_PROPERTY = Math.floor(BUDGET_MS / PROPERTIES);
 const SLOW_MS = 50;
 
-const ROOT = fileURLToPath(new URL("../../../../shared/testdata/rfc4475/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../test/fixtures/rfc4475/", import.meta.url));
 const SEEDS: Buffer[] = [...Object.values(REAL_MESSAGES)];
 for (const d of ["valid", "invalid"]) for (const f of readdirSync(ROOT + d)) if (f.endsWith(".dat")) SEEDS.push(readFileSync(ROOT + d + "/" + f));
 

@@ -25,7 +25,7 @@ import {
   topVia,
 } from "./headers.js";
 
-const ROOT = fileURLToPath(new URL("../../../../shared/testdata/rfc4475/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../test/fixtures/rfc4475/", import.meta.url));
 
 type Expectation =
   /** Parses; a request also validates. `check` asserts fields. */

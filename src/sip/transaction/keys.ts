@@ -1,6 +1,6 @@
 /**
  * Transaction matching keys. One Map lookup per message, whatever the number of live
- * transactions (Yate's linear scan is what makes it slow under load, BENCHMARKS.md).
+ * transactions (Yate's linear scan is what makes it slow under load, docs/testing.md "Benchmarks").
  */
 import type { SipRequest, SipResponse } from "../message/types.js";
 import { MAGIC_COOKIE, cseqOf, header, tagOf, topVia, topViaValue, uriKey } from "./message-view.js";

@@ -29,7 +29,7 @@ export interface ViaOptions {
   /** sent-by host; default transport.local.address (set it when bound to 0.0.0.0). */
   host?: string;
   port?: number;
-  /** Ask for rport (RFC 3581). NTT's NGN rejects it (NGN.md), so off by default. */
+  /** Ask for rport (RFC 3581). NTT's NGN rejects it (docs/ngn.md "Registration"), so off by default. */
   rport?: boolean;
 }
 

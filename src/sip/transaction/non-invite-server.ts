@@ -27,7 +27,7 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
    * The request, released once the final response is sent: a completed transaction only
    * answers retransmissions (from lastWire) for 64·T1, and at thousands of REGISTER/s
    * keeping every parsed request for 32 s is what makes a SIP server's heap balloon (and
-   * its GC stall: BENCHMARKS.md, Yate). Matching needs only the key and the To tag.
+   * its GC stall: docs/testing.md "Benchmarks", Yate). Matching needs only the key and the To tag.
    */
   private req: SipRequest | undefined;
   readonly method: string;

@@ -1,5 +1,5 @@
 // A minimal DHCP client for the emulator's self-test: one DHCPDISCOVER (RFC 2131 §4.4.1)
-// carrying what NGN.md says the home gateway sends (option 55 with 1, 3, 120, 121, 125;
+// carrying what docs/ngn.md "DHCP" says the home gateway sends (option 55 with 1, 3, 120, 121, 125;
 // option 124 enterprise 210 + MAC; option 61 from the MAC), then prints the first OFFER as
 // one JSON line: {"yiaddr": "...", "options": {"<code>": "<hex>"}} and exits. Plain JS on
 // purpose: it runs inside a namespace with `node`, no build step.

@@ -1,5 +1,5 @@
 /**
- * dnsmasq configuration of the line's DHCP server, as NGN.md describes the NGN's answer:
+ * dnsmasq configuration of the line's DHCP server, as docs/ngn.md "DHCP" describes the NGN's answer:
  * a /30 lease, option 3, option 120 in the IPv4 encoding (RFC 3361 §3.2: encoding byte 1,
  * then the address), option 121 routes (RFC 3442) to the NGN prefix via the /30 peer, no DNS
  * (port=0 disables dnsmasq's DNS and with it the option 6 it would add), and option 125

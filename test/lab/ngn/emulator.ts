@@ -55,7 +55,7 @@ export interface NgnOptions {
   leaseSeconds?: number;
   /**
    * The longest registration the registrar grants (default 3600): a short one makes the
-   * gateway's refresh point (NGN.md: 40–50 % of the granted expiry) observable in a test.
+   * gateway's refresh point (docs/ngn.md "Registration": 40–50 % of the granted expiry) observable in a test.
    */
   grantExpires?: number;
   /** Refuse INVITEs from an address with no live registration (403), as a line does. */
@@ -71,7 +71,7 @@ export interface OutboundOptions {
   /** How long to wait for the gateway's BYE before the NGN hangs up itself (ms). */
   byeWaitMs?: number;
   /**
-   * Answer the NGN way NGN.md expects but the plain acceptor does not model: a RELIABLE 183
+   * Answer the NGN way docs/ngn.md expects but the plain acceptor does not model: a RELIABLE 183
    * with SDP (Require: 100rel, RSeq, RFC 3262 §3) that must be PRACKed, then a 200 without SDP
    * (the 183 carried the answer). scenarios/outbound-reliable.xml.
    */
@@ -94,7 +94,7 @@ export interface InboundCallOptions {
   reinviteAfterMs?: number;
   /** Then an UPDATE refresh carrying that SDP again this long after; 0 = none. */
   updateSdpAfterMs?: number;
-  /** Session-Expires and Min-SE of the INVITE and every refresh (default 300 and 300, NGN.md). */
+  /** Session-Expires and Min-SE of the INVITE and every refresh (default 300 and 300, docs/ngn.md "Inbound calls"). */
   sessionExpires?: number;
   minSe?: number;
   /** Wait this long for the gateway's BYE, then the NGN sends BYE. */

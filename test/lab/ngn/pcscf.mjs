@@ -1,7 +1,7 @@
 // The emulator's P-CSCF front: the one process that owns <pcscf>:5060, as the NGN's edge.
 // Plain JS (runs with `node` inside the NGN namespace, no build step). Why not SIPp alone:
 //  - SIPp has no variable for the source port of a received datagram, so "403 from a port
-//    other than 5060" (NGN.md, Registration) cannot be expressed in its XML;
+//    other than 5060" (docs/ngn.md, Registration) cannot be expressed in its XML;
 //  - a registration client reuses its Call-ID for refreshes (RFC 3261 §10.2.4), and SIPp
 //    treats a Call-ID it saw end as a dead call for -deadcall_wait, so refreshes would be eaten;
 //  - one socket must serve every role at once (registrar, inbound and outbound calls), and one
@@ -109,11 +109,11 @@ function topVia(req) {
 function onRegister(req, rinfo) {
   // A server that is down answers nothing (the client sees timeouts, then ICMP if killed).
   if (registrarMode === "down") return out({ ev: "drop", reason: "registrar down", callId: req.callId });
-  // NGN.md: replies go to 5060 whatever Via says; another source port got 403.
+  // docs/ngn.md "Registration": replies go to 5060 whatever Via says; another source port got 403.
   if (rinfo.port !== 5060) return respond(req, rinfo, 403, "Forbidden", [], "403 source port");
-  // NGN.md: the Request-URI is the domain; using the IP (or anything else) got 400.
+  // docs/ngn.md "Registration": the Request-URI is the domain; using the IP (or anything else) got 400.
   if (req.uri.toLowerCase() !== `sip:${domain}`) return respond(req, rinfo, 400, "Bad Request", [], "400 request-uri");
-  // NGN.md: rport in Via (RFC 3581) made requests fail with 400.
+  // docs/ngn.md "Registration": rport in Via (RFC 3581) made requests fail with 400.
   if (/;\s*rport\b/i.test(topVia(req))) return respond(req, rinfo, 400, "Bad Request", [], "400 rport");
   const to = uriParts(req.get("to") ?? "");
   const from = uriParts(req.get("from") ?? "");
@@ -153,9 +153,9 @@ function registeredSource(addr) {
 
 function fromGateway(req, rinfo, buf) {
   if (req.method === "REGISTER") return onRegister(req, rinfo);
-  // NGN.md: nothing shows the NGN answers OPTIONS usefully; our background says 405.
+  // docs/ngn.md "Registration": nothing shows the NGN answers OPTIONS usefully; our background says 405.
   if (req.method === "OPTIONS") return respond(req, rinfo, 405, "Method Not Allowed", ["Allow: INVITE,ACK,BYE,CANCEL,PRACK,UPDATE,REGISTER"], "405 options");
-  // NGN.md: the gateway has no business sending anything but these (MESSAGE, INFO, SUBSCRIBE,
+  // docs/ngn.md "Outbound calls": the gateway has no business sending anything but these (MESSAGE, INFO, SUBSCRIBE,
   // NOTIFY, REFER, PUBLISH... in or out of a dialog): refuse and say so in the log.
   if (!ALLOWED.includes(req.method)) return respond(req, rinfo, 405, "Method Not Allowed", [`Allow: ${ALLOWED.join(",")}`], `405 method ${req.method}`);
   const known = calls.get(req.callId);
@@ -190,7 +190,7 @@ function fromBackend(msg, rinfo, buf) {
     entry.backend = src;
     // A Request-URI naming the domain (SIPp's BYE when it aborts a call uses the To URI) is
     // routed to the dialog's gateway, as the NGN's S-CSCF would route it to the registered
-    // Contact; the domain resolves nowhere (NGN.md) and must never reach a DNS lookup.
+    // Contact; the domain resolves nowhere (docs/ngn.md "Registration") and must never reach a DNS lookup.
     if (/^\d+\.\d+\.\d+\.\d+$/.test(target.host)) entry.gw = `${target.host}:${target.port}`;
     else if (!entry.gw) return out({ ev: "drop", reason: "request-uri is no address and the call is unknown", first: msg.first, callId: msg.callId });
     calls.set(msg.callId, entry);

@@ -1,5 +1,5 @@
 /**
- * What NGN.md says the gateway's messages toward the NGN must look like, as checks over the
+ * What docs/ngn.md says the gateway's messages toward the NGN must look like, as checks over the
  * raw text the P-CSCF front received (`ngn.sipLog`, ev "rx"). Each check returns the list of
  * rules broken (empty = conforming), phrased so a failed test names the rule and quotes the
  * offending line. Pure functions: the emulator's self-test proves each rule fires.
@@ -63,7 +63,7 @@ export function uriOf(value: string): UriParts | undefined {
   return { scheme: m[1]!.toLowerCase(), user: m[2] ?? "", host: m[3]!.toLowerCase(), port: m[4] ? Number(m[4]) : undefined, params: m[5] ?? "" };
 }
 
-/** NGN.md: Contact `<sip:…@<lease>:5060>`, no `transport=` (RFC 3261 §19.1.1 default port 5060). */
+/** docs/ngn.md "Registration": Contact `<sip:…@<lease>:5060>`, no `transport=` (RFC 3261 §19.1.1 default port 5060). */
 export function contactProblems(m: SipText, lease: string): string[] {
   const contacts = all(m, "contact");
   if (contacts.length !== 1) return [`exactly one Contact wanted, got ${contacts.length}: ${JSON.stringify(contacts)}`];
@@ -77,7 +77,7 @@ export function contactProblems(m: SipText, lease: string): string[] {
 }
 
 /**
- * NGN.md "Media": PCMU (0) + telephone-event (101) only, ptime 20, an even port, the lease in
+ * docs/ngn.md "Media": PCMU (0) + telephone-event (101) only, ptime 20, an even port, the lease in
  * o= and one session-level c= only (RFC 4566 §5.7: a media-level c= beside it got 500).
  */
 export function sdpProblems(body: string, lease: string): string[] {
@@ -108,7 +108,7 @@ export function sdpProblems(body: string, lease: string): string[] {
   return out;
 }
 
-/** NGN.md "Outbound calls": the gateway's initial INVITE to the P-CSCF. */
+/** docs/ngn.md "Outbound calls": the gateway's initial INVITE to the P-CSCF. */
 export function outboundInviteProblems(text: string, line: LineFacts): string[] {
   const m = parseSip(text);
   const out: string[] = [];
@@ -116,7 +116,7 @@ export function outboundInviteProblems(text: string, line: LineFacts): string[] 
   const fu = uriOf(from);
   if (!fu || fu.scheme !== "sip" || !line.numbers.includes(fu.user) || fu.host !== line.domain.toLowerCase() || fu.port !== undefined || fu.params !== "")
     out.push(`From must be <sip:<line number>@${line.domain}>: ${from}`);
-  // NGN.md: P-Preferred-Identity only to choose among the line's own numbers (RFC 3325 §9.2).
+  // docs/ngn.md "Outbound calls": P-Preferred-Identity only to choose among the line's own numbers (RFC 3325 §9.2).
   for (const ppi of all(m, "p-preferred-identity"))
     for (const v of ppi.split(",")) {
       const u = uriOf(v.trim());
@@ -135,9 +135,9 @@ export function outboundInviteProblems(text: string, line: LineFacts): string[] 
 }
 
 /**
- * What one Allow must list beside the exact count NGN.md's capture shows: PRACK when the
+ * What one Allow must list beside the exact count docs/ngn.md's capture shows: PRACK when the
  * message says `Supported: 100rel` (RFC 3262 §3: a UA that does 100rel answers PRACK), and
- * UPDATE, since NGN.md says the NGN refreshes with UPDATE (RFC 3311 §5.1).
+ * UPDATE, since docs/ngn.md says the NGN refreshes with UPDATE (RFC 3311 §5.1).
  */
 export function allowProblems(text: string): string[] {
   const m = parseSip(text);
@@ -150,7 +150,7 @@ export function allowProblems(text: string): string[] {
 }
 
 /**
- * NGN.md "Inbound calls": the gateway's 2xx to the NGN's INVITE (or to its refresh): Contact
+ * docs/ngn.md "Inbound calls": the gateway's 2xx to the NGN's INVITE (or to its refresh): Contact
  * lease:5060, Session-Expires echoed with `Require: timer` (RFC 4028 §9), SDP as above.
  */
 export function answerProblems(text: string, lease: string, o: { sdp: boolean } = { sdp: true }): string[] {
@@ -166,7 +166,7 @@ export function answerProblems(text: string, lease: string, o: { sdp: boolean } 
   return out;
 }
 
-/** NGN.md "Registration": Request-URI the domain, Expires 3600 (unless unregistering), Contact. */
+/** docs/ngn.md "Registration": Request-URI the domain, Expires 3600 (unless unregistering), Contact. */
 export function registerProblems(text: string, line: LineFacts): string[] {
   const m = parseSip(text);
   const out: string[] = [];
@@ -180,7 +180,7 @@ export function registerProblems(text: string, line: LineFacts): string[] {
   return out;
 }
 
-/** Methods the gateway may send the NGN (NGN.md: never OPTIONS; REGISTER refreshes are the keep-alive). */
+/** Methods the gateway may send the NGN (docs/ngn.md "Registration": never OPTIONS; REGISTER refreshes are the keep-alive). */
 export const ALLOWED_METHODS = ["REGISTER", "INVITE", "ACK", "BYE", "CANCEL", "PRACK", "UPDATE"] as const;
 
 /** The o= line's session id, version and address (RFC 4566 §5.2), to compare answers of one dialog. */

@@ -1,6 +1,6 @@
 /**
  * Captured-style DHCP fixtures for unit tests: an NGN-like DHCPACK laid out byte by byte
- * as NGN.md describes it (a /30, lease 14400 s, T1 7200 s, T2 10800 s, option 120 IPv4
+ * as docs/ngn.md "DHCP" describes it (a /30, lease 14400 s, T1 7200 s, T2 10800 s, option 120 IPv4
  * encoding, option 121 routes via the /30 peer, option 125 enterprise 210), plus a
  * fake transport for the client. Not shipped code: imported by *.test.ts only.
  */

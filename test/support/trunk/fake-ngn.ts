@@ -1,5 +1,5 @@
 /**
- * A stand-in for the NGN's P-CSCF (NGN.md) for the trunk's unit tests, on the real transaction
+ * A stand-in for the NGN's P-CSCF (docs/ngn.md) for the trunk's unit tests, on the real transaction
  * layer: it records every request with its source, answers REGISTER, and answers a new INVITE
  * as the test chooses (at once, ringing only, reliable early media, or a script of its own).
  * `strict` adds the real P-CSCF's refusals, so a test sees the trunk's requests pass them.
@@ -37,7 +37,7 @@ export interface FakeNgnOptions {
   answer?: NgnAnswer;
 }
 
-/** What the NGN's inbound INVITE carries (NGN.md); the defaults are the real line's. */
+/** What the NGN's inbound INVITE carries (docs/ngn.md "Inbound calls"); the defaults are the real line's. */
 export interface NgnInvite {
   /** Our Contact on the line; default WAN. */
   to?: Endpoint;
