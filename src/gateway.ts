@@ -29,6 +29,12 @@ import { DrainingLayer } from "./sip/transaction/draining-layer.js";
 import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
 import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
+import { CommandError, type ActiveCall, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
+import { CallMonitor } from "./call-monitor.js";
+import { Phonebook } from "./phonebook.js";
+import { Blocklist } from "./blocklist.js";
+import { GatewayStateStore } from "./gateway-state-store.js";
+import type { MqttService } from "./mqtt/service.js";
 
 export interface GatewayInfo {
   version: string;
@@ -51,7 +57,18 @@ export class Gateway {
   private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt: number;
-  private readonly recentCalls: CallEvent[] = [];
+  private readonly monitor: CallMonitor;
+  private mqtt?: MqttService;
+  /** What MQTT and the control socket may do (GatewayCommands): each checks its arguments before acting. */
+  readonly commands: GatewayCommands = {
+    setDnd: (on) => this.monitor.setDnd(on),
+    hangup: (callId) => {
+      const calls = [...(this.pbx?.calls ?? [])];
+      if (callId !== "all" && !calls.some((c) => c.id === callId)) throw new CommandError(`no call with call_id "${callId}"`);
+      return this.pbx?.hangup(callId, "hung up by command") ?? 0;
+    },
+    resetMissed: () => this.monitor.resetMissed(),
+  };
 
   constructor(
     readonly config: Config,
@@ -61,8 +78,8 @@ export class Gateway {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
+    this.monitor = this.createMonitor();
   }
 
   /** The host written into Contact/SDP toward phones. */
@@ -159,6 +176,7 @@ export class Gateway {
       });
     }
 
+    if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
       this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
@@ -186,7 +204,8 @@ export class Gateway {
       ring: cfg.inbound.ring,
       ringByNumber: cfg.inbound.numbers,
       callerIdOf: (ext) => callerIds.get(ext),
-      dnd: () => this.dnd,
+      dnd: () => this.monitor.dnd,
+      screen: (caller, _called, callId) => this.monitor.screen(caller, callId),
       logMessages: cfg.log.sip_messages,
       onState: (s) => this.events.emit("trunk", s),
     });
@@ -249,13 +268,56 @@ export class Gateway {
     return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
-  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
-  dnd = false;
+  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `dnd` toggles it; persisted). */
+  get dnd(): boolean {
+    return this.monitor.dnd;
+  }
 
   private onCallEvent(ev: CallEvent): void {
-    this.recentCalls.push(ev);
-    if (this.recentCalls.length > 20) this.recentCalls.shift();
-    this.events.emit("call", ev);
+    this.monitor.onCallEvent(ev);
+  }
+
+  private createMonitor(): CallMonitor {
+    const cfg = this.config;
+    let phonebook = new Phonebook(cfg.phonebook.numbers);
+    try {
+      const loaded = Phonebook.load(cfg.phonebook.numbers, cfg.phonebook.file);
+      phonebook = loaded.book;
+      for (const e of loaded.errors) this.log.warn({ key: "phonebook.file", file: cfg.phonebook.file }, `phonebook.file: ${e}`);
+    } catch (err) {
+      this.log.error({ err, key: "phonebook.file" }, "phonebook.file unreadable: only phonebook.numbers apply");
+    }
+    return new CallMonitor({
+      events: this.events,
+      clock: this.clock,
+      log: this.log.child({ name: "calls" }),
+      phonebook,
+      blocklist: new Blocklist(cfg.blocklist),
+      store: new GatewayStateStore(cfg.state_dir, this.log.child({ name: "state" })),
+      extensionNames: new Map(cfg.extensions.map((e) => [e.number, e.name])),
+      channels: cfg.trunk.channels,
+      callsKept: cfg.mqtt.calls_kept,
+      dndDefault: cfg.pbx.dnd,
+    });
+  }
+
+  /** MQTT never holds up the phones: a broker that cannot start or be reached is logged and retried. */
+  private async startMqtt(): Promise<void> {
+    try {
+      const { MqttService } = await import("./mqtt/service.js");
+      this.mqtt = new MqttService({
+        config: this.config.mqtt,
+        trunk: { enabled: this.config.trunk.enabled, channels: this.config.trunk.channels },
+        events: this.events,
+        status: () => this.status(),
+        commands: this.commands,
+        version: this.info.version,
+        log: this.log.child({ name: "mqtt" }),
+      });
+      await this.mqtt.start();
+    } catch (err) {
+      this.log.error({ err, server: this.config.mqtt.server }, "mqtt could not start; calls carry on without it");
+    }
   }
 
   private extensionState(number: string) {
@@ -270,28 +332,55 @@ export class Gateway {
     };
   }
 
-  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`). */
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, and the same GatewayCommands MQTT calls). */
   private onControl(req: ControlRequest): unknown {
-    if (req.command === "unblock") {
-      const lifted = this.lockout?.unblock(req.target) ?? [];
-      this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
-      const now = this.clock.now();
-      return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+    switch (req.command) {
+      case "unblock": {
+        const lifted = this.lockout?.unblock(req.target) ?? [];
+        this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+        const now = this.clock.now();
+        return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+      }
+      case "calls":
+        return this.monitor.calls();
+      case "dnd":
+        this.commands.setDnd(req.value);
+        return { dnd: this.monitor.dnd };
+      case "hangup":
+        return { hung_up: this.commands.hangup(req.call_id) };
+      case "missed_reset":
+        this.commands.resetMissed();
+        return { missed: this.monitor.missed };
+      default:
+        return this.status();
     }
-    return this.status();
   }
 
-  status(): Record<string, unknown> {
+  status(): GatewayStatus {
     return {
       version: this.info.version,
+      started_at: new Date(this.startedAt).toISOString(),
       uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
+      line: this.monitor.lines(),
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
-      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
-      recent_events: this.recentCalls,
+      calls: [...(this.pbx?.calls ?? [])].map(
+        (c): ActiveCall => ({
+          call_id: c.id,
+          state: c.status,
+          direction: c.direction,
+          from: c.caller.number,
+          to: c.called,
+          extension: c.extension,
+          since: new Date(c.answeredAt ?? c.startedAt).toISOString(),
+        }),
+      ),
+      recent_calls: this.monitor.calls(),
+      missed: this.monitor.missed,
+      dnd: this.monitor.dnd,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
-      sip: { lan: this.transport?.stats(), trunk: this.trunk?.transportStats() },
+      sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
     };
   }
 
@@ -305,6 +394,8 @@ export class Gateway {
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
       ["guard", () => this.guard?.remove()],
+      // After the calls ended, so their last events still go out; then bridge/state offline.
+      ["mqtt", () => this.mqtt?.stop()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["transactions", () => this.tx?.close()],

@@ -165,13 +165,48 @@ export const configSchema = z
       .prefault({}),
     mqtt: z
       .object({
-        /** mqtt://host:port, "embedded", or "none". */
-        server: z.string().default("none"),
-        base_topic: z.string().min(1).default("hikari-gw"),
-        discovery_prefix: z.string().min(1).default("homeassistant"),
+        /** mqtt://host:port or mqtts://host:port (an existing broker), "embedded" (aedes in this process), or "none". */
+        server: z
+          .string()
+          .default("none")
+          .refine((s) => s === "none" || s === "embedded" || /^mqtts?:\/\/[^\s/]+/.test(s), 'expected "none", "embedded" or mqtt://host[:port] / mqtts://host[:port]'),
+        base_topic: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("hikari-gw"),
+        discovery_prefix: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("homeassistant"),
+        /** Home Assistant discovery on/off. */
+        discovery: z.boolean().default(true),
         username: z.string().optional(),
         password: z.string().optional(),
         client_id: z.string().optional(),
+        /** mqtts: a PEM file with the CA that signed the broker's certificate. */
+        ca: z.string().optional(),
+        reject_unauthorized: z.boolean().default(true),
+        /** embedded: where the broker listens, and whether clients may connect without username/password. */
+        listen: z.string().min(1).default("127.0.0.1"),
+        port: portNumber.default(1883),
+        allow_anonymous: z.boolean().default(false),
+        /** How many recent calls `<base>/calls` keeps. */
+        calls_kept: z.number().int().min(1).max(200).default(20),
+        /** Events kept while the broker is away (the oldest dropped first, counted in the log). */
+        queue_max: z.number().int().min(0).max(100000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    /** Number → name for callers and called numbers; `file` adds a CSV of "number,name" lines. */
+    phonebook: z
+      .object({
+        numbers: z.record(z.string(), z.string().min(1)).default({}),
+        file: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Inbound callers refused without ringing anyone, reported as `rejected`. */
+    blocklist: z
+      .object({
+        numbers: z.array(digits).default([]),
+        /** Also refuse callers who withhold their number. */
+        withheld: z.boolean().default(false),
+        /** What the line hears: 486 Busy Here or 603 Decline. */
+        status: z.union([z.literal(486), z.literal(603)]).default(486),
       })
       .strict()
       .prefault({}),

@@ -26,6 +26,10 @@ export interface GatewayConfigInput {
   mediaTimeoutS?: number;
   /** media.offload (the gateway's default, auto, when absent). */
   offload?: "auto" | "none" | "nftables";
+  /** The `mqtt:` flow mapping, default `{ server: none }`. */
+  mqtt?: string;
+  /** More top-level YAML (phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
@@ -41,10 +45,10 @@ dialplan:
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
 media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`}${c.offload === undefined ? "" : `, offload: ${c.offload}`} }
-mqtt: { server: none }
+mqtt: ${c.mqtt ?? "{ server: none }"}
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export interface GatewayProcess {

@@ -26,6 +26,8 @@ export interface TrunkGatewayConfig {
   mediaTimeoutS?: number;
   /** wan.guard (the gateway's default, nftables, when absent). */
   wanGuard?: "nftables" | "none";
+  /** More top-level YAML (mqtt:, phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
@@ -45,7 +47,7 @@ pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
 media: { rtp_ports: "50000-50999", timeout_s: ${c.mediaTimeoutS ?? 6} }
 state_dir: ${c.stateDir}
 log: { level: info }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export class TrunkGateway {
