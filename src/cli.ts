@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { createRootLogger, type LogLevel } from "./log.js";
+import type { OffloadMode } from "./media/relay.js";
 
 const DEFAULT_CONFIG = "/etc/hikari-gw/config.yaml";
 
@@ -17,7 +18,7 @@ Usage:
   hikari-gw check-config [--config FILE]              validate; print the effective config, secrets masked
   hikari-gw dhcp --interface IF [--json] [--keep] [--mac MAC]
                                                       take a DHCP lease on IF, print it, release it unless --keep
-  hikari-gw relay --sessions N [--listen ADDR] [--offload] [--ports MIN-MAX]
+  hikari-gw relay --sessions N [--listen ADDR] [--offload auto|nftables|none] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
   hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       mac: { type: "string" },
       sessions: { type: "string" },
       listen: { type: "string" },
-      offload: { type: "boolean" },
+      offload: { type: "string" },
       ports: { type: "string" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
@@ -74,6 +75,9 @@ export async function main(argv: string[]): Promise<number> {
       try {
         const cfg = loadConfig(configFile);
         process.stdout.write(stringify(maskSecrets(cfg)));
+        const { configWarnings } = await import("./config/warnings.js");
+        const warnings = configWarnings(cfg);
+        if (warnings.length > 0) process.stderr.write(`${configFile}: ${warnings.length} warning(s):\n` + warnings.map((w) => `  ${w.path}: ${w.message}\n`).join(""));
         return 0;
       } catch (e) {
         if (e instanceof ConfigError) {
@@ -98,13 +102,20 @@ export async function main(argv: string[]): Promise<number> {
       const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? cfg.log.level });
       const { Gateway } = await import("./gateway.js");
       const gw = new Gateway(cfg, log, { version: version() });
+      // systemd (Type=notify): READY once listening, the trunk's state as STATUS, the watchdog.
+      const { serviceManagerFromEnv, trunkStatusLine } = await import("./service/notify.js");
+      const service = serviceManagerFromEnv(process.env, process.pid, log.child({ name: "service" }));
+      let trunkLine = cfg.trunk.enabled ? "trunk starting" : "trunk disabled";
+      gw.events.on("trunk", (s) => service.status((trunkLine = trunkStatusLine(s))));
       await gw.start();
+      service.ready(trunkLine);
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (sig: string) => {
           if (stopping) return;
           stopping = true;
           log.info({ signal: sig }, "stopping");
+          service.stopping();
           gw.stop().then(resolve, (err) => {
             log.error({ err }, "error while stopping");
             resolve();
@@ -144,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? "warn", destination: process.stderr });
       const { relayCommand } = await import("./media/command.js");
-      return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: !!values.offload, portMin, portMax, log });
+      return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: (values.offload ?? "auto") as OffloadMode, portMin, portMax, log });
     }
     case "status": {
       const { loadConfig } = await import("./config/load.js");

@@ -25,6 +25,15 @@ describe("control socket", () => {
     expect(() => parseControlRequest('{"command":"reboot"}')).toThrow(/unknown command/);
   });
 
+  it("parses the GatewayCommands MQTT also calls: calls, dnd, hangup, missed_reset, each checked", () => {
+    expect(parseControlRequest('{"command":"calls"}')).toEqual({ command: "calls" });
+    expect(parseControlRequest('{"command":"missed_reset"}')).toEqual({ command: "missed_reset" });
+    expect(parseControlRequest('{"command":"dnd","value":true}')).toEqual({ command: "dnd", value: true });
+    expect(() => parseControlRequest('{"command":"dnd","value":"yes"}')).toThrow(/dnd/);
+    expect(parseControlRequest('{"command":"hangup","call_id":"all"}')).toEqual({ command: "hangup", call_id: "all" });
+    expect(() => parseControlRequest('{"command":"hangup"}')).toThrow(/call_id/);
+  });
+
   it("unblock reaches the running gateway's lockout and answers with what it lifted", async () => {
     dir = mkdtempSync(join(tmpdir(), "hikari-control-"));
     const clock = new ManualClock(1_000_000);

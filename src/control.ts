@@ -11,7 +11,13 @@ import type { Logger } from "./log.js";
 export const controlSocketPath = (stateDir: string) => join(stateDir, "control.sock");
 
 /** What the command line may ask; anything else is answered with an error. */
-export type ControlRequest = { command: "status" } | { command: "unblock"; target: string };
+export type ControlRequest =
+  | { command: "status" }
+  | { command: "unblock"; target: string }
+  | { command: "calls" }
+  | { command: "dnd"; value: boolean }
+  | { command: "hangup"; call_id: string }
+  | { command: "missed_reset" };
 
 export type ControlHandler = (request: ControlRequest) => unknown;
 
@@ -23,6 +29,17 @@ export function parseControlRequest(line: string): ControlRequest {
   if (command === "unblock") {
     if (typeof req.target !== "string" || req.target.length === 0 || req.target.length > 100) throw new Error("unblock: target must be an address or an extension");
     return { command, target: req.target };
+  }
+  if (command === "calls" || command === "missed_reset") return { command };
+  if (command === "dnd") {
+    const r = req as { value?: unknown };
+    if (typeof r.value !== "boolean") throw new Error("dnd: value must be true or false");
+    return { command, value: r.value };
+  }
+  if (command === "hangup") {
+    const r = req as { call_id?: unknown };
+    if (typeof r.call_id !== "string" || r.call_id.length === 0 || r.call_id.length > 256) throw new Error('hangup: call_id must be a call id or "all"');
+    return { command, call_id: r.call_id };
   }
   throw new Error(`unknown command ${JSON.stringify(String(command)).slice(0, 40)}`);
 }

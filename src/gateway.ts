@@ -5,7 +5,7 @@
  * reverse. Each part's start and stop is guarded so one failure is logged, not fatal to the rest.
  */
 import { randomBytes } from "node:crypto";
-import type { Server } from "node:net";
+import { isIP, type Server } from "node:net";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -26,7 +26,15 @@ import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
 import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
+import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
+import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
+import { CommandError, type ActiveCall, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
+import { CallMonitor } from "./call-monitor.js";
+import { Phonebook } from "./phonebook.js";
+import { Blocklist } from "./blocklist.js";
+import { GatewayStateStore } from "./gateway-state-store.js";
+import type { MqttService } from "./mqtt/service.js";
 
 export interface GatewayInfo {
   version: string;
@@ -46,9 +54,21 @@ export class Gateway {
   private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
+  private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt: number;
-  private readonly recentCalls: CallEvent[] = [];
+  private readonly monitor: CallMonitor;
+  private mqtt?: MqttService;
+  /** What MQTT and the control socket may do (GatewayCommands): each checks its arguments before acting. */
+  readonly commands: GatewayCommands = {
+    setDnd: (on) => this.monitor.setDnd(on),
+    hangup: (callId) => {
+      const calls = [...(this.pbx?.calls ?? [])];
+      if (callId !== "all" && !calls.some((c) => c.id === callId)) throw new CommandError(`no call with call_id "${callId}"`);
+      return this.pbx?.hangup(callId, "hung up by command") ?? 0;
+    },
+    resetMissed: () => this.monitor.resetMissed(),
+  };
 
   constructor(
     readonly config: Config,
@@ -58,8 +78,8 @@ export class Gateway {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
+    this.monitor = this.createMonitor();
   }
 
   /** The host written into Contact/SDP toward phones. */
@@ -93,11 +113,18 @@ export class Gateway {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }
 
+    logConfigWarnings(cfg, log);
+    const allow = lanAllowList(cfg, log);
     this.transport = await UdpTransport.bind({
       address: cfg.lan.listen,
       port: cfg.lan.port,
       log: log.child({ name: "sip.transport" }),
       logMessages: cfg.log.sip_messages,
+      accept: (from) => allow.allows(from.address),
+      // The trunk binds the lease address on the same port (5060 both): Linux lets a socket
+      // on a specific address share a wildcard one's port only when both set SO_REUSEADDR,
+      // and then delivers datagrams for that address to the specific one.
+      reuseAddr: cfg.trunk.enabled,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
     this.tx = new DrainingLayer({
@@ -144,6 +171,7 @@ export class Gateway {
       localPort: this.transport.local.port,
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
+      ...pbxPolicy(cfg),
       maxDialogs: cfg.limits.dialogs,
       retryAfterS: cfg.limits.retry_after_s,
     });
@@ -158,6 +186,7 @@ export class Gateway {
       });
     }
 
+    if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
       this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
@@ -185,7 +214,8 @@ export class Gateway {
       ring: cfg.inbound.ring,
       ringByNumber: cfg.inbound.numbers,
       callerIdOf: (ext) => callerIds.get(ext),
-      dnd: () => this.dnd,
+      dnd: () => this.monitor.dnd,
+      screen: (caller, _called, callId) => this.monitor.screen(caller, callId),
       logMessages: cfg.log.sip_messages,
       onState: (s) => this.events.emit("trunk", s),
     });
@@ -208,12 +238,18 @@ export class Gateway {
       log: this.log.child({ name: "dhcp" }),
       clock: this.clock,
     });
-    const apply = (lease: Lease) => {
+    if (cfg.wan.guard === "nftables") this.guard = new WanGuard({ log });
+    const apply = async (lease: Lease) => {
       const line = this.lineFrom(lease);
-      if (line) this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
+      if (!line) return;
+      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port, rtpPorts: cfg.media.rtp_ports });
+      this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
     };
-    this.dhcp.on("bound", apply);
-    this.dhcp.on("changed", apply);
+    // One lease at a time, in order: the guard's nft run must not let a later lease overtake.
+    let leases = Promise.resolve();
+    const next = (l: Lease) => void (leases = leases.then(() => apply(l)));
+    this.dhcp.on("bound", next);
+    this.dhcp.on("changed", next);
     this.dhcp.on("expired", () => void this.trunk?.down("DHCP lease expired").catch((err: unknown) => log.error({ err }, "trunk shutdown after lease loss failed")));
     this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
     await this.dhcp.start();
@@ -238,16 +274,60 @@ export class Gateway {
       this.events.emit("trunk", { state: "failed", last_error: err });
       return undefined;
     }
-    return line as TrunkLine;
+    // Requests are taken from every SIP server the lease names (the trunk uses the first).
+    return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
-  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
-  dnd = false;
+  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `dnd` toggles it; persisted). */
+  get dnd(): boolean {
+    return this.monitor.dnd;
+  }
 
   private onCallEvent(ev: CallEvent): void {
-    this.recentCalls.push(ev);
-    if (this.recentCalls.length > 20) this.recentCalls.shift();
-    this.events.emit("call", ev);
+    this.monitor.onCallEvent(ev);
+  }
+
+  private createMonitor(): CallMonitor {
+    const cfg = this.config;
+    let phonebook = new Phonebook(cfg.phonebook.numbers);
+    try {
+      const loaded = Phonebook.load(cfg.phonebook.numbers, cfg.phonebook.file);
+      phonebook = loaded.book;
+      for (const e of loaded.errors) this.log.warn({ key: "phonebook.file", file: cfg.phonebook.file }, `phonebook.file: ${e}`);
+    } catch (err) {
+      this.log.error({ err, key: "phonebook.file" }, "phonebook.file unreadable: only phonebook.numbers apply");
+    }
+    return new CallMonitor({
+      events: this.events,
+      clock: this.clock,
+      log: this.log.child({ name: "calls" }),
+      phonebook,
+      blocklist: new Blocklist(cfg.blocklist),
+      store: new GatewayStateStore(cfg.state_dir, this.log.child({ name: "state" })),
+      extensionNames: new Map(cfg.extensions.map((e) => [e.number, e.name])),
+      channels: cfg.trunk.channels,
+      callsKept: cfg.mqtt.calls_kept,
+      dndDefault: cfg.pbx.dnd,
+    });
+  }
+
+  /** MQTT never holds up the phones: a broker that cannot start or be reached is logged and retried. */
+  private async startMqtt(): Promise<void> {
+    try {
+      const { MqttService } = await import("./mqtt/service.js");
+      this.mqtt = new MqttService({
+        config: this.config.mqtt,
+        trunk: { enabled: this.config.trunk.enabled, channels: this.config.trunk.channels },
+        events: this.events,
+        status: () => this.status(),
+        commands: this.commands,
+        version: this.info.version,
+        log: this.log.child({ name: "mqtt" }),
+      });
+      await this.mqtt.start();
+    } catch (err) {
+      this.log.error({ err, server: this.config.mqtt.server }, "mqtt could not start; calls carry on without it");
+    }
   }
 
   private extensionState(number: string) {
@@ -262,32 +342,61 @@ export class Gateway {
     };
   }
 
-  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`). */
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, and the same GatewayCommands MQTT calls). */
   private onControl(req: ControlRequest): unknown {
-    if (req.command === "unblock") {
-      const lifted = this.lockout?.unblock(req.target) ?? [];
-      this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
-      const now = this.clock.now();
-      return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+    switch (req.command) {
+      case "unblock": {
+        const lifted = this.lockout?.unblock(req.target) ?? [];
+        this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+        const now = this.clock.now();
+        return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+      }
+      case "calls":
+        return this.monitor.calls();
+      case "dnd":
+        this.commands.setDnd(req.value);
+        return { dnd: this.monitor.dnd };
+      case "hangup":
+        return { hung_up: this.commands.hangup(req.call_id) };
+      case "missed_reset":
+        this.commands.resetMissed();
+        return { missed: this.monitor.missed };
+      default:
+        return this.status();
     }
-    return this.status();
   }
 
-  status(): Record<string, unknown> {
+  status(): GatewayStatus {
     return {
       version: this.info.version,
+      started_at: new Date(this.startedAt).toISOString(),
       uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
+      line: this.monitor.lines(),
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
-      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
-      recent_events: this.recentCalls,
+      calls: [...(this.pbx?.calls ?? [])].map(
+        (c): ActiveCall => ({
+          call_id: c.id,
+          state: c.status,
+          direction: c.direction,
+          from: c.caller.number,
+          to: c.called,
+          extension: c.extension,
+          since: new Date(c.answeredAt ?? c.startedAt).toISOString(),
+        }),
+      ),
+      recent_calls: this.monitor.calls(),
+      missed: this.monitor.missed,
+      dnd: this.monitor.dnd,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
+      // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
+      sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
       limits: this.limitsStatus(),
     };
   }
 
   /** What the bounds on traffic-grown state hold now, and how much they refused (limits:). */
-  private limitsStatus(): Record<string, unknown> {
+  private limitsStatus(): Record<string, number | undefined> {
     const tx = this.tx?.stats();
     return {
       server_transactions: tx?.servers,
@@ -307,6 +416,9 @@ export class Gateway {
     const steps: [string, () => unknown][] = [
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
+      ["guard", () => this.guard?.remove()],
+      // After the calls ended, so their last events still go out; then bridge/state offline.
+      ["mqtt", () => this.mqtt?.stop()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["transactions", () => this.tx?.close()],

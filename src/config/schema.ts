@@ -4,6 +4,8 @@
  * Defaults live here and only here.
  */
 import { z } from "zod";
+import { parseCidr } from "../net/allow-list.js";
+import { DEFAULT_PREMIUM_PREFIXES } from "../pbx/toll.js";
 import { limitsSchema } from "./limits-schema.js";
 
 const portNumber = z.number().int().min(1).max(65535);
@@ -16,6 +18,9 @@ const portRange = z
     const [a, b] = s.split("-").map(Number);
     return a >= 1024 && b <= 65535 && b > a;
   }, "expected 1024 <= MIN < MAX <= 65535");
+
+/** "10.8.0.0/24" (an address alone means /32). */
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected a network like "10.8.0.0/24" or an address');
 
 const digits = z.string().regex(/^[0-9*#+]+$/, "expected a phone number (digits)");
 
@@ -41,6 +46,10 @@ const dialplanRule = z
     }, "not a valid regular expression"),
     /** "extension", "trunk", or the number of an extension to ring. */
     to: z.string().min(1),
+    /** This rule may send international numbers (010…, 00XY…) to the trunk. */
+    allow_international: z.boolean().optional(),
+    /** This rule may send premium-rate numbers (pbx.premium_prefixes) to the trunk. */
+    allow_premium: z.boolean().optional(),
   })
   .strict();
 
@@ -55,6 +64,8 @@ export const configSchema = z
           .string()
           .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "expected a MAC like 00:11:22:33:44:55")
           .optional(),
+        /** nftables rules by arrival interface: the trunk hears only this port, the LAN listener never does. */
+        guard: z.enum(["nftables", "none"]).default("nftables"),
         dhcp: z
           .object({
             request_options: z.array(z.number().int().min(1).max(254)).default([1, 3, 6, 15, 28, 33, 51, 54, 58, 59, 120, 121, 125]),
@@ -97,6 +108,8 @@ export const configSchema = z
     lan: z
       .object({
         listen: z.string().min(1).default("0.0.0.0"),
+        /** Networks (CIDR) that may reach the LAN SIP listener; default: the listening interfaces' subnets and loopback. */
+        allow: z.array(cidr).min(1, "list at least one network, e.g. 10.8.0.0/24").optional(),
         port: portNumber.default(5060),
         /** Address written into SDP/Contact toward phones when listen is 0.0.0.0. */
         advertise: z.string().optional(),
@@ -128,6 +141,18 @@ export const configSchema = z
         lockout_failures: z.number().int().min(1).default(5),
         lockout_s: z.number().int().min(1).default(300),
         dnd: z.boolean().default(false),
+        /** REFER between extensions; never on calls with the line (a transfer from it is toll fraud). */
+        allow_transfer: z.boolean().default(false),
+        /** International numbers (010…, 00XY…) out on the line, for every dialplan rule. */
+        allow_international: z.boolean().default(false),
+        /** Pay-per-call prefixes refused unless a dialplan rule says allow_premium. */
+        premium_prefixes: z.array(z.string().regex(/^0[0-9]{1,5}$/, 'expected a prefix like "0570"')).default([...DEFAULT_PREMIUM_PREFIXES]),
+        /** Calls one extension may place at once; beyond: 486. */
+        max_calls_per_extension: z.number().int().min(1).default(4),
+        /** Calls at once in all; beyond: 503. */
+        max_calls: z.number().int().min(1).default(16),
+        /** A call is hung up (BYE both sides) after this long; 0 = no limit. */
+        max_call_s: z.number().int().min(0).default(14400),
       })
       .strict()
       .prefault({}),
@@ -135,19 +160,54 @@ export const configSchema = z
       .object({
         rtp_ports: portRange.default("50000-59999"),
         timeout_s: z.number().int().min(5).default(60),
-        offload: z.enum(["none", "nftables"]).default("none"),
+        offload: z.enum(["auto", "none", "nftables"]).default("auto"),
       })
       .strict()
       .prefault({}),
     mqtt: z
       .object({
-        /** mqtt://host:port, "embedded", or "none". */
-        server: z.string().default("none"),
-        base_topic: z.string().min(1).default("hikari-gw"),
-        discovery_prefix: z.string().min(1).default("homeassistant"),
+        /** mqtt://host:port or mqtts://host:port (an existing broker), "embedded" (aedes in this process), or "none". */
+        server: z
+          .string()
+          .default("none")
+          .refine((s) => s === "none" || s === "embedded" || /^mqtts?:\/\/[^\s/]+/.test(s), 'expected "none", "embedded" or mqtt://host[:port] / mqtts://host[:port]'),
+        base_topic: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("hikari-gw"),
+        discovery_prefix: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("homeassistant"),
+        /** Home Assistant discovery on/off. */
+        discovery: z.boolean().default(true),
         username: z.string().optional(),
         password: z.string().optional(),
         client_id: z.string().optional(),
+        /** mqtts: a PEM file with the CA that signed the broker's certificate. */
+        ca: z.string().optional(),
+        reject_unauthorized: z.boolean().default(true),
+        /** embedded: where the broker listens, and whether clients may connect without username/password. */
+        listen: z.string().min(1).default("127.0.0.1"),
+        port: portNumber.default(1883),
+        allow_anonymous: z.boolean().default(false),
+        /** How many recent calls `<base>/calls` keeps. */
+        calls_kept: z.number().int().min(1).max(200).default(20),
+        /** Events kept while the broker is away (the oldest dropped first, counted in the log). */
+        queue_max: z.number().int().min(0).max(100000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    /** Number → name for callers and called numbers; `file` adds a CSV of "number,name" lines. */
+    phonebook: z
+      .object({
+        numbers: z.record(z.string(), z.string().min(1)).default({}),
+        file: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Inbound callers refused without ringing anyone, reported as `rejected`. */
+    blocklist: z
+      .object({
+        numbers: z.array(digits).default([]),
+        /** Also refuse callers who withhold their number. */
+        withheld: z.boolean().default(false),
+        /** What the line hears: 486 Busy Here or 603 Decline. */
+        status: z.union([z.literal(486), z.literal(603)]).default(486),
       })
       .strict()
       .prefault({}),

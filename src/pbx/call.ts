@@ -322,6 +322,7 @@ export class Call implements CallControl {
     const ev = this.event(wasAnswered ? "ended" : type);
     ev.reason = detail ?? reason;
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
+    if (wasAnswered) ev.quality = this.media.quality?.();
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
     this.releaseHooks();

@@ -24,6 +24,12 @@ export interface GatewayConfigInput {
   logLevel?: string;
   /** media.timeout_s (the gateway's default when absent). */
   mediaTimeoutS?: number;
+  /** media.offload (the gateway's default, auto, when absent). */
+  offload?: "auto" | "none" | "nftables";
+  /** The `mqtt:` flow mapping, default `{ server: none }`. */
+  mqtt?: string;
+  /** More top-level YAML (phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
@@ -38,11 +44,11 @@ dialplan:
   - { match: "${c.extensionMatch ?? "^80[1-9]$"}", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
-media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`} }
-mqtt: { server: none }
+media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`}${c.offload === undefined ? "" : `, offload: ${c.offload}`} }
+mqtt: ${c.mqtt ?? "{ server: none }"}
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export interface GatewayProcess {

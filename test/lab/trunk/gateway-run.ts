@@ -24,11 +24,15 @@ export interface TrunkGatewayConfig {
   registerExpires?: number | null;
   /** media.timeout_s (default 6). */
   mediaTimeoutS?: number;
+  /** wan.guard (the gateway's default, nftables, when absent). */
+  wanGuard?: "nftables" | "none";
+  /** More top-level YAML (mqtt:, phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
-  return `wan: { interface: ${c.wanIf} }
+  return `wan: { interface: ${c.wanIf}${c.wanGuard ? `, guard: ${c.wanGuard}` : ""} }
 trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
 lan: { listen: ${c.lanAddr}, port: 5060 }
 extensions:
@@ -43,7 +47,7 @@ pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
 media: { rtp_ports: "50000-50999", timeout_s: ${c.mediaTimeoutS ?? 6} }
 state_dir: ${c.stateDir}
 log: { level: info }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export class TrunkGateway {

@@ -49,6 +49,10 @@ export interface PbxRigOptions {
   ringTimeoutMs?: number;
   /** Lockout limits; default Lockout's own. */
   lockout?: { maxFailures: number; lockMs: number };
+  /** pbx.allow_transfer; default false. */
+  allowTransfer?: boolean;
+  /** PbxOptions.limits; default the PBX's own. */
+  limits?: PbxOptions["limits"];
   /** settle()'s default step of fake time, ms. Default 100. */
   settleStepMs?: number;
   /** Further Pbx options (bounds). */
@@ -91,6 +95,8 @@ export class PbxRig {
       media: o.media ?? passThroughMedia,
       localHost: GW.address, localPort: GW.port, ringTimeoutMs: o.ringTimeoutMs ?? 60_000,
       onCallEvent: (ev) => this.events.push(ev),
+      allowTransfer: o.allowTransfer,
+      limits: o.limits,
       ...o.pbxOptions,
     });
   }
