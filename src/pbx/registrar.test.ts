@@ -129,6 +129,17 @@ describe("Registrar", () => {
     expect(res.status).toBe(401);
   });
 
+  it("accepts an extension added while running and drops a removed one's bindings at once", () => {
+    expect(registerAuthed({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }, PHONE_A, "pw-803").status).toBe(403);
+    registrar.extensionsChanged([...Object.entries(PASSWORDS).map(([number, password]) => ({ number, password })), { number: "803", password: "pw-803" }]);
+    expect(registerAuthed({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }, PHONE_A, "pw-803").status).toBe(200);
+    expect(held("803")).toHaveLength(1);
+    registrar.extensionsChanged(Object.entries(PASSWORDS).map(([number, password]) => ({ number, password })));
+    expect(held("803")).toHaveLength(0);
+    expect(events).toContainEqual(["removed", "sip:803@198.18.0.10", "unregistered"]);
+    expect(registerAuthed({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }, PHONE_A, "pw-803").status).toBe(403);
+  });
+
   it("challenges with 401 and a To tag, then registers with 200, Contact, expires and Date", () => {
     const first = registrar.handleRegister(register({ contacts: ["<sip:801@198.18.0.10:5060>"], cseq: 1 }), PHONE_A);
     expect(first.status).toBe(401);
