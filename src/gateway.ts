@@ -89,6 +89,8 @@ export class Gateway {
     const log = this.log;
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
+    // First: the SIP listener and the relay may be bound to the tunnel address.
+    await this.startVpn();
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
     let media: CallMediaFactory = passThroughMedia;
     try {
@@ -120,7 +122,6 @@ export class Gateway {
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
     const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
-    await this.startVpn();
     const tokens = new ProvisioningTokens(this.clock);
     try {
       this.phones = new PhoneManager({

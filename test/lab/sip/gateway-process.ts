@@ -24,13 +24,17 @@ export interface GatewayConfigInput {
   logLevel?: string;
   /** media.timeout_s (the gateway's default when absent). */
   mediaTimeoutS?: number;
+  /** lan.advertise */
+  advertise?: string;
+  /** YAML appended as is (e.g. a `vpn:` block). */
+  extraYaml?: string;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
   const ext = c.extensions.map((e) => `  - { number: "${e.number}", password: "${e.password}", name: ${e.name} }`).join("\n");
   return `wan: { interface: none }
 trunk: { enabled: false }
-lan: { listen: ${c.listen}, port: ${c.port} }
+lan: { listen: ${c.listen}, port: ${c.port}${c.advertise ? `, advertise: ${c.advertise}` : ""} }
 extensions:
 ${ext}
 inbound: { ring: ["${c.extensions[0]?.number ?? "801"}"] }
@@ -42,7 +46,7 @@ media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, tim
 mqtt: { server: none }
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export interface GatewayProcess {
