@@ -107,7 +107,7 @@ export function settingsText(a: SipAccount): string {
     `Domain/realm: ${a.server} / ${a.realm}`,
     "Codecs:      PCMU (G.711 µ-law) first, then PCMA",
     "DTMF:        RFC 2833 (telephone-event)",
-    "Encryption:  none (no SRTP; the WireGuard tunnel encrypts)",
+    "Encryption:  none (no SRTP)",
     "ICE/STUN:    off",
     "",
   ].join("\n");
