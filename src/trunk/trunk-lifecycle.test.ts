@@ -206,7 +206,7 @@ describe("trunk lifecycle: shutdown", () => {
     await r.phone.register();
     const inbound = callIn(r, await wanOf(r));
     expect(await inbound).toBe(200);
-    await r.until(() => r.pbx.calls.size === 1 && [...r.pbx.calls][0]!.state === "answered");
+    await r.until(() => r.pbx.calls.size === 1 && [...r.pbx.calls][0]!.status === "answered");
     r.pbx.close();
     await r.trunk.stop();
     // The NGN got the BYE and its answer went back before the trunk's socket closed.

@@ -19,7 +19,7 @@ export class FakeUdpNetwork {
     return this.bound.size;
   }
 
-  bind = async (address: string, port: number): Promise<RelaySocket> => {
+  bind = async (address: string, port: number): Promise<FakeUdpSocket> => {
     const k = this.key(address, port);
     if (this.bound.has(k)) throw Object.assign(new Error(`bind EADDRINUSE ${k}`), { code: "EADDRINUSE" });
     const s = new FakeUdpSocket(this, address, port);

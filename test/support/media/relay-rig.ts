@@ -99,7 +99,7 @@ export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffloa
     offloadImpl: opts.offload,
     connectLatched: opts.connect ?? false,
   });
-  const phone = async (address: string, port: number): Promise<FakeUdpSocket> => (await net.bind(address, port)) as FakeUdpSocket;
+  const phone = (address: string, port: number): Promise<FakeUdpSocket> => net.bind(address, port);
   const caller = await phone(CALLER, 4000);
   const callee = await phone(CALLEE, 6000);
   /** Lets connect() callbacks and offload work settle (not while the offload holds an op). */
