@@ -22,6 +22,8 @@ Usage:
                                                       media relay benchmark mode (prints port pairs as JSON)
   hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
+  hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
+  hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
   hikari-gw --version | --help
 
 Log levels: fatal, error, warn, info, debug, trace, silent.`;
@@ -49,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       listen: { type: "string" },
       offload: { type: "string" },
       ports: { type: "string" },
+      extension: { type: "string" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
@@ -74,7 +77,8 @@ export async function main(argv: string[]): Promise<number> {
       const { loadConfig, maskSecrets, ConfigError } = await import("./config/load.js");
       try {
         const cfg = loadConfig(configFile);
-        process.stdout.write(stringify(maskSecrets(cfg)));
+        const { withPhones } = await import("./provision/effective-config.js");
+        process.stdout.write(stringify(maskSecrets(withPhones(cfg))));
         const { configWarnings } = await import("./config/warnings.js");
         const warnings = configWarnings(cfg);
         if (warnings.length > 0) process.stderr.write(`${configFile}: ${warnings.length} warning(s):\n` + warnings.map((w) => `  ${w.path}: ${w.message}\n`).join(""));
@@ -181,6 +185,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(formatLifted(target, answer.lifted));
       return 0;
+    }
+    case "phone": {
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const { phoneCommand } = await import("./cli/phone.js");
+      const write = (s: string) => void process.stdout.write(s);
+      return phoneCommand(cfg.state_dir, positionals.slice(1), values.extension, write, (s) => void process.stderr.write(s));
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);

@@ -59,6 +59,8 @@ export interface GatewayStatus {
   missed: MissedCalls;
   dnd: boolean;
   media?: { sessions: number };
+  /** The built-in WireGuard: the gateway's tunnel address and each phone's last handshake (null: never). */
+  vpn?: { address: string; peers: { name: string; extension: string; address?: string; last_handshake: string | null }[] };
   /** Datagrams dropped (outside lan.allow, malformed, bad Via) or failed to send, per listener. */
   sip?: { lan?: Readonly<Record<string, number>>; trunk?: Readonly<Record<string, number>> };
   /** The bounds on what grows with traffic (config `limits:`): table sizes now and requests refused with 503. */

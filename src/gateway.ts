@@ -35,6 +35,13 @@ import { Phonebook } from "./phonebook.js";
 import { Blocklist } from "./blocklist.js";
 import { GatewayStateStore } from "./gateway-state-store.js";
 import type { MqttService } from "./mqtt/service.js";
+import { ProvisioningTokens } from "./provision/tokens.js";
+import { PhoneManager, type Vpn } from "./provision/phones.js";
+import { startProvisioningServer } from "./provision/http-server.js";
+import type { MergedExtension } from "./provision/merge.js";
+import { loadOrCreateServerKey } from "./vpn/keys.js";
+import { gatewayAddress, parseSubnet } from "./vpn/subnet.js";
+import { WireguardInterface, type PeerHandshake } from "./vpn/wireguard.js";
 
 export interface GatewayInfo {
   version: string;
@@ -69,6 +76,13 @@ export class Gateway {
     },
     resetMissed: () => this.monitor.resetMissed(),
   };
+  /** Configured and `phone add`ed extensions, merged; replaced whole when phones change. */
+  private extensions: MergedExtension[] = [];
+  private phones?: PhoneManager;
+  private wireguard?: WireguardInterface;
+  private vpn?: Vpn;
+  private provisioning: import("node:http").Server[] = [];
+  private handshakes: PeerHandshake[] = [];
 
   constructor(
     readonly config: Config,
@@ -95,6 +109,8 @@ export class Gateway {
     const log = this.log;
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
+    // First: the SIP listener and the relay may be bound to the tunnel address.
+    await this.startVpn();
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
     let media: CallMediaFactory = passThroughMedia;
     try {
@@ -140,7 +156,26 @@ export class Gateway {
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, maxTrackedNonces: cfg.limits.tracked_nonces, clock: this.clock });
     const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, maxEntries: cfg.limits.lockout_entries, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
-    const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
+    const tokens = new ProvisioningTokens(this.clock);
+    try {
+      this.phones = new PhoneManager({
+        stateDir: cfg.state_dir,
+        configured: cfg.extensions,
+        tokens,
+        lanHost: this.advertisedHost(),
+        sipPort: cfg.lan.port,
+        provisionPort: cfg.vpn.provision_port,
+        realm,
+        vpn: this.vpn,
+        log: log.child({ name: "provision" }),
+        onExtensionsChanged: (exts) => this.extensionsChanged(exts),
+      });
+      for (const p of this.phones.peers()) await this.vpn?.peers.addPeer(p.public_key, p.address);
+    } catch (err) {
+      log.error({ err }, "phones added with `phone add` unavailable: only the config's extensions work");
+    }
+    this.extensions = this.phones?.extensions() ?? cfg.extensions.map((e) => ({ ...e, source: "config" as const }));
+    const extensions = this.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
     this.registrar = new Registrar({
       auth,
@@ -186,6 +221,12 @@ export class Gateway {
       });
     }
 
+    const provisionAddresses = [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))];
+    try {
+      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock });
+    } catch (err) {
+      log.error({ err, port: cfg.vpn.provision_port }, "provisioning HTTP listener unavailable: phone add still prints the settings");
+    }
     if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
       this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
@@ -193,6 +234,36 @@ export class Gateway {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
     log.info({ sip: `${this.transport.local.address}:${this.transport.local.port}` }, "hikari-gw ready");
+  }
+
+  /** The WireGuard interface, when `vpn.wireguard.enabled`; a failure leaves the LAN side working. */
+  private async startVpn(): Promise<void> {
+    const w = this.config.vpn.wireguard;
+    if (!w.enabled) return;
+    const log = this.log.child({ name: "vpn" });
+    try {
+      if (!w.endpoint) throw new Error("vpn.wireguard.endpoint: required (the public host:port phones dial)");
+      const key = loadOrCreateServerKey(this.config.state_dir);
+      const subnet = parseSubnet(w.subnet);
+      const address = gatewayAddress(subnet);
+      const wg = new WireguardInterface({ name: w.interface, listenPort: w.port, privateKeyFile: key.path, address: `${address}/${subnet.prefix}`, log });
+      this.wireguard = wg;
+      await wg.up();
+      this.vpn = { peers: wg, subnet, subnetText: w.subnet, gatewayAddress: address, serverPublicKey: key.publicKey, endpoint: w.endpoint };
+      log.info({ interface: w.interface, address, port: w.port }, "wireguard up");
+    } catch (err) {
+      log.error({ err }, "wireguard could not start; the LAN side keeps working");
+      await this.wireguard?.down().catch(() => undefined);
+      this.wireguard = undefined;
+    }
+  }
+
+  /** Phones added or removed while running: the narrow path into auth, registrar and PBX. */
+  private extensionsChanged(exts: MergedExtension[]): void {
+    this.extensions = exts;
+    const list = exts.map((e) => ({ number: e.number, password: e.password, name: e.name }));
+    this.registrar?.extensionsChanged(list);
+    this.pbx?.extensionsChanged(list);
   }
 
   private async startTrunk(): Promise<void> {
@@ -342,8 +413,17 @@ export class Gateway {
     };
   }
 
-  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, and the same GatewayCommands MQTT calls). */
-  private onControl(req: ControlRequest): unknown {
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, `hikari-gw phone`, and the same GatewayCommands MQTT calls). */
+  private async onControl(req: ControlRequest): Promise<unknown> {
+    if (req.command === "phone-add" || req.command === "phone-remove" || req.command === "phone-list") {
+      if (!this.phones) throw new Error("phones are unavailable on this gateway (see its log)");
+      if (req.command === "phone-list") return { phones: this.phones.list() };
+      if (req.command === "phone-remove") return this.phones.remove(req.name);
+      return this.phones.add(req.name, req.extension);
+    }
+    if (req.command === "status" && this.wireguard) {
+      this.handshakes = await this.wireguard.handshakes().catch(() => this.handshakes);
+    }
     switch (req.command) {
       case "unblock": {
         const lifted = this.lockout?.unblock(req.target) ?? [];
@@ -366,6 +446,16 @@ export class Gateway {
     }
   }
 
+  /** Each phone's tunnel address and last WireGuard handshake (null: never). */
+  private vpnStatus() {
+    if (!this.vpn) return undefined;
+    const seen = new Map(this.handshakes.map((h) => [h.public_key, h.last_handshake]));
+    return {
+      address: this.vpn.gatewayAddress,
+      peers: (this.phones?.list() ?? []).filter((p) => p.public_key).map((p) => ({ name: p.name, extension: p.extension, address: p.address, last_handshake: seen.get(p.public_key!) ?? null })),
+    };
+  }
+
   status(): GatewayStatus {
     return {
       version: this.info.version,
@@ -373,7 +463,8 @@ export class Gateway {
       uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
       line: this.monitor.lines(),
-      extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
+      extensions: this.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
+      vpn: this.vpnStatus(),
       calls: [...(this.pbx?.calls ?? [])].map(
         (c): ActiveCall => ({
           call_id: c.id,
@@ -421,11 +512,13 @@ export class Gateway {
       ["mqtt", () => this.mqtt?.stop()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
+      ["provisioning", () => Promise.all(this.provisioning.map((s) => new Promise<void>((r) => s.close(() => r()))))],
       ["transactions", () => this.tx?.close()],
       // Node drops a datagram whose send() is still pending when its socket closes.
       ["transport", () => new Promise((r) => setImmediate(r)).then(() => this.transport?.close())],
       ["registrar", () => this.registrar?.close()],
       ["relay", () => this.relay?.close()],
+      ["vpn", () => this.wireguard?.down()],
     ];
     for (const [name, fn] of steps) {
       try {

@@ -53,6 +53,29 @@ const dialplanRule = z
   })
   .strict();
 
+
+/**
+ * `vpn.wireguard`: the built-in WireGuard server the phones dial from anywhere. The gateway
+ * owns the interface; peers are the phones added with `hikari-gw phone add`.
+ */
+const vpnWireguard = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** UDP port the interface listens on (the home router forwards it). */
+    port: portNumber.default(51820),
+    /** Tunnel subnet, IPv4 /16–/30; the gateway takes the first host address. */
+    subnet: z
+      .string()
+      .regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-9]|30)$/, 'expected an IPv4 subnet like "10.8.0.0/24"')
+      .default("10.8.0.0/24"),
+    /** The public host:port the phones dial (written into their WireGuard config). */
+    endpoint: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected "host:port", e.g. "home.example.net:51820"').optional(),
+    /** Interface name. */
+    interface: z.string().regex(/^[a-zA-Z0-9_-]{1,15}$/, "expected an interface name (1-15 characters)").default("hgw0"),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     wan: z
@@ -216,6 +239,14 @@ export const configSchema = z
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
         /** Log every SIP message in full (debug aid; verbose). */
         sip_messages: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    vpn: z
+      .object({
+        wireguard: vpnWireguard,
+        /** HTTP port of the one-time Linphone provisioning URLs (tunnel/LAN address only). */
+        provision_port: portNumber.default(8580),
       })
       .strict()
       .prefault({}),

@@ -114,6 +114,12 @@ export class Pbx {
   /** Calls refused because the dialog table was full (status). */
   refusedOverload = 0;
 
+  /** The extensions changed while running (see Registrar.extensionsChanged): names follow. */
+  extensionsChanged(extensions: readonly { number: string; name?: string }[]): void {
+    this.names.clear();
+    for (const e of extensions) this.names.set(e.number, e.name);
+  }
+
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
     this.overloadLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());

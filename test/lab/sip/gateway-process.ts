@@ -28,7 +28,9 @@ export interface GatewayConfigInput {
   offload?: "auto" | "none" | "nftables";
   /** The `mqtt:` flow mapping, default `{ server: none }`. */
   mqtt?: string;
-  /** More top-level YAML (phonebook:, blocklist:), appended as it is. */
+  /** lan.advertise */
+  advertise?: string;
+  /** YAML appended as is (e.g. `vpn:`, `phonebook:`, `blocklist:`). */
   extraYaml?: string;
 }
 
@@ -36,7 +38,7 @@ export function gatewayConfigYaml(c: GatewayConfigInput): string {
   const ext = c.extensions.map((e) => `  - { number: "${e.number}", password: "${e.password}", name: ${e.name} }`).join("\n");
   return `wan: { interface: none }
 trunk: { enabled: false }
-lan: { listen: ${c.listen}, port: ${c.port} }
+lan: { listen: ${c.listen}, port: ${c.port}${c.advertise ? `, advertise: ${c.advertise}` : ""} }
 extensions:
 ${ext}
 inbound: { ring: ["${c.extensions[0]?.number ?? "801"}"] }
