@@ -20,6 +20,7 @@ Usage:
   hikari-gw relay --sessions N [--listen ADDR] [--offload] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
   hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
+  hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw --version | --help
 
 Log levels: fatal, error, warn, info, debug, trace, silent.`;
@@ -153,10 +154,35 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(status, null, 2) + "\n");
       return 0;
     }
+    case "unblock": {
+      const target = positionals[1];
+      if (!target || positionals.length > 2) {
+        process.stderr.write("unblock: one address (e.g. 198.18.0.9) or extension (e.g. 801) is required\n");
+        return 2;
+      }
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const { queryControl } = await import("./control.js");
+      const answer = (await queryControl(cfg.state_dir, { command: "unblock", target })) as { error?: string; lifted?: { address: string; extension?: string; remaining_s: number }[] };
+      if (answer.error !== undefined || !Array.isArray(answer.lifted)) {
+        process.stderr.write(`unblock: ${answer.error ?? "unexpected answer from the gateway"}\n`);
+        return 1;
+      }
+      process.stdout.write(formatLifted(target, answer.lifted));
+      return 0;
+    }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
       return 2;
   }
+}
+
+/** What `unblock` prints: one line per lock lifted, or that there was none. */
+function formatLifted(target: string, lifted: { address: string; extension?: string; remaining_s: number }[]): string {
+  if (lifted.length === 0) return `no lock in force for ${target} (its failure counters are reset)\n`;
+  return lifted
+    .map((l) => (l.extension === undefined ? `lifted: address ${l.address} (blocked as a scanner, ${l.remaining_s} s left)` : `lifted: extension ${l.extension} from ${l.address} (${l.remaining_s} s left)`) + "\n")
+    .join("");
 }
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,7 @@
 /**
  * The control socket: a Unix socket in state_dir through which `hikari-gw status` asks the
- * running gateway for its state. One JSON request line in, one JSON answer out.
+ * running gateway for its state (and `hikari-gw unblock` lifts authentication locks). One
+ * JSON request line in, one JSON answer out.
  */
 import { createServer, createConnection, type Server } from "node:net";
 import { mkdirSync, rmSync } from "node:fs";
@@ -9,7 +10,22 @@ import type { Logger } from "./log.js";
 
 export const controlSocketPath = (stateDir: string) => join(stateDir, "control.sock");
 
-export type ControlHandler = (command: string) => unknown;
+/** What the command line may ask; anything else is answered with an error. */
+export type ControlRequest = { command: "status" } | { command: "unblock"; target: string };
+
+export type ControlHandler = (request: ControlRequest) => unknown;
+
+/** A request line as the handler gets it; throws with a message for the client otherwise. */
+export function parseControlRequest(line: string): ControlRequest {
+  const req = JSON.parse(line) as { command?: unknown; target?: unknown };
+  const command = req.command ?? "status";
+  if (command === "status") return { command };
+  if (command === "unblock") {
+    if (typeof req.target !== "string" || req.target.length === 0 || req.target.length > 100) throw new Error("unblock: target must be an address or an extension");
+    return { command, target: req.target };
+  }
+  throw new Error(`unknown command ${JSON.stringify(String(command)).slice(0, 40)}`);
+}
 
 export async function startControlServer(stateDir: string, handler: ControlHandler, log: Logger): Promise<Server> {
   mkdirSync(stateDir, { recursive: true });
@@ -26,8 +42,7 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
       if (nl < 0) return;
       let answer: unknown;
       try {
-        const req = JSON.parse(buf.slice(0, nl)) as { command?: string };
-        answer = handler(String(req.command ?? "status"));
+        answer = handler(parseControlRequest(buf.slice(0, nl)));
       } catch (err) {
         answer = { error: (err as Error).message };
       }
@@ -43,6 +58,10 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
 }
 
 export function queryStatus(stateDir: string, timeoutMs = 3000): Promise<unknown> {
+  return queryControl(stateDir, { command: "status" }, timeoutMs);
+}
+
+export function queryControl(stateDir: string, request: ControlRequest, timeoutMs = 3000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(controlSocketPath(stateDir));
     let buf = "";
@@ -51,7 +70,7 @@ export function queryStatus(stateDir: string, timeoutMs = 3000): Promise<unknown
       reject(new Error("the gateway did not answer on its control socket"));
     }, timeoutMs);
     sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(JSON.stringify({ command: "status" }) + "\n"));
+    sock.on("connect", () => sock.write(JSON.stringify(request) + "\n"));
     sock.on("data", (d: string) => (buf += d));
     sock.on("end", () => {
       clearTimeout(timer);

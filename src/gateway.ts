@@ -10,7 +10,7 @@ import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
 import { GatewayEvents, type CallEvent } from "./events.js";
-import { startControlServer } from "./control.js";
+import { startControlServer, type ControlRequest } from "./control.js";
 import { UdpTransport } from "./sip/transport-udp.js";
 import { DigestServer } from "./sip/digest.js";
 import { BindingsStore } from "./pbx/bindings-store.js";
@@ -42,6 +42,8 @@ export class Gateway {
   private pbx?: Pbx;
   private relay?: MediaRelay;
   private control?: Server;
+  /** Authentication locks, for `hikari-gw unblock`. */
+  private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
   private trunkState: TrunkState = { state: "disabled" };
@@ -101,7 +103,7 @@ export class Gateway {
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
-    const lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) });
+    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
     const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
@@ -146,7 +148,7 @@ export class Gateway {
     }
 
     try {
-      this.control = await startControlServer(cfg.state_dir, () => this.status(), log.child({ name: "control" }));
+      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
@@ -247,6 +249,17 @@ export class Gateway {
       user_agent: b?.userAgent,
       expires_at: b ? new Date(b.expiresAt).toISOString() : undefined,
     };
+  }
+
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`). */
+  private onControl(req: ControlRequest): unknown {
+    if (req.command === "unblock") {
+      const lifted = this.lockout?.unblock(req.target) ?? [];
+      this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+      const now = this.clock.now();
+      return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+    }
+    return this.status();
   }
 
   status(): Record<string, unknown> {

@@ -10,8 +10,10 @@
  * 1000 users (1000–1999, password "secret<N>") authenticate with MD5 digest.
  *   reg  = REGISTER, 401, REGISTER with credentials, 200                  (scenarios/reg.xml)
  *   call = INVITE, 407, ACK, INVITE with credentials, 180, 200, ACK, 1 s, BYE (challenged if
- *          the server does), 200 — callers 1000–1499 dial 1500–1999, which a SIPp UAS answers
- *          (scenarios/uac-call.xml, scenarios/uas-answer.xml)
+ *          the server does), 200 — callers 1000–1499 all dial 1500, registered by a SIPp UAS
+ *          that answers every call (scenarios/uac-call.xml, scenarios/uas-answer.xml). One
+ *          callee because the digest uri must be the Request-URI (RFC 3261 §22.4) and SIPp
+ *          signs one uri per process (-auth_uri; its [authentication] keyword takes none).
  * Rates go up in steps, each held --step-s seconds (40 by default, 10 with --quick). A step
  * counts only with no failed call and no retransmission seen by either SIPp (sent or received);
  * a system stops climbing at its first failed step. Loopback only; every process is ours and is
@@ -28,6 +30,8 @@ const SCENARIOS = join(REPO, "test/lab/sip/scenarios");
 const HOST = "127.0.0.1";
 const PORTS = { hikari: 15060, kamailio: 15070, uac: 15061, uas: 15062 };
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts in 1/100 s
+/** The extension every call step dials (see the header: one digest uri per SIPp process). */
+const CALLEE = "1500";
 
 // ---- arguments ---------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -281,11 +285,9 @@ async function main() {
   for (let n = 1000; n < 2000; n++) users.push(`${n};[authentication username=${n} password=secret${n}]`);
   writeFileSync(join(root, "users.csv"), users.join("\n") + "\n");
   const callers = ["SEQUENTIAL"];
-  for (let n = 1000; n < 1500; n++) callers.push(`${n};[authentication username=${n} password=secret${n}];${n + 500}`);
+  for (let n = 1000; n < 1500; n++) callers.push(`${n};[authentication username=${n} password=secret${n}];${CALLEE}`);
   writeFileSync(join(root, "callers.csv"), callers.join("\n") + "\n");
-  const callees = ["SEQUENTIAL"];
-  for (let n = 1500; n < 2000; n++) callees.push(`${n};[authentication username=${n} password=secret${n}]`);
-  writeFileSync(join(root, "callees.csv"), callees.join("\n") + "\n");
+  writeFileSync(join(root, "callees.csv"), `SEQUENTIAL\n${CALLEE};[authentication username=${CALLEE} password=secret${CALLEE}]\n`);
 
   const rows = [];
   // Figures are only comparable on a quiet machine: say so when something else is running.
@@ -319,19 +321,18 @@ async function main() {
       await stop(server.child);
       server = await startServer(system, sdir);
       await sleep(1000);
-      // Callees 1500–1999 register with the UAS's address, then the UAS takes their calls.
+      // The callee registers with the UAS's address, then the UAS takes every call.
       const regDir = join(sdir, "reg-callees");
-      const reg = sipp(regDir, target, "reg.xml", ["-p", String(PORTS.uas), "-inf", join(root, "callees.csv"), "-key", "expires", "3600", "-auth_uri", HOST, "-r", "250", "-m", "500", "-timeout", "30s"]);
+      const reg = sipp(regDir, target, "reg.xml", ["-p", String(PORTS.uas), "-inf", join(root, "callees.csv"), "-key", "expires", "3600", "-auth_uri", HOST, "-m", "1", "-timeout", "30s"]);
       const regRes = await reg.exited;
       if (regRes.code !== 0) log(`${system}: callee registration exit ${regRes.code}: ${readFileSync(join(regDir, "errors.log"), "utf8").slice(0, 800)}`);
       for (const rate of callRates) {
         const uasDir = join(sdir, `uas-${rate}`);
         const uas = { dir: uasDir, child: sipp(uasDir, target, "uas-answer.xml", ["-p", String(PORTS.uas), "-timeout", `${stepS + 90}s`]) };
         await waitBound(PORTS.uas);
-        // The digest uri cannot follow each call's Request-URI (SIPp takes one -auth_uri per
-        // process), so it is SIPp's default sip:HOST:PORT. SIPp answers qop=auth, whose
-        // nonce-count guards replays, so the gateway checks the uri only for qop-less digests.
-        const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000"], server.pid, uas);
+        // RFC 3261 §22.4: the digest uri is the INVITE's Request-URI, sip:CALLEE@HOST (the
+        // gateway refuses any other with 400, qop or not). The BYE goes unchallenged.
+        const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000", "-auth_uri", `${CALLEE}@${HOST}`], server.pid, uas);
         rows.push({ system, load: "call", ...r });
         log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} % (others on core 0: ${r.other.toFixed(0)} %), socket drops ${r.drops}, peak open ${r.peak}${r.spikes.length ? ` (spikes at s ${r.spikes.join(",")})` : ""} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
         if (!r.pass) break;

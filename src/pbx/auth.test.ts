@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
 import { DigestServer, digestAuthorization } from "../sip/digest.js";
@@ -66,6 +67,66 @@ describe("ExtensionAuth.authenticateRequest", () => {
     });
     const r = auth.authenticateRequest(invite([{ name: "proxy-authorization", value: forOther }]), { proxy: true, source: PHONE });
     expect(r.ok ? 0 : r.response.status).toBe(400);
+  });
+
+  it("answers 400 to qop=auth credentials computed for another Request-URI (a captured credential dials another number)", () => {
+    const { auth } = setup();
+    const first = auth.authenticateRequest(invite(), { proxy: true, source: PHONE });
+    if (first.ok) throw new Error("expected a challenge");
+    const forOther = digestAuthorization({ challenge: getHeader(first.response, "proxy-authenticate")!, method: "INVITE", uri: "sip:0120444444@hikari-gw", username: "801", password: "pw-801", nc: 1 });
+    expect(forOther).toMatch(/qop=auth/);
+    const r = auth.authenticateRequest(invite([{ name: "proxy-authorization", value: forOther }]), { proxy: true, source: PHONE });
+    expect(r.ok ? 0 : r.response.status).toBe(400);
+  });
+
+  it("a decoy username cannot reach a locked extension: duplicates are malformed and the lock holds", () => {
+    const { auth, respond } = setup();
+    const first = auth.authenticateRequest(invite(), { proxy: true, source: PHONE });
+    if (first.ok) throw new Error("expected a challenge");
+    for (let nc = 1; nc <= 3; nc++) auth.authenticateRequest(invite([{ name: "proxy-authorization", value: respond(first.response, "bad", "801", nc) }]), { proxy: true, source: PHONE });
+    // The issue's attack: `username="x",` before the real one, with the right password.
+    const decoy = respond(first.response, "pw-801", "801", 10).replace(/^Digest /, 'Digest username="x", ');
+    const r = auth.authenticateRequest(invite([{ name: "proxy-authorization", value: decoy }]), { proxy: true, source: PHONE });
+    expect(r.ok ? 0 : r.response.status).toBe(400);
+    // Still locked: the right password alone is refused (the hit did not clear the lock).
+    const good = auth.authenticateRequest(invite([{ name: "proxy-authorization", value: respond(first.response, "pw-801", "801", 11) }]), { proxy: true, source: PHONE });
+    expect(good.ok ? 0 : good.response.status).toBe(403);
+  });
+
+  it("answers an INVITE naming an existing or a missing extension alike (no credentials, wrong ones)", () => {
+    const { auth, respond } = setup();
+    const shape = (r: ReturnType<typeof auth.authenticateRequest>) => {
+      if (r.ok) throw new Error("expected a refusal");
+      return { status: r.response.status, reason: r.response.reason, names: r.response.headers.map((h) => h.name) };
+    };
+    const ch = auth.authenticateRequest(invite(), { proxy: true, source: PHONE });
+    if (ch.ok) throw new Error("expected a challenge");
+    const src = (n: number) => ({ address: `198.18.0.${n}`, port: 5060 });
+    const existing = shape(auth.authenticateRequest(invite([{ name: "proxy-authorization", value: respond(ch.response, "nope", "801", 1) }]), { proxy: true, source: src(20) }));
+    const missing = shape(auth.authenticateRequest(invite([{ name: "proxy-authorization", value: respond(ch.response, "nope", "899", 2) }]), { proxy: true, source: src(21) }));
+    expect(missing).toEqual(existing);
+    expect(existing.status).toBe(403);
+  });
+
+  it("2,000 requests with a foreign digest uri and a 20 KB username add a few KB of log, not 40 MB", () => {
+    let bytes = 0;
+    let lines = 0;
+    const log = pino({ level: "debug" }, { write: (l: string) => ((bytes += l.length), lines++) });
+    const clock = new ManualClock(1_000_000);
+    const digest = new DigestServer({ realm: "hikari-gw", clock });
+    const auth = new ExtensionAuth({ extensions: [{ number: "801", password: "pw-801" }], digest, lockout: new Lockout({ clock, log }), log, clock });
+    const user = "u".repeat(20_000);
+    for (let i = 0; i < 2000; i++) {
+      const source = { address: `198.18.${i >> 8}.${i & 255}`, port: 5060 };
+      const ch = auth.authenticateRequest(invite(), { proxy: true, source });
+      if (ch.ok) throw new Error("expected a challenge");
+      const creds = digestAuthorization({ challenge: getHeader(ch.response, "proxy-authenticate")!, method: "INVITE", uri: "sip:0120444444@hikari-gw", username: user, password: "x", nc: 1 });
+      auth.authenticateRequest(invite([{ name: "proxy-authorization", value: creds }]), { proxy: true, source });
+      if (i % 100 === 0) clock.advance(1000);
+    }
+    // At most 5 lines a second over the 20 s of fake time, none carrying the username whole.
+    expect(lines).toBeLessThanOrEqual(20 * 5 + 5);
+    expect(bytes).toBeLessThan(100_000);
   });
 
   it("ignores WWW credentials when proxy credentials are expected", () => {

@@ -7,12 +7,21 @@
  * Answers: no or unusable credentials → challenge; stale nonce → challenge with stale=true
  * (RFC 7616 §3.3); wrong password with a valid nonce → 403 (the issue asks for 403 rather
  * than the RFC's repeated 401, so a phone with a wrong password stops instead of looping);
- * locked out → 403 before any verification.
+ * locked out → 403 before any verification; malformed credentials (a parameter given twice
+ * among them) → 400, never a success.
+ *
+ * The credentials are parsed once (`parseAuthParams`) and the same parsed value gives the
+ * username for the lockout and the parameters for verification: two readers of one header
+ * once disagreed (a decoy `username=` first), which let a guesser bypass a lock.
+ *
+ * Every line logged here can be caused by one datagram: rate-limited, values clipped.
  */
 import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import { clip } from "../log-value.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { computeHa1, type DigestAlgorithm, type DigestServer } from "../sip/digest.js";
-import { addHeader, createResponse, getHeader, getHeaders, newTag } from "../sip/message/index.js";
+import { addHeader, createResponse, getHeader, getHeaders, newTag, parseAuthParams, type AuthParams } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import type { Lockout } from "./lockout.js";
 
@@ -61,14 +70,18 @@ export class ExtensionAuth {
     }
     return ha1;
   };
-  private lastRefusalLog = -Infinity;
-  private suppressedRefusals = 0;
+  private readonly refusedLog: RateLimitedLog;
+  private readonly failedLog: RateLimitedLog;
 
   constructor(opts: ExtensionAuthOptions) {
     this.digest = opts.digest;
     this.lockout = opts.lockout;
     this.log = opts.log;
     this.clock = opts.clock ?? systemClock;
+    const now = () => this.clock.now();
+    // A locked-out guesser must not fill the journal: one line a second about refusals.
+    this.refusedLog = new RateLimitedLog(this.log, 1, now);
+    this.failedLog = new RateLimitedLog(this.log, 5, now);
     for (const e of opts.extensions) this.passwords.set(e.number, e.password);
   }
 
@@ -82,18 +95,23 @@ export class ExtensionAuth {
    * with a To tag when the request had none (RFC 3261 §8.2.6.2).
    */
   authenticateRequest(req: SipRequest, opts: AuthenticateOptions): AuthResult {
-    const credentials = this.pickCredentials(req, opts.proxy);
-    if (credentials === undefined) return this.challenge(req, opts.proxy, false);
-    const claimed = claimedUser(credentials);
+    const picked = this.pickCredentials(req, opts.proxy);
+    if (picked === undefined) return this.challenge(req, opts.proxy, false);
+    const source = `${opts.source.address}:${opts.source.port}`;
+    if (picked === "malformed") {
+      this.failedLog.info({ source, method: req.method }, "malformed credentials");
+      return this.fail(req, 400, "Bad Request");
+    }
+    const claimed = picked.params.get("username");
     // Refuse before verifying: a locked-out guesser gets no oracle (and costs no hashing).
-    if (claimed !== undefined) {
+    if (claimed !== undefined && picked.scheme.toLowerCase() === "digest") {
       const lock = this.lockout.check(claimed, opts.source.address);
       if (lock.locked) {
-        this.logRefusal(claimed, opts.source, lock.by);
+        this.refusedLog.warn({ user: clip(claimed), source, locked_by: lock.by }, "refused: locked out");
         return this.fail(req, 403, "Forbidden");
       }
     }
-    const v = this.digest.verify(credentials, req.method, this.lookup, req.uri);
+    const v = this.digest.verify(picked, req.method, this.lookup, req.uri);
     if (v.ok) {
       this.lockout.recordSuccess(v.user, opts.source.address);
       return v;
@@ -103,17 +121,15 @@ export class ExtensionAuth {
         return this.challenge(req, opts.proxy, true);
       case "bad-response":
       case "unknown-user":
-        // Guessing: counts towards the lockout of the extension and the address.
+        // Guessing: counts towards the lock of this (address, extension) pair.
         this.lockout.recordFailure(v.user ?? "", opts.source.address);
-        this.log.info(
-          { user: v.user, source: `${opts.source.address}:${opts.source.port}`, method: req.method, reason: v.reason },
-          "authentication failed",
-        );
+        this.failedLog.info({ user: clip(v.user), source, method: req.method, reason: v.reason }, "authentication failed");
         return this.fail(req, 403, "Forbidden");
       case "malformed":
+        this.failedLog.info({ user: clip(v.user), source, method: req.method }, "malformed credentials");
         return this.fail(req, 400, "Bad Request");
       case "uri-mismatch":
-        this.log.info({ user: v.user, source: `${opts.source.address}:${opts.source.port}`, method: req.method }, "digest uri does not match the Request-URI");
+        this.failedLog.info({ user: clip(v.user), source, method: req.method, uri: clip(picked.params.get("uri")) }, "digest uri does not match the Request-URI");
         return this.fail(req, 400, "Bad Request");
       default:
         // no-credentials, bad-nonce (e.g. one from before a restart), realm-mismatch,
@@ -141,32 +157,21 @@ export class ExtensionAuth {
   }
 
   /**
-   * The credentials meant for us: a request may carry several Authorization headers, one
-   * per realm on its path (RFC 3261 §22.3); take the one naming our realm, else the first.
+   * The credentials meant for us, parsed: a request may carry several Authorization headers,
+   * one per realm on its path (RFC 3261 §22.3); take the one naming our realm, else the
+   * first. "malformed" when any of them does not parse (or repeats a parameter).
    */
-  private pickCredentials(req: SipRequest, proxy: boolean): string | undefined {
+  private pickCredentials(req: SipRequest, proxy: boolean): AuthParams | "malformed" | undefined {
     const values = getHeaders(req, proxy ? "proxy-authorization" : "authorization");
-    if (values.length <= 1) return values[0];
-    const ours = values.find((v) => v.includes(`realm="${this.digest.realm}"`));
-    return ours ?? values[0];
-  }
-
-  private logRefusal(user: string, source: Endpoint, by: "extension" | "address"): void {
-    // At most one line a second: a locked-out attacker must not fill the journal.
-    const now = this.clock.now();
-    if (now - this.lastRefusalLog < 1000) {
-      this.suppressedRefusals++;
-      return;
+    if (values.length === 0) return undefined;
+    const parsed: AuthParams[] = [];
+    for (const v of values) {
+      try {
+        parsed.push(parseAuthParams(v));
+      } catch {
+        return "malformed";
+      }
     }
-    this.log.warn({ user, source: `${source.address}:${source.port}`, locked_by: by, suppressed: this.suppressedRefusals }, "refused: locked out");
-    this.lastRefusalLog = now;
-    this.suppressedRefusals = 0;
+    return parsed.find((p) => p.params.get("realm") === this.digest.realm) ?? parsed[0];
   }
-}
-
-/** The username of a Digest credentials value, without verifying anything. */
-function claimedUser(credentials: string): string | undefined {
-  const m = /username\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/i.exec(credentials);
-  if (!m) return undefined;
-  return m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2];
 }

@@ -162,11 +162,88 @@ describe("Registrar", () => {
     expect(registrar.lookup("801")).toEqual([]);
   });
 
-  it("locks an extension out after 5 wrong passwords, even for the right one, then lets it in again", () => {
+  it("five wrong passwords for 801 from elsewhere never lock the real 801 out; only the guesser's pair is locked", () => {
     for (let i = 0; i < 5; i++) expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_B, "guess" + i).status).toBe(403);
-    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A).status).toBe(403);
-    clock.advance(300_000);
+    // The real 801 refreshing from its own address (the issue: 403, knocked offline).
     expect(registerAuthed({ contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A).status).toBe(200);
+    // The guesser's address is refused even with the right password, until the lock ends.
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.11>"] }, PHONE_B).status).toBe(403);
+    clock.advance(300_000);
+    expect(registerAuthed({ contacts: ["<sip:801@198.18.0.11>"] }, PHONE_B).status).toBe(200);
+  });
+
+  it("a phone behind the same address as a guesser, or a scanner, keeps registering", () => {
+    const nat = (port: number) => ({ address: "198.18.0.77", port });
+    // A guesser hammering 802 from the NAT's address…
+    for (let i = 0; i < 12; i++) registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.77>"] }, nat(40000), "guess" + i);
+    expect(registerAuthed({ contacts: ["<sip:801@10.0.0.5:5060>"] }, nat(34567)).status).toBe(200);
+    // …then scanning other extensions (unknown ones too) from it.
+    for (const user of ["803", "899", "898", "897"]) registerAuthed({ user, contacts: [`<sip:${user}@198.18.0.77>`] }, nat(40001), "guess");
+    expect(lockout.isScanner("198.18.0.77")).toBe(true);
+    expect(registerAuthed({ contacts: ["<sip:801@10.0.0.5:5060>"] }, nat(34567)).status).toBe(200);
+  });
+
+  it("a decoy username before the real one is refused as malformed (400) and never clears a lock", () => {
+    for (let i = 0; i < 5; i++) registerAuthed({ user: "802", contacts: ["<sip:802@198.18.0.11>"] }, PHONE_B, "guess" + i);
+    expect(lockout.check("802", PHONE_B.address).locked).toBe(true);
+    const first = registrar.handleRegister(register({ user: "802", contacts: ["<sip:802@198.18.0.11>"], cseq: 90 }), PHONE_B);
+    const decoy = answer(first, "802", "pw-802").replace(/^Digest /, 'Digest username="x", ');
+    const res = registrar.handleRegister(register({ user: "802", contacts: ["<sip:802@198.18.0.11>"], cseq: 91, authorization: decoy }), PHONE_B);
+    expect(res.status).toBe(400);
+    expect(registrar.lookup("802")).toEqual([]);
+    expect(lockout.check("802", PHONE_B.address).locked).toBe(true);
+  });
+
+  it("an authenticated phone cannot tell extensions apart: REGISTER To 899 and To 802 get the same 403", () => {
+    const as801 = (to: string) => {
+      const first = registrar.handleRegister(register({ to, contacts: ["<sip:801@198.18.0.10>"], cseq: ++cseq }), PHONE_A);
+      return registrar.handleRegister(register({ to, contacts: ["<sip:801@198.18.0.10>"], cseq: ++cseq, authorization: answer(first, "801", "pw-801") }), PHONE_A);
+    };
+    const missing = as801("899");
+    const other = as801("802");
+    expect([missing.status, missing.reason]).toEqual([other.status, other.reason]);
+    expect(missing.status).toBe(403);
+    expect(missing.headers.map((h) => h.name)).toEqual(other.headers.map((h) => h.name));
+  });
+
+  it("answers an existing and a missing extension alike: same status, headers and timing class", () => {
+    const shape = (r: SipResponse) => ({ status: r.status, reason: r.reason, names: r.headers.map((h) => h.name) });
+    const challengeExisting = registrar.handleRegister(register({ user: "801", contacts: ["<sip:801@198.18.0.10>"], cseq: ++cseq }), PHONE_A);
+    const challengeMissing = registrar.handleRegister(register({ user: "899", contacts: ["<sip:899@198.18.0.10>"], cseq: ++cseq }), PHONE_A);
+    expect(shape(challengeMissing)).toEqual(shape(challengeExisting));
+    expect(challengeExisting.status).toBe(401);
+    const wrongExisting = registerAuthed({ user: "801", contacts: ["<sip:801@198.18.0.10>"] }, PHONE_A, "wrong");
+    const wrongMissing = registerAuthed({ user: "899", contacts: ["<sip:899@198.18.0.10>"] }, PHONE_A, "wrong");
+    expect(shape(wrongMissing)).toEqual(shape(wrongExisting));
+    expect(wrongExisting.status).toBe(403);
+    // Timing class: both are answered at once, with the same hashing (a decoy HA1 for a
+    // missing user). Batches alternate between the two and the medians are compared, so a
+    // noisy shared CPU does not decide; the bound is loose (a class, not a figure).
+    const batch = (user: string, src: { address: string; port: number }, creds: string) => {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 50; i++) {
+        lockout.unblock(src.address);
+        registrar.handleRegister(register({ user, contacts: [`<sip:${user}@198.18.0.10>`], cseq: ++cseq, authorization: creds }), src);
+      }
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const setupFor = (user: string, address: string) => {
+      const src = { address, port: 5060 };
+      const first = registrar.handleRegister(register({ user, contacts: [`<sip:${user}@198.18.0.10>`], cseq: ++cseq }), src);
+      return { src, creds: answer(first, user, "wrong") };
+    };
+    const e = setupFor("801", "198.18.1.1");
+    const m = setupFor("899", "198.18.1.2");
+    const te: number[] = [];
+    const tm: number[] = [];
+    for (let round = 0; round < 30; round++) {
+      te.push(batch("801", e.src, e.creds));
+      tm.push(batch("899", m.src, m.creds));
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const ratio = median(tm) / median(te);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
   });
 
   it("refuses 403 when the authenticated user is not the To user", () => {

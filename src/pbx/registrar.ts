@@ -18,6 +18,8 @@ import type { Logger } from "../log.js";
 import type { DigestServer } from "../sip/digest.js";
 import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import { clip } from "../log-value.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
@@ -68,6 +70,8 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   readonly auth: ExtensionAuth;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** For lines one REGISTER can cause. */
+  private readonly refusedLog: RateLimitedLog;
   private readonly store: BindingsStore;
   private readonly minExpires: number;
   private readonly maxExpires: number;
@@ -86,6 +90,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     if (opts.realm !== opts.digest.realm) throw new Error(`registrar realm "${opts.realm}" differs from the digest realm "${opts.digest.realm}"`);
     this.clock = opts.clock;
     this.log = opts.log;
+    this.refusedLog = new RateLimitedLog(opts.log, 5, () => opts.clock.now());
     this.store = opts.store;
     this.minExpires = opts.minExpires ?? 60;
     this.maxExpires = opts.maxExpires ?? 3600;
@@ -119,9 +124,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     // authenticated user may only register itself; step 5 is then implied.
     const auth = this.auth.authenticateRequest(req, { proxy: false, source });
     if (!auth.ok) return auth.response;
-    if (aor === undefined || !this.auth.has(aor)) return this.reply(req, 404, "Not Found");
-    if (auth.user !== aor) {
-      this.log.warn({ user: auth.user, aor, source: `${source.address}:${source.port}` }, "REGISTER for another extension refused");
+    // Another extension, configured or not, gets the same 403: a 404 for missing ones would
+    // let any authenticated phone list the extensions.
+    if (aor === undefined || auth.user !== aor) {
+      this.refusedLog.warn({ user: auth.user, aor: clip(aor), source: `${source.address}:${source.port}` }, "REGISTER for another extension refused");
       return this.reply(req, 403, "Forbidden");
     }
     try {
@@ -132,7 +138,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         if (e.status === 423) addHeader(res, "min-expires", String(this.minExpires));
         return res;
       }
-      this.log.debug({ err: e }, "unparsable REGISTER");
+      this.refusedLog.debug({ reason: clip((e as Error)?.message) }, "unparsable REGISTER");
       return this.reply(req, 400, "Bad Request");
     }
   }
@@ -168,7 +174,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         if (b.expiresAt > now) continue;
         m.delete(key);
         changed = true;
-        this.log.info({ extension: aor, contact: b.contact }, "binding expired");
+        this.log.info({ extension: aor, contact: clip(b.contact) }, "binding expired");
         this.notify("binding-removed", b, "expired");
       }
       if (m.size === 0) this.bindings.delete(aor);
@@ -259,7 +265,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       const moved = old !== undefined && !sameEndpoint(old.source, b.source);
       if (old && old.contact === b.contact) {
         this.put(aor, b, old);
-        this.log.debug({ extension: aor, contact: b.contact, expires: u.expires }, "binding refreshed");
+        this.log.debug({ extension: aor, contact: clip(b.contact), expires: u.expires }, "binding refreshed");
         this.notify("binding-refreshed", b);
       } else {
         // The same device (+sip.instance, RFC 5626 §6) under a new contact replaces its old binding.
@@ -267,13 +273,13 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         this.makeRoom(aor);
         this.put(aor, b);
         this.log.info(
-          { extension: aor, contact: b.contact, source: `${source.address}:${source.port}`, user_agent: userAgent, expires: u.expires },
+          { extension: aor, contact: clip(b.contact), source: `${source.address}:${source.port}`, user_agent: clip(userAgent), expires: u.expires },
           "binding added",
         );
         this.notify("binding-added", b);
       }
       if (moved) {
-        this.log.info({ extension: aor, contact: b.contact, from: `${old.source.address}:${old.source.port}`, to: `${source.address}:${source.port}` }, "binding moved");
+        this.log.info({ extension: aor, contact: clip(b.contact), from: `${old.source.address}:${old.source.port}`, to: `${source.address}:${source.port}` }, "binding moved");
         this.notify("binding-moved", b, old.source);
       }
     });
@@ -309,7 +315,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     if (!m || m.get(key) !== b) return;
     m.delete(key);
     if (m.size === 0) this.bindings.delete(aor);
-    this.log.info({ extension: aor, contact: b.contact, reason }, "binding removed");
+    this.log.info({ extension: aor, contact: clip(b.contact), reason }, "binding removed");
     this.notify("binding-removed", b, reason);
     this.store.changed(this.snapshot);
   }

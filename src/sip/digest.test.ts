@@ -128,13 +128,23 @@ describe("DigestServer", () => {
     expect(server.verify(v, "INVITE", lookup, parseUri("sip:802@198.18.2.1;transport=udp"))).toEqual({ ok: true, user: "801" });
   });
 
-  it("with qop=auth the nonce-count guards against replay, so a fixed digest uri (SIPp's) is accepted once", () => {
+  it("binds the digest uri to the Request-URI with qop=auth too: credentials for one number do not dial another", () => {
     const { server, lookup, answer } = setup();
     const ch = server.challenge({ proxy: true });
-    const v = answer(ch, { method: "INVITE", uri: "sip:127.0.0.1:5070" });
+    // Signed for 1500 (a fresh nonce-count, so no replay), sent to dial 1501.
+    const v = answer(ch, { method: "INVITE", uri: "sip:1500@127.0.0.1" });
+    expect(server.verify(v, "INVITE", lookup, parseUri("sip:1501@127.0.0.1"))).toMatchObject({ ok: false, reason: "uri-mismatch" });
+    // SIPp's default digest uri (sip:HOST:PORT, no user) names no number: refused as well.
+    const fixed = answer(server.challenge({ proxy: true }), { method: "INVITE", uri: "sip:127.0.0.1:5070" });
+    expect(server.verify(fixed, "INVITE", lookup, parseUri("sip:1500@127.0.0.1"))).toMatchObject({ ok: false, reason: "uri-mismatch" });
     expect(server.verify(v, "INVITE", lookup, parseUri("sip:1500@127.0.0.1"))).toEqual({ ok: true, user: "801" });
-    // The same credentials again, toward another number: a replay.
-    expect(server.verify(v, "INVITE", lookup, parseUri("sip:1501@127.0.0.1"))).toMatchObject({ ok: false, reason: "replay" });
+  });
+
+  it("refuses credentials with a parameter given twice as malformed, whichever copy is right", () => {
+    const { server, lookup, answer } = setup();
+    const v = answer(server.challenge({ proxy: true }), { method: "INVITE" });
+    expect(server.verify(v.replace(/^Digest /, 'Digest username="x", '), "INVITE", lookup)).toMatchObject({ ok: false, reason: "malformed" });
+    expect(server.verify(`${v}, username="x"`, "INVITE", lookup)).toMatchObject({ ok: false, reason: "malformed" });
   });
 
   it("compares digest-uri and Request-URI by scheme, user, host and port", () => {

@@ -146,6 +146,8 @@ export class DigestServer {
   private ncYoung = new Map<string, number>();
   private ncOld = new Map<string, number>();
   private counter = 0;
+  /** HA1 stand-in for unknown users (see verify): random, so it never matches. */
+  private readonly decoyHa1 = randomBytes(32).toString("hex");
 
   constructor(opts: DigestServerOptions) {
     this.realm = opts.realm;
@@ -183,10 +185,20 @@ export class DigestServer {
    * response is checked before nonce age, so `stale-nonce` is only reported for credentials
    * that were otherwise right (RFC 7616 §3.3 "stale ... the request-digest was valid").
    */
-  verify(authHeaderValue: string | undefined, method: string, ha1Lookup: Ha1Lookup, requestUri?: SipUri): DigestVerification {
-    if (authHeaderValue === undefined) return { ok: false, reason: "no-credentials" };
-    const parsed = parseDigestParams(authHeaderValue);
-    if (!parsed || parsed.scheme.toLowerCase() !== "digest") return { ok: false, reason: "no-credentials" };
+  verify(credentials: string | AuthParams | undefined, method: string, ha1Lookup: Ha1Lookup, requestUri?: SipUri): DigestVerification {
+    if (credentials === undefined) return { ok: false, reason: "no-credentials" };
+    // One parse for everyone: a caller that needs the username first (the lockout) passes
+    // the parsed value, so both read the same parameters (duplicates are refused by the parser).
+    let parsed: AuthParams;
+    if (typeof credentials === "string") {
+      try {
+        parsed = parseAuthParams(credentials);
+      } catch {
+        // Unparsable, or a parameter given twice: malformed (RFC 7616 §3.4), never a success.
+        return /^\s*digest\s/i.test(credentials) ? { ok: false, reason: "malformed" } : { ok: false, reason: "no-credentials" };
+      }
+    } else parsed = credentials;
+    if (parsed.scheme.toLowerCase() !== "digest") return { ok: false, reason: "no-credentials" };
     const p = parsed.params;
     const user = p.get("username");
     const realm = p.get("realm");
@@ -197,14 +209,11 @@ export class DigestServer {
       return { ok: false, reason: "malformed", user };
     }
     if (realm !== this.realm) return { ok: false, reason: "realm-mismatch", user };
-    // RFC 3261 §22.4: the digest-uri should point at the same resource as the Request-URI,
-    // or credentials captured for one request could be replayed to reach another. That
-    // threat exists without qop (RFC 2069 clients: a nonce's response is reusable until the
-    // nonce expires); with qop=auth every response is bound to a nonce-count this server
-    // refuses to see twice (below), so a captured one cannot be reused for any URI. The
-    // check is made where it protects: load tools such as SIPp compute the digest over one
-    // fixed uri for every call, and phones always use their Request-URI.
-    if (requestUri !== undefined && p.get("qop") === undefined && !sameResource(uri, requestUri)) return { ok: false, reason: "uri-mismatch", user };
+    // RFC 3261 §22.4 / RFC 2617 §3.2.2.5: the digest-uri names the Request-URI, with or
+    // without qop. The response covers the uri, not the Request-URI: unchecked, credentials
+    // captured (or computed by a phone) for one number would dial another. A nonce-count
+    // (qop=auth) stops a replay of the same request, not one aimed elsewhere.
+    if (requestUri !== undefined && !sameResource(uri, requestUri)) return { ok: false, reason: "uri-mismatch", user };
     const algorithm = parseAlgorithm(p.get("algorithm"));
     if (!algorithm) return { ok: false, reason: "bad-algorithm", user };
     const age = this.nonceAge(nonce);
@@ -224,9 +233,12 @@ export class DigestServer {
       return { ok: false, reason: "malformed", user };
     }
     const ha1 = ha1Lookup(user, algorithm);
+    // An unknown user costs the same hashing as a known one: no timing difference tells a
+    // guesser which extensions exist (the answer is the same 403 either way).
+    const expected = digestResponse({ algorithm, ha1: ha1 ?? this.decoyHa1, nonce, method, uri, qop, nc, cnonce });
+    const match = sameHex(expected, response);
     if (ha1 === undefined) return { ok: false, reason: "unknown-user", user };
-    const expected = digestResponse({ algorithm, ha1, nonce, method, uri, qop, nc, cnonce });
-    if (!sameHex(expected, response)) return { ok: false, reason: "bad-response", user };
+    if (!match) return { ok: false, reason: "bad-response", user };
     if (age > this.ttl) return { ok: false, reason: "stale-nonce", user };
     if (qop) {
       const last = this.ncYoung.get(nonce) ?? this.ncOld.get(nonce);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import dgram from "node:dgram";
+import { pino } from "pino";
 import { silentLogger } from "../log.js";
 import type { Endpoint, SipMessage, SipRequest } from "./message/types.js";
 import { createResponse } from "./message/index.js";
@@ -104,5 +105,36 @@ describe("UdpTransport on 127.0.0.1", () => {
     await until(() => user.responses.length === 1);
     expect(user.responses).toEqual([200]);
     expect(tx.state).toBe("completed");
+  });
+
+  it("log.sip_messages masks credentials, bounds each line and the lines a second; malformed-datagram lines stay small", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const t = await UdpTransport.bind({ address: "127.0.0.1", port: 0, log, logMessages: true });
+    open.push(t);
+    const raw = await rawSocket();
+    const auth = `Authorization: Digest username="801", realm="hikari-gw", nonce="n0nce", uri="sip:801@127.0.0.1", response="0123456789abcdef0123456789abcdef", cnonce="c0nce", qop=auth, nc=00000001\r\n`;
+    raw.s.send(OPTIONS("SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKm;rport", auth), t.local.port, "127.0.0.1");
+    await until(() => lines.some((l) => l.msg === "sip message"));
+    const logged = String(lines.find((l) => l.msg === "sip message")!.sip);
+    expect(logged).toContain('username="801"');
+    expect(logged).toContain('uri="sip:801@127.0.0.1"');
+    expect(logged).not.toContain("0123456789abcdef0123456789abcdef");
+    expect(logged).not.toContain("c0nce");
+    expect(logged).not.toContain("n0nce");
+    // A 20 KB header value, in a valid message and in a malformed one: no line copies it.
+    lines.length = 0;
+    const huge = "x".repeat(20_000);
+    raw.s.send(OPTIONS("SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKh;rport", `Subject: ${huge}\r\n`), t.local.port, "127.0.0.1");
+    raw.s.send(`OPTIONS sip:801@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKb\r\n${huge}\r\n\r\n`, t.local.port, "127.0.0.1");
+    await until(() => lines.some((l) => l.msg === "dropping malformed sip datagram")).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${lines.map((l) => String(l.msg)).join(" | ")}`);
+    });
+    await until(() => lines.filter((l) => l.msg === "sip message").length >= 2);
+    for (const l of lines) expect(JSON.stringify(l).length).toBeLessThan(5000);
+    // A flood: at most 100 message lines in a second, the rest counted as suppressed.
+    lines.length = 0;
+    for (let i = 0; i < 300; i++) t.sendRaw(Buffer.from(OPTIONS(`SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKf${i}`)), raw.ep);
+    expect(lines.filter((l) => l.msg === "sip message").length).toBeLessThanOrEqual(100);
   });
 });

@@ -11,6 +11,8 @@ import { SipParseError } from "./message/types.js";
 import { parseMessage, responseForParseError, serializeMessage } from "./message/index.js";
 import { MAX_DATAGRAM_BYTES, endpointKey, stampReceived, type SendErrorHandler, type Transport } from "./transport.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { clip } from "../log-value.js";
+import { maskCredentials } from "./mask-credentials.js";
 
 export interface UdpTransportOptions {
   address: string;
@@ -18,9 +20,17 @@ export interface UdpTransportOptions {
   log: Logger;
   /** SO_RCVBUF; bursts of REGISTERs overflow Debian's ~200 KiB default. 0 leaves it alone. */
   receiveBufferBytes?: number;
-  /** Log every SIP message sent and received, one line each (info level). */
+  /**
+   * Log every SIP message sent and received, one line each (info level), credentials masked,
+   * at most MESSAGE_LOG_PER_S lines a second (a flood is counted, not copied).
+   */
   logMessages?: boolean;
 }
+
+/** `log.sip_messages` lines a second at most: far above a home's signalling. */
+const MESSAGE_LOG_PER_S = 100;
+/** Longest message text one line copies (phones' messages fit in 1300 bytes, §18.1.1). */
+const MESSAGE_LOG_CHARS = 4096;
 
 const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 const PING = Buffer.from("\r\n\r\n");
@@ -29,6 +39,7 @@ const PONG = Buffer.from("\r\n");
 export class UdpTransport implements Transport {
   private readonly handlers: Array<(msg: SipMessage, from: Endpoint) => void> = [];
   private readonly limited: RateLimitedLog;
+  private readonly messageLog: RateLimitedLog;
   private closed = false;
 
   private constructor(
@@ -38,6 +49,7 @@ export class UdpTransport implements Transport {
     private readonly logMessages: boolean,
   ) {
     this.limited = new RateLimitedLog(log);
+    this.messageLog = new RateLimitedLog(log, MESSAGE_LOG_PER_S);
     socket.on("message", (buf, rinfo) => this.receive(buf, { address: rinfo.address, port: rinfo.port }));
     // A send error (ICMP unreachable on Linux) must not become an uncaught 'error'.
     socket.on("error", (err) => this.limited.warn({ err }, "udp socket error"));
@@ -96,7 +108,7 @@ export class UdpTransport implements Transport {
       onError?.(new Error(`datagram too large: ${buf.length} bytes`));
       return;
     }
-    if (this.logMessages) this.log.info({ dir: "send", peer: endpointKey(to), sip: buf.toString("utf8") }, "sip message");
+    if (this.logMessages) this.logMessage("send", to, buf);
     this.socket.send(buf, to.port, to.address, (err) => {
       if (err) {
         this.limited.warn({ err, to: endpointKey(to) }, "sip send failed");
@@ -111,18 +123,23 @@ export class UdpTransport implements Transport {
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
+  private logMessage(dir: "send" | "recv", peer: Endpoint, buf: Buffer): void {
+    const text = buf.toString("utf8", 0, Math.min(buf.length, MESSAGE_LOG_CHARS));
+    this.messageLog.info({ dir, peer: endpointKey(peer), bytes: buf.length, sip: maskCredentials(text) }, "sip message");
+  }
+
   private receive(buf: Buffer, from: Endpoint): void {
     if (isKeepAlive(buf)) {
       // RFC 5626 §3.5.1: a double-CRLF ping is answered with a single CRLF pong.
       if (buf.equals(PING)) this.socket.send(PONG, from.port, from.address, () => {});
       return;
     }
-    if (this.logMessages) this.log.info({ dir: "recv", peer: endpointKey(from), sip: buf.toString("utf8") }, "sip message");
+    if (this.logMessages) this.logMessage("recv", from, buf);
     let msg: SipMessage;
     try {
       msg = parseMessage(buf);
     } catch (err) {
-      this.limited.warn({ peer: endpointKey(from), bytes: buf.length, reason: (err as Error).message }, "dropping malformed sip datagram");
+      this.limited.warn({ peer: endpointKey(from), bytes: buf.length, reason: clip((err as Error).message) }, "dropping malformed sip datagram");
       // RFC 4475 §3.3: a request whose Via/From/To/Call-ID/CSeq could be read is
       // answered statelessly with the parser's status (never an ACK, never a response).
       const reply = err instanceof SipParseError ? safe(() => responseForParseError(err)) : undefined;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CallEvent, TrunkState } from "../events.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createRequest, getHeader } from "../sip/message/index.js";
@@ -111,6 +111,23 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     );
     expect(res.status).toBe(403);
     expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
+    stranger.close();
+  });
+
+  it("logs refused requests from outside the NGN server at most once a second (a WAN scan is counted, not copied)", async () => {
+    const warn = vi.spyOn(rig.log, "warn");
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const answers: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
+      stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
+    }
+    await until(() => answers.length === 40);
+    expect(answers.every((s) => s === 403)).toBe(true);
+    const refusedLines = warn.mock.calls.filter((c) => c[1] === "request from outside the NGN server refused");
+    expect(refusedLines.length).toBeGreaterThanOrEqual(1);
+    expect(refusedLines.length).toBeLessThanOrEqual(2);
+    warn.mockRestore();
     stranger.close();
   });
 

@@ -6,6 +6,7 @@
  */
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import type { TrunkState } from "../events.js";
 import type { Endpoint, NameAddr, SipRequest } from "../sip/message/types.js";
 import { createResponse, newTag, fromAddr, getHeader, getHeaders, parseNameAddr, setHeader, toAddr } from "../sip/message/index.js";
@@ -64,11 +65,14 @@ export class Trunk implements TrunkPort {
   private registration?: TrunkRegistration;
   private state: TrunkState = { state: "acquiring" };
   private readonly log: Logger;
+  /** Requests from outside the NGN server: one line a second, the rest counted (a WAN scan). */
+  private readonly refusedLog: RateLimitedLog;
   /** configure(), down() and stop() run one at a time: each may wait for calls to end. */
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: TrunkOptions) {
     this.log = opts.log;
+    this.refusedLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
   }
 
   get status(): TrunkState {
@@ -172,7 +176,7 @@ export class Trunk implements TrunkPort {
     if (!tx) return;
     if (!this.line || from.address !== this.line.server) {
       // Only the line's SIP server may use the trunk: anything else on the WAN is a scanner.
-      this.log.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
+      this.refusedLog.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
       return tx.respond(createResponse(req, 403, "Forbidden"));
     }
     if (pbx.onInDialog(req, tx)) return;

@@ -3,6 +3,11 @@
  * (RFC 3261 §25.1 challenge/credentials, RFC 7616 §3.3–3.4, RFC 7235 §2.1). Commas inside
  * quoted strings do not split; names are lowercased; quoted values are unquoted (quoted-pair
  * undone). An unknown scheme parses the same way (RFC 4475 §3.3.7 regaut01).
+ *
+ * A parameter named twice is malformed (RFC 7616 §3.4: "each of the auth-params MUST NOT
+ * appear more than once" for the Digest ones; nothing legitimate repeats one). Taking
+ * either copy would let two readers of one header disagree, e.g. a lockout keyed on the
+ * first `username` while verification used the last.
  */
 import { TOKEN, bad, isIn, isWs, quote, readQuoted, skipWs } from "./scan.js";
 
@@ -30,6 +35,7 @@ export function parseAuthParams(value: string): AuthParams {
     while (i < n && isIn(TOKEN, s.charCodeAt(i))) i++;
     if (i === ns) throw bad(`unexpected '${s[i]}' in auth params`);
     const name = s.slice(ns, i).toLowerCase();
+    if (params.has(name)) throw bad(`duplicate auth param ${name.length > 32 ? name.slice(0, 32) + "…" : name}`);
     i = skipWs(s, i);
     if (i >= n || s.charCodeAt(i) !== 61 /* = */) {
       params.set(name, "");

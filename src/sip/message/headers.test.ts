@@ -174,5 +174,8 @@ describe("structured headers", () => {
     expect(formatAuthParams(cred)).toBe('Digest username="801", qop=auth, nc=00000001, response="abc"');
     expect(() => parseAuthParams('Digest realm="open')).toThrow(SipParseError);
     expect(() => parseAuthParams('Digest realm="a" nonce="b"')).toThrow(SipParseError);
+    // A parameter named twice (any case) is malformed: two readers must never disagree.
+    expect(() => parseAuthParams('Digest username="x", username="802", realm="r"')).toThrow(SipParseError);
+    expect(() => parseAuthParams('Digest Realm="a", realm="a"')).toThrow(/duplicate/);
   });
 });

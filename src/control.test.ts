@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Server } from "node:net";
+import { ManualClock } from "./clock.js";
+import { silentLogger } from "./log.js";
+import { Lockout } from "./pbx/lockout.js";
+import { parseControlRequest, queryControl, queryStatus, startControlServer, type ControlRequest } from "./control.js";
+
+describe("control socket", () => {
+  let dir: string | undefined;
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("parses status and unblock requests, and refuses anything else with a message", () => {
+    expect(parseControlRequest('{"command":"status"}')).toEqual({ command: "status" });
+    expect(parseControlRequest("{}")).toEqual({ command: "status" });
+    expect(parseControlRequest('{"command":"unblock","target":"198.18.0.9"}')).toEqual({ command: "unblock", target: "198.18.0.9" });
+    expect(() => parseControlRequest('{"command":"unblock"}')).toThrow(/target/);
+    expect(() => parseControlRequest(`{"command":"unblock","target":"${"x".repeat(200)}"}`)).toThrow(/target/);
+    expect(() => parseControlRequest('{"command":"reboot"}')).toThrow(/unknown command/);
+  });
+
+  it("unblock reaches the running gateway's lockout and answers with what it lifted", async () => {
+    dir = mkdtempSync(join(tmpdir(), "hikari-control-"));
+    const clock = new ManualClock(1_000_000);
+    const lockout = new Lockout({ clock, log: silentLogger() });
+    for (let i = 0; i < 5; i++) lockout.recordFailure("801", "198.18.0.9");
+    const handler = (req: ControlRequest) => (req.command === "unblock" ? { lifted: lockout.unblock(req.target) } : { ok: true });
+    server = await startControlServer(dir, handler, silentLogger());
+    expect(await queryStatus(dir)).toEqual({ ok: true });
+    expect(await queryControl(dir, { command: "unblock", target: "801" })).toEqual({ lifted: [{ address: "198.18.0.9", extension: "801", until: 1_300_000 }] });
+    expect(lockout.check("801", "198.18.0.9").locked).toBe(false);
+    expect(await queryControl(dir, { command: "unblock", target: "801" })).toEqual({ lifted: [] });
+  });
+});
