@@ -74,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
       try {
         const cfg = loadConfig(configFile);
         process.stdout.write(stringify(maskSecrets(cfg)));
+        const { configWarnings } = await import("./config/warnings.js");
+        const warnings = configWarnings(cfg);
+        if (warnings.length > 0) process.stderr.write(`${configFile}: ${warnings.length} warning(s):\n` + warnings.map((w) => `  ${w.path}: ${w.message}\n`).join(""));
         return 0;
       } catch (e) {
         if (e instanceof ConfigError) {

@@ -5,7 +5,7 @@
  * reverse. Each part's start and stop is guarded so one failure is logged, not fatal to the rest.
  */
 import { randomBytes } from "node:crypto";
-import type { Server } from "node:net";
+import { isIP, type Server } from "node:net";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -27,6 +27,7 @@ import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
 import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
 import type { TrunkState } from "./events.js";
+import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
 
 export interface GatewayInfo {
   version: string;
@@ -92,11 +93,18 @@ export class Gateway {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }
 
+    logConfigWarnings(cfg, log);
+    const allow = lanAllowList(cfg, log);
     this.transport = await UdpTransport.bind({
       address: cfg.lan.listen,
       port: cfg.lan.port,
       log: log.child({ name: "sip.transport" }),
       logMessages: cfg.log.sip_messages,
+      accept: (from) => allow.allows(from.address),
+      // The trunk binds the lease address on the same port (5060 both): Linux lets a socket
+      // on a specific address share a wildcard one's port only when both set SO_REUSEADDR,
+      // and then delivers datagrams for that address to the specific one.
+      reuseAddr: cfg.trunk.enabled,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
     this.tx = new DrainingLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
@@ -135,6 +143,7 @@ export class Gateway {
       localPort: this.transport.local.port,
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
+      ...pbxPolicy(cfg),
     });
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
@@ -227,7 +236,8 @@ export class Gateway {
       this.events.emit("trunk", { state: "failed", last_error: err });
       return undefined;
     }
-    return line as TrunkLine;
+    // Requests are taken from every SIP server the lease names (the trunk uses the first).
+    return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
   /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
@@ -271,6 +281,8 @@ export class Gateway {
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
       recent_events: this.recentCalls,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
+      // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
+      sip: { lan: this.transport?.stats(), trunk: this.trunk?.transportStats() },
     };
   }
 

@@ -13,17 +13,17 @@ describe("Dialplan", () => {
 
   it("routes by the first matching rule", () => {
     expect(dp.route("802")).toEqual({ kind: "extension", number: "802" });
-    expect(dp.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
     expect(dp.route("15900941215")).toEqual({ kind: "user", number: "801" });
-    expect(dp.route("800")).toEqual({ kind: "trunk", number: "800" });
+    expect(dp.route("800")).toEqual({ kind: "trunk", number: "800", allow: { international: false, premium: false } });
     expect(dp.route("117")).toEqual({ kind: "none" });
     expect(dp.route("")).toEqual({ kind: "none" });
   });
 
   it("strips visual separators and maps +81 to national format", () => {
-    expect(dp.route("03-1234-5678")).toEqual({ kind: "trunk", number: "0312345678" });
-    expect(dp.route("(03) 1234 5678")).toEqual({ kind: "trunk", number: "0312345678" });
-    expect(dp.route("+81 3-1234-5678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("03-1234-5678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
+    expect(dp.route("(03) 1234 5678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
+    expect(dp.route("+81 3-1234-5678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
     expect(dp.route("80 2")).toEqual({ kind: "extension", number: "802" });
   });
 
@@ -37,7 +37,7 @@ describe("Dialplan", () => {
   it("can match the raw string when normalisation is off", () => {
     const raw = new Dialplan(rules, { normalize: false });
     expect(raw.route("03-1234-5678")).toEqual({ kind: "none" });
-    expect(raw.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678" });
+    expect(raw.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
   });
 
   it("is not fooled by regex state between calls", () => {

@@ -15,21 +15,28 @@
  *   (docs/ngn.md "Outbound calls": numbers go out in national format), so "+81 3-1234-5678" dials 0312345678.
  */
 
+import type { TollAllowance } from "./toll.js";
+
 export interface DialplanRule {
   /** A regular expression (JavaScript syntax) over the dialled number. */
   match: string;
   /** "extension" (ring the dialled extension), "trunk" (out via the NGN), or an extension's number. */
   to: "extension" | "trunk" | string;
+  /** Numbers this rule sends to the trunk may be international (010…, 00XY…, +…); see toll.ts. */
+  allow_international?: boolean;
+  /** …or premium-rate (pbx.premium_prefixes). */
+  allow_premium?: boolean;
 }
 
 export type Route =
   | { kind: "extension"; number: string }
-  | { kind: "trunk"; number: string }
+  | { kind: "trunk"; number: string; allow: TollAllowance }
   | { kind: "user"; number: string }
   | { kind: "none" };
 
 interface CompiledRule {
   re: RegExp;
+  allow: TollAllowance;
   target: { kind: "extension" } | { kind: "trunk" } | { kind: "user"; number: string };
 }
 
@@ -64,9 +71,10 @@ export class Dialplan {
       } catch (e) {
         throw new Error(`dialplan[${i}].match: ${(e as Error).message}`);
       }
-      if (r.to === "extension") return { re, target: { kind: "extension" } };
-      if (r.to === "trunk") return { re, target: { kind: "trunk" } };
-      if (/^[0-9]+$/.test(r.to)) return { re, target: { kind: "user", number: r.to } };
+      const allow = { international: r.allow_international ?? false, premium: r.allow_premium ?? false };
+      if (r.to === "extension") return { re, allow, target: { kind: "extension" } };
+      if (r.to === "trunk") return { re, allow, target: { kind: "trunk" } };
+      if (/^[0-9]+$/.test(r.to)) return { re, allow, target: { kind: "user", number: r.to } };
       throw new Error(`dialplan[${i}].to: expected "extension", "trunk" or an extension number, got "${r.to}"`);
     });
   }
@@ -78,6 +86,7 @@ export class Dialplan {
     for (const r of this.rules) {
       if (!r.re.test(number)) continue;
       if (r.target.kind === "user") return { kind: "user", number: r.target.number };
+      if (r.target.kind === "trunk") return { kind: "trunk", number, allow: r.allow };
       return { kind: r.target.kind, number };
     }
     return { kind: "none" };

@@ -17,6 +17,7 @@ export {
   splitList,
   parseVia,
   formatVia,
+  validPort,
   parseNameAddr,
   formatNameAddr,
   parseCSeq,
