@@ -19,7 +19,8 @@ Usage:
                                                       take a DHCP lease on IF, print it, release it unless --keep
   hikari-gw relay --sessions N [--listen ADDR] [--offload] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
-  hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
+  hikari-gw status [--config FILE] [--gc]             ask the running gateway for trunk, extensions, calls, memory
+                                                      (--gc: full GC first, when node runs with --expose-gc)
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw --version | --help
 
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       sessions: { type: "string" },
       listen: { type: "string" },
       offload: { type: "boolean" },
+      gc: { type: "boolean" },
       ports: { type: "string" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
@@ -153,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       const { loadConfig } = await import("./config/load.js");
       const cfg = loadConfig(configFile);
       const { queryStatus } = await import("./control.js");
-      const status = await queryStatus(cfg.state_dir);
+      const status = await queryStatus(cfg.state_dir, 3000, { gc: !!values.gc });
       process.stdout.write(JSON.stringify(status, null, 2) + "\n");
       return 0;
     }

@@ -28,6 +28,7 @@ import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
 import type { TrunkState } from "./events.js";
 import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
+import { processStats } from "./process-stats.js";
 
 export interface GatewayInfo {
   version: string;
@@ -269,10 +270,11 @@ export class Gateway {
       const now = this.clock.now();
       return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
     }
-    return this.status();
+    return this.status({ collect: req.gc === true });
   }
 
-  status(): Record<string, unknown> {
+  /** `collect`: a full GC before the process figures (`hikari-gw status --gc`). */
+  status(opts: { collect?: boolean } = {}): Record<string, unknown> {
     return {
       version: this.info.version,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
@@ -283,6 +285,7 @@ export class Gateway {
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
       sip: { lan: this.transport?.stats(), trunk: this.trunk?.transportStats() },
+      process: processStats(opts),
     };
   }
 
