@@ -26,6 +26,7 @@ import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
 import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
+import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
 import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
 import { processStats } from "./process-stats.js";
@@ -48,6 +49,7 @@ export class Gateway {
   private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
+  private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt = Date.now();
   private readonly recentCalls: CallEvent[] = [];
@@ -207,12 +209,18 @@ export class Gateway {
       log: this.log.child({ name: "dhcp" }),
       clock: this.clock,
     });
-    const apply = (lease: Lease) => {
+    if (cfg.wan.guard === "nftables") this.guard = new WanGuard({ log });
+    const apply = async (lease: Lease) => {
       const line = this.lineFrom(lease);
-      if (line) this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
+      if (!line) return;
+      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port, rtpPorts: cfg.media.rtp_ports });
+      this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
     };
-    this.dhcp.on("bound", apply);
-    this.dhcp.on("changed", apply);
+    // One lease at a time, in order: the guard's nft run must not let a later lease overtake.
+    let leases = Promise.resolve();
+    const next = (l: Lease) => void (leases = leases.then(() => apply(l)));
+    this.dhcp.on("bound", next);
+    this.dhcp.on("changed", next);
     this.dhcp.on("expired", () => void this.trunk?.down("DHCP lease expired").catch((err: unknown) => log.error({ err }, "trunk shutdown after lease loss failed")));
     this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
     await this.dhcp.start();
@@ -298,6 +306,7 @@ export class Gateway {
     const steps: [string, () => unknown][] = [
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
+      ["guard", () => this.guard?.remove()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["transactions", () => this.tx?.close()],

@@ -63,6 +63,8 @@ export const configSchema = z
           .string()
           .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "expected a MAC like 00:11:22:33:44:55")
           .optional(),
+        /** nftables rules by arrival interface: the trunk hears only this port, the LAN listener never does. */
+        guard: z.enum(["nftables", "none"]).default("nftables"),
         dhcp: z
           .object({
             request_options: z.array(z.number().int().min(1).max(254)).default([1, 3, 6, 15, 28, 33, 51, 54, 58, 59, 120, 121, 125]),

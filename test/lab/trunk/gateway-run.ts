@@ -28,11 +28,13 @@ export interface TrunkGatewayConfig {
   lanListen?: string;
   /** Run node with --expose-gc, so `status --gc` measures the heap after a full GC. */
   exposeGc?: boolean;
+  /** wan.guard (the gateway's default, nftables, when absent). */
+  wanGuard?: "nftables" | "none";
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
-  return `wan: { interface: ${c.wanIf} }
+  return `wan: { interface: ${c.wanIf}${c.wanGuard ? `, guard: ${c.wanGuard}` : ""} }
 trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
 lan: { listen: ${c.lanListen ?? c.lanAddr}, port: 5060${c.lanListen ? `, advertise: ${c.lanAddr}` : ""} }
 extensions:
