@@ -122,10 +122,10 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
     expect(wan, wan).not.toContain(`${lease()}:5060`);
     expect(wan, wan).not.toContain(`${net.gatewayAddr}:5060`);
     expect(wan, wan).toMatch(/found nothing/);
-    // They arrived and were dropped unanswered, counted: not lost on the way.
+    // They arrived at the trunk's socket and were dropped unanswered, counted: not lost on the
+    // way. (What the WAN sends to the LAN address the wan guard drops in the kernel already.)
     const after = gw.status().sip;
     expect(after?.trunk?.not_allowed ?? 0, JSON.stringify({ before, after })).toBeGreaterThan(before?.trunk?.not_allowed ?? 0);
-    expect(after?.lan?.not_allowed ?? 0, JSON.stringify({ before, after })).toBeGreaterThan(before?.lan?.not_allowed ?? 0);
   }, 90_000);
 
   it("svwar (REGISTER, INVITE, OPTIONS) enumerates no extension from the LAN, and gets nothing from the WAN", () => {
