@@ -4,7 +4,7 @@
  * `systemClock` is the real thing; tests use vitest's fake timers over it or a manual clock.
  */
 export interface TimerHandle {
-  /** Opaque; pass back to clearTimeout. */
+  /** Opaque; pass back to the clearTimeout of the clock that made it. */
   readonly __timer?: unknown;
 }
 
@@ -15,18 +15,28 @@ export interface Clock {
   clearTimeout(handle: TimerHandle | undefined): void;
 }
 
+/** systemClock's handle: the Node timer it wraps (a handle of another clock is not one). */
+class NodeTimer implements TimerHandle {
+  constructor(readonly __timer: NodeJS.Timeout) {}
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     // Timers never keep the process alive on their own: sockets do.
     t.unref?.();
-    return t as unknown as TimerHandle;
+    return new NodeTimer(t);
   },
   clearTimeout: (h) => {
-    if (h !== undefined) clearTimeout(h as unknown as NodeJS.Timeout);
+    if (h instanceof NodeTimer) clearTimeout(h.__timer);
   },
 };
+
+/** ManualClock's handle: the number its timer is filed under. */
+class ManualTimer implements TimerHandle {
+  constructor(readonly __timer: number) {}
+}
 
 /** A manual clock for unit tests: advance() fires due timers in order. */
 export class ManualClock implements Clock {
@@ -45,11 +55,11 @@ export class ManualClock implements Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = ++this.seq;
     this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
-    return { __timer: id };
+    return new ManualTimer(id);
   }
 
   clearTimeout(h: TimerHandle | undefined): void {
-    if (h) this.timers.delete(h.__timer as number);
+    if (h instanceof ManualTimer) this.timers.delete(h.__timer);
   }
 
   /** Move time forward by ms, firing every timer that falls due, earliest first. */

@@ -51,7 +51,7 @@ export class Gateway {
   private dhcp?: DhcpClient;
   private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private readonly recentCalls: CallEvent[] = [];
 
   constructor(
@@ -61,6 +61,7 @@ export class Gateway {
     opts: { clock?: Clock } = {},
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
   }
@@ -110,7 +111,7 @@ export class Gateway {
       reuseAddr: cfg.trunk.enabled,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
-    this.tx = new DrainingLayer({ transport: this.transport, log, clock: this.clock, via: { host: this.advertisedHost() } });
+    this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
@@ -285,7 +286,7 @@ export class Gateway {
   status(opts: { collect?: boolean } = {}): Record<string, unknown> {
     return {
       version: this.info.version,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
       extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),

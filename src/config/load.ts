@@ -6,22 +6,10 @@ import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { configSchema, type Config } from "./schema.js";
+import { ConfigError } from "./errors.js";
 import { semanticProblems } from "./semantic.js";
 
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: ConfigProblem[],
-  ) {
-    super(`${file}: ${problems.length} problem(s) in the configuration:\n` + problems.map((p) => `  ${p.path}: ${p.message}`).join("\n"));
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError, type ConfigProblem } from "./errors.js";
 
 /** `["extensions", 1, "password"]` → `extensions[1].password`. */
 export function yamlPath(path: readonly PropertyKey[]): string {

@@ -3,7 +3,7 @@
  * raw YAML in the same pass as the schema, so one `check-config` run reports every error —
  * not schema errors first and these only on a second try (zigbee2mqtt's flaw).
  */
-import type { ConfigProblem } from "./load.js";
+import type { ConfigProblem } from "./errors.js";
 
 type Raw = Record<string, unknown>;
 const obj = (v: unknown): Raw | undefined => (v && typeof v === "object" && !Array.isArray(v) ? (v as Raw) : undefined);

@@ -8,16 +8,20 @@
  *
  * Two timers: `retransmit` (§4.1 backoff within a state) and `lease` (T1, T2, expiry).
  * Every input checks the state it arrives in; anything unexpected is ignored and logged.
+ * Every state change goes through transition(), which refuses (and logs) a move figure 5
+ * does not draw (client-transitions.ts): the state entered runs nothing then.
  */
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import { dhcpTransitionAllowed, type DhcpState } from "./client-transitions.js";
 import { INFINITE_LEASE, leaseExpiresAt, leaseFromAck, sameParameters, type Lease } from "./lease.js";
 import { ipv4ListOption } from "./options/codec.js";
 import { decodeDhcpMessage, BOOTREPLY, DhcpMessageType, messageType, messageTypeName, OPT_MESSAGE, OPT_SERVER_ID, type DhcpMessage } from "./packet.js";
 import { buildClientMessage, type ClientIdentity, type RequestKind } from "./requests.js";
 import { backoffMs, renewRetransmitAt } from "./retransmit.js";
 
-export type DhcpState = "stopped" | "init" | "selecting" | "requesting" | "init-reboot" | "rebooting" | "bound" | "renewing" | "rebinding";
+export type { DhcpState } from "./client-transitions.js";
 
 export type LeaseChange = "bound" | "renewed" | "changed";
 
@@ -65,9 +69,12 @@ export class DhcpClientMachine {
   private retransmitTimer: TimerHandle | undefined;
   private leaseTimer: TimerHandle | undefined;
   private readonly random: () => number;
+  /** Refused transitions: a bug, but one a stream of replies could repeat. */
+  private readonly refusedLog: RateLimitedLog;
 
   constructor(private readonly o: DhcpMachineOptions) {
     this.random = o.random ?? Math.random;
+    this.refusedLog = new RateLimitedLog(o.log, 5, () => o.clock.now());
   }
 
   get state(): DhcpState {
@@ -83,8 +90,7 @@ export class DhcpClientMachine {
     if (this.st !== "stopped") return;
     if (saved && leaseExpiresAt(saved) > this.o.clock.now()) {
       this.stale = saved;
-      this.transition("init-reboot");
-      this.enterRebooting(saved);
+      if (this.transition("init-reboot")) this.enterRebooting(saved);
     } else {
       this.enterInit(this.randomDelay(this.o.initDelayMs ?? 1000));
     }
@@ -144,14 +150,14 @@ export class DhcpClientMachine {
   // ---- states ----
 
   private enterInit(delayMs: number): void {
-    this.transition("init");
+    if (!this.transition("init")) return;
     this.clearTimers();
     this.offer = null;
     this.retransmitTimer = this.o.clock.setTimeout(() => this.enterSelecting(), delayMs);
   }
 
   private enterSelecting(): void {
-    this.transition("selecting");
+    if (!this.transition("selecting")) return;
     this.xid = this.newXid();
     this.attempt = 0;
     this.exchangeStart = this.o.clock.now();
@@ -166,7 +172,7 @@ export class DhcpClientMachine {
   }
 
   private enterRequesting(): void {
-    this.transition("requesting");
+    if (!this.transition("requesting")) return;
     this.clearRetransmit();
     this.attempt = 0;
     this.requestSentAt = this.o.clock.now();
@@ -174,7 +180,7 @@ export class DhcpClientMachine {
   }
 
   private enterRebooting(saved: Lease): void {
-    this.transition("rebooting");
+    if (!this.transition("rebooting")) return;
     this.xid = this.newXid();
     this.attempt = 0;
     this.exchangeStart = this.requestSentAt = this.o.clock.now();
@@ -196,18 +202,20 @@ export class DhcpClientMachine {
     this.retransmitTimer = this.o.clock.setTimeout(() => this.sendRequest(saved), this.backoff(this.attempt++));
   }
 
-  private enterBound(lease: Lease): void {
-    this.transition("bound");
+  /** False (nothing changed) when BOUND may not be entered from here. */
+  private enterBound(lease: Lease): boolean {
+    if (!this.transition("bound")) return false;
+    this.current = lease;
+    this.stale = null;
     this.clearTimers();
-    if (lease.lease_time === INFINITE_LEASE) return;
-    this.scheduleLease(lease.acquired_at + lease.t1 * 1000, () => this.enterRenewing());
+    if (lease.lease_time !== INFINITE_LEASE) this.scheduleLease(lease.acquired_at + lease.t1 * 1000, () => this.enterRenewing());
+    return true;
   }
 
   /** §4.4.5: at T1 unicast a REQUEST (ciaddr set, no 50/54) to the server that granted it. */
   private enterRenewing(): void {
     const lease = this.current;
-    if (!lease || this.st !== "bound") return;
-    this.transition("renewing");
+    if (!lease || !this.transition("renewing")) return;
     this.xid = this.newXid();
     this.exchangeStart = this.requestSentAt = this.o.clock.now();
     this.scheduleLease(lease.acquired_at + lease.t2 * 1000, () => this.enterRebinding());
@@ -217,8 +225,7 @@ export class DhcpClientMachine {
   /** §4.4.5: at T2 broadcast the REQUEST to any server. */
   private enterRebinding(): void {
     const lease = this.current;
-    if (!lease || this.st !== "renewing") return;
-    this.transition("rebinding");
+    if (!lease || !this.transition("rebinding")) return;
     this.clearRetransmit();
     this.xid = this.newXid();
     this.requestSentAt = this.o.clock.now();
@@ -258,11 +265,9 @@ export class DhcpClientMachine {
     const lease = leaseFromAck(ack, this.o.iface, this.requestSentAt, problems, from ?? fallbackServer);
     if (problems.length > 0) this.o.log.warn({ problems }, "DHCPACK problems");
     if (!lease) return;
-    this.naks = 0;
     const previous = how === "bound" ? this.stale : this.current;
-    this.current = lease;
-    this.stale = null;
-    this.enterBound(lease);
+    if (!this.enterBound(lease)) return;
+    this.naks = 0;
     const kind: LeaseChange = how === "bound" ? "bound" : sameParameters(previous, lease) ? "renewed" : "changed";
     this.o.log.info({ address: `${lease.address}/${lease.prefix}`, server: lease.server_id, lease_time: lease.lease_time, kind }, "DHCP lease");
     this.o.hooks.leased(kind, lease, previous);
@@ -321,8 +326,17 @@ export class DhcpClientMachine {
     this.leaseTimer = undefined;
   }
 
-  private transition(to: DhcpState): void {
+  /**
+   * The one place the state changes. A move RFC 2131 figure 5 does not draw is refused:
+   * the state stays, the caller enters nothing (no send, no timer), and it is logged.
+   */
+  protected transition(to: DhcpState): boolean {
+    if (!dhcpTransitionAllowed(this.st, to)) {
+      this.refusedLog.warn({ from: this.st, to }, "DHCP state transition refused");
+      return false;
+    }
     if (this.st !== to) this.o.log.debug({ from: this.st, to }, "DHCP state");
     this.st = to;
+    return true;
   }
 }

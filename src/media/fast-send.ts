@@ -36,8 +36,11 @@ let enabled = process.env.HIKARI_RELAY_FAST_SEND === "1";
 function detectSendWrap(): SendWrapCtor | null {
   try {
     // process.binding is deprecated (DEP0111) but keeps udp_wrap on its allow-list, silently.
-    const binding = (process as unknown as { binding(name: string): { SendWrap?: unknown } }).binding("udp_wrap");
-    return typeof binding.SendWrap === "function" ? (binding.SendWrap as SendWrapCtor) : null;
+    const bindingOf: unknown = Reflect.get(process, "binding");
+    if (typeof bindingOf !== "function") return null;
+    const binding: unknown = bindingOf.call(process, "udp_wrap");
+    const ctor: unknown = typeof binding === "object" && binding !== null ? Reflect.get(binding, "SendWrap") : undefined;
+    return typeof ctor === "function" ? (ctor as SendWrapCtor) : null;
   } catch {
     return null;
   }
@@ -46,8 +49,8 @@ function detectSendWrap(): SendWrapCtor | null {
 function handleOf(sock: dgram.Socket): UdpHandle | null {
   if (stateSymbol === undefined) stateSymbol = Object.getOwnPropertySymbols(sock).find((s) => s.description === "state symbol") ?? null;
   if (!stateSymbol) return null;
-  const state = (sock as unknown as Record<symbol, { handle?: unknown } | undefined>)[stateSymbol];
-  const handle = state?.handle as UdpHandle | undefined;
+  const state: unknown = Reflect.get(sock, stateSymbol);
+  const handle = (typeof state === "object" && state !== null ? Reflect.get(state, "handle") : undefined) as UdpHandle | undefined;
   return handle && typeof handle.send === "function" ? handle : null;
 }
 

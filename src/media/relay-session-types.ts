@@ -72,4 +72,9 @@ export interface RelaySessionOwner {
   unlatched(session: RelaySession, reason: string): void;
   /** Called once by release(): close sockets, free ports (after any offload rules are gone). */
   released(session: RelaySession, reason: string): void;
+  /**
+   * A socket of `side` reported an error (already counted in the session's stats). The owner
+   * logs it, rate-limited across all its sessions: a flood of errors is not a flood of lines.
+   */
+  socketError(session: RelaySession, side: RelaySide, err: NodeJS.ErrnoException): void;
 }

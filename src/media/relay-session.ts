@@ -23,6 +23,12 @@ export type { ExpectedPeer, PeerReport, RelaySessionEvents, RelaySessionOwner, R
 const A = 0;
 const B = STREAM_FIELDS;
 
+/**
+ * Socket errors that are an ICMP message about an earlier send, which UDP passes up (RFC 1122
+ * §4.1.3.3): a phone killed mid-call answers each packet with port unreachable (ECONNREFUSED).
+ */
+const ICMP_ERRORS = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN"]);
+
 export class RelaySession extends EventEmitter<RelaySessionEvents> {
   readonly a: SidePorts;
   readonly b: SidePorts;
@@ -77,7 +83,17 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     bRtp.on("message", (m, r) => this.forward(true, this.bRtp, B, m, r, aRtp, this.aRtp, A));
     aRtcp.on("message", (m, r) => this.forward(false, this.aRtcp, A, m, r, bRtcp, this.bRtcp, B));
     bRtcp.on("message", (m, r) => this.forward(false, this.bRtcp, B, m, r, aRtcp, this.aRtcp, A));
-    for (const s of [aRtp, aRtcp, bRtp, bRtcp]) s.on("error", (err) => this.log.warn({ err: err.message }, "media socket error"));
+    // A side's sockets send to that side's phone: their errors are about it.
+    aRtp.on("error", (err) => this.socketError("a", err));
+    aRtcp.on("error", (err) => this.socketError("a", err));
+    bRtp.on("error", (err) => this.socketError("b", err));
+    bRtcp.on("error", (err) => this.socketError("b", err));
+  }
+
+  /** Counted per side here (visible in the call's stats); logged by the owner, rate-limited. */
+  private socketError(side: RelaySide, err: NodeJS.ErrnoException): void {
+    if (ICMP_ERRORS.has(err.code ?? "")) this.counters[(side === "a" ? A : B) + F.icmpErrors]!++;
+    this.owner.socketError(this, side, err);
   }
 
   private forward(rtp: boolean, inL: Latch, inO: number, msg: Buffer, src: RelayRemoteInfo, out: RelaySocket, outL: Latch, outO: number): void {

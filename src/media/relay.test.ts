@@ -25,8 +25,8 @@ describe("MediaRelay", () => {
     const fromCaller = rtp(1);
     caller.send(fromCaller, s.a.rtpPort, GW);
     callee.send(rtp(7), s.b.rtpPort, GW);
-    const atCallee = (callee as unknown as { received: { msg: Buffer; from: { address: string; port: number } }[] }).received;
-    const atCaller = (caller as unknown as { received: { msg: Buffer; from: { address: string; port: number } }[] }).received;
+    const atCallee = callee.received;
+    const atCaller = caller.received;
     expect(atCallee).toHaveLength(1);
     expect(atCallee[0]!.msg).toBe(fromCaller); // the same Buffer: no copy
     expect(atCallee[0]!.from).toEqual({ address: GW, port: s.b.rtpPort });
@@ -47,7 +47,7 @@ describe("MediaRelay", () => {
     const natted = await net.bind("198.18.0.99", 33333);
     natted.send(rtp(1), s.a.rtpPort, GW);
     callee.send(rtp(1), s.b.rtpPort, GW);
-    expect((natted as unknown as { received: unknown[] }).received).toHaveLength(1);
+    expect(natted.received).toHaveLength(1);
     expect(s.stats().a.peer).toEqual({ address: "198.18.0.99", rtpPort: 33333, rtcpPort: 4001 });
   });
 
@@ -56,7 +56,7 @@ describe("MediaRelay", () => {
     const s = await relay.allocate("early");
     s.setExpectedPeer("b", { address: CALLEE, rtpPort: 6000 });
     caller.send(rtp(1), s.a.rtpPort, GW);
-    expect((callee as unknown as { received: unknown[] }).received).toHaveLength(1);
+    expect(callee.received).toHaveLength(1);
   });
 
   it("counts packets with no destination yet instead of sending them anywhere", async () => {
@@ -78,7 +78,7 @@ describe("MediaRelay", () => {
     const evil = await net.bind("198.18.0.66", 4000);
     evil.send(rtp(2), s.a.rtpPort, GW);
     evil.send(Buffer.from([0x81, 200, 0, 1]), s.a.rtcpPort, GW);
-    const atCallee = (callee as unknown as { received: unknown[] }).received;
+    const atCallee = callee.received;
     expect(atCallee).toHaveLength(1);
     expect(s.stats().a.rx.dropped).toBe(2);
     expect(s.stats().a.rx.rtcpPackets).toBe(1);
@@ -96,7 +96,7 @@ describe("MediaRelay", () => {
     const evil = await net.bind("198.18.0.66", 4000);
     evil.send(rtp(2), s.a.rtpPort, GW);
     caller.send(rtp(3), s.a.rtpPort, GW);
-    const atCallee = (callee as unknown as { received: { msg: Buffer }[] }).received;
+    const atCallee = callee.received;
     expect(atCallee.map((r) => r.msg.readUInt16BE(2))).toEqual([1, 3]);
     // A re-INVITE moving the caller disconnects, so the new source can latch.
     s.setExpectedPeer("a", { address: CALLER, rtpPort: 4100 });
@@ -117,7 +117,7 @@ describe("MediaRelay", () => {
     expect(s.stats().a.rx.dropped).toBe(1);
     s.setExpectedPeer("a", { address: CALLER, rtpPort: 4100 });
     moved.send(rtp(3), s.a.rtpPort, GW);
-    expect((callee as unknown as { received: unknown[] }).received).toHaveLength(2);
+    expect(callee.received).toHaveLength(2);
     expect(s.stats().a.peer?.rtpPort).toBe(4100);
   });
 

@@ -8,6 +8,7 @@
 import type { Clock } from "../clock.js";
 import { systemClock, type TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import type { MediaOffload } from "./offload.js";
 import { NftOffload } from "./offload-nft.js";
 import { PortPool } from "./port-pool.js";
@@ -57,6 +58,8 @@ export class MediaRelay implements RelaySessionOwner {
   private tickTimer: TimerHandle | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly offload: RelayOffload | null;
+  /** One for the whole relay, not per session: 200 dying calls still make a few lines a second. */
+  private readonly socketErrors: RateLimitedLog;
   private closed = false;
 
   private constructor(
@@ -74,6 +77,7 @@ export class MediaRelay implements RelaySessionOwner {
     this.tickMs = Math.max(10, Math.min(1000, Math.floor(this.timeoutMs / 4)));
     const pollMs = opts.offloadPollMs ?? Math.max(1000, Math.min(5000, Math.floor(this.timeoutMs / 4)));
     this.offload = offload ? new RelayOffload(offload, this.clock, log, pollMs, (p) => this.track(p)) : null;
+    this.socketErrors = new RateLimitedLog(log, 5, () => this.clock.now());
   }
 
   static async create(opts: MediaRelayOptions): Promise<MediaRelay> {
@@ -196,6 +200,11 @@ export class MediaRelay implements RelaySessionOwner {
       this.clock.clearTimeout(this.tickTimer);
       this.tickTimer = undefined;
     }
+  }
+
+  /** RelaySessionOwner: one line per error, at most a few a second across every session. */
+  socketError(s: RelaySession, side: RelaySide, err: NodeJS.ErrnoException): void {
+    this.socketErrors.warn({ call_id: s.tag, side, code: err.code, err: err.message }, "media socket error");
   }
 
   private track(p: Promise<void>): void {

@@ -33,8 +33,13 @@ export const F = {
   /** Loss carried over from earlier SSRCs of the same stream. */
   lostBefore: 16,
   txRtcpBytes: 17,
+  /**
+   * ICMP errors the kernel reported on this side's sockets (RFC 1122 §4.1.3.3): the phone's
+   * port closed (ECONNREFUSED) or no route to it, i.e. our sends towards it are going nowhere.
+   */
+  icmpErrors: 18,
 } as const;
-export const STREAM_FIELDS = 18;
+export const STREAM_FIELDS = 19;
 
 /** RFC 3550 A.1: more than this many sequence numbers ahead is a jump, not loss. */
 const MAX_DROPOUT = 3000;
@@ -127,6 +132,8 @@ export interface SentReport {
   bytes: number;
   rtcpPackets: number;
   rtcpBytes: number;
+  /** ICMP errors about our sends to this side (port unreachable, no route). */
+  icmpErrors: number;
 }
 
 export function streamReport(s: Float64Array, o: number): { rx: StreamReport; tx: SentReport } {
@@ -143,6 +150,6 @@ export function streamReport(s: Float64Array, o: number): { rx: StreamReport; tx
       dropped: s[o + F.dropped]!,
       noDestination: s[o + F.noDestination]!,
     },
-    tx: { packets: s[o + F.txPackets]!, bytes: s[o + F.txBytes]!, rtcpPackets: s[o + F.txRtcpPackets]!, rtcpBytes: s[o + F.txRtcpBytes]! },
+    tx: { packets: s[o + F.txPackets]!, bytes: s[o + F.txBytes]!, rtcpPackets: s[o + F.txRtcpPackets]!, rtcpBytes: s[o + F.txRtcpBytes]!, icmpErrors: s[o + F.icmpErrors]! },
   };
 }

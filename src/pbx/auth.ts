@@ -21,7 +21,7 @@ import type { Logger } from "../log.js";
 import { clip } from "../log-value.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { computeHa1, type DigestAlgorithm, type DigestServer } from "../sip/digest.js";
-import { addHeader, createResponse, getHeader, getHeaders, newTag, parseAuthParams, type AuthParams } from "../sip/message/index.js";
+import { addHeader, createResponse, getHeaders, newTag, parseAuthParams, type AuthParams } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import type { Lockout } from "./lockout.js";
 
@@ -150,10 +150,9 @@ export class ExtensionAuth {
   }
 
   private response(req: SipRequest, status: number, reason: string): SipResponse {
-    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none.
-    const to = getHeader(req, "to");
-    const hasTag = to !== undefined && /;\s*tag=/i.test(to);
-    return createResponse(req, status, reason, hasTag ? {} : { toTag: newTag() });
+    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none
+    // (createResponse adds it only then; a tag= inside the To URI is no tag).
+    return createResponse(req, status, reason, { toTag: newTag() });
   }
 
   /**

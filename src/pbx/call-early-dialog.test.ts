@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { getHeader, newTag } from "../sip/message/index.js";
+import { getHeader, newTag, setHeader } from "../sip/message/index.js";
 import { CallRig, GW_LAN, callerDialog, reply, sdpOf, type Peer } from "../../test/support/pbx/call-rig.js";
 
 const CALLER = { address: "198.18.0.11", port: 5060 };
@@ -27,9 +27,9 @@ describe("Call: the caller's requests in its early dialog", () => {
   let rig: CallRig;
   afterEach(() => rig.close());
 
-  async function ringingCall(devices: Peer[]) {
+  async function ringingCall(devices: Peer[], ring: (p: Peer) => void = ringing) {
     const caller = rig.peer(CALLER, "801");
-    for (const d of devices) ringing(d);
+    for (const d of devices) ring(d);
     rig.targets = devices.map((d) => rig.target(d));
     const invite = caller.invite("802", GW_LAN, sdpOf(CALLER.address, 40000));
     caller.send(invite, GW_LAN);
@@ -53,7 +53,7 @@ describe("Call: the caller's requests in its early dialog", () => {
     const res = await send("INFO");
     expect(res?.status).toBe(200);
     expect(dev.got("INFO")).toHaveLength(1);
-    expect(rig.calls[0]!.state).toBe("ringing");
+    expect(rig.calls[0]!.status).toBe("ringing");
   });
 
   it("answers INFO itself while several devices ring", async () => {
@@ -71,7 +71,7 @@ describe("Call: the caller's requests in its early dialog", () => {
     const res = await send("UPDATE");
     expect(res?.status).toBe(200);
     expect(getHeader(res!, "contact")).toBe(`<sip:802@${GW_LAN.address}:${GW_LAN.port}>`);
-    expect(rig.calls[0]!.state).toBe("ringing");
+    expect(rig.calls[0]!.status).toBe("ringing");
   });
 
   it("relays an UPDATE offer to the one early device and brings its answer back, rewritten", async () => {
@@ -96,7 +96,7 @@ describe("Call: the caller's requests in its early dialog", () => {
     expect(after).toBeGreaterThanOrEqual(0);
     expect(after).toBeLessThanOrEqual(10);
     expect(devs.flatMap((d) => d.got("UPDATE"))).toHaveLength(0);
-    expect(rig.calls[0]!.state).toBe("ringing");
+    expect(rig.calls[0]!.status).toBe("ringing");
   });
 
   it("answers a re-INVITE before the call is answered 500 with Retry-After (RFC 3261 §14.2)", async () => {
@@ -105,6 +105,24 @@ describe("Call: the caller's requests in its early dialog", () => {
     const res = await send("INVITE", sdpOf(CALLER.address, 40030));
     expect(res?.status).toBe(500);
     expect(getHeader(res!, "retry-after")).toMatch(/^(\d|10)$/);
+  });
+
+  it("a provisional whose To has no tag makes no early dialog, even with a tag parameter inside its URI (§12.1.2)", async () => {
+    rig = new CallRig();
+    const dev = rig.peer(DEV1, "802");
+    const uriTagOnly = (p: Peer) => {
+      p.handler = (req, tx) => {
+        if (!tx || req.method !== "INVITE") return false;
+        const res = reply(req, 180, "unused", p.contact);
+        // `tag=` inside <…> is a URI parameter, not the To header's tag.
+        setHeader(res, "to", `<sip:802@${DEV1.address}:${DEV1.port};tag=in-the-uri>`);
+        tx.respond(res);
+        return true;
+      };
+    };
+    const { send } = await ringingCall([dev], uriTagOnly);
+    expect((await send("INFO"))?.status).toBe(200);
+    expect(dev.got("INFO")).toHaveLength(0);
   });
 
   it("still answers 481 to a request in a dialog that is over", async () => {

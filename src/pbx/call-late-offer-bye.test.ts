@@ -54,13 +54,13 @@ describe("Call: late offer ended before the caller's ACK", () => {
     expectAckThenBye(callee);
     await rig.settle(40_000);
     expect(callee200s(callee)).toBe(1);
-    expect(rig.calls[0]!.state).toBe("ended");
+    expect(rig.calls[0]!.status).toBe("ended");
   });
 
   it("no ACK from the caller at all: the hang-up after 64·T1 ACKs the callee before its BYE", async () => {
     const { callee } = await answeredLateOffer();
     await rig.settle(40_000);
-    expect(rig.calls[0]!.state).toBe("ended");
+    expect(rig.calls[0]!.status).toBe("ended");
     expectAckThenBye(callee);
   });
 });

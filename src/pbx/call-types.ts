@@ -12,6 +12,19 @@ import type { CallSide } from "./call-media.js";
 import type { Call } from "./call.js";
 
 /**
+ * What the sides of a call (the trunk's session timer, its PRACK wait) and the media may
+ * ask of the call a leg belongs to: never the Call itself, whose requests and responses
+ * only the PBX routes.
+ */
+export interface CallControl {
+  readonly id: string;
+  /** End the call from our side: BYE what is answered, CANCEL what rings, the caller hears 480. */
+  hangup(reason: string): void;
+  /** A side (not on hold) sent no RTP or RTCP for the media timeout; undefined: both. */
+  mediaTimedOut(side?: CallSide): void;
+}
+
+/**
  * One side of the gateway a leg lives on: the LAN (phones) or the trunk (NGN). It names the
  * transaction layer to send through, our host:port there (Contact, From, SDP), and the
  * side's peculiarities (the NGN wants session timers, PCMU only, PRACK…).
@@ -101,8 +114,6 @@ export interface CallParty {
   name?: string;
 }
 
-export type CallState = "trying" | "ringing" | "answered" | "ended";
-
 /** What a call needs from the PBX that owns it. */
 export interface CallHost {
   /** The LAN side: where targets without a side of their own ring. */
@@ -110,35 +121,36 @@ export interface CallHost {
   readonly clock: Clock;
   readonly log: Logger;
   readonly ringTimeoutMs: number;
-  fileDialog(key: string, leg: Leg): void;
+  /** File a leg's dialog, so the leg's in-dialog requests and ACKs reach `call`. */
+  fileDialog(key: string, leg: Leg, call: Call): void;
   dropDialog(key: string): void;
   callEvent(ev: CallEvent): void;
   ended(call: Call): void;
 }
 
-/** A leg as the PBX files it for in-dialog requests. */
+/** One dialog of a call, as its side and the PBX see it. */
 export interface Leg {
-  call: Call;
-  side: CallSide;
-  dialog: Dialog;
+  readonly control: CallControl;
+  readonly side: CallSide;
+  readonly dialog: Dialog;
   /** Where requests to this leg's peer go (a NAT'ed phone's source address). */
   peer: Endpoint;
   /** The side of the gateway this leg is on. */
-  net: SipSide;
+  readonly net: SipSide;
   /** The user part of our Contact toward this leg's peer, when not the default party's number. */
-  contactUser?: string;
+  readonly contactUser?: string;
   /** The last SDP we sent to this leg's peer (to answer refreshes locally). */
   lastSdp?: string;
 }
 
+/** A leg the call placed toward one place it rings (a UAC dialog, RFC 3261 §12.1.2). */
 export interface BLeg extends Leg {
-  target: CallTarget;
-  invite: SipRequest;
-  tx: ClientTransaction;
-  /** Set when the leg has an early or confirmed dialog. */
-  hasDialog: boolean;
-  done: boolean;
-  finalStatus?: number;
-  finalReason?: string;
+  readonly side: "b";
+  readonly target: CallTarget;
+  readonly invite: SipRequest;
+  readonly tx: ClientTransaction;
+  /** Its INVITE's final response (a timeout or transport error counts as 408 / 503): it rings no more. */
+  final?: { status: number; reason: string };
+  /** We CANCELled its INVITE (another device answered, or the call ended first). */
   cancelled: boolean;
 }

@@ -8,7 +8,7 @@ import type { Registrar } from "./registrar.js";
 import type { Pbx } from "./pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./call-media.js";
 import type { CallTarget, SipSide } from "./call.js";
-import { PHONE_SDP, until, type TestPhone } from "../../test/support/pbx/phone.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
 import { GW, PbxRig, TRUNK_PLAN } from "../../test/support/pbx/pbx-rig.js";
 
 describe("PBX: registrar + B2BUA over the in-memory network", () => {
@@ -32,7 +32,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     await b.register();
     const { res } = await a.call("802");
     a.ack(res);
-    await until(() => b.received.some((r) => r.method === "ACK"));
+    await rig.until(() => b.received.some((r) => r.method === "ACK"));
   };
 
   beforeEach(async () => {
@@ -84,11 +84,11 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(fromAddr(inv).displayName).toBe("Alice");
     expect(inv.body.toString()).toContain("m=audio 40000");
     expect(res.body.toString()).toContain("m=audio 42000");
-    await until(() => b.received.some((r) => r.method === "ACK"));
+    await rig.until(() => b.received.some((r) => r.method === "ACK"));
     expect(pbx.calls.size).toBe(1);
     const byeRes = await a.bye();
     expect(byeRes.status).toBe(200);
-    await until(() => b.received.some((r) => r.method === "BYE"));
+    await rig.until(() => b.received.some((r) => r.method === "BYE"));
     expect(pbx.calls.size).toBe(0);
     expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended"]);
     expect(events[2].reason).toBe("caller hung up");
@@ -97,7 +97,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
   it("hangs up from the callee side too", async () => {
     await answered();
     expect((await b.bye()).status).toBe(200);
-    await until(() => a.received.some((r) => r.method === "BYE"));
+    await rig.until(() => a.received.some((r) => r.method === "BYE"));
     expect(events.at(-1)?.reason).toBe("callee hung up");
   });
 
@@ -107,10 +107,10 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     await b2.register();
     b.behaviour = { ringOnly: true };
     b2.behaviour = { answer: true, ringMs: 30 };
-    const { res } = await a.call("802");
+    const { res } = await rig.run(a.call("802"));
     expect(res.status).toBe(200);
     a.ack(res);
-    await until(() => b.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => b.received.some((r) => r.method === "CANCEL"));
     expect(b2.received.some((r) => r.method === "ACK")).toBe(true);
   });
 
@@ -127,9 +127,9 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     await a.register();
     await b.register();
     b.behaviour = { ringOnly: true };
-    const { res } = await a.call("802");
+    const { res } = await rig.run(a.call("802"));
     expect(res.status).toBe(480);
-    await until(() => b.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => b.received.some((r) => r.method === "CANCEL"));
     expect(events.at(-1)?.type).toBe("missed");
   });
 
@@ -178,7 +178,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     registrar.emit("binding-moved", { ...binding, source: moved.local }, b.local);
     expect(moves).toEqual(["b"]);
     expect((await a.bye()).status).toBeGreaterThanOrEqual(200);
-    await until(() => moved.received.some((r) => r.method === "BYE"));
+    await rig.until(() => moved.received.some((r) => r.method === "BYE"));
     expect(b.received.some((r) => r.method === "BYE")).toBe(false);
   });
 
@@ -205,13 +205,13 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     await b.register();
     b.behaviour = { ringOnly: true };
     const p = a.call("802");
-    await until(() => b.received.some((r) => r.method === "INVITE"));
-    await until(() => a.responses.some((r) => r.status === 180));
+    await rig.until(() => b.received.some((r) => r.method === "INVITE"));
+    await rig.until(() => a.responses.some((r) => r.status === 180));
     const inviteTx = [...(a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients.values()].find((t) => t.method === "INVITE" && t.state === "proceeding");
     a.tx.cancel(inviteTx as never);
     const { res } = await p;
     expect(res.status).toBe(487);
-    await until(() => b.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => b.received.some((r) => r.method === "CANCEL"));
     expect(events.at(-1)?.type).toBe("missed");
   });
 });
@@ -264,7 +264,7 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
     expect(busy.res.status).toBe(486);
     expect(pbx.activeOn(side)).toBe(1);
     gate();
-    await until(() => line.received.some((r) => r.method === "INVITE"));
+    await rig.until(() => line.received.some((r) => r.method === "INVITE"));
     await net.flush();
     expect(line.received.filter((r) => r.method === "INVITE")).toHaveLength(1);
     expect(pbx.hangupOn(side, "test")).toBe(1);
@@ -275,7 +275,7 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
 
   it("hangupOn(side) refuses a call still waiting for media (503) and cancels a ringing one (480 to the caller, CANCEL to the callee)", async () => {
     const waiting = b.call("0399990001");
-    await until(() => pbx.activeOn(side) === 1);
+    await rig.until(() => pbx.activeOn(side) === 1);
     const other: SipSide = { name: "other", tx: gwTx, host: GW.address, port: GW.port };
     expect(pbx.activeOn(other)).toBe(0);
     expect(pbx.hangupOn(other, "not this side")).toBe(0);
@@ -288,10 +288,10 @@ describe("PBX: a side's channels (admission before media, hangupOn)", () => {
     expect(pbx.calls.size).toBe(0);
 
     const ringing = a.call("0399990000");
-    await until(() => line.received.some((r) => r.method === "INVITE"));
+    await rig.until(() => line.received.some((r) => r.method === "INVITE"));
     expect(pbx.hangupOn(side, "lease changed")).toBe(1);
     expect((await ringing).res.status).toBe(480);
-    await until(() => line.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => line.received.some((r) => r.method === "CANCEL"));
     expect(pbx.activeOn(side)).toBe(0);
   });
 });

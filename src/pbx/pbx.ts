@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, SipRequest } from "../sip/message/types.js";
-import { createResponse, getHeader, maxForwards, toAddr, validateRequest, fromAddr } from "../sip/message/index.js";
+import { createResponse, getHeader, maxForwards, sameEndpoint, tagOf, validateRequest, fromAddr } from "../sip/message/index.js";
 import { dialogKey } from "../sip/dialog/dialog.js";
 import type { ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
 import type { Binding } from "./bindings-store.js";
@@ -82,7 +82,8 @@ interface Admission {
 
 export class Pbx {
   private readonly log: Logger;
-  private readonly dialogs = new Map<string, Leg>();
+  /** Every live (or lingering) call's dialogs, by dialog key: the leg, and the call routing its requests. */
+  private readonly dialogs = new Map<string, { leg: Leg; call: Call }>();
   readonly calls = new Set<Call>();
   /** The sides each live call has legs on (its caller's and every target's). */
   private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
@@ -106,7 +107,7 @@ export class Pbx {
       clock: opts.clock,
       log: opts.log,
       ringTimeoutMs: opts.ringTimeoutMs,
-      fileDialog: (key, leg) => dialogs.set(key, leg),
+      fileDialog: (key, leg, call) => dialogs.set(key, { leg, call }),
       dropDialog: (key) => dialogs.delete(key),
       callEvent: (ev) => opts.onCallEvent?.(ev),
       ended: (call) => this.onCallEnded(call),
@@ -118,7 +119,7 @@ export class Pbx {
       if (reason === "replaced") return;
       // Several bindings may share one flow (a phone registering several Contacts): the
       // phone is gone only when none of them is left there.
-      const still = opts.registrar.lookup(b.aor).some((x) => x.source.address === b.source.address && x.source.port === b.source.port);
+      const still = opts.registrar.lookup(b.aor).some((x) => sameEndpoint(x.source, b.source));
       if (still) return;
       for (const call of [...this.calls]) if (call.usesPeer(b.source)) call.hangup(`phone ${b.aor} ${reason}`);
     });
@@ -153,10 +154,10 @@ export class Pbx {
 
   /** An ACK on any side: for a 2xx of one of our calls' dialogs. */
   onAck(req: SipRequest): void {
-    const tag = toAddr(req).params.get("tag");
+    const tag = tagOf(getHeader(req, "to"));
     if (!tag) return;
-    const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
-    leg?.call.onAck(leg, req);
+    const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
+    filed?.call.onAck(filed.leg, req);
   }
 
   /**
@@ -164,11 +165,11 @@ export class Pbx {
    * dialog, or answer 481. Returns false when the request is not in-dialog.
    */
   onInDialog(req: SipRequest, tx: ServerTransaction): boolean {
-    const toTag = toAddr(req).params.get("tag");
+    const toTag = tagOf(getHeader(req, "to"));
     if (!toTag) return false;
-    const leg = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
-    if (!leg) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist")); // the To tag is already there
-    else leg.call.onRequest(leg, req, tx);
+    const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
+    if (!filed) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist")); // the To tag is already there
+    else filed.call.onRequest(filed.leg, req, tx);
     return true;
   }
 
@@ -222,7 +223,7 @@ export class Pbx {
   /** Calls with a leg on `side`, including those admitted and still waiting for media (a trunk's channel count). */
   activeOn(side: SipSide): number {
     let n = 0;
-    for (const [call, sides] of this.sidesOf) if (call.state !== "ended" && sides.has(side)) n++;
+    for (const [call, sides] of this.sidesOf) if (call.status !== "ended" && sides.has(side)) n++;
     for (const a of this.admitting) if (!a.aborted && a.sides.has(side)) n++;
     return n;
   }
@@ -235,7 +236,7 @@ export class Pbx {
   hangupOn(side: SipSide, reason: string): number {
     let n = 0;
     for (const [call, sides] of [...this.sidesOf]) {
-      if (sides.has(side) && call.state !== "ended") {
+      if (sides.has(side) && call.status !== "ended") {
         call.hangup(reason);
         n++;
       }
@@ -253,7 +254,7 @@ export class Pbx {
   extensionTargets(number: string, except?: Endpoint): CallTarget[] {
     return this.opts.registrar
       .lookup(number)
-      .filter((b) => !except || !(b.source.address === except.address && b.source.port === except.port))
+      .filter((b) => !except || !sameEndpoint(b.source, except))
       .map((b: Binding) => bindingTarget(b, this.names.get(number), this.opts.localHost));
   }
 
@@ -322,7 +323,7 @@ export class Pbx {
     let mine = 0;
     let all = 0;
     for (const [call, o] of this.owned) {
-      if (call.state === "ended") continue;
+      if (call.state === "terminated") continue;
       all++;
       if (o.owner === caller) mine++;
     }

@@ -4,7 +4,7 @@
  * request may change a binding given its Call-ID and CSeq, and which stored binding a contact
  * of the request is.
  */
-import { formatUri, parseNameAddr } from "../sip/message/index.js";
+import { formatUri, parseNameAddr, sameEndpoint } from "../sip/message/index.js";
 import type { Endpoint } from "../sip/message/types.js";
 import type { Binding } from "./bindings-store.js";
 
@@ -83,10 +83,6 @@ export function parseDelta(v: string | undefined): number | undefined {
  */
 export function bindingKey(b: Pick<Binding, "contact" | "source" | "instance">): string {
   return b.instance !== undefined ? `instance ${b.instance}` : `contact ${b.contact} via ${b.source.address}:${b.source.port}`;
-}
-
-export function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  return a.address === b.address && a.port === b.port;
 }
 
 /**

@@ -45,7 +45,7 @@ describe("registrar flows as the PBX rings them", () => {
     expect((await a.register()).status).toBe(200);
     expect((await register(b, "<sip:802@198.18.0.12:5060;rinstance=boot1>", "boot-1")).status).toBe(200);
     expect((await register(b, "<sip:802@198.18.0.12:5060;rinstance=boot2>", "boot-2")).status).toBe(200);
-    await a.call("802"); // ends with the ring timeout: every fork has been sent by then
+    await rig.run(a.call("802")); // ends with the ring timeout: every fork has been sent by then
     expect(invites(b)).toBe(1);
     expect(b.received.find((r) => r.method === "INVITE")!.uri.params.get("rinstance")).toBe("boot2");
   });
@@ -57,7 +57,7 @@ describe("registrar flows as the PBX rings them", () => {
     expect((await a.register()).status).toBe(200);
     expect((await register(p1, "<sip:802@192.168.1.10:5060>", "nat-1")).status).toBe(200);
     expect((await register(p2, "<sip:802@192.168.1.10:5060>", "nat-2")).status).toBe(200);
-    await a.call("802");
+    await rig.run(a.call("802"));
     expect([invites(p1), invites(p2)]).toEqual([1, 1]);
   });
 
@@ -66,7 +66,7 @@ describe("registrar flows as the PBX rings them", () => {
     const b = phone("198.18.0.12", "802", "secret802");
     expect((await a.register()).status).toBe(200);
     expect((await register(b, "<sip:802@198.18.0.12:5060>, <sip:802@198.18.0.12:5060;line=2>", "two")).status).toBe(200);
-    await a.call("802");
+    await rig.run(a.call("802"));
     expect(invites(b)).toBe(1);
   });
 });

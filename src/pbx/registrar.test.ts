@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
 import { DigestServer, digestAuthorization } from "../sip/digest.js";
-import { getHeader, getHeaders, parseAuthParams } from "../sip/message/index.js";
+import { getHeader, getHeaders, parseAuthParams, setHeader } from "../sip/message/index.js";
 import type { Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { BindingsStore, type Binding } from "./bindings-store.js";
 import { Lockout } from "./lockout.js";
@@ -127,6 +127,14 @@ describe("Registrar", () => {
   it("does not reveal whether an extension exists: an unknown one is challenged like any other", () => {
     const res = registrar.handleRegister(register({ user: "803", contacts: ["<sip:803@198.18.0.10>"] }), PHONE_A);
     expect(res.status).toBe(401);
+  });
+
+  it("tags its answer when the request's To has no tag, even with a tag parameter inside the To URI (§8.2.6.2)", () => {
+    const req = register({ contacts: ["<sip:801@198.18.0.10:5060>"], cseq: 1 });
+    setHeader(req, "to", "<sip:801@hikari-gw;tag=in-the-uri>");
+    const res = registrar.handleRegister(req, PHONE_A);
+    expect(res.status).toBe(401);
+    expect(getHeader(res, "to")).toMatch(/^<sip:801@hikari-gw;tag=in-the-uri>;tag=\w+$/);
   });
 
   it("challenges with 401 and a To tag, then registers with 200, Contact, expires and Date", () => {

@@ -16,14 +16,14 @@ import { EventEmitter } from "node:events";
 import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { DigestServer } from "../sip/digest.js";
-import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr } from "../sip/message/index.js";
+import { addHeader, createResponse, getHeader, getHeaders, newTag, parseCSeq, parseNameAddr, sameEndpoint } from "../sip/message/index.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import { clip } from "../log-value.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { ExtensionAuth, type Extension } from "./auth.js";
 import type { Binding, BindingsStore } from "./bindings-store.js";
 import type { Lockout } from "./lockout.js";
-import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, sameEndpoint, staleOnFlow } from "./registrar-contacts.js";
+import { RegisterError, bindingKey, checkOrder, contactUpdate, findBinding, parseDelta, staleOnFlow } from "./registrar-contacts.js";
 import { onePerDestination } from "./targets.js";
 
 export type { Binding } from "./bindings-store.js";
@@ -356,10 +356,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   }
 
   private reply(req: SipRequest, status: number, reason: string): SipResponse {
-    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none.
-    const to = getHeader(req, "to");
-    const hasTag = to !== undefined && /;\s*tag=/i.test(to);
-    return createResponse(req, status, reason, hasTag ? {} : { toTag: newTag() });
+    // §8.2.6.2: a UAS adds a To tag to its final responses when the request had none
+    // (createResponse adds it only then; a tag= inside the To URI is no tag).
+    return createResponse(req, status, reason, { toTag: newTag() });
   }
 
   /** rfc1123-date (RFC 3261 §20.17), formatted once per second. */

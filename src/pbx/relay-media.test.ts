@@ -60,7 +60,7 @@ describe("relay call media", () => {
       for (let i = 0; i < 5; i++) await Promise.resolve(); // connect() callbacks
     }
     expect(sides).toEqual([]);
-    const atNew = (newMap as unknown as { received: unknown[] }).received.length;
+    const atNew = newMap.received.length;
     expect(atNew).toBeGreaterThanOrEqual(29); // b's media follows a from its first packet after the move
     media.release("test");
     await relay.close();

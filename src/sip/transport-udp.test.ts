@@ -19,12 +19,15 @@ async function udp(): Promise<UdpTransport> {
   return t;
 }
 
-/** Wait (bounded) until cond() holds. */
+/**
+ * Wait until cond() holds, giving the event loop real I/O turns (setImmediate, never a sleep):
+ * loopback datagrams are there on the next poll. Bounded in turns and in time.
+ */
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 5));
+  for (let turns = 0; !cond(); turns++) {
+    if (turns >= 100_000 || Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setImmediate(r));
   }
 }
 

@@ -12,7 +12,7 @@ import type { Logger } from "../log.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, getHeader, getHeaders, setHeader } from "../sip/message/index.js";
 import type { ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
-import type { Leg, SipSide } from "../pbx/call.js";
+import type { Leg, SipSide } from "../pbx/call-types.js";
 import { shapeForNgn, sdpVersion } from "./ngn-sdp.js";
 import { parseSessionExpires, SessionTimer } from "./session-timer.js";
 
@@ -163,7 +163,7 @@ export class NgnSide implements SipSide {
     this.stopReliable(s);
     this.opts.log.warn({ rseq: s.rseq }, "no PRACK for our reliable provisional after 64*T1: rejecting the call with 500");
     tx.respond(createResponse(tx.request, 500, "Provisional Response Not Acknowledged", { toTag: leg.dialog.localTag }));
-    leg.call.hangup("no PRACK from the line");
+    leg.control.hangup("no PRACK from the line");
   }
 
   private stopReliable(s: LegState): void {
@@ -214,7 +214,7 @@ export class NgnSide implements SipSide {
       () => this.sendRefresh(leg, spec.interval),
       () => {
         this.opts.log.warn({ interval_s: spec.interval }, "session timer expired without a refresh: ending the call");
-        leg.call.hangup("session timer expired");
+        leg.control.hangup("session timer expired");
       },
     );
   }
@@ -231,7 +231,7 @@ export class NgnSide implements SipSide {
       onResponse: (res) => {
         if (res.status >= 200 && res.status < 300) this.state(leg).timer?.refreshed(parseSessionExpires(getHeader(res, "session-expires"), true));
       },
-      onTimeout: () => leg.call.hangup("session refresh timed out"),
+      onTimeout: () => leg.control.hangup("session refresh timed out"),
       onTransportError: () => undefined,
     });
   }

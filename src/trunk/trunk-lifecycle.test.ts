@@ -8,7 +8,7 @@ import { ManualClock } from "../clock.js";
 import type { Endpoint } from "../sip/message/types.js";
 import { getHeader } from "../sip/message/index.js";
 import { passThroughMedia } from "../pbx/call-media.js";
-import { until, type TestPhone } from "../../test/support/pbx/phone.js";
+import type { TestPhone } from "../../test/support/pbx/phone.js";
 import { DRAIN_MS } from "./trunk.js";
 import { GatewayRig, LINE, NGN, WAN, type GatewayRigOptions } from "../../test/support/trunk/gateway-rig.js";
 
@@ -44,7 +44,7 @@ async function answeredOutboundCall(r: Rig): Promise<void> {
   const { res } = await r.phone.call("0399990000");
   expect(res.status).toBe(200);
   r.phone.ack(res);
-  await until(() => r.ngn.methods("ACK").length > 0);
+  await r.until(() => r.ngn.methods("ACK").length > 0);
 }
 
 /** On fake time (the rig is the test's): the line registered, and a call from the phone out on it answered and ACKed. */
@@ -66,12 +66,12 @@ describe("trunk lifecycle: a lease change", () => {
     await answeredOutboundCall(r);
 
     await r.trunk.configure({ ...LINE, localAddress: WAN2.address });
-    await until(() => r.trunk.status.state === "registered" && r.ngn.methods("REGISTER").length === 2);
+    await r.until(() => r.trunk.status.state === "registered" && r.ngn.methods("REGISTER").length === 2);
     const order = r.ngn.heard.map((s) => `${s.req.method} ${s.from.address}`);
     const bye = order.indexOf(`BYE ${WAN.address}`);
     expect(bye).toBeGreaterThan(0);
     expect(order.indexOf(`REGISTER ${WAN2.address}`)).toBeGreaterThan(bye);
-    await until(() => r.phone.received.some((m) => m.method === "BYE"));
+    await r.until(() => r.phone.received.some((m) => m.method === "BYE"));
     expect(r.pbx.calls.size).toBe(0);
     // The one channel is free: a new call goes out from the new address.
     await r.phone2.register();
@@ -86,7 +86,7 @@ describe("trunk lifecycle: a lease change", () => {
     await r.phone.register();
     r.ngn.answer = "ring";
     const outbound = r.phone.call("0399990000");
-    await until(() => r.ngn.methods("INVITE").length === 1);
+    await r.until(() => r.ngn.methods("INVITE").length === 1);
     await r.trunk.configure({ ...LINE, localAddress: WAN2.address });
     // (The NGN's transaction layer answers CANCEL itself: look at the wire.)
     const wire = r.net.log.filter((d) => d.to.address === NGN.address).map((d) => `${d.data.toString().split(" ")[0]} ${d.from.address}`);
@@ -98,10 +98,10 @@ describe("trunk lifecycle: a lease change", () => {
 
     r.phone.behaviour = { ringOnly: true };
     const inbound = callIn(r, WAN2);
-    await until(() => r.phone.received.some((m) => m.method === "INVITE"));
+    await r.until(() => r.phone.received.some((m) => m.method === "INVITE"));
     await r.trunk.configure({ ...LINE, localAddress: WAN.address });
     expect(await inbound).toBe(480);
-    await until(() => r.phone.received.some((m) => m.method === "CANCEL"));
+    await r.until(() => r.phone.received.some((m) => m.method === "CANCEL"));
     expect(r.pbx.calls.size).toBe(0);
   });
 
@@ -202,11 +202,11 @@ describe("trunk lifecycle: shutdown", () => {
     const r = (rig = await build({ udpNgn: "127.0.0.2" }));
     r.ngn.registerStatus = 403; // nothing to unregister: stop() has no REGISTER to wait on
     await r.trunk.configure({ ...LINE, localAddress: "127.0.0.1", server: "127.0.0.2" });
-    await until(() => r.trunk.status.state === "failed");
+    await r.until(() => r.trunk.status.state === "failed");
     await r.phone.register();
     const inbound = callIn(r, await wanOf(r));
     expect(await inbound).toBe(200);
-    await until(() => r.pbx.calls.size === 1 && [...r.pbx.calls][0]!.state === "answered");
+    await r.until(() => r.pbx.calls.size === 1 && [...r.pbx.calls][0]!.status === "answered");
     r.pbx.close();
     await r.trunk.stop();
     // The NGN got the BYE and its answer went back before the trunk's socket closed.
@@ -246,7 +246,7 @@ describe("trunk lifecycle: registration failures and the channel limit", () => {
     const first = await Promise.race(calls);
     expect(first.res.status).toBe(486);
     release();
-    await until(() => r.ngn.methods("INVITE").length === 1);
+    await r.until(() => r.ngn.methods("INVITE").length === 1);
     await r.net.flush();
     expect(r.ngn.methods("INVITE")).toHaveLength(1);
   });

@@ -6,8 +6,7 @@ import type { MemoryNetwork } from "../sip/transport.js";
 import { TransactionLayer } from "../sip/transaction/layer.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import { silentLogger } from "../log.js";
-import { systemClock } from "../clock.js";
-import { PHONE_SDP, until, type TestPhone } from "../../test/support/pbx/phone.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
 import type { FakeNgn } from "../../test/support/trunk/fake-ngn.js";
 import { DOMAIN, GatewayRig, NGN, WAN } from "../../test/support/trunk/gateway-rig.js";
 
@@ -66,7 +65,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
 
   it("inbound: rings the phone with the caller's number, 200 echoes Session-Expires, refreshes are answered locally, BYE crosses", async () => {
     const { req, done } = invite(ngn);
-    await until(() => phone.received.some((r) => r.method === "INVITE"));
+    await rig.until(() => phone.received.some((r) => r.method === "INVITE"));
     const inv = phone.received.find((r) => r.method === "INVITE")!;
     expect(getHeader(inv, "from")).toContain("sip:0398765432@");
     expect(getHeader(inv, "from")).toContain("Yamada");
@@ -87,7 +86,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(phone.received.some((r) => r.method === "UPDATE")).toBe(false);
     const bye = await ngn.request(d.createRequest("BYE", { contact: `<sip:${NGN.address}>` }));
     expect(bye.status).toBe(200);
-    await until(() => phone.received.some((r) => r.method === "BYE"));
+    await rig.until(() => phone.received.some((r) => r.method === "BYE"));
     expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended"]);
     expect(events[0]).toMatchObject({ direction: "inbound", from: "0398765432", to: "0312345678" });
   });
@@ -95,20 +94,20 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   it("inbound: nobody answers and the NGN cancels: a missed call", async () => {
     phone.behaviour = { ringOnly: true };
     const { req, done } = invite(ngn);
-    await until(() => ngn.responses.some((r) => r.status === 180));
+    await rig.until(() => ngn.responses.some((r) => r.status === 180));
     const inviteTx = [...(ngn.tx as unknown as { clients: Map<string, { method: string; state: string; request: SipRequest }> }).clients.values()].find((t) => t.request === req);
     ngn.tx.cancel(inviteTx as never);
     expect((await done).status).toBe(487);
-    await until(() => phone.received.some((r) => r.method === "CANCEL"));
+    await rig.until(() => phone.received.some((r) => r.method === "CANCEL"));
     expect(events.at(-1)).toMatchObject({ type: "missed", direction: "inbound" });
   });
 
   it("drops INVITEs that do not come from the NGN server, unanswered, and counts them (issue 13)", async () => {
-    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.6", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.6", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const req = createRequest({ method: "INVITE", uri: `sip:0312345678@${WAN.address}`, from: "<sip:evil@198.18.6.6>", to: "<sip:0312345678@x>", contact: "<sip:198.18.6.6>" });
     const heard: number[] = [];
     stranger.sendRequest(req, WAN, { onResponse: (r) => heard.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
-    await until(() => rig.trunk.transportStats()?.not_allowed === 1);
+    await rig.until(() => rig.trunk.transportStats()?.not_allowed === 1);
     await net.flush();
     // Silence: a scanner learns nothing (not even a 403), and the phone never rings.
     expect(heard).toEqual([]);
@@ -121,14 +120,14 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     // The trunk socket's accept filter (lan.allow / line servers) drops strangers unanswered
     // before parsing; whatever path refuses them, 40 datagrams never make 40 log lines.
     const warn = vi.spyOn(rig.log, "warn");
-    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: systemClock });
+    const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const answers: number[] = [];
     const before = rig.trunk.transportStats()?.not_allowed ?? 0;
     for (let i = 0; i < 40; i++) {
       const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
       stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
     }
-    await until(() => (rig.trunk.transportStats()?.not_allowed ?? 0) - before === 40);
+    await rig.until(() => (rig.trunk.transportStats()?.not_allowed ?? 0) - before === 40);
     await net.flush();
     expect(answers).toEqual([]);
     const refusedLines = warn.mock.calls.filter((c) => c[1] === "request from outside the NGN server refused");
@@ -139,7 +138,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
 
   it("outbound: the NGN gets sip:<digits>@<server>:5060 from the line's number, PCMU only; 183 is PRACKed; the phone gets 200", async () => {
     const offer = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8 0 101").replace("a=rtpmap:0", "a=rtpmap:8 PCMA/8000\r\na=rtpmap:0");
-    const { res } = await phone.call("0399990000", offer);
+    const { res } = await rig.run(phone.call("0399990000", offer));
     expect(res.status).toBe(200);
     phone.ack(res);
     const inv = ngn.seen.find((r) => r.method === "INVITE")!;
@@ -150,18 +149,18 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     expect(getHeader(inv, "contact")).toBe(`<sip:0312345678@${WAN.address}:5060>`);
     expect(inv.body.toString()).toMatch(/m=audio 40000 RTP\/AVP 0 101/);
     expect(inv.body.toString()).not.toContain("PCMA");
-    await until(() => ngn.seen.some((r) => r.method === "PRACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "PRACK"));
     expect(getHeader(ngn.seen.find((r) => r.method === "PRACK")!, "rack")).toBe("1 1 INVITE");
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     // Hang up from the phone: the NGN leg gets its BYE.
     expect((await phone.bye()).status).toBe(200);
-    await until(() => ngn.seen.some((r) => r.method === "BYE"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "BYE"));
   });
 
   it("a phone's hold re-INVITE is answered by the gateway; the NGN leg sees nothing", async () => {
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     phone.ack(res);
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     const hold = PHONE_SDP("198.18.0.11", 40000).replace("a=sendrecv", "a=sendonly").replace("o=- 1 1", "o=- 1 2");
     const r2 = await phone.reinvite(hold);
     expect(r2.status).toBe(200);
@@ -173,18 +172,18 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   });
 
   it("a phone that unregisters mid-call still ends with a BYE to the NGN", async () => {
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     phone.ack(res);
-    await until(() => ngn.seen.some((r) => r.method === "ACK"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     expect((await phone.register(0)).status).toBe(200);
-    await until(() => ngn.seen.some((r) => r.method === "BYE"));
+    await rig.until(() => ngn.seen.some((r) => r.method === "BYE"));
     expect(events.at(-1)).toMatchObject({ type: "ended", reason: "phone 801 unregistered" });
   });
 
   it("outbound: a phone without PCMU gets 488; beyond the line's channels the phone gets 486", async () => {
     const pcmaOnly = PHONE_SDP("198.18.0.11", 40000).replace("RTP/AVP 0 101", "RTP/AVP 8").replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
     expect((await phone.call("0399990000", pcmaOnly)).res.status).toBe(488);
-    const { res } = await phone.call("0399990000");
+    const { res } = await rig.run(phone.call("0399990000"));
     expect(res.status).toBe(200);
     phone.ack(res);
     expect((await phone.call("0399990001")).res.status).toBe(486);

@@ -15,7 +15,7 @@ import type { Transport } from "../sip/transport.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import { DrainingLayer } from "../sip/transaction/draining-layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
-import type { CallFailure, CallTarget } from "../pbx/call.js";
+import type { CallFailure, CallTarget } from "../pbx/call-types.js";
 import { TrunkRegistration } from "./registration.js";
 import { NGN_ALLOW, NgnSide } from "./ngn-side.js";
 

@@ -5,29 +5,21 @@
  * The tests run in order on one topology: each step starts from the previous one's state.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trunkParamsFromLease, type Lease } from "../../src/dhcp/lease.js";
 import { labReady } from "./env.js";
 import type { Lab } from "./netns.js";
-import { addresses, buildTopology, CLI, CLIENT_MAC, ensureBuilt, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, rpFilter, stopChild } from "./dhcp/harness.js";
+import { addresses, CLI, CLIENT_MAC, DhcpLab, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, rpFilter, stopChild, type DhcpServerRecipe } from "./dhcp/harness.js";
 
 const ready = labReady("dhcp-dnsmasq", ["dnsmasq", "tshark", "nft", "node"]);
 
-describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
-  let lab: Lab;
-  let dir: string;
-  let stateDir: string;
-  let server: LineLog;
-  let serverChild: ReturnType<Lab["spawn"]>;
-  let client: LabClient;
-  let bound: Lease;
+const colonHex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 
-  const colonHex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-  const startServer = () => {
-    serverChild = lab.spawn("srv", "dnsmasq", [
+const DNSMASQ: DhcpServerRecipe = {
+  spawn: (lab, dir) =>
+    lab.spawn("srv", "dnsmasq", [
       "--no-daemon",
       "--conf-file=/dev/null",
       "--port=0",
@@ -43,23 +35,27 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
       "--log-dhcp",
       `--dhcp-leasefile=${join(dir, "dnsmasq.leases")}`,
       `--pid-file=${join(dir, "dnsmasq.pid")}`,
-    ]);
-    server = new LineLog(serverChild);
-    return server.waitFor(/DHCP, IP range/, 10_000);
-  };
+    ]),
+  ready: /DHCP, IP range/,
+  readyTimeoutMs: 10_000,
+};
+
+describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
+  let d: DhcpLab;
+  let lab: Lab;
+  let dir: string;
+  let stateDir: string;
+  let client: LabClient;
+  let bound: Lease;
 
   beforeAll(async () => {
-    ensureBuilt();
-    dir = await mkdtemp(join(tmpdir(), "hgwdhcp-"));
+    d = await DhcpLab.start({ dirPrefix: "hgwdhcp-", server: DNSMASQ });
+    ({ lab, dir } = d);
     stateDir = join(dir, "state");
-    lab = buildTopology("hgwdhcp");
-    await startServer();
   });
 
   afterAll(async () => {
-    await client?.stop();
-    await lab?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await d?.close(client);
   });
 
   it("takes a lease on an unaddressed port with a LAN interface present", async () => {
@@ -77,19 +73,19 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     expect(rpFilter(lab, "wan0")).toBe("2"); // relaxed only while the port had no address
     expect(addresses(lab, "cli", "lan0")).toEqual(["198.18.9.1/24"]);
     // The server saw our DISCOVER and what we asked for (option 55).
-    await server.waitFor(new RegExp(`DHCPDISCOVER\\(lan1\\) ${CLIENT_MAC}`), 1000);
-    const asked = server.lines.filter((l) => l.includes("requested options")).join(" ");
+    await d.server.waitFor(new RegExp(`DHCPDISCOVER\\(lan1\\) ${CLIENT_MAC}`), 1000);
+    const asked = d.server.lines.filter((l) => l.includes("requested options")).join(" ");
     for (const o of ["1:netmask", "3:router", "120:sip-server", "121:classless-static-route", "125:vendor-id-encap"]) expect(asked).toContain(o);
   });
 
   it("renews at T1 (server log shows the REQUEST and ACK)", async () => {
-    const acks = server.count(/DHCPACK\(lan1\)/);
+    const acks = d.server.count(/DHCPACK\(lan1\)/);
     const ev = await client.event("renewed", 20_000);
     const dt = ev.lease!.acquired_at - bound.acquired_at;
     expect(dt).toBeGreaterThanOrEqual(bound.t1 * 1000 - 100);
     expect(dt).toBeLessThan(bound.t1 * 1000 + 2000);
-    await server.waitFor(/DHCPACK\(lan1\)/, 1000);
-    expect(server.count(/DHCPACK\(lan1\)/)).toBeGreaterThan(acks);
+    await d.server.waitFor(/DHCPACK\(lan1\)/, 1000);
+    expect(d.server.count(/DHCPACK\(lan1\)/)).toBeGreaterThan(acks);
     bound = ev.lease as unknown as Lease;
   });
 
@@ -98,16 +94,16 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     const renewedAt = bound.acquired_at;
     const { t1, t2 } = bound;
     const from = client.log.lines.length;
-    await stopChild(serverChild);
+    await d.stopServer();
     // Past the next T1 (renewedAt + 10 s): the unicast REQUEST goes unanswered.
     await new Promise((r) => setTimeout(r, Math.max(0, renewedAt + t1 * 1000 + 2000 - Date.now())));
-    await startServer();
+    await d.startServer();
     const ev = await client.event("renewed", 20_000, from);
     const dt = ev.lease!.acquired_at - renewedAt;
     expect(dt).toBeGreaterThanOrEqual(t2 * 1000 - 100); // answered at T2, by broadcast
     expect(dt).toBeLessThan(t2 * 1000 + 2000);
     expect(ev.lease!.address).toBe(bound.address);
-    expect(server.count(new RegExp(`DHCPREQUEST\\(lan1\\) ${bound.address.replace(/\./g, "\\.")} ${CLIENT_MAC}`))).toBeGreaterThanOrEqual(1);
+    expect(d.server.count(new RegExp(`DHCPREQUEST\\(lan1\\) ${bound.address.replace(/\./g, "\\.")} ${CLIENT_MAC}`))).toBeGreaterThanOrEqual(1);
     expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]);
     bound = ev.lease as unknown as Lease;
   });
@@ -115,13 +111,13 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
   it("reuses the saved lease after a restart (INIT-REBOOT: REQUEST, no DISCOVER)", async () => {
     await client.stop();
     expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]); // no release on a plain stop
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     client = LabClient.start(lab, ["--state-dir", stateDir]);
     const ev = await client.event("bound", 20_000);
     expect(ev.lease!.address).toBe(bound.address);
-    await server.waitFor(/DHCPACK\(lan1\)/, 1000, from);
-    expect(server.count(/DHCPDISCOVER/, from)).toBe(0);
-    expect(server.count(/DHCPREQUEST/, from)).toBeGreaterThanOrEqual(1);
+    await d.server.waitFor(/DHCPACK\(lan1\)/, 1000, from);
+    expect(d.server.count(/DHCPDISCOVER/, from)).toBe(0);
+    expect(d.server.count(/DHCPREQUEST/, from)).toBeGreaterThanOrEqual(1);
   });
 
   it("handles a NAK: a saved lease the server refuses is dropped and a new one taken", async () => {
@@ -129,24 +125,24 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     const file = join(stateDir, "dhcp-wan0.json");
     const saved = JSON.parse(await readFile(file, "utf8")) as Lease;
     await writeFile(file, JSON.stringify({ ...saved, address: "198.18.1.77" }));
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     client = LabClient.start(lab, ["--state-dir", stateDir]);
     const lost = await client.event("expired", 20_000);
     expect(lost.lease!.address).toBe("198.18.1.77");
-    await server.waitFor(/DHCPNAK\(lan1\) 198\.18\.1\.77/, 1000, from);
+    await d.server.waitFor(/DHCPNAK\(lan1\) 198\.18\.1\.77/, 1000, from);
     const ev = await client.event("bound", 30_000, lost.index);
     expect(ev.lease!.address).toBe(bound.address);
-    expect(server.count(/DHCPDISCOVER/, from)).toBeGreaterThanOrEqual(1);
+    expect(d.server.count(/DHCPDISCOVER/, from)).toBeGreaterThanOrEqual(1);
   });
 
   it("releases on a clean shutdown when asked: RELEASE seen, address and routes removed", async () => {
     await client.stop();
     client = LabClient.start(lab, ["--state-dir", stateDir, "--release-on-exit"]);
     await client.event("bound", 20_000);
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     await client.stop();
     await client.event("released", 2000);
-    await server.waitFor(new RegExp(`DHCPRELEASE\\(lan1\\) ${bound.address.replace(/\./g, "\\.")}`), 5000, from);
+    await d.server.waitFor(new RegExp(`DHCPRELEASE\\(lan1\\) ${bound.address.replace(/\./g, "\\.")}`), 5000, from);
     expect(addresses(lab, "cli", "wan0")).toEqual([]);
     expect(routes(lab, "cli")).not.toMatch(/wan0/);
     await expect(readFile(join(stateDir, "dhcp-wan0.json"))).rejects.toThrow();
@@ -158,7 +154,7 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     const pcap = join(dir, "client.pcap");
     const cap = lab.spawn("cli", "tshark", ["-i", "wan0", "-f", "udp port 67 or udp port 68", "-w", pcap]);
     await new LineLog(cap).waitFor(/Capturing on/, 10_000);
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     const cmd = spawn("ip", ["netns", "exec", lab.ns("cli"), "node", CLI, "dhcp", "--interface", "wan0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
     const out = new LineLog(cmd);
     const code = await new Promise<number | null>((r) => cmd.once("exit", (c) => r(c)));
@@ -166,7 +162,7 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     const printed = JSON.parse(out.lines.find((l) => l.startsWith("{"))!) as Record<string, unknown>;
     for (const k of ["address", "prefix", "router", "lease_time", "routes", "sip_servers", "domain", "number", "additional_numbers", "vendor_options"]) expect(printed).toHaveProperty(k);
     expect(printed).toMatchObject({ ...EXPECTED_TRUNK, prefix: 24, router: "198.18.1.1", lease_time: 120 });
-    await server.waitFor(/DHCPRELEASE\(lan1\)/, 5000, from);
+    await d.server.waitFor(/DHCPRELEASE\(lan1\)/, 5000, from);
     expect(addresses(lab, "cli", "wan0")).toEqual([]); // without --keep the port is left alone
     await new Promise((r) => setTimeout(r, 500));
     await stopChild(cap);
@@ -197,7 +193,7 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     client = LabClient.start(lab, ["--state-dir", stateDir, "--release-on-exit"]);
     const b = (await client.event("bound", 20_000)).lease!;
     // The fuzzer must send from port 67 to pass the transport's filter: take dnsmasq's place.
-    await stopChild(serverChild);
+    await d.stopServer();
     const fuzzer = `
       const dgram = require("node:dgram");
       const s = dgram.createSocket({ type: "udp4", reuseAddr: true });
@@ -223,14 +219,14 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     await new LineLog(f).waitFor(/sent 3000/, 30_000);
     expect(client.child.exitCode).toBeNull();
     expect(client.log.count(/"event":"(error|expired|changed)"/)).toBe(0);
-    await startServer();
+    await d.startServer();
     await client.stop();
     await client.event("released", 2000);
     expect(addresses(lab, "cli", "wan0")).toEqual([]);
   });
 
   it("`hikari-gw dhcp --keep` leaves the lease applied and unreleased", async () => {
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     const cmd = spawn("ip", ["netns", "exec", lab.ns("cli"), "node", CLI, "dhcp", "--interface", "wan0", "--keep"], { stdio: ["ignore", "pipe", "pipe"] });
     const out = new LineLog(cmd);
     const code = await new Promise<number | null>((r) => cmd.once("exit", (c) => r(c)));
@@ -240,7 +236,7 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     expect(out.lines).toContain("route: 198.18.128.0/17 via 198.18.1.1");
     expect(addresses(lab, "cli", "wan0")).toEqual([`${address}/24`]);
     expect(routes(lab, "cli")).toMatch(/198\.18\.128\.0\/17 via 198\.18\.1\.1 dev wan0/);
-    expect(server.count(/DHCPRELEASE/, from)).toBe(0);
+    expect(d.server.count(/DHCPRELEASE/, from)).toBe(0);
     expect(lab.exec("cli", "nft", ["list", "tables"])).not.toMatch(/hikari_gw_dhcp/);
   });
 });

@@ -3,14 +3,13 @@
  * leases (30 s; T1 10 s, T2 20 s) so expiry is seen too. Options 120/121/125 are given as
  * raw hex (csv-format false), 120 through a binary option-def, exactly as the NGN sends them.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { trunkParamsFromLease, type Lease } from "../../src/dhcp/lease.js";
 import { labReady } from "./env.js";
 import type { Lab } from "./netns.js";
-import { addresses, buildTopology, ensureBuilt, EXPECTED_TRUNK, LabClient, LineLog, ngnOption125, ROUTES_121, routes, stopChild } from "./dhcp/harness.js";
+import { addresses, DhcpLab, EXPECTED_TRUNK, LabClient, ngnOption125, ROUTES_121, routes, type DhcpServerRecipe } from "./dhcp/harness.js";
 
 const ready = labReady("dhcp-kea", ["kea-dhcp4", "nft", "node"]);
 
@@ -47,34 +46,30 @@ function keaConfig(dir: string): object {
   };
 }
 
+const KEA: DhcpServerRecipe = {
+  prepare: (dir) => writeFile(join(dir, "kea.json"), JSON.stringify(keaConfig(dir), null, 2)),
+  spawn: (lab, dir) => lab.spawn("srv", "env", [`KEA_PIDFILE_DIR=${dir}`, `KEA_LOCKFILE_DIR=${dir}`, "kea-dhcp4", "-c", join(dir, "kea.json")]),
+  ready: /DHCP4_STARTED/,
+  readyTimeoutMs: 15_000,
+};
+
 describe.skipIf(!ready)("DHCP client vs kea-dhcp4", () => {
+  let d: DhcpLab;
   let lab: Lab;
   let dir: string;
-  let server: LineLog;
-  let serverChild: ReturnType<Lab["spawn"]>;
   let client: LabClient;
   let bound: Lease;
 
-  const startServer = async () => {
-    serverChild = lab.spawn("srv", "env", [`KEA_PIDFILE_DIR=${dir}`, `KEA_LOCKFILE_DIR=${dir}`, "kea-dhcp4", "-c", join(dir, "kea.json")]);
-    server = new LineLog(serverChild);
-    await server.waitFor(/DHCP4_STARTED/, 15_000);
-  };
   const received = (type: string, src: string, dst: string) =>
     new RegExp(`${type} \\(type \\d+\\) received from ${src.replace(/\./g, "\\.")} to ${dst.replace(/\./g, "\\.")}`);
 
   beforeAll(async () => {
-    ensureBuilt();
-    dir = await mkdtemp(join(tmpdir(), "hgwdhcp-kea-"));
-    await writeFile(join(dir, "kea.json"), JSON.stringify(keaConfig(dir), null, 2));
-    lab = buildTopology("hgwdhcp");
-    await startServer();
+    d = await DhcpLab.start({ dirPrefix: "hgwdhcp-kea-", server: KEA });
+    ({ lab, dir } = d);
   });
 
   afterAll(async () => {
-    await client?.stop();
-    await lab?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await d?.close(client);
   });
 
   it("takes a lease with the NGN options while a LAN interface exists", async () => {
@@ -87,22 +82,22 @@ describe.skipIf(!ready)("DHCP client vs kea-dhcp4", () => {
     expect(addresses(lab, "cli", "wan0")).toEqual([`${bound.address}/24`]);
     expect(routes(lab, "cli")).toMatch(/198\.18\.128\.0\/17 via 198\.18\.1\.1 dev wan0/);
     // DISCOVER from 0.0.0.0 although lan0 has 198.18.9.1 (RFC 2131 §4.1)
-    expect(server.count(received("DHCPDISCOVER", "0.0.0.0", "255.255.255.255"))).toBeGreaterThanOrEqual(1);
-    expect(server.count(/received from 198\.18\.9\.1/)).toBe(0);
+    expect(d.server.count(received("DHCPDISCOVER", "0.0.0.0", "255.255.255.255"))).toBeGreaterThanOrEqual(1);
+    expect(d.server.count(/received from 198\.18\.9\.1/)).toBe(0);
   });
 
   it("renews at T1 by unicast to the server (kea's packet log)", async () => {
-    const from = server.lines.length;
+    const from = d.server.lines.length;
     const ev = await client.event("renewed", 20_000);
     const dt = ev.lease!.acquired_at - bound.acquired_at;
     expect(dt).toBeGreaterThanOrEqual(9_900);
     expect(dt).toBeLessThan(12_000);
-    await server.waitFor(received("DHCPREQUEST", bound.address, "198.18.1.1"), 2000, from);
+    await d.server.waitFor(received("DHCPREQUEST", bound.address, "198.18.1.1"), 2000, from);
     bound = ev.lease as unknown as Lease;
   });
 
   it("with the server gone: unicast at T1, broadcast at T2, expiry removes the address; INIT again", async () => {
-    await stopChild(serverChild);
+    await d.stopServer();
     const sendsFrom = client.log.lines.length;
     const ev = await client.event("expired", 40_000);
     const sends = client.log.lines.slice(sendsFrom, ev.index).filter((l) => l.includes('"msg":"DHCP send"')).map((l) => JSON.parse(l) as { kind: string; dst: string });
@@ -118,10 +113,10 @@ describe.skipIf(!ready)("DHCP client vs kea-dhcp4", () => {
     expect(addresses(lab, "cli", "lan0")).toEqual(["198.18.9.1/24"]);
     // Back in INIT: the server, when it returns, sees DISCOVERs and the client binds again.
     const from = client.log.lines.length;
-    await startServer();
+    await d.startServer();
     const again = await client.event("bound", 30_000, from);
     expect(again.lease!.address).toMatch(/^198\.18\.1\.1(0\d|10)$/);
-    expect(server.count(received("DHCPDISCOVER", "0.0.0.0", "255.255.255.255"))).toBeGreaterThanOrEqual(1);
+    expect(d.server.count(received("DHCPDISCOVER", "0.0.0.0", "255.255.255.255"))).toBeGreaterThanOrEqual(1);
     expect(addresses(lab, "cli", "wan0")).toEqual([`${again.lease!.address}/24`]);
   });
 });

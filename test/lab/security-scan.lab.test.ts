@@ -145,7 +145,7 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
 
   it("svcrack from phone 801's own address guessing 802: the lockout stops it before the real password; 801 and the real 802 keep working", async () => {
     const dict = dictionary("dict-802.txt", phone2.password, 8);
-    const out = sv(phone.host, "svcrack", ["-b", phone.addr, "-P", "5070", "-u", "802", "-d", dict, net.gatewayAddr]);
+    const out = sv(phone.host, "svcrack", ["-v", "-b", phone.addr, "-P", "5070", "-u", "802", "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
     expect(out, out).not.toContain(phone2.password);
     expect(out, out).toMatch(/found nothing/);
     // It was really guessing (403s), and the gateway locked that pair, naming the address.
@@ -159,12 +159,12 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
   it("svcrack against three extensions from one LAN host: the address is blocked as a scanner (in the log), nothing cracked", () => {
     for (const [user, pw] of [["801", phone.password], ["802", phone2.password], ["899", "secret899"]] as const) {
       const dict = dictionary(`dict-scan-${user}.txt`, pw, 6);
-      const out = sv(scanner.host, "svcrack", ["-b", scanner.addr, "-u", user, "-d", dict, net.gatewayAddr]);
+      const out = sv(scanner.host, "svcrack", ["-v", "-b", scanner.addr, "-u", user, "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
       expect(out, `${user}\n${out}`).not.toContain(pw);
       expect(out, `${user}\n${out}`).not.toMatch(/The password for/);
     }
     const blocked = gw.lines.filter((l) => l.includes("address blocked as a scanner") && l.includes(`"source":"${scanner.addr}"`));
-    expect(blocked.length, why()).toBeGreaterThanOrEqual(1);
+    expect(blocked.length, `${why()}\ncounters: ${JSON.stringify(gw.status().sip)}`).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it("svcrack from the WAN at both addresses gets no answer at all", () => {

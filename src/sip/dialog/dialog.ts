@@ -5,7 +5,7 @@
  * actually send datagrams (a NAT'ed phone's source address) is the owner's business.
  */
 import type { NameAddr, SipRequest, SipResponse, SipUri } from "../message/types.js";
-import { callId, contacts, cseq, formatNameAddr, formatUri, fromAddr, getHeaders, parseNameAddr, toAddr } from "../message/index.js";
+import { callId, contacts, cseq, formatNameAddr, formatUri, fromAddr, getHeader, getHeaders, parseNameAddr, tagOf, toAddr } from "../message/index.js";
 
 export type DialogState = "early" | "confirmed" | "terminated";
 
@@ -26,26 +26,45 @@ export interface DialogInit {
 export class Dialog {
   readonly callId: string;
   readonly localTag: string;
-  remoteTag: string;
   readonly localUri: NameAddr;
   readonly remoteUri: NameAddr;
   localSeq: number;
   remoteSeq: number | undefined;
-  remoteTarget: SipUri;
-  routeSet: string[];
-  state: DialogState;
+  // What the peer's messages teach (§12.1.2, §12.2): learnt here, by this class's own methods only.
+  private rTag: string;
+  private rTarget: SipUri;
+  private routes: string[];
+  private st: DialogState;
 
   constructor(init: DialogInit) {
     this.callId = init.callId;
     this.localTag = init.localTag;
-    this.remoteTag = init.remoteTag;
+    this.rTag = init.remoteTag;
     this.localUri = init.localUri;
     this.remoteUri = init.remoteUri;
     this.localSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
-    this.remoteTarget = init.remoteTarget;
-    this.routeSet = init.routeSet;
-    this.state = init.state;
+    this.rTarget = init.remoteTarget;
+    this.routes = init.routeSet;
+    this.st = init.state;
+  }
+
+  /** The peer's tag; "" on a UAC's dialog until a response carrying a To tag came. */
+  get remoteTag(): string {
+    return this.rTag;
+  }
+
+  get remoteTarget(): SipUri {
+    return this.rTarget;
+  }
+
+  /** Route header values in the order requests carry them. */
+  get routeSet(): readonly string[] {
+    return this.routes;
+  }
+
+  get state(): DialogState {
+    return this.st;
   }
 
   /** §12.1.1: the UAS side, from the request and the To tag we chose. */
@@ -70,20 +89,44 @@ export class Dialog {
   /** §12.1.2: the UAC side, from our request and a response carrying a To tag. */
   static asUac(req: SipRequest, res: SipResponse): Dialog {
     const from = fromAddr(req);
-    const to = toAddr(res);
-    const contact = contacts(res)[0];
-    return new Dialog({
+    const to = toAddr(req);
+    const d = new Dialog({
       callId: callId(req),
       localTag: from.params.get("tag") ?? "",
-      remoteTag: to.params.get("tag") ?? "",
+      remoteTag: "",
       localUri: withoutTag(from),
-      remoteUri: withoutTag(toAddr(req)),
+      remoteUri: withoutTag(to),
       localSeq: cseq(req).seq,
       remoteSeq: undefined,
-      remoteTarget: contact && contact !== "*" ? contact.uri : toAddr(req).uri,
-      routeSet: getHeaders(res, "record-route").reverse(),
-      state: res.status >= 200 ? "confirmed" : "early",
+      remoteTarget: to.uri,
+      routeSet: [],
+      state: "early",
     });
+    d.learnFromResponse(res);
+    return d;
+  }
+
+  /**
+   * §12.1.2: a response to our dialog-creating request (1xx other than 100, or 2xx)
+   * carrying a To tag makes this UAC dialog with its sender: the remote tag from To, the
+   * route set from Record-Route in reverse order, the remote target from Contact (the To
+   * URI when it has none), and the state early for 1xx or confirmed for 2xx. A confirmed
+   * dialog never goes back to early. Returns false, learning nothing, without a To tag.
+   */
+  learnFromResponse(res: SipResponse): boolean {
+    const tag = tagOf(getHeader(res, "to"));
+    if (!tag) return false;
+    const contact = contacts(res)[0];
+    this.rTag = tag;
+    this.rTarget = contact && contact !== "*" ? contact.uri : this.remoteUri.uri;
+    this.routes = getHeaders(res, "record-route").reverse();
+    if (res.status >= 200 || this.st !== "confirmed") this.st = res.status >= 200 ? "confirmed" : "early";
+    return true;
+  }
+
+  /** §12.1.1: the UAS's dialog is confirmed by the 2xx it sends to the dialog-creating request. */
+  confirm(): void {
+    this.st = "confirmed";
   }
 
   /** Key under which the owner files this dialog: Call-ID + local tag (remote tag may change in early forking). */
@@ -107,7 +150,7 @@ export class Dialog {
   /** Target refresh (§12.2): a re-INVITE/UPDATE or its 2xx may move the remote target. */
   refreshTarget(msg: SipRequest | SipResponse): void {
     const c = contacts(msg)[0];
-    if (c && c !== "*") this.remoteTarget = c.uri;
+    if (c && c !== "*") this.rTarget = c.uri;
   }
 
   /**
@@ -120,20 +163,20 @@ export class Dialog {
     if (opts.seq !== undefined) seq = opts.seq;
     else if (method === "ACK" || method === "CANCEL") seq = this.localSeq;
     else seq = ++this.localSeq;
-    let uri = this.remoteTarget;
-    let routes = this.routeSet;
+    let uri = this.rTarget;
+    let routes: readonly string[] = this.routes;
     if (routes.length > 0) {
       const first = parseNameAddr(routes[0]);
       if (!first.uri.params.has("lr")) {
         uri = first.uri;
-        routes = [...routes.slice(1), `<${formatUri(this.remoteTarget)}>`];
+        routes = [...routes.slice(1), `<${formatUri(this.rTarget)}>`];
       }
     }
     const headers = [
       ...routes.map((value) => ({ name: "route", value })),
       { name: "max-forwards", value: "70" },
       { name: "from", value: formatNameAddr({ ...this.localUri, params: new Map([...this.localUri.params, ["tag", this.localTag]]) }) },
-      { name: "to", value: formatNameAddr({ ...this.remoteUri, params: this.remoteTag ? new Map([...this.remoteUri.params, ["tag", this.remoteTag]]) : this.remoteUri.params }) },
+      { name: "to", value: formatNameAddr({ ...this.remoteUri, params: this.rTag ? new Map([...this.remoteUri.params, ["tag", this.rTag]]) : this.remoteUri.params }) },
       { name: "call-id", value: this.callId },
       { name: "cseq", value: `${seq} ${method}` },
     ];

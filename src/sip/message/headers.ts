@@ -11,7 +11,7 @@ import { TOKEN, allIn, bad, isDigits, isWs, trimWs } from "./scan.js";
 import { parseNameAddr } from "./name-addr.js";
 import { parseVia } from "./via.js";
 
-export { parseNameAddr, formatNameAddr } from "./name-addr.js";
+export { parseNameAddr, formatNameAddr, tagOf } from "./name-addr.js";
 export { parseVia, formatVia, validPort } from "./via.js";
 export { parseParams, formatParams } from "./params.js";
 export { parseAuthParams, formatAuthParams, type AuthParams } from "./auth-params.js";

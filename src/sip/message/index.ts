@@ -6,6 +6,7 @@ export * from "./types.js";
 export { parseMessage, MAX_MESSAGE_SIZE } from "./parse.js";
 export { serializeMessage } from "./serialize.js";
 export { parseUri, formatUri } from "./uri.js";
+export { sameEndpoint } from "./endpoint.js";
 export {
   getHeader,
   getHeaders,
@@ -20,6 +21,7 @@ export {
   validPort,
   parseNameAddr,
   formatNameAddr,
+  tagOf,
   parseCSeq,
   parseParams,
   formatParams,

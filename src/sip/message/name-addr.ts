@@ -65,3 +65,16 @@ export function formatNameAddr(na: NameAddr): string {
   const dn = na.displayName !== undefined && na.displayName.length > 0 ? quote(na.displayName) + " " : "";
   return dn + "<" + formatUri(na.uri) + ">" + formatParams(na.params);
 }
+
+/**
+ * The tag parameter of a From or To value (§19.3), or "" when it has none: the stack's one
+ * tag reader. Only what follows the closing '>' counts, so a `tag=` inside the URI of
+ * `<sip:a@b;tag=x>` (a URI parameter, not the header's) is never taken for it; a bare
+ * addr-spec has no '>' and its parameters are the header's (§20.10).
+ */
+export function tagOf(value: string | undefined): string {
+  if (!value) return "";
+  const gt = value.lastIndexOf(">");
+  const m = /;\s*tag\s*=\s*([^;,\s]+)/i.exec(gt >= 0 ? value.slice(gt) : value);
+  return m ? m[1]! : "";
+}

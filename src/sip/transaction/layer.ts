@@ -20,7 +20,7 @@ import { NonInviteClientTransaction } from "./non-invite-client.js";
 import { NonInviteServerTransaction } from "./non-invite-server.js";
 import { timerDurations, type TimerDurations, type TimerValues } from "./timer-values.js";
 import { TimerWheel } from "./timer-wheel.js";
-import type { AnyTransaction, ClientTransaction, ClientTransactionUser, RetiringServerTransaction, ServerTransaction, TransactionContext } from "./transaction.js";
+import type { ClientTransaction, ClientTransactionUser, RetiringServerTransaction, ServerTransaction, TransactionContext, TransactionRef } from "./transaction.js";
 
 export type { ClientTransaction, ClientTransactionUser, ServerTransaction } from "./transaction.js";
 
@@ -345,7 +345,7 @@ export class TransactionLayer {
     this.log.debug({ err }, "resending a completed transaction's final response failed");
   };
 
-  private forget(tx: AnyTransaction): void {
+  private forget(tx: TransactionRef): void {
     if (tx.kind === "client") {
       if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
     } else if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);

@@ -4,13 +4,13 @@
  * read straight from the model: canonical long lowercase names (types.ts).
  */
 import type { CSeq, Endpoint, Header, SipMessage, SipRequest, SipResponse, SipUri, Via } from "../message/types.js";
-import { newBranch, newTag, parseVia, validPort } from "../message/index.js";
+import { newBranch, newTag, parseVia, tagOf, validPort } from "../message/index.js";
 import { splitHeaderList } from "../transport.js";
 
 /** §8.1.1.7: every branch we create starts with the magic cookie. */
 export const MAGIC_COOKIE = "z9hG4bK";
 
-export { newBranch, newTag };
+export { newBranch, newTag, tagOf };
 
 export function header(msg: SipMessage, name: string): string | undefined {
   for (const h of msg.headers) if (h.name === name) return h.value;
@@ -43,14 +43,6 @@ export function cseqOf(msg: SipMessage): CSeq | undefined {
   if (!v) return undefined;
   const m = /^\s*(\d{1,10})\s+(\S+)\s*$/.exec(v);
   return m ? { seq: Number(m[1]), method: m[2]! } : undefined;
-}
-
-/** The tag parameter of a From/To value (§19.3), or "" when absent. */
-export function tagOf(value: string | undefined): string {
-  if (!value) return "";
-  const gt = value.lastIndexOf(">");
-  const m = /;\s*tag\s*=\s*([^;,\s]+)/i.exec(gt >= 0 ? value.slice(gt) : value);
-  return m ? m[1]! : "";
 }
 
 /** A stable string for a Request-URI, for RFC 2543 matching (§17.2.3) only. */

@@ -15,7 +15,7 @@ export interface TransactionContext {
   readonly durations: TimerDurations;
   readonly log: Logger;
   /** The layer forgets a transaction that reached Terminated. */
-  terminated(tx: AnyTransaction): void;
+  terminated(tx: TransactionRef): void;
   /** Run a TU callback: a throw is logged, never spread (it would kill the process). */
   guard(what: string, f: () => void): void;
   /**
@@ -83,10 +83,16 @@ export interface ServerTransaction {
   onTerminated?: () => void;
 }
 
-export type AnyTransaction = (ClientTransaction | ServerTransaction) & { readonly kind: "client" | "server" };
+/** What the layer needs to forget a transaction: which of its tables, and the key there. */
+export interface TransactionRef {
+  readonly kind: "client" | "server";
+  readonly key: string;
+}
 
 /** Named timers of one transaction on the shared wheel. */
-export abstract class TimedTransaction<T extends string> {
+export abstract class TimedTransaction<T extends string> implements TransactionRef {
+  abstract readonly kind: "client" | "server";
+  abstract readonly key: string;
   private readonly timers: Partial<Record<T, WheelTimer>> = {};
   /** Bound once: sends report failures through it, deferred so machines never re-enter. */
   protected readonly sendError = (err: Error): void => {
@@ -132,7 +138,7 @@ export abstract class TimedTransaction<T extends string> {
   /** Entering Terminated: stop timers, tell the layer to forget us, then the user's hook. */
   protected enterTerminated(notify: (() => void) | undefined): void {
     this.stopAllTimers();
-    this.ctx.terminated(this as unknown as AnyTransaction);
+    this.ctx.terminated(this);
     if (notify) this.ctx.guard("onTerminated", notify);
   }
 

@@ -1,6 +1,7 @@
 /**
- * Shared pieces of the DHCP lab: the topology, the NGN-style server options, the two
- * real servers (dnsmasq, kea-dhcp4) and the client run from dist/ as a child process.
+ * Shared pieces of the DHCP lab: the topology and its bring-up and teardown (DhcpLab), the
+ * NGN-style server options, a real server's process (dnsmasq, kea-dhcp4: each lab file says how
+ * to start its own) and the client run from dist/ as a child process.
  *
  *   [srv] lan1 198.18.1.1/24 ──veth── wan0 (no address) [cli] lan0 198.18.9.1/24 ──veth── eth0 198.18.9.2/24 [lan]
  *
@@ -9,6 +10,9 @@
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Lab } from "../netns.js";
 
@@ -40,6 +44,67 @@ export function buildTopology(prefix: string): Lab {
   lab.exec("cli", "ip", ["route", "add", "default", "via", "198.18.9.2", "dev", "lan0"]);
   lab.exec("cli", "sysctl", ["-qw", "net.ipv4.conf.wan0.rp_filter=2", "net.ipv4.conf.lan0.rp_filter=2"]);
   return lab;
+}
+
+/** How a lab file runs its DHCP server in the `srv` host, given the run's work directory. */
+export interface DhcpServerRecipe {
+  /** Write what the server needs into `dir` (its config file), once, before the first start. */
+  prepare?(dir: string): Promise<void>;
+  spawn(lab: Lab, dir: string): ChildProcess;
+  /** The server's log line that says it is serving, and how long to wait for it. */
+  ready: RegExp;
+  readyTimeoutMs: number;
+}
+
+/**
+ * One DHCP lab run: dist/ built, a work directory, the topology (namespaces "hgwdhcp-*": the
+ * DHCP lab files run one after another) and the server started. The server can be stopped
+ * and started again (a test of the client without it); close() undoes it all.
+ */
+export class DhcpLab {
+  /** The running server's log (a new one after each startServer()). */
+  server!: LineLog;
+  private serverChild: ChildProcess | undefined;
+
+  private constructor(
+    readonly lab: Lab,
+    /** The run's work directory: server config and leases, client state. */
+    readonly dir: string,
+    private readonly recipe: DhcpServerRecipe,
+  ) {}
+
+  static async start(o: { dirPrefix: string; server: DhcpServerRecipe }): Promise<DhcpLab> {
+    ensureBuilt();
+    const dir = await mkdtemp(join(tmpdir(), o.dirPrefix));
+    let d: DhcpLab | undefined;
+    try {
+      await o.server.prepare?.(dir);
+      d = new DhcpLab(buildTopology("hgwdhcp"), dir, o.server);
+      await d.startServer();
+      return d;
+    } catch (err) {
+      if (d) await d.close();
+      else await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async startServer(): Promise<void> {
+    this.serverChild = this.recipe.spawn(this.lab, this.dir);
+    this.server = new LineLog(this.serverChild);
+    await this.server.waitFor(this.recipe.ready, this.recipe.readyTimeoutMs);
+  }
+
+  async stopServer(): Promise<void> {
+    if (this.serverChild) await stopChild(this.serverChild);
+  }
+
+  /** Stop `client` (if started), the server and every process in the namespaces; delete them and the work directory. */
+  async close(client?: LabClient): Promise<void> {
+    await client?.stop();
+    await this.lab.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }
 
 function labels(name: string): number[] {
@@ -136,12 +201,8 @@ export class LabClient {
     return { ...(JSON.parse(line) as ClientEvent), index };
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => this.child.once("exit", () => r()));
-    this.child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  stop(): Promise<void> {
+    return stopChild(this.child);
   }
 }
 

@@ -87,10 +87,8 @@ export function header(m: TracedMessage, name: string): string | undefined {
   return m.headers.get(name.toLowerCase())?.[0];
 }
 
-/** The `tag` parameter of a From/To value. */
-export function tagOf(nameAddr: string | undefined): string | undefined {
-  return nameAddr ? /;\s*tag=([^;>\s]+)/i.exec(nameAddr)?.[1] : undefined;
-}
+/** The `tag` parameter of a From/To value ("" without one): the gateway's own reader. */
+export { tagOf } from "../../../src/sip/message/index.js";
 
 /** The user part of the URI in a From/To/Contact value or a Request-URI. */
 export function userOf(value: string | undefined): string | undefined {

@@ -19,7 +19,7 @@ export class FakeUdpNetwork {
     return this.bound.size;
   }
 
-  bind = async (address: string, port: number): Promise<RelaySocket> => {
+  bind = async (address: string, port: number): Promise<FakeUdpSocket> => {
     const k = this.key(address, port);
     if (this.bound.has(k)) throw Object.assign(new Error(`bind EADDRINUSE ${k}`), { code: "EADDRINUSE" });
     const s = new FakeUdpSocket(this, address, port);
@@ -40,6 +40,7 @@ export class FakeUdpNetwork {
 
 export class FakeUdpSocket implements RelaySocket {
   private readonly listeners: Listener[] = [];
+  private readonly errorListeners: ((err: Error) => void)[] = [];
   closed = false;
   readonly received: { msg: Buffer; from: RelayRemoteInfo }[] = [];
 
@@ -51,7 +52,14 @@ export class FakeUdpSocket implements RelaySocket {
 
   on(event: "message" | "error", listener: Listener | ((err: Error) => void)): this {
     if (event === "message") this.listeners.push(listener as Listener);
+    else this.errorListeners.push(listener as (err: Error) => void);
     return this;
+  }
+
+  /** An error as the kernel reports it on a real socket, e.g. `recvmsg ECONNREFUSED` after an ICMP port unreachable. */
+  fail(code: string, syscall = "recvmsg"): void {
+    const err = Object.assign(new Error(`${syscall} ${code}`), { code, syscall });
+    for (const l of this.errorListeners) l(err);
   }
 
   receive(msg: Buffer, from: RelayRemoteInfo): void {

@@ -3,7 +3,7 @@
  * two phones, and a scriptable offload whose add/remove can be held open to test races.
  */
 import { ManualClock } from "../../../src/clock.js";
-import { silentLogger } from "../../../src/log.js";
+import { silentLogger, type Logger } from "../../../src/log.js";
 import { FakeUdpNetwork, type FakeUdpSocket } from "./fake-udp.js";
 import type { MediaOffload, OffloadFlow } from "../../../src/media/offload.js";
 import { MediaRelay } from "../../../src/media/relay.js";
@@ -82,7 +82,7 @@ export async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number; connect?: boolean } = {}) {
+export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffload; portMax?: number; connect?: boolean; log?: Logger } = {}) {
   const net = new FakeUdpNetwork();
   const clock = new ManualClock(1_000_000);
   /** The relay's high-resolution clock (jitter), set by the test. */
@@ -91,7 +91,7 @@ export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffloa
     bindAddress: GW,
     portMin: 50000,
     portMax: opts.portMax ?? 50099,
-    log: silentLogger(),
+    log: opts.log ?? silentLogger(),
     clock,
     mediaTimeoutMs: opts.timeoutMs ?? 60_000,
     bindSocket: net.bind,
@@ -99,7 +99,7 @@ export async function relayRig(opts: { timeoutMs?: number; offload?: MediaOffloa
     offloadImpl: opts.offload,
     connectLatched: opts.connect ?? false,
   });
-  const phone = async (address: string, port: number): Promise<FakeUdpSocket> => (await net.bind(address, port)) as FakeUdpSocket;
+  const phone = (address: string, port: number): Promise<FakeUdpSocket> => net.bind(address, port);
   const caller = await phone(CALLER, 4000);
   const callee = await phone(CALLEE, 6000);
   /** Lets connect() callbacks and offload work settle (not while the offload holds an op). */

@@ -9,7 +9,7 @@ import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/log.js";
 import type { CallEvent } from "../../../src/events.js";
 import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
-import { createRequest, createResponse, getHeader, parseUri, setHeader, toAddr } from "../../../src/sip/message/index.js";
+import { createRequest, createResponse, getHeader, parseUri, setHeader, tagOf } from "../../../src/sip/message/index.js";
 import { Dialog, dialogKey } from "../../../src/sip/dialog/dialog.js";
 import { createMemoryNetwork, type MemoryNetwork } from "../../../src/sip/transport.js";
 import { TransactionLayer, type ServerTransaction } from "../../../src/sip/transaction/layer.js";
@@ -113,7 +113,7 @@ export class CallRig {
   readonly calls: Call[] = [];
   /** Where the next incoming INVITE rings. */
   targets: CallTarget[] = [];
-  private readonly dialogs = new Map<string, Leg>();
+  private readonly dialogs = new Map<string, { leg: Leg; call: Call }>();
   private readonly host: CallHost;
   private readonly layers: TransactionLayer[] = [];
   private readonly peers: Peer[] = [];
@@ -132,7 +132,7 @@ export class CallRig {
       clock: this.clock,
       log,
       ringTimeoutMs: 60_000,
-      fileDialog: (key, leg) => this.dialogs.set(key, leg),
+      fileDialog: (key, leg, call) => this.dialogs.set(key, { leg, call }),
       dropDialog: (key) => this.dialogs.delete(key),
       callEvent: (ev) => this.events.push(ev),
       ended: () => undefined,
@@ -143,11 +143,11 @@ export class CallRig {
 
   /** As the PBX: ACK and in-dialog requests to the leg owning the dialog, a new INVITE to a new Call. */
   private dispatch(req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint, side: SipSide): void {
-    const tag = toAddr(req).params.get("tag");
-    const leg = tag ? this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag)) : undefined;
-    if (req.method === "ACK") return void (leg && leg.call.onAck(leg, req));
+    const tag = tagOf(getHeader(req, "to"));
+    const filed = tag ? this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag)) : undefined;
+    if (req.method === "ACK") return void filed?.call.onAck(filed.leg, req);
     if (!tx) return;
-    if (tag) return leg ? leg.call.onRequest(leg, req, tx) : tx.respond(createResponse(req, 481));
+    if (tag) return filed ? filed.call.onRequest(filed.leg, req, tx) : tx.respond(createResponse(req, 481));
     if (req.method !== "INVITE") return tx.respond(createResponse(req, 405));
     const call = new Call(this.host, tx, req, from, side, { number: "801" }, req.uri.user ?? "", "outbound", this.media);
     this.calls.push(call);

@@ -1,14 +1,15 @@
 /**
  * The PBX as the gateway builds it, for the PBX's and the trunk's unit tests: registrar
  * (digest, lockout, bindings store in a temp dir), auth, dialplan and Pbx on the in-memory
- * network, with TestPhones that the rig closes for the test. Tests vary the clock (real
- * time, or a ManualClock that settle() drives), extensions, dialplan, media and ring timeout.
- * test-call-rig.ts is the lighter bench for one Call without any of this.
+ * network, with TestPhones that the rig closes for the test. Time is a ManualClock: nothing
+ * sleeps; settle(), until() and run() move fake time on and let the network deliver. Tests vary
+ * the clock's start, extensions, dialplan, media and ring timeout.
+ * call-rig.ts is the lighter bench for one Call without any of this.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ManualClock, systemClock, type Clock } from "../../../src/clock.js";
+import { ManualClock } from "../../../src/clock.js";
 import { silentLogger, type Logger } from "../../../src/log.js";
 import type { CallEvent } from "../../../src/events.js";
 import type { Endpoint, SipRequest, SipResponse } from "../../../src/sip/message/types.js";
@@ -36,8 +37,8 @@ export const EXTENSION_PLAN: DialplanRule[] = [{ match: "^80[1-9]$", to: "extens
 export const TRUNK_PLAN: DialplanRule[] = [{ match: "^0[0-9]+$", to: "trunk" }];
 
 export interface PbxRigOptions {
-  /** systemClock (default) for tests that wait with until(); a ManualClock for settle(). */
-  clock?: Clock;
+  /** The rig's fake time; default a ManualClock at 1,000,000 ms. */
+  clock?: ManualClock;
   /** Default 801 and 802 (no names). */
   extensions?: Extension[];
   /** Default EXTENSION_PLAN. */
@@ -56,8 +57,11 @@ export interface PbxRigOptions {
   settleStepMs?: number;
 }
 
+/** until() and run(): fake time moves on this many ms at a time between deliveries. */
+const WAIT_STEP_MS = 5;
+
 export class PbxRig {
-  readonly clock: Clock;
+  readonly clock: ManualClock;
   readonly net: MemoryNetwork;
   readonly log: Logger;
   readonly gwTx: TransactionLayer;
@@ -71,7 +75,7 @@ export class PbxRig {
   private readonly layers: TransactionLayer[] = [];
 
   constructor(o: PbxRigOptions = {}) {
-    const clock = (this.clock = o.clock ?? systemClock);
+    const clock = (this.clock = o.clock ?? new ManualClock(1_000_000));
     this.settleStepMs = o.settleStepMs ?? 100;
     this.net = createMemoryNetwork({ now: () => clock.now() });
     this.dir = mkdtempSync(join(tmpdir(), "hgw-rig-"));
@@ -110,13 +114,37 @@ export class PbxRig {
 
   /** Deliver what is in flight, then run `ms` of fake time in steps, delivering after each (bounded). */
   async settle(ms = 0, step = this.settleStepMs): Promise<void> {
-    if (!(this.clock instanceof ManualClock)) throw new Error("settle() needs a ManualClock");
     await this.net.flush();
     for (let t = 0, i = 0; t < ms && i < 100_000; t += step, i++) {
       this.clock.advance(Math.min(step, ms - t));
       await this.net.flush();
     }
     await this.net.flush();
+  }
+
+  /**
+   * Wait until `cond` holds: deliver what is in flight, and only while it does not hold move
+   * fake time on in small steps (so timers fire about when they would have), delivering after
+   * each. Bounded by `ms` of fake time; throws if it never holds.
+   */
+  async until(cond: () => boolean, ms = 2000): Promise<void> {
+    await this.net.flush();
+    for (let t = 0; !cond(); t += WAIT_STEP_MS) {
+      if (t >= ms) throw new Error(`condition not met within ${ms} ms of fake time`);
+      this.clock.advance(WAIT_STEP_MS);
+      await this.net.flush();
+    }
+  }
+
+  /** `p`'s result, moving fake time on (as until()) while it is pending: a call that ends on a timer. */
+  async run<T>(p: Promise<T>, ms = 10_000): Promise<T> {
+    let settled = false;
+    void p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await this.until(() => settled, ms);
+    return p;
   }
 
   async close(): Promise<void> {

@@ -33,7 +33,7 @@ export class TestPhone {
     readonly number: string,
     private readonly password: string,
     private readonly gateway: Endpoint,
-    clock: Clock,
+    private readonly clock: Clock,
   ) {
     this.tx = new TransactionLayer({ transport: net.transport(local), log: silentLogger(), clock });
     this.tx.onRequest((req, tx) => this.onRequest(req, tx));
@@ -143,20 +143,11 @@ export class TestPhone {
       this.dialog = Dialog.asUas(req, tag, "confirmed");
       tx.respond(ok);
     };
-    if (b.ringMs) setTimeout(answer, b.ringMs);
+    if (b.ringMs) this.clock.setTimeout(answer, b.ringMs);
     else answer();
   }
 }
 
 function structuredCloneRequest(r: SipRequest): SipRequest {
   return { ...r, uri: r.uri, headers: r.headers.map((h) => ({ ...h })), body: r.body };
-}
-
-/** Wait (bounded) until `cond` holds; the in-memory network delivers on microtasks and timers. */
-export async function until(cond: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

@@ -1,14 +1,13 @@
 /**
- * The gateway's call path for the trunk's unit tests: the PBX rig (test-pbx-rig.ts) with a
- * Trunk set on it and a FakeNgn at the far end of the WAN. The WAN is the in-memory network,
- * or real loopback sockets where a test needs a datagram to leave before a socket closes.
+ * The gateway's call path for the trunk's unit tests: the PBX rig (pbx-rig.ts) with a Trunk
+ * set on it and a FakeNgn at the far end of the WAN, all on the rig's ManualClock. The WAN is
+ * the in-memory network, or real loopback sockets where a test needs a datagram to leave
+ * before a socket closes (those deliver on real I/O turns, which until() and run() give).
  */
-import { ManualClock } from "../../../src/clock.js";
 import { silentLogger } from "../../../src/log.js";
 import type { TrunkState } from "../../../src/events.js";
 import type { Transport } from "../../../src/sip/transport.js";
 import { UdpTransport } from "../../../src/sip/transport-udp.js";
-import { until } from "../pbx/phone.js";
 import { PbxRig, TRUNK_PLAN, type PbxRigOptions } from "../pbx/pbx-rig.js";
 import { DRAIN_MS, Trunk, type TrunkLine } from "../../../src/trunk/trunk.js";
 import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./fake-ngn.js";
@@ -65,17 +64,16 @@ export class GatewayRig extends PbxRig {
     return new GatewayRig(o, udp);
   }
 
-  /** Bring the line up and wait (bounded) until it is registered: on fake time by settle(), else by until(). */
+  /** Bring the line up and wait (bounded, on fake time) until it is registered. */
   async registerLine(line: TrunkLine = LINE): Promise<void> {
     await this.trunk.configure(line);
-    if (this.clock instanceof ManualClock) await this.settle(10);
-    else await until(() => this.trunk.status.state === "registered");
+    await this.until(() => this.trunk.status.state === "registered");
   }
 
   override async close(): Promise<void> {
     this.pbx.close();
     // A drain left running by a test (an unanswered BYE) ends on fake time too.
-    if (this.clock instanceof ManualClock) this.clock.advance(DRAIN_MS);
+    this.clock.advance(DRAIN_MS);
     await this.trunk.stop().catch(() => undefined);
     await super.close();
     await this.ngnTransport.close();

@@ -1,0 +1,46 @@
+/**
+ * What a call tells the rest of the gateway about itself: its events (for MQTT and the log)
+ * and its line in `hikari-gw status`, both built from the same facts.
+ */
+import type { CallDirection, CallEvent } from "../events.js";
+import type { CallStatus } from "./call-state.js";
+import type { CallParty } from "./call-types.js";
+
+/** The facts of a call a report is made of (the Call has them all). */
+export interface CallFacts {
+  readonly id: string;
+  readonly direction: CallDirection;
+  readonly caller: CallParty;
+  readonly called: string;
+  readonly extension: string | undefined;
+  readonly startedAt: number;
+  readonly answeredAt?: number;
+  readonly status: CallStatus;
+}
+
+/** A call event of `type`, stamped `at` (ms). */
+export function callEvent(call: CallFacts, type: CallEvent["type"], at: number): CallEvent {
+  return {
+    type,
+    call_id: call.id,
+    direction: call.direction,
+    from: call.caller.number,
+    to: call.called,
+    extension: call.extension,
+    at: new Date(at).toISOString(),
+  };
+}
+
+/** The call's line in `hikari-gw status`; `endReason` once it ended. */
+export function callSummary(call: CallFacts, endReason: string | undefined): Record<string, unknown> {
+  return {
+    call_id: call.id,
+    state: call.status,
+    direction: call.direction,
+    from: call.caller.number,
+    to: call.called,
+    extension: call.extension,
+    since: new Date(call.answeredAt ?? call.startedAt).toISOString(),
+    reason: endReason,
+  };
+}
