@@ -6,7 +6,9 @@
  *    answered by the NGN emulator, which echoes RTP), in batches per cycle;
  *  - registrations and refreshes: 801 and 802 register every cycle (digest);
  *  - attacks, one per cycle in turn: 10,000 malformed datagrams (LAN + WAN, test/lab/security/
- *    flood.mjs); svwar + svcrack from the LAN attacker; svwar + svcrack from the WAN;
+ *    flood.mjs; what comes from the line's own address carries no INVITE, since a well-formed
+ *    one is a call from the line and rings 801 by design); svwar + svcrack from the LAN
+ *    attacker; svwar + svcrack from the WAN;
  *  - faults, in turn: the NGN's registrar answers 503 for 15 s; the registrar silent for 20 s;
  *    once, early, the gateway SIGKILLed mid-call and restarted (bindings from state_dir).
  * Every 30 s it asks `hikari-gw status --gc` (node --expose-gc) for heap, RSS and open handles.
@@ -144,16 +146,16 @@ async function main(): Promise<number> {
       }
     };
     const flood = async (seed: number) => {
-      const run = (host: string, bind: string, target: string, count: number) =>
+      const run = (host: string, bind: string, target: string, count: number, methods?: string[]) =>
         new Promise<void>((resolve) => {
-          const child = lab.spawn(host, process.execPath, [FLOOD, JSON.stringify({ bind, targets: [{ host: target, port: 5060 }], count, seconds: 10, seed })]);
+          const child = lab.spawn(host, process.execPath, [FLOOD, JSON.stringify({ bind, targets: [{ host: target, port: 5060 }], count, seconds: 10, seed, methods })]);
           const kill = setTimeout(() => child.kill("SIGKILL"), 40_000);
           child.once("exit", () => {
             clearTimeout(kill);
             resolve();
           });
         });
-      await Promise.all([run(attacker.host, attacker.addr, net.gatewayAddr, 5000), run(NGN_LAB.host, NGN_LAB.pcscf, NGN_LAB.subnets[0].lease, 2500), run(NGN_LAB.host, WAN_ATTACKER, NGN_LAB.subnets[0].lease, 2500)]);
+      await Promise.all([run(attacker.host, attacker.addr, net.gatewayAddr, 5000), run(NGN_LAB.host, NGN_LAB.pcscf, NGN_LAB.subnets[0].lease, 2500, ["REGISTER", "OPTIONS", "BYE", "SUBSCRIBE"]), run(NGN_LAB.host, WAN_ATTACKER, NGN_LAB.subnets[0].lease, 2500)]);
       totals.floods++;
       totals.datagrams += 10_000;
     };
@@ -183,7 +185,8 @@ async function main(): Promise<number> {
       if (cycle === 1) {
         // SIGKILL mid-call, then a restart: bindings from state_dir, the line registers again.
         totals.faults.push(`cycle ${cycle}: SIGKILL mid-call, restart`);
-        const call = runSipp(lab, sipp("uac-call.xml", { inf: [credentials("801", phone.password, DIALLED)], authUri: `${DIALLED}@${net.gatewayAddr}`, pauseMs: 20_000, timeoutS: 30 }));
+        // From 802's host: 801's host runs the cycle's call batch on its SIP port.
+        const call = runSipp(lab, { ...sipp("uac-call.xml", { inf: [credentials("802", phone2.password, DIALLED)], authUri: `${DIALLED}@${net.gatewayAddr}`, pauseMs: 20_000, timeoutS: 30 }), host: phone2.host, localAddr: phone2.addr });
         await sleep(4000);
         await gw.kill();
         const regs = ngn.sipLog.filter((e) => e.note === "200 registered").length;

@@ -4,7 +4,9 @@
 // whatever happens). The datagrams are the shapes that broke or could break a SIP stack:
 // Via sent-by/rport ports 0, 65536, NaN, -1; duplicate auth parameters (a decoy username=);
 // huge headers (up to ~60 KB datagrams); truncated messages; bare garbage; lying
-// Content-Length; REGISTER/INVITE/OPTIONS/BYE with those. Prints one JSON line at the end:
+// Content-Length; REGISTER/INVITE/OPTIONS/BYE/SUBSCRIBE with those (`methods` narrows the list:
+// a well-formed INVITE from the line's own address is a call, and rings the phones by design).
+// Prints one JSON line at the end:
 // { sent, errors, ms, kinds }.
 import dgram from "node:dgram";
 
@@ -25,7 +27,7 @@ const id = () => Math.floor(rnd() * 1e12).toString(36);
 
 function message(i, t) {
   const host = `${o.bind}`;
-  const method = pick(["REGISTER", "INVITE", "OPTIONS", "BYE", "SUBSCRIBE"]);
+  const method = pick(o.methods ?? ["REGISTER", "INVITE", "OPTIONS", "BYE", "SUBSCRIBE"]);
   const ext = pick(["801", "802", "899", "0312345678", "x"]);
   const port = pick(["0", "65536", "NaN", "-1", "99999999999", "", "5060"]);
   const via = pick([
