@@ -130,8 +130,11 @@ async function main(): Promise<number> {
       log(`heap ${x.heap_mb.toFixed(1)} MB, rss ${x.rss_mb.toFixed(0)} MB, handles ${JSON.stringify(x.handles)}, trunk ${x.trunk}, calls ${totals.calls_ok} ok / ${totals.calls_failed} failed`);
     };
 
-    const calls = async (n: number, inFault: boolean) => {
-      const r = await runSipp(lab, sipp("uac-call.xml", { inf: [credentials("801", phone.password, DIALLED)], authUri: `${DIALLED}@${net.gatewayAddr}`, pauseMs: 2000, calls: n, timeoutS: n * 6 + 30, extra: ["-r", "1", "-l", "1"] }));
+    // One call every 4 s, one at a time: the line has one channel, busy until the NGN has answered
+  // the gateway's BYE, a moment after the phone's BYE got its 200; a next INVITE right behind
+  // it can meet a busy line (486), which is the line's limit, not a failure under attack.
+  const calls = async (n: number, inFault: boolean) => {
+      const r = await runSipp(lab, sipp("uac-call.xml", { inf: [credentials("801", phone.password, DIALLED)], authUri: `${DIALLED}@${net.gatewayAddr}`, pauseMs: 2000, calls: n, timeoutS: n * 6 + 30, extra: ["-r", "1", "-rp", "4000", "-l", "1"] }));
       const c = sippCounts(r.output);
       totals.calls_ok += c.ok;
       if (inFault) totals.calls_failed_in_fault += c.failed;
