@@ -20,7 +20,8 @@ Usage:
                                                       take a DHCP lease on IF, print it, release it unless --keep
   hikari-gw relay --sessions N [--listen ADDR] [--offload auto|nftables|none] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
-  hikari-gw status [--config FILE]                    ask the running gateway for trunk, extensions, calls
+  hikari-gw status [--config FILE] [--gc]             ask the running gateway for trunk, extensions, calls, memory
+                                                      (--gc: full GC first, when node runs with --expose-gc)
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
   hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
@@ -50,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       sessions: { type: "string" },
       listen: { type: "string" },
       offload: { type: "string" },
+      gc: { type: "boolean" },
       ports: { type: "string" },
       extension: { type: "string" },
       version: { type: "boolean", short: "v" },
@@ -165,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
       const { loadConfig } = await import("./config/load.js");
       const cfg = loadConfig(configFile);
       const { queryStatus } = await import("./control.js");
-      const status = await queryStatus(cfg.state_dir);
+      const status = await queryStatus(cfg.state_dir, 3000, { gc: !!values.gc });
       process.stdout.write(JSON.stringify(status, null, 2) + "\n");
       return 0;
     }

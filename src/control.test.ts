@@ -19,6 +19,8 @@ describe("control socket", () => {
   it("parses status and unblock requests, and refuses anything else with a message", () => {
     expect(parseControlRequest('{"command":"status"}')).toEqual({ command: "status" });
     expect(parseControlRequest("{}")).toEqual({ command: "status" });
+    expect(parseControlRequest('{"command":"status","gc":true}')).toEqual({ command: "status", gc: true });
+    expect(parseControlRequest('{"command":"status","gc":"yes"}')).toEqual({ command: "status" });
     expect(parseControlRequest('{"command":"unblock","target":"198.18.0.9"}')).toEqual({ command: "unblock", target: "198.18.0.9" });
     expect(() => parseControlRequest('{"command":"unblock"}')).toThrow(/target/);
     expect(() => parseControlRequest(`{"command":"unblock","target":"${"x".repeat(200)}"}`)).toThrow(/target/);

@@ -11,8 +11,9 @@ import type { Logger } from "./log.js";
 export const controlSocketPath = (stateDir: string) => join(stateDir, "control.sock");
 
 /** What the command line may ask; anything else is answered with an error. */
+/** `gc` on status: a full garbage collection before the figures (only when Node runs with --expose-gc). */
 export type ControlRequest =
-  | { command: "status" }
+  | { command: "status"; gc?: boolean }
   | { command: "unblock"; target: string }
   | { command: "calls" }
   | { command: "dnd"; value: boolean }
@@ -27,9 +28,9 @@ export type ControlHandler = (request: ControlRequest) => unknown;
 
 /** A request line as the handler gets it; throws with a message for the client otherwise. */
 export function parseControlRequest(line: string): ControlRequest {
-  const req = JSON.parse(line) as { command?: unknown; target?: unknown; name?: unknown; extension?: unknown };
+  const req = JSON.parse(line) as { command?: unknown; target?: unknown; name?: unknown; extension?: unknown; gc?: unknown };
   const command = req.command ?? "status";
-  if (command === "status") return { command };
+  if (command === "status") return req.gc === true ? { command, gc: true } : { command };
   if (command === "unblock") {
     if (typeof req.target !== "string" || req.target.length === 0 || req.target.length > 100) throw new Error("unblock: target must be an address or an extension");
     return { command, target: req.target };
@@ -93,8 +94,8 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
   return server;
 }
 
-export function queryStatus(stateDir: string, timeoutMs = 3000): Promise<unknown> {
-  return queryControl(stateDir, { command: "status" }, timeoutMs);
+export function queryStatus(stateDir: string, timeoutMs = 3000, opts: { gc?: boolean } = {}): Promise<unknown> {
+  return queryControl(stateDir, opts.gc ? { command: "status", gc: true } : { command: "status" }, timeoutMs);
 }
 
 export function queryControl(stateDir: string, request: ControlRequest, timeoutMs = 3000): Promise<unknown> {

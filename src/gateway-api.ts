@@ -4,6 +4,7 @@
  * never the PBX, trunk or SIP objects behind them.
  */
 import type { CallDirection, ExtensionState, LineState, TrunkState } from "./events.js";
+import type { ProcessStats } from "./process-stats.js";
 
 /** How a finished call went, from the household's point of view. */
 export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed";
@@ -61,6 +62,8 @@ export interface GatewayStatus {
   media?: { sessions: number };
   /** The built-in WireGuard: the gateway's tunnel address and each phone's last handshake (null: never). */
   vpn?: { address: string; peers: { name: string; extension: string; address?: string; last_handshake: string | null }[] };
+  /** The process's memory and open handles (`hikari-gw status --gc` collects garbage first). */
+  process?: ProcessStats;
   /** Datagrams dropped (outside lan.allow, malformed, bad Via) or failed to send, per listener. */
   sip?: { lan?: Readonly<Record<string, number>>; trunk?: Readonly<Record<string, number>> };
   /** The bounds on what grows with traffic (config `limits:`): table sizes now and requests refused with 503. */

@@ -42,6 +42,7 @@ import type { MergedExtension } from "./provision/merge.js";
 import { loadOrCreateServerKey } from "./vpn/keys.js";
 import { gatewayAddress, parseSubnet } from "./vpn/subnet.js";
 import { WireguardInterface, type PeerHandshake } from "./vpn/wireguard.js";
+import { processStats } from "./process-stats.js";
 
 export interface GatewayInfo {
   version: string;
@@ -442,7 +443,7 @@ export class Gateway {
         this.commands.resetMissed();
         return { missed: this.monitor.missed };
       default:
-        return this.status();
+        return this.status({ collect: req.gc === true });
     }
   }
 
@@ -456,7 +457,8 @@ export class Gateway {
     };
   }
 
-  status(): GatewayStatus {
+  /** `collect`: a full GC before the process figures (`hikari-gw status --gc`). */
+  status(opts: { collect?: boolean } = {}): GatewayStatus {
     return {
       version: this.info.version,
       started_at: new Date(this.startedAt).toISOString(),
@@ -482,6 +484,7 @@ export class Gateway {
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
       sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
+      process: processStats(opts),
       limits: this.limitsStatus(),
     };
   }

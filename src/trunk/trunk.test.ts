@@ -137,6 +137,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     const warn = vi.spyOn(rig.log, "warn");
     const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const answers: number[] = [];
+    const before = rig.trunk.transportStats()?.not_allowed ?? 0;
     for (let i = 0; i < 40; i++) {
       const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
       stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });
