@@ -157,9 +157,13 @@ describe.skipIf(!ready)("DHCP client vs dnsmasq", () => {
     const from = d.server.lines.length;
     const cmd = spawn("ip", ["netns", "exec", lab.ns("cli"), "node", CLI, "dhcp", "--interface", "wan0", "--json"], { stdio: ["ignore", "pipe", "pipe"] });
     const out = new LineLog(cmd);
-    const code = await new Promise<number | null>((r) => cmd.once("exit", (c) => r(c)));
+    // The lease goes to stdout; log lines (e.g. the rp_filter advice) go to stderr.
+    let stdout = "";
+    cmd.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    // "close", not "exit": stdout is read to its end.
+    const code = await new Promise<number | null>((r) => cmd.once("close", (c) => r(c)));
     expect(code, out.lines.join("\n")).toBe(0);
-    const printed = JSON.parse(out.lines.find((l) => l.startsWith("{"))!) as Record<string, unknown>;
+    const printed = JSON.parse(stdout.trim()) as Record<string, unknown>;
     for (const k of ["address", "prefix", "router", "lease_time", "routes", "sip_servers", "domain", "number", "additional_numbers", "vendor_options"]) expect(printed).toHaveProperty(k);
     expect(printed).toMatchObject({ ...EXPECTED_TRUNK, prefix: 24, router: "198.18.1.1", lease_time: 120 });
     await d.server.waitFor(/DHCPRELEASE\(lan1\)/, 5000, from);
