@@ -6,7 +6,7 @@
  * through it, never through the call.
  */
 import type { Logger } from "../log.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { cseq, sameEndpoint, setHeader } from "../sip/message/index.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallParty, Leg, SipSide } from "./call-types.js";
@@ -82,9 +82,10 @@ export class CallLegs implements MidCallPort {
     leg.net.tx.sendAck(ack, leg.peer);
   }
 
-  sendBye(leg: Leg): void {
+  /** BYE in a leg's dialog, with `reason` (RFC 3326 Reason headers) when the call knows why. */
+  sendBye(leg: Leg, reason: Header[] = []): void {
     if (leg === this.winner) this.ackWinnerBeforeBye();
-    const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg) });
+    const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg), headers: reason });
     leg.net.tx.sendRequest(bye, leg.peer, {
       onResponse: () => undefined,
       onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),
