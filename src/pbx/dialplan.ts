@@ -22,14 +22,20 @@ export interface DialplanRule {
   to: "extension" | "trunk" | string;
 }
 
+/**
+ * Where a number goes; `rule` names the dialplan entry that sent it there (for the log line
+ * of a refused call: `dialplan[2] ^0[0-9]+$ → trunk`).
+ */
 export type Route =
-  | { kind: "extension"; number: string }
-  | { kind: "trunk"; number: string }
-  | { kind: "user"; number: string }
+  | { kind: "extension"; number: string; rule?: string }
+  | { kind: "trunk"; number: string; rule?: string }
+  | { kind: "user"; number: string; rule?: string }
   | { kind: "none" };
 
 interface CompiledRule {
   re: RegExp;
+  /** `dialplan[i] <match> → <to>`, as the config says it. */
+  name: string;
   target: { kind: "extension" } | { kind: "trunk" } | { kind: "user"; number: string };
 }
 
@@ -64,9 +70,10 @@ export class Dialplan {
       } catch (e) {
         throw new Error(`dialplan[${i}].match: ${(e as Error).message}`);
       }
-      if (r.to === "extension") return { re, target: { kind: "extension" } };
-      if (r.to === "trunk") return { re, target: { kind: "trunk" } };
-      if (/^[0-9]+$/.test(r.to)) return { re, target: { kind: "user", number: r.to } };
+      const name = `dialplan[${i}] ${r.match} → ${r.to}`;
+      if (r.to === "extension") return { re, name, target: { kind: "extension" } };
+      if (r.to === "trunk") return { re, name, target: { kind: "trunk" } };
+      if (/^[0-9]+$/.test(r.to)) return { re, name, target: { kind: "user", number: r.to } };
       throw new Error(`dialplan[${i}].to: expected "extension", "trunk" or an extension number, got "${r.to}"`);
     });
   }
@@ -77,8 +84,8 @@ export class Dialplan {
     if (number === "") return { kind: "none" };
     for (const r of this.rules) {
       if (!r.re.test(number)) continue;
-      if (r.target.kind === "user") return { kind: "user", number: r.target.number };
-      return { kind: r.target.kind, number };
+      if (r.target.kind === "user") return { kind: "user", number: r.target.number, rule: r.name };
+      return { kind: r.target.kind, number, rule: r.name };
     }
     return { kind: "none" };
   }
