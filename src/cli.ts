@@ -98,13 +98,20 @@ export async function main(argv: string[]): Promise<number> {
       const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? cfg.log.level });
       const { Gateway } = await import("./gateway.js");
       const gw = new Gateway(cfg, log, { version: version() });
+      // systemd (Type=notify): READY once listening, the trunk's state as STATUS, the watchdog.
+      const { serviceManagerFromEnv, trunkStatusLine } = await import("./service/notify.js");
+      const service = serviceManagerFromEnv(process.env, process.pid, log.child({ name: "service" }));
+      let trunkLine = cfg.trunk.enabled ? "trunk starting" : "trunk disabled";
+      gw.events.on("trunk", (s) => service.status((trunkLine = trunkStatusLine(s))));
       await gw.start();
+      service.ready(trunkLine);
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (sig: string) => {
           if (stopping) return;
           stopping = true;
           log.info({ signal: sig }, "stopping");
+          service.stopping();
           gw.stop().then(resolve, (err) => {
             log.error({ err }, "error while stopping");
             resolve();

@@ -20,7 +20,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Folders whose every file is checked, plus the files at the top level. */
 const SCANNED = ["src", "test", "bench", "scripts", ".ci", "systemd", "deploy", "firmware", "docs"];
-const SKIP_DIRS = new Set(["node_modules", ".git", "dist", "coverage"]);
+// "out": firmware/out, the image build's output (gitignored: a Debian root tarball, the images).
+const SKIP_DIRS = new Set(["node_modules", ".git", "dist", "coverage", "out"]);
 /** Top-level files checked: the project's own text files (not the lock, not a stray log or `.git`). */
 const TOP_FILE = /^(?!package-lock\.json$).*\.(md|json|ts|mjs|cjs|js|ya?ml)$|^\.git(attributes|ignore)$/;
 const BINARY = /\.(dat|pcap|pcapng|ulaw|wav|png|jpg|gz|img|bin)$/;

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Boots a built image as a user would use it: its own kernel, initramfs and root file system under
+# qemu-system-aarch64 -M virt (no Pi needed), with hikari-gw.yaml and authorized_keys put on its FAT
+# partition. A probe unit written into a throwaway copy reports on the console, then powers off:
+# systemd `running` with no failed unit, hikari-gw active (Type=notify: READY received) with its
+# STATUS and first journal lines, a watchdog pet, sshd answering, the root grown to the disk.
+#   firmware/test-boot.sh [IMAGE]      (default: the newest firmware/out/*.img); bounded: 15 min
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+img=${1:-$(ls -t "$here"/out/*.img 2>/dev/null | head -n 1)}
+[ -f "$img" ] || { echo "test-boot: no image (run npm run image first)" >&2; exit 2; }
+limit=${HGW_BOOT_TIMEOUT_S:-900}
+for t in qemu-system-aarch64:qemu-system-arm mcopy:mtools debugfs:e2fsprogs sfdisk:fdisk ssh-keygen:openssh-client; do
+  command -v "${t%%:*}" >/dev/null || { echo "test-boot: ${t%%:*} missing (apt-get install ${t#*:})" >&2; exit 2; }
+done
+work=$(mktemp -d /tmp/hgw-boot.XXXXXX)
+qpid=""
+cleanup() { [ -n "$qpid" ] && kill "$qpid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+disk=$work/disk.img
+cp --sparse=always "$img" "$disk"
+truncate -s +512M "$disk" # the first boot grows the root partition into this
+start() { sfdisk -J "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$1]['start'])"; }
+fat_off=$(( $(start 0) * 512 ))
+root_start=$(start 1)
+root_sectors=$(sfdisk -J "$disk" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][1]['size'])")
+
+# The boot partition, as a user edits it.
+# raspi-firmware keeps them under their versioned names, as config.txt names them.
+kernel=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(vmlinuz-.*\)$|\1|p' | sort -V | tail -n 1)
+initrd=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(initrd.img-.*\)$|\1|p' | sort -V | tail -n 1)
+[ -n "$kernel" ] && [ -n "$initrd" ] || { echo "test-boot: no vmlinuz-*/initrd.img-* on the boot partition" >&2; exit 1; }
+mcopy -i "$disk@@$fat_off" "::$kernel" "$work/vmlinuz"
+mcopy -i "$disk@@$fat_off" "::$initrd" "$work/initrd.img"
+cat >"$work/hikari-gw.yaml" <<'YAML'
+# written by firmware/test-boot.sh, as a user would on the boot partition
+wan: { interface: none }
+trunk: { enabled: false }
+lan: { listen: 127.0.0.1, port: 5060 }
+extensions:
+  - { number: "801", password: "boot-test-801", name: Probe }
+mqtt: { server: none }
+log: { level: info }
+YAML
+ssh-keygen -q -t ed25519 -N "" -C boot-test -f "$work/key"
+mcopy -o -i "$disk@@$fat_off" "$work/hikari-gw.yaml" ::hikari-gw.yaml
+mcopy -o -i "$disk@@$fat_off" "$work/key.pub" ::authorized_keys
+
+# The probe, written into the copy's root file system (no mount: debugfs). The serial getty is
+# masked in the copy: once it starts it hangs up the console the probe writes to.
+cat >"$work/probe.sh" <<'PROBE'
+#!/bin/sh
+p() { sed "s/^/PROBE: $1/"; }
+echo "PROBE: begin" | p ""
+echo "system $(timeout 400 systemctl is-system-running --wait)" | p ""
+systemctl --failed --no-legend --plain | p "failed "
+# Type=notify: `active` only after READY=1; StatusText is the gateway's STATUS=.
+systemctl show -p ActiveState -p SubState -p StatusText -p NRestarts -p User hikari-gw | p "hikari-gw "
+journalctl -b -o cat --no-pager -u hikari-gw-bootconfig -u hikari-gw-growroot | p "journal "
+journalctl -b -o cat --no-pager -u hikari-gw | head -n 20 | p "journal hikari-gw: "
+sleep 17 # WatchdogSec=30: the gateway pets at 15 s
+systemctl show -p WatchdogTimestampMonotonic hikari-gw | p "hikari-gw "
+node /opt/hikari-gw/dist/cli.js status --config /etc/hikari-gw/config.yaml | tr -d '\n ' | head -c 300 | p "status "
+echo | p "status-end"
+ls -l /etc/hikari-gw/config.yaml /root/.ssh/authorized_keys | p "files "
+timeout 20 ssh-keyscan -T 5 127.0.0.1 2>/dev/null | cut -c1-60 | p "sshd "
+findmnt -no SOURCE,SIZE / | p "root "
+df -h / | tail -n 1 | p "df "
+uname -r | p "kernel "
+echo "end" | p ""
+systemctl poweroff
+PROBE
+cat >"$work/probe.service" <<'UNIT'
+[Unit]
+Description=firmware/test-boot.sh probe
+[Service]
+Type=simple
+ExecStart=/bin/sh /usr/local/sbin/hgw-probe
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyAMA0
+[Install]
+WantedBy=multi-user.target
+UNIT
+dd if="$disk" of="$work/root.img" bs=512 skip="$root_start" count="$root_sectors" status=none
+debugfs -w "$work/root.img" >/dev/null 2>"$work/debugfs.err" <<DEBUGFS
+write $work/probe.sh /usr/local/sbin/hgw-probe
+write $work/probe.service /etc/systemd/system/hgw-probe.service
+symlink /etc/systemd/system/multi-user.target.wants/hgw-probe.service /etc/systemd/system/hgw-probe.service
+symlink /etc/systemd/system/serial-getty@ttyAMA0.service /dev/null
+DEBUGFS
+dd if="$work/root.img" of="$disk" bs=512 seek="$root_start" conv=notrunc,sparse status=none
+rm -f "$work/root.img"
+
+console=$work/console.log
+t0=$(date +%s)
+# No network device: the probe checks sshd on 127.0.0.1, and nothing can leave the machine.
+nice -n 10 timeout "$limit" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
+  -nographic -no-reboot -nic none \
+  -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
+  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 systemd.show_status=auto" \
+  -drive "file=$disk,format=raw,if=none,id=hd" -device virtio-blk-pci,drive=hd \
+  </dev/null >"$console" 2>&1 &
+qpid=$!
+wait "$qpid" || true
+qpid=""
+secs=$(( $(date +%s) - t0 ))
+grep -a "PROBE:" "$console" | tr -d '\r' | tee "$work/probe.txt" || true
+cp "$console" "${HGW_BOOT_CONSOLE:-/tmp/hgw-boot-console.log}"
+
+fail=0
+check() { if grep -aqE "$1" "$work/probe.txt"; then echo "ok   - $2"; else echo "FAIL - $2"; fail=1; fi; }
+check '^PROBE: system running$' "systemd reached running"
+if grep -aq '^PROBE: failed ' "$work/probe.txt"; then echo "FAIL - failed units"; fail=1; else echo "ok   - no failed unit"; fi
+check '^PROBE: hikari-gw ActiveState=active$' "hikari-gw.service active (READY=1 received)"
+check '^PROBE: hikari-gw StatusText=trunk disabled$' "hikari-gw STATUS= reached systemd"
+check '^PROBE: hikari-gw User=hikari-gw$' "hikari-gw runs as its own user"
+check '^PROBE: hikari-gw WatchdogTimestampMonotonic=[1-9]' "watchdog petted"
+check '^PROBE: journal hikari-gw: .*hikari-gw ready' "the gateway's log is in the journal"
+check 'hikari-gw.yaml copied to /etc/hikari-gw/config.yaml: valid' "config taken from the FAT partition"
+check '^PROBE: status .*"extensions"' "hikari-gw status answers over the control socket"
+check '^PROBE: sshd 127.0.0.1 ssh-ed25519' "sshd answers (host key made on first boot)"
+check '^PROBE: files .*authorized_keys' "SSH key taken from the FAT partition"
+check 'growroot: ' "root partition grown on first boot"
+check '^PROBE: end$' "probe finished"
+echo "test-boot: $(basename "$img"): booted and probed in ${secs}s (console: ${HGW_BOOT_CONSOLE:-/tmp/hgw-boot-console.log})"
+exit $fail
