@@ -273,6 +273,11 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     return (side === "a" ? this.silenceA : this.silenceB).quietMs(now);
   }
 
+  /** Milliseconds `side` has been silent now (for `hikari-gw status`). */
+  silentMs(side: RelaySide): number {
+    return this.quietMs(side, this.owner.clock.now());
+  }
+
   /** Coarse tick: promote provisional latches once signalling has been quiet. */
   confirmLatches(now: number): void {
     let changed = false;

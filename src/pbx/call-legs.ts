@@ -14,6 +14,7 @@ import type { MidCallPort } from "./mid-call.js";
 import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
+import { sdpMediaTarget } from "../media/sdp.js";
 
 /** Who talks to whom: the caller, and the number it called. */
 export interface CallParties {
@@ -30,6 +31,10 @@ export class CallLegs implements MidCallPort {
    * its 2xx made (`offer`; §13.2.2.4: that ACK must carry the answer).
    */
   heldAck?: { offer: string | undefined };
+  /** Which side's phone holds the call (its last SDP was sendonly, inactive or c=0.0.0.0, RFC 3264 §8.4). */
+  readonly onHold: Record<CallSide, boolean> = { a: false, b: false };
+  /** The side that put the call on hold, while it is. */
+  holdBy?: CallSide;
 
   constructor(
     readonly a: Leg,
@@ -55,8 +60,23 @@ export class CallLegs implements MidCallPort {
 
   /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
   sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
+    this.noteHold(from, sdp);
     const out = this.media.fromSide(from, sdp, to.host);
     return to.shapeSdp ? to.shapeSdp(out) : out;
+  }
+
+  /** Holds and resumes are part of the call's story in the log (once per change, not per re-INVITE). */
+  noteHold(from: CallSide, sdp: string): void {
+    const hold = sdpMediaTarget(sdp)?.hold;
+    if (hold === undefined || hold === this.onHold[from]) return;
+    this.onHold[from] = hold;
+    // The answer to a hold offer may say inactive or sendonly too (RFC 3264 §6.1): the side
+    // that held first is the holder, not the one answering it.
+    const other: CallSide = from === "a" ? "b" : "a";
+    if (hold && this.holdBy === undefined) this.holdBy = from;
+    else if (!hold && this.holdBy === from) this.holdBy = this.onHold[other] ? other : undefined;
+    else return;
+    this.log.info({ by: from === "a" ? "caller" : "callee" }, hold ? "call on hold" : "call resumed");
   }
 
   withBody(msg: SipResponse | SipRequest, sdp: string): void {

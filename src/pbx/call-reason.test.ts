@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { getHeader, getHeaders } from "../sip/message/index.js";
 import type { Pbx } from "./pbx.js";
-import type { TestPhone } from "../../test/support/pbx/phone.js";
+import { PHONE_SDP, type TestPhone } from "../../test/support/pbx/phone.js";
 import { PbxRig } from "../../test/support/pbx/pbx-rig.js";
 import { causeFor, q850Reason, Q850 } from "./call-reason.js";
 
@@ -101,5 +101,34 @@ describe("call: Reason on CANCEL and BYE (RFC 3326)", () => {
     expect(causeFor("gateway shutting down")).toBe(Q850.temporaryFailure);
     expect(causeFor("hung up by command")).toBe(Q850.normal);
     expect(q850Reason(16, 'a "quoted"\\ \r\nthing').value).toBe('Q.850;cause=16;text="a quoted thing"');
+  });
+});
+
+describe("call: hold state in its status line and its log story", () => {
+  it("a sendonly re-INVITE from the caller shows the call on hold by the caller; sendrecv resumes it", async () => {
+    const rig = new PbxRig({ dialplan: [{ match: "^80[1-9]$", to: "extension" }] });
+    try {
+      const a = rig.addPhone("198.18.0.11", "801");
+      const b = rig.addPhone("198.18.0.12", "802");
+      await a.register();
+      await b.register();
+      const { res } = await a.call("802");
+      a.ack(res);
+      await rig.until(() => b.received.some((r) => r.method === "ACK"));
+      const call = [...rig.pbx.calls][0]!;
+      expect(call.summary().on_hold).toBeUndefined();
+      const sdp = PHONE_SDP("198.18.0.11", 40000);
+      const held = await a.reinvite(sdp.replace("a=sendrecv", "a=sendonly"));
+      expect(held.status).toBe(200);
+      a.ack(held);
+      await rig.until(() => b.received.filter((r) => r.method === "ACK").length >= 2);
+      expect(call.summary().on_hold).toBe("caller");
+      const resumed = await a.reinvite(sdp);
+      expect(resumed.status).toBe(200);
+      a.ack(resumed);
+      expect(call.summary().on_hold).toBeUndefined();
+    } finally {
+      await rig.close();
+    }
   });
 });

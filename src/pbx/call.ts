@@ -91,6 +91,10 @@ export class Call implements CallControl {
     return this.fsm.status;
   }
 
+  get holdBy(): "a" | "b" | undefined {
+    return this.legs.holdBy;
+  }
+
   get extension(): string | undefined {
     return this.winner?.target.extension;
   }
@@ -356,7 +360,7 @@ export class Call implements CallControl {
 
   /** For `hikari-gw status`. */
   summary(): Record<string, unknown> {
-    return callSummary(this, this.endReason || undefined);
+    return callSummary(this, this.endReason || undefined, this.fsm.ended ? undefined : this.media.live?.());
   }
 
   private event(type: CallEvent["type"]): CallEvent {
