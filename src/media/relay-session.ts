@@ -306,15 +306,19 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     return { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort, peer, latched: rtp.state === FINAL, onHold, ...streamReport(this.counters, o) };
   }
 
-  /** Frees ports and sockets; idempotent. Returns (and logs) the final stats. */
-  release(reason: string): RelayStats {
+  /**
+   * Frees ports and sockets; idempotent. Returns the final stats, and logs them unless the
+   * owner logs them itself (`ownerLogs`: a call prints them once, in its "call ended" line).
+   */
+  release(reason: string, ownerLogs = false): RelayStats {
     if (this.finalStats) return this.finalStats;
     const st = this.stats();
     this.finalStats = st;
     this.isReleased = true;
     this.owner.released(this, reason);
     this.removeAllListeners();
-    this.log.info({ reason, stats: st }, "media session released");
+    if (ownerLogs) this.log.debug({ reason }, "media session released");
+    else this.log.info({ reason, stats: st }, "media session released");
     return st;
   }
 }

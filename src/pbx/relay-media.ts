@@ -63,6 +63,7 @@ class RelayCallMedia implements CallMedia {
     const session = this.session;
     if (!session) return undefined;
     this.session = undefined;
-    return session.release(reason);
+    // The call logs these figures in its "call ended" line: once, not twice.
+    return session.release(reason, true);
   }
 }
