@@ -8,6 +8,7 @@
  * The steps share one pair of phones and go in order: a step that fails leaves the next ones
  * failing too; read the first failure.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -389,6 +390,23 @@ describe.skipIf(!ready)("two devices on 801: answered elsewhere, then one killed
     expect(cancels[0]!.reason, why).toBe('SIP;cause=200;text="Call completed elsewhere"');
     expect(sipBetween(w, gwAddr, answerer.addr).filter((x) => x.method === "CANCEL"), `no CANCEL to the device that answered\n${why}`).toEqual([]);
   }, 30_000);
+
+  it("802 holds: `hikari-gw status` shows the call on hold by the caller, with each side's live media", async () => {
+    const m = uaCaller.mark();
+    uaCaller.command("hold");
+    await uaCaller.waitFor(/call: hold /, 5000, m);
+    await sleep(1000);
+    const out = execFileSync(process.execPath, [join(process.cwd(), "dist/cli.js"), "status", "--state-dir", join(dir, "state")], { encoding: "utf8", timeout: 10_000 });
+    expect(out, `${out}\n${gw.lines.slice(-20).join("\n")}`).toMatch(/answered, on hold by the caller/);
+    expect(out).toMatch(/caller: rx \d+ pkts/);
+    expect(gw.lines.some((l) => l.includes('"msg":"call on hold"')), gw.lines.slice(-20).join("\n")).toBe(true);
+    uaCaller.command("resume");
+    // The resume's re-INVITE restarts RTP both ways: the next step needs media flowing.
+    const resumedBy = Date.now() + 5000;
+    while (!gw.lines.some((l) => l.includes('"msg":"call resumed"')) && Date.now() < resumedBy) await sleep(100);
+    expect(gw.lines.some((l) => l.includes('"msg":"call resumed"')), gw.lines.slice(-20).join("\n")).toBe(true);
+    await sleep(1000);
+  }, 20_000);
 
   it("the answering device is killed mid-call: a handful of log lines until the media timeout ends the call", async () => {
     const from = gw.lines.length;
