@@ -5,10 +5,10 @@
  * to core 0 (`taskset -c 0`), the C load helper (bench/rtp/load.c, recvmmsg/sendmmsg) on core 1.
  * Systems in the same run (docs/testing.md "Benchmarks": only same-run ratios hold):
  *   plain      bench/rtp/plain-forwarder.mjs: Node dgram, the baseline
- *   hikari     `hikari-gw relay` (dist/media/relay-main.js), userspace
+ *   hikari     `hikari-gw relay --offload none` (dist/media/relay-main.js), userspace
  *   hikari-fast-send  the same with src/media/fast-send.ts on (HIKARI_RELAY_FAST_SEND=1)
  *   hikari-unconnected  the same with HIKARI_RELAY_CONNECT=0 (every foreign packet counted)
- *   offload    hikari with --offload (nftables DNAT/SNAT per session)
+ *   offload    hikari with --offload nftables (DNAT/SNAT per session)
  *   rtpengine  Debian's rtpengine-daemon, userspace (--table=-1), one thread, via its ng protocol
  * Each load step starts a fresh relay with N sessions, warms up (latching; hikari confirms
  * latches 3 s after the first packet), waits until the relay is ready (offload: every session's
@@ -18,9 +18,11 @@
  * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
  * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
- * BENCH_RT=0 (no SCHED_FIFO). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
+ * BENCH_RT=0 (no SCHED_FIFO). Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
+ * relays' output (e.g. NODE_OPTIONS="--import ./probe.mjs", or V8 --trace-* flags in a system's cmd). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { coreTicks, coreUse, processPct, processTicks, type CoreUse } from "./rtp/cpu.js";
@@ -58,13 +60,14 @@ const allSystems: System[] = [
   { name: "plain", cmd: ["node", join(ROOT, "bench/rtp/plain-forwarder.mjs")], warmupS: 2 },
   // 5 s: latches turn final 3 s after the first packet (rtpengine's confirmation window),
   // then sockets connect() / the offload installs; measure the steady state after that.
-  { name: "hikari", cmd: ["node", relayMain], warmupS: 5 },
-  { name: "hikari-fast-send", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
-  { name: "hikari-unconnected", cmd: ["node", relayMain], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
+  // Userspace said explicitly: the relay's default (`auto`) would hand the sessions to the kernel.
+  { name: "hikari", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5 },
+  { name: "hikari-fast-send", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
+  { name: "hikari-unconnected", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
   // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
   // Calls arrive at 50/s (a busy exchange's worst minute, far above a home's), each handed to
   // the kernel once latched; all at once, 1000 calls would hit the userspace path together.
-  { name: "offload", cmd: ["node", relayMain, "--offload"], warmupS: 5, callsPerS: 50, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
+  { name: "offload", cmd: ["node", relayMain, "--offload", "nftables"], warmupS: 5, callsPerS: 50, resetOnFork: true, ready: (t, n) => t.offloadedPorts() >= 2 * n },
   { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
 const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
@@ -97,16 +100,28 @@ interface Row extends LoadResult {
   note: string;
 }
 
+/**
+ * The relay's first JSON line (its ports). Other lines (V8's --trace-gc / --trace-deopt
+ * output, when a diagnosis run adds them) are skipped, and kept in BENCH_RELAY_STDOUT if set.
+ */
 function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = "";
+    let found = false;
     const t = setTimeout(() => reject(new Error(`no output in ${timeoutMs} ms`)), timeoutMs);
+    const keep = process.env.BENCH_RELAY_STDOUT;
     child.stdout!.on("data", (d: Buffer) => {
+      if (keep) appendFileSync(keep, d);
+      if (found) return;
       buf += d.toString();
-      const i = buf.indexOf("\n");
-      if (i >= 0) {
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.startsWith("{")) continue;
+        found = true;
         clearTimeout(t);
-        resolve(buf.slice(0, i));
+        resolve(line);
+        return;
       }
     });
     child.once("exit", (code) => reject(new Error(`exited ${code} before its first line`)));
@@ -185,6 +200,7 @@ async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promis
     const cpuPct = processPct(c0, c1, wallS);
     const broken = res.loss_pct >= 0.1 || res.p99_us > 20_000;
     if (stderr.includes("offload unavailable")) note = "offload unavailable";
+    if (process.env.BENCH_RELAY_STDERR) appendFileSync(process.env.BENCH_RELAY_STDERR, `== ${sys.name} ${calls}\n${stderr}`);
     return { system: sys.name, calls, ...res, cpuPct, relayCore: coreUse(k0, k1, 0), loadCore: coreUse(k0, k1, 1), broken, note };
   } finally {
     if (load) await stop(load);

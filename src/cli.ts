@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { createRootLogger, type LogLevel } from "./log.js";
+import type { OffloadMode } from "./media/relay.js";
 
 const DEFAULT_CONFIG = "/etc/hikari-gw/config.yaml";
 /** The config's state_dir default: where a gateway run without it keeps its control socket. */
@@ -19,7 +20,7 @@ Usage:
   hikari-gw check-config [--config FILE]              validate; print the effective config, secrets masked
   hikari-gw dhcp --interface IF [--json] [--keep] [--mac MAC]
                                                       take a DHCP lease on IF, print it, release it unless --keep
-  hikari-gw relay --sessions N [--listen ADDR] [--offload] [--ports MIN-MAX]
+  hikari-gw relay --sessions N [--listen ADDR] [--offload auto|nftables|none] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
   hikari-gw status [--state-dir DIR | --config FILE] [--json]
                                                       ask the running gateway for trunk, extensions, calls
@@ -51,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       mac: { type: "string" },
       sessions: { type: "string" },
       listen: { type: "string" },
-      offload: { type: "boolean" },
+      offload: { type: "string" },
       ports: { type: "string" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
@@ -79,6 +80,9 @@ export async function main(argv: string[]): Promise<number> {
       try {
         const cfg = loadConfig(configFile);
         process.stdout.write(stringify(maskSecrets(cfg)));
+        const { configWarnings } = await import("./config/warnings.js");
+        const warnings = configWarnings(cfg);
+        if (warnings.length > 0) process.stderr.write(`${configFile}: ${warnings.length} warning(s):\n` + warnings.map((w) => `  ${w.path}: ${w.message}\n`).join(""));
         return 0;
       } catch (e) {
         if (e instanceof ConfigError) {
@@ -156,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const log = createRootLogger({ level: (levelArg as LogLevel | undefined) ?? "warn", destination: process.stderr });
       const { relayCommand } = await import("./media/command.js");
-      return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: !!values.offload, portMin, portMax, log });
+      return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: (values.offload ?? "auto") as OffloadMode, portMin, portMax, log });
     }
     case "status": {
       // Finds the running gateway by its control socket: --state-dir, else the config's

@@ -5,7 +5,7 @@
  * reverse. Each part's start and stop is guarded so one failure is logged, not fatal to the rest.
  */
 import { randomBytes } from "node:crypto";
-import type { Server } from "node:net";
+import { isIP, type Server } from "node:net";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -26,7 +26,9 @@ import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
 import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
+import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
+import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
 
 export interface GatewayInfo {
   version: string;
@@ -46,6 +48,7 @@ export class Gateway {
   private lockout?: Lockout;
   private trunk?: Trunk;
   private dhcp?: DhcpClient;
+  private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt: number;
   private readonly recentCalls: CallEvent[] = [];
@@ -93,11 +96,18 @@ export class Gateway {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }
 
+    logConfigWarnings(cfg, log);
+    const allow = lanAllowList(cfg, log);
     this.transport = await UdpTransport.bind({
       address: cfg.lan.listen,
       port: cfg.lan.port,
       log: log.child({ name: "sip.transport" }),
       logMessages: cfg.log.sip_messages,
+      accept: (from) => allow.allows(from.address),
+      // The trunk binds the lease address on the same port (5060 both): Linux lets a socket
+      // on a specific address share a wildcard one's port only when both set SO_REUSEADDR,
+      // and then delivers datagrams for that address to the specific one.
+      reuseAddr: cfg.trunk.enabled,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
     this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
@@ -136,6 +146,7 @@ export class Gateway {
       localPort: this.transport.local.port,
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
+      ...pbxPolicy(cfg),
     });
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
@@ -198,12 +209,18 @@ export class Gateway {
       log: this.log.child({ name: "dhcp" }),
       clock: this.clock,
     });
-    const apply = (lease: Lease) => {
+    if (cfg.wan.guard === "nftables") this.guard = new WanGuard({ log });
+    const apply = async (lease: Lease) => {
       const line = this.lineFrom(lease);
-      if (line) this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
+      if (!line) return;
+      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port, rtpPorts: cfg.media.rtp_ports });
+      this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
     };
-    this.dhcp.on("bound", apply);
-    this.dhcp.on("changed", apply);
+    // One lease at a time, in order: the guard's nft run must not let a later lease overtake.
+    let leases = Promise.resolve();
+    const next = (l: Lease) => void (leases = leases.then(() => apply(l)));
+    this.dhcp.on("bound", next);
+    this.dhcp.on("changed", next);
     this.dhcp.on("expired", () => void this.trunk?.down("DHCP lease expired").catch((err: unknown) => log.error({ err }, "trunk shutdown after lease loss failed")));
     this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
     await this.dhcp.start();
@@ -228,7 +245,8 @@ export class Gateway {
       this.events.emit("trunk", { state: "failed", last_error: err });
       return undefined;
     }
-    return line as TrunkLine;
+    // Requests are taken from every SIP server the lease names (the trunk uses the first).
+    return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
   /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
@@ -272,6 +290,8 @@ export class Gateway {
       calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
       recent_events: this.recentCalls,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
+      // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
+      sip: { lan: this.transport?.stats(), trunk: this.trunk?.transportStats() },
     };
   }
 
@@ -284,6 +304,7 @@ export class Gateway {
     const steps: [string, () => unknown][] = [
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
+      ["guard", () => this.guard?.remove()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["transactions", () => this.tx?.close()],

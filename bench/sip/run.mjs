@@ -236,7 +236,7 @@ ${ext.join("\n")}
 inbound: { ring: ["1000"] }
 dialplan:
   - { match: "^1[0-9]{3}$", to: extension }
-pbx: { ring_timeout_s: 30 }
+pbx: { ring_timeout_s: 30, max_calls: 100000, max_calls_per_extension: 1000 }   # a load test, not toll fraud
 media: { rtp_ports: "20000-29999" }   # below the ephemeral range, away from bench:rtp
 mqtt: { server: none }
 state_dir: ${stateDir}

@@ -19,6 +19,8 @@ describe("config", () => {
     expect(cfg.trunk.register_expires).toBe(3600);
     expect(cfg.lan.port).toBe(5060);
     expect(cfg.media.rtp_ports).toBe("50000-59999");
+    // The kernel path where the host allows it; the relay falls back by itself (one log line).
+    expect(cfg.media.offload).toBe("auto");
     expect(cfg.mqtt.base_topic).toBe("hikari-gw");
     expect(cfg.wan.dhcp.enterprise).toBe(210);
     expect(cfg.dialplan[0]).toEqual({ match: "^80[1-9]$", to: "extension" });

@@ -4,6 +4,8 @@
  * Defaults live here and only here.
  */
 import { z } from "zod";
+import { parseCidr } from "../net/allow-list.js";
+import { DEFAULT_PREMIUM_PREFIXES } from "../pbx/toll.js";
 
 const portNumber = z.number().int().min(1).max(65535);
 
@@ -15,6 +17,9 @@ const portRange = z
     const [a, b] = s.split("-").map(Number);
     return a >= 1024 && b <= 65535 && b > a;
   }, "expected 1024 <= MIN < MAX <= 65535");
+
+/** "10.8.0.0/24" (an address alone means /32). */
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'expected a network like "10.8.0.0/24" or an address');
 
 const digits = z.string().regex(/^[0-9*#+]+$/, "expected a phone number (digits)");
 
@@ -40,6 +45,10 @@ const dialplanRule = z
     }, "not a valid regular expression"),
     /** "extension", "trunk", or the number of an extension to ring. */
     to: z.string().min(1),
+    /** This rule may send international numbers (010…, 00XY…) to the trunk. */
+    allow_international: z.boolean().optional(),
+    /** This rule may send premium-rate numbers (pbx.premium_prefixes) to the trunk. */
+    allow_premium: z.boolean().optional(),
   })
   .strict();
 
@@ -54,6 +63,8 @@ export const configSchema = z
           .string()
           .regex(/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/, "expected a MAC like 00:11:22:33:44:55")
           .optional(),
+        /** nftables rules by arrival interface: the trunk hears only this port, the LAN listener never does. */
+        guard: z.enum(["nftables", "none"]).default("nftables"),
         dhcp: z
           .object({
             request_options: z.array(z.number().int().min(1).max(254)).default([1, 3, 6, 15, 28, 33, 51, 54, 58, 59, 120, 121, 125]),
@@ -96,6 +107,8 @@ export const configSchema = z
     lan: z
       .object({
         listen: z.string().min(1).default("0.0.0.0"),
+        /** Networks (CIDR) that may reach the LAN SIP listener; default: the listening interfaces' subnets and loopback. */
+        allow: z.array(cidr).min(1, "list at least one network, e.g. 10.8.0.0/24").optional(),
         port: portNumber.default(5060),
         /** Address written into SDP/Contact toward phones when listen is 0.0.0.0. */
         advertise: z.string().optional(),
@@ -127,6 +140,18 @@ export const configSchema = z
         lockout_failures: z.number().int().min(1).default(5),
         lockout_s: z.number().int().min(1).default(300),
         dnd: z.boolean().default(false),
+        /** REFER between extensions; never on calls with the line (a transfer from it is toll fraud). */
+        allow_transfer: z.boolean().default(false),
+        /** International numbers (010…, 00XY…) out on the line, for every dialplan rule. */
+        allow_international: z.boolean().default(false),
+        /** Pay-per-call prefixes refused unless a dialplan rule says allow_premium. */
+        premium_prefixes: z.array(z.string().regex(/^0[0-9]{1,5}$/, 'expected a prefix like "0570"')).default([...DEFAULT_PREMIUM_PREFIXES]),
+        /** Calls one extension may place at once; beyond: 486. */
+        max_calls_per_extension: z.number().int().min(1).default(4),
+        /** Calls at once in all; beyond: 503. */
+        max_calls: z.number().int().min(1).default(16),
+        /** A call is hung up (BYE both sides) after this long; 0 = no limit. */
+        max_call_s: z.number().int().min(0).default(14400),
       })
       .strict()
       .prefault({}),
@@ -134,7 +159,7 @@ export const configSchema = z
       .object({
         rtp_ports: portRange.default("50000-59999"),
         timeout_s: z.number().int().min(5).default(60),
-        offload: z.enum(["none", "nftables"]).default("none"),
+        offload: z.enum(["auto", "none", "nftables"]).default("auto"),
       })
       .strict()
       .prefault({}),

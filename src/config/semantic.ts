@@ -39,5 +39,9 @@ export function semanticProblems(raw: unknown): ConfigProblem[] {
   const wanIf = obj(root.wan)?.interface;
   if (trunk?.enabled !== false && wanIf === "none" && !trunk?.server)
     out.push({ path: "trunk.server", message: 'required when wan.interface is "none" and the trunk is enabled' });
+  // Two sockets on one address and port: the second bind fails (EADDRINUSE) and that part never starts.
+  const lan = obj(root.lan);
+  if (trunk?.enabled !== false && typeof trunk?.local_address === "string" && trunk.local_address === lan?.listen && (lan?.port ?? 5060) === (trunk?.local_port ?? 5060))
+    out.push({ path: "lan.listen", message: `${String(lan?.listen)}:${String(lan?.port ?? 5060)} is also the trunk's (trunk.local_address, trunk.local_port): listen on the LAN address, or use another lan.port` });
   return out;
 }

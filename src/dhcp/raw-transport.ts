@@ -175,7 +175,10 @@ export class RawTransport implements DhcpTransport {
   private relaxRpFilter(): void {
     try {
       const all = readFileSync(this.rpPath("all"), "utf8").trim();
-      if (all !== "0") this.log.warn({ rp_filter: all }, "net.ipv4.conf.all.rp_filter is not 0: replies to the unaddressed WAN port may be dropped");
+      // Never advise loosening it: strict (1) per interface is what keeps a LAN host from
+      // forging the line's SIP server. `all` counts as max(all, interface), so only all=0
+      // leaves the per-interface value (and our lifting it during DHCP) in effect.
+      if (all !== "0") this.log.warn({ rp_filter: all }, `net.ipv4.conf.all.rp_filter is ${all}: it overrides the WAN port's own value, so DHCP replies to the unaddressed port may be dropped. Set net.ipv4.conf.all.rp_filter=0 and rp_filter=1 (strict) on ${this.iface} and on each LAN interface: do not turn it off`);
       const cur = readFileSync(this.rpPath(this.iface), "utf8").trim();
       if (cur === "0" || this.rpSaved !== null) return;
       writeFileSync(this.rpPath(this.iface), "0");
@@ -190,6 +193,9 @@ export class RawTransport implements DhcpTransport {
     if (this.rpSaved === null) return;
     try {
       writeFileSync(this.rpPath(this.iface), this.rpSaved);
+      // Loose (2, Debian/systemd's default) accepts a packet from any address routable on any
+      // interface: a LAN host forging the NGN server's address gets in on the LAN side.
+      if (this.rpSaved !== "1") this.log.warn({ interface: this.iface, rp_filter: this.rpSaved }, `rp_filter on ${this.iface} is ${this.rpSaved === "0" ? "off" : "loose"}: set net.ipv4.conf.${this.iface}.rp_filter=1 (strict), and the same on the LAN interfaces`);
     } catch (e) {
       this.log.debug({ err: (e as Error).message }, "rp_filter not restored");
     }

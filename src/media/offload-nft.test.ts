@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../log.js";
 import type { OffloadFlow } from "./offload.js";
-import { NftOffload, addScript, parseCounters, removeScript, tableScript } from "./offload-nft.js";
+import { NftOffload, addScript, nftRefusal, parseCounters, removeScript, tableScript } from "./offload-nft.js";
 
 const FLOW: OffloadFlow = { inPort: 50000, src: { address: "198.18.40.2", port: 4000 }, outPort: 50002, dst: { address: "198.18.41.2", port: 6000 } };
 
@@ -86,5 +86,32 @@ describe("nftables offload scripts", () => {
   it("parses an empty table and rejects garbage (the relay then keeps offloaded calls up)", () => {
     expect(parseCounters('{"nftables":[{"metainfo":{}}]}').size).toBe(0);
     expect(() => parseCounters("Error: No such file or directory")).toThrow();
+  });
+
+  describe("the start-up probe (media.offload auto)", () => {
+    const base = { gwAddress: "198.18.0.1", portMin: 50000, portMax: 50099, log: silentLogger() };
+
+    it("is creating the relay's table: when nft takes it, the offload is ready", async () => {
+      const runs: string[] = [];
+      const r = await NftOffload.probe({ ...base, requireForwarding: true, ipForward: () => true, run: async (s) => void runs.push(s) });
+      expect(r).toBeInstanceOf(NftOffload);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toContain("table ip hikari_gw {");
+    });
+
+    it("says why not: no nft, no CAP_NET_ADMIN, no routing, not IPv4", async () => {
+      const enoent = Object.assign(new Error("spawn nft ENOENT"), { code: "ENOENT" });
+      expect(await NftOffload.probe({ ...base, ipForward: () => true, run: () => Promise.reject(enoent) })).toMatch(/^nft is not installed/);
+      const eperm = new Error("nft exited 1: Error: Could not process rule: Operation not permitted");
+      expect(await NftOffload.probe({ ...base, ipForward: () => true, run: () => Promise.reject(eperm) })).toMatch(/^no CAP_NET_ADMIN/);
+      expect(nftRefusal(new Error("nft exited 1: Error: syntax error"))).toMatch(/^nft refused the relay's table: /);
+      const runs: string[] = [];
+      const run = async (s: string) => void runs.push(s);
+      expect(await NftOffload.probe({ ...base, requireForwarding: true, ipForward: () => false, run })).toMatch(/^net\.ipv4\.ip_forward is 0/);
+      expect(await NftOffload.probe({ ...base, gwAddress: "::", ipForward: () => true, run })).toMatch(/IPv4 only/);
+      expect(runs).toEqual([]); // nothing was created on the way
+      // Asked for explicitly (media.offload: nftables), a host that does not route only warns.
+      expect(await NftOffload.probe({ ...base, ipForward: () => false, run })).toBeInstanceOf(NftOffload);
+    });
   });
 });

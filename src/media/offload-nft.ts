@@ -69,6 +69,8 @@ export interface NftOffloadOptions {
   log: Logger;
   run?: NftRunner;
   read?: NftReader;
+  /** Tests: net.ipv4.ip_forward instead of procfs's (undefined = unknown). */
+  ipForward?: () => boolean | undefined;
 }
 
 /** Count a packet on its flow's named counter, if port and source are an offloaded flow's. */
@@ -220,27 +222,39 @@ export class NftOffload implements MediaOffload {
     this.batch = new NftBatcher(run);
   }
 
-  /** Flushes (re-creates) our table; null, with a log line, when nft is missing or refuses. */
+  /**
+   * Flushes (re-creates) our table; null, with a log line, when nft is missing or refuses.
+   * `media.offload: nftables`: the operator asked for the kernel, so a refusal is a warning.
+   */
   static async start(opts: NftOffloadOptions): Promise<NftOffload | null> {
-    const log = opts.log.child({ module: "media.offload" });
-    if (isIP(opts.gwAddress) !== 4) {
-      log.warn({ address: opts.gwAddress }, "nftables offload supports IPv4 only: userspace relay");
+    const r = await NftOffload.probe(opts);
+    if (typeof r === "string") {
+      opts.log.child({ module: "media.offload" }).warn({ reason: r }, "nftables offload unavailable: userspace relay");
       return null;
     }
+    return r;
+  }
+
+  /**
+   * The start-up probe (`media.offload: auto` and `nftables`): creating our own table is the
+   * one test that answers every question at once (nft installed, CAP_NET_ADMIN in this network
+   * namespace, nf_tables in the kernel). Resolves with the offload, or with why not (no log
+   * line: the caller writes the one line the operator sees). With `requireForwarding`, a
+   * host that does not route (net.ipv4.ip_forward 0) is a reason too: offloaded media is
+   * forwarded by the kernel, so every packet to a peer on another host would be dropped.
+   */
+  static async probe(opts: NftOffloadOptions & { requireForwarding?: boolean }): Promise<NftOffload | string> {
+    const log = opts.log.child({ module: "media.offload" });
+    if (isIP(opts.gwAddress) !== 4) return `the relay listens on ${opts.gwAddress}: the nftables offload supports IPv4 only`;
+    const forwarding = (opts.ipForward ?? ipForwarding)();
+    if (opts.requireForwarding && forwarding === false) return "net.ipv4.ip_forward is 0: the kernel would not forward offloaded media (sysctl -w net.ipv4.ip_forward=1 enables it)";
     const run = opts.run ?? runNft;
     try {
       await run(tableScript(opts.gwAddress, opts.portMin, opts.portMax));
     } catch (err) {
-      log.warn({ err: (err as Error).message }, "nftables unavailable: userspace relay");
-      return null;
+      return nftRefusal(err as NodeJS.ErrnoException);
     }
-    try {
-      if (readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() !== "1") {
-        log.warn("net.ipv4.ip_forward is 0: offloaded media can only reach peers on this host");
-      }
-    } catch {
-      /* no procfs: nothing to say */
-    }
+    if (forwarding === false) log.warn("net.ipv4.ip_forward is 0: offloaded media can only reach peers on this host");
     log.info({ table: `ip ${NFT_TABLE}` }, "nftables offload ready (table flushed)");
     return new NftOffload(opts.gwAddress, run, opts.read ?? readNft, log);
   }
@@ -286,6 +300,23 @@ export class NftOffload implements MediaOffload {
     this.installed.clear();
     await this.run(`table ip ${NFT_TABLE} {}\ndelete table ip ${NFT_TABLE}\n`).catch((err: Error) => this.log.warn({ err: err.message }, "nft table removal failed"));
   }
+}
+
+/** net.ipv4.ip_forward as a boolean; undefined without procfs (then nothing is assumed). */
+function ipForwarding(): boolean | undefined {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() === "1";
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why nft refused to create our table, in the operator's terms (the probe's log line). */
+export function nftRefusal(err: NodeJS.ErrnoException): string {
+  if (err.code === "ENOENT") return "nft is not installed (Debian: apt-get install nftables)";
+  const msg = err.message;
+  if (/Operation not permitted|Permission denied/i.test(msg)) return `no CAP_NET_ADMIN (nft: ${msg})`;
+  return `nft refused the relay's table: ${msg}`;
 }
 
 /** `nft -j list counters` output → in-port → packets, for our c<port> counters only. */

@@ -16,6 +16,8 @@ import { RelayOffload } from "./relay-offload.js";
 import { RelaySession, type RelaySessionOwner, type RelaySide } from "./relay-session.js";
 import { bindUdp, type BindSocket, type RelaySocket } from "./udp-socket.js";
 
+export type OffloadMode = "none" | "nftables" | "auto";
+
 export interface MediaRelayOptions {
   bindAddress: string;
   portMin: number;
@@ -29,7 +31,12 @@ export interface MediaRelayOptions {
    * sessions). Default a quarter of the timeout, between 1 and 5 s.
    */
   offloadPollMs?: number;
-  offload?: "none" | "nftables";
+  /**
+   * "nftables": the kernel forwards latched sessions (a warning if it cannot). "auto": the same
+   * when the start-up probe passes (nft, CAP_NET_ADMIN, IPv4, routing on), else userspace with
+   * one log line saying why. Default "none" (the config's default is "auto").
+   */
+  offload?: OffloadMode;
   /** Tests: an in-memory socket factory. */
   bindSocket?: BindSocket;
   /**
@@ -83,9 +90,12 @@ export class MediaRelay implements RelaySessionOwner {
   static async create(opts: MediaRelayOptions): Promise<MediaRelay> {
     const log = opts.log.child({ module: "media.relay" });
     let offload: MediaOffload | null = opts.offloadImpl ?? null;
-    if (!offload && opts.offload === "nftables") {
-      offload = await NftOffload.start({ gwAddress: opts.bindAddress, portMin: opts.portMin, portMax: opts.portMax, log });
-      if (!offload) log.warn("nftables offload unavailable: relaying in userspace");
+    const nft = { gwAddress: opts.bindAddress, portMin: opts.portMin, portMax: opts.portMax, log };
+    if (!offload && opts.offload === "nftables") offload = await NftOffload.start(nft);
+    if (!offload && opts.offload === "auto") {
+      const r = await NftOffload.probe({ ...nft, requireForwarding: true });
+      if (typeof r === "string") log.info({ reason: r }, "media offload auto: userspace relay");
+      else offload = r;
     }
     return new MediaRelay(opts, log, offload);
   }

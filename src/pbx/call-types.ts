@@ -64,6 +64,12 @@ export interface SipSide {
    * Absent: every method is relayed.
    */
   relays?(method: string): boolean;
+  /**
+   * REFER (RFC 3515, a transfer) may cross a call only when both its legs' sides allow it.
+   * Absent: refused. The trunk never does: a REFER from the line would make a phone dial
+   * whatever Refer-To names through the line (toll fraud).
+   */
+  readonly transfers?: boolean;
   /** The Allow header for requests and 2xx we send on this side (one Allow, its own list), when the side has one. */
   readonly allow?: string;
   /**

@@ -12,25 +12,25 @@ describe("Dialplan", () => {
   const dp = new Dialplan(rules);
 
   it("names the rule that routed a number, as the config says it (for the refusal log)", () => {
-    expect(dp.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678", rule: "dialplan[1] ^0[0-9]+$ → trunk" });
+    expect(dp.route("0312345678")).toEqual({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false }, rule: "dialplan[1] ^0[0-9]+$ → trunk" });
     expect(dp.route("15900941215")).toEqual({ kind: "user", number: "801", rule: "dialplan[2] ^15900941215$ → 801" });
-    expect(dp.route("899")).toEqual({ kind: "trunk", number: "899", rule: "dialplan[3] ^8 → trunk" });
+    expect(dp.route("899")).toEqual({ kind: "trunk", number: "899", allow: { international: false, premium: false }, rule: "dialplan[3] ^8 → trunk" });
     expect(dp.route("x")).toEqual({ kind: "none" });
   });
 
   it("routes by the first matching rule", () => {
     expect(dp.route("802")).toMatchObject({ kind: "extension", number: "802" });
-    expect(dp.route("0312345678")).toMatchObject({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("0312345678")).toMatchObject({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
     expect(dp.route("15900941215")).toMatchObject({ kind: "user", number: "801" });
-    expect(dp.route("800")).toMatchObject({ kind: "trunk", number: "800" });
+    expect(dp.route("800")).toMatchObject({ kind: "trunk", number: "800", allow: { international: false, premium: false } });
     expect(dp.route("117")).toMatchObject({ kind: "none" });
     expect(dp.route("")).toMatchObject({ kind: "none" });
   });
 
   it("strips visual separators and maps +81 to national format", () => {
-    expect(dp.route("03-1234-5678")).toMatchObject({ kind: "trunk", number: "0312345678" });
-    expect(dp.route("(03) 1234 5678")).toMatchObject({ kind: "trunk", number: "0312345678" });
-    expect(dp.route("+81 3-1234-5678")).toMatchObject({ kind: "trunk", number: "0312345678" });
+    expect(dp.route("03-1234-5678")).toMatchObject({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
+    expect(dp.route("(03) 1234 5678")).toMatchObject({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
+    expect(dp.route("+81 3-1234-5678")).toMatchObject({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
     expect(dp.route("80 2")).toMatchObject({ kind: "extension", number: "802" });
   });
 
@@ -44,7 +44,7 @@ describe("Dialplan", () => {
   it("can match the raw string when normalisation is off", () => {
     const raw = new Dialplan(rules, { normalize: false });
     expect(raw.route("03-1234-5678")).toMatchObject({ kind: "none" });
-    expect(raw.route("0312345678")).toMatchObject({ kind: "trunk", number: "0312345678" });
+    expect(raw.route("0312345678")).toMatchObject({ kind: "trunk", number: "0312345678", allow: { international: false, premium: false } });
   });
 
   it("is not fooled by regex state between calls", () => {

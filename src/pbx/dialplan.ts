@@ -15,11 +15,17 @@
  *   (docs/ngn.md "Outbound calls": numbers go out in national format), so "+81 3-1234-5678" dials 0312345678.
  */
 
+import type { TollAllowance } from "./toll.js";
+
 export interface DialplanRule {
   /** A regular expression (JavaScript syntax) over the dialled number. */
   match: string;
   /** "extension" (ring the dialled extension), "trunk" (out via the NGN), or an extension's number. */
   to: "extension" | "trunk" | string;
+  /** Numbers this rule sends to the trunk may be international (010…, 00XY…, +…); see toll.ts. */
+  allow_international?: boolean;
+  /** …or premium-rate (pbx.premium_prefixes). */
+  allow_premium?: boolean;
 }
 
 /**
@@ -28,7 +34,7 @@ export interface DialplanRule {
  */
 export type Route =
   | { kind: "extension"; number: string; rule?: string }
-  | { kind: "trunk"; number: string; rule?: string }
+  | { kind: "trunk"; number: string; allow: TollAllowance; rule?: string }
   | { kind: "user"; number: string; rule?: string }
   | { kind: "none" };
 
@@ -36,6 +42,7 @@ interface CompiledRule {
   re: RegExp;
   /** `dialplan[i] <match> → <to>`, as the config says it. */
   name: string;
+  allow: TollAllowance;
   target: { kind: "extension" } | { kind: "trunk" } | { kind: "user"; number: string };
 }
 
@@ -71,9 +78,10 @@ export class Dialplan {
         throw new Error(`dialplan[${i}].match: ${(e as Error).message}`);
       }
       const name = `dialplan[${i}] ${r.match} → ${r.to}`;
-      if (r.to === "extension") return { re, name, target: { kind: "extension" } };
-      if (r.to === "trunk") return { re, name, target: { kind: "trunk" } };
-      if (/^[0-9]+$/.test(r.to)) return { re, name, target: { kind: "user", number: r.to } };
+      const allow = { international: r.allow_international ?? false, premium: r.allow_premium ?? false };
+      if (r.to === "extension") return { re, name, allow, target: { kind: "extension" } };
+      if (r.to === "trunk") return { re, name, allow, target: { kind: "trunk" } };
+      if (/^[0-9]+$/.test(r.to)) return { re, name, allow, target: { kind: "user", number: r.to } };
       throw new Error(`dialplan[${i}].to: expected "extension", "trunk" or an extension number, got "${r.to}"`);
     });
   }
@@ -85,6 +93,7 @@ export class Dialplan {
     for (const r of this.rules) {
       if (!r.re.test(number)) continue;
       if (r.target.kind === "user") return { kind: "user", number: r.target.number, rule: r.name };
+      if (r.target.kind === "trunk") return { kind: "trunk", number, allow: r.allow, rule: r.name };
       return { kind: r.target.kind, number, rule: r.name };
     }
     return { kind: "none" };

@@ -56,6 +56,7 @@ export class MidCall {
   /** A body-less re-INVITE answered here with our SDP as the offer: its ACK carries the answer. */
   private localOffer?: Leg;
   private infoDtmfLogged = false;
+  private referLogged = false;
 
   constructor(private readonly call: MidCallPort) {}
 
@@ -67,6 +68,14 @@ export class MidCall {
   /** An in-dialog request (not ACK, CANCEL or BYE) on an answered call's leg. */
   onRequest(leg: Leg, other: Leg, req: SipRequest, tx: ServerTransaction): void {
     if (other.net.relays && !other.net.relays(req.method)) return this.answerHere(leg, req, tx);
+    if (req.method === "REFER" && !(leg.net.transfers && other.net.transfers)) {
+      // RFC 3515 §2.4.2: a REFER the recipient will not act on gets a 4xx. Relayed, the phone
+      // would dial the Refer-To (a premium number) through the line: never across the trunk,
+      // and between extensions only with pbx.allow_transfer.
+      if (!this.referLogged) this.call.log.warn({ from: leg.net.name, to: other.net.name }, "REFER refused: transfers are not allowed on this call");
+      this.referLogged = true; // once per call: a peer repeating it must not fill the log
+      return tx.respond(createResponse(req, 403, "Transfer Not Allowed"));
+    }
     if (req.method === "INVITE") {
       if (this.reinvite) {
         // §14.2: a re-INVITE while another INVITE is pending on the dialog gets 491.

@@ -3,7 +3,7 @@
  * to the registrar, INVITE through authentication and the dialplan to a new Call,
  * in-dialog requests to the call that owns the dialog — and answers what it does not serve.
  */
-import type { Clock } from "../clock.js";
+import type { Clock, TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
 import type { Endpoint, SipRequest } from "../sip/message/types.js";
@@ -17,6 +17,7 @@ import type { ExtensionAuth } from "./auth.js";
 import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
+import { DEFAULT_PREMIUM_PREFIXES, tollRefusal, type TollPolicy } from "./toll.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
 import { CallRefusals, TRUNK_NOT_CONFIGURED } from "./call-refusal.js";
 
@@ -41,10 +42,31 @@ export interface PbxOptions {
   localHost: string;
   localPort: number;
   ringTimeoutMs: number;
+  /** REFER between extensions (pbx.allow_transfer); never on calls with a trunk leg. Default false. */
+  allowTransfer?: boolean;
+  /** Toll-fraud limits (pbx.max_calls…, pbx.max_call_s, international/premium numbers). */
+  limits?: Partial<CallLimits>;
   trunk?: TrunkPort;
   onCallEvent?: (ev: CallEvent) => void;
   userAgent?: string;
 }
+
+export interface CallLimits extends TollPolicy {
+  /** Calls one extension may have going at once (it placed them); beyond: 486. */
+  perExtension: number;
+  /** Calls phones may have going at once in all; beyond: 503. */
+  total: number;
+  /** A call is hung up (BYE both sides) this long after it started; 0 = no limit. */
+  maxCallMs: number;
+}
+
+export const DEFAULT_LIMITS: CallLimits = {
+  perExtension: 4,
+  total: 16,
+  maxCallMs: 4 * 3600_000,
+  allowInternational: false,
+  premiumPrefixes: DEFAULT_PREMIUM_PREFIXES,
+};
 
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
@@ -52,6 +74,8 @@ const LINGER_MS = 32_000;
 /** A call admitted but still waiting for its media (startCall before the Call exists). */
 interface Admission {
   readonly sides: ReadonlySet<SipSide>;
+  /** The extension that placed it (calls from phones), for the per-extension limit. */
+  readonly owner: string | undefined;
   /** Set when hangupOn()/close() refused it while it waited: answered already, drop the media. */
   aborted: boolean;
   abort(reason: string): void;
@@ -67,6 +91,9 @@ export class Pbx {
   private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
   private readonly admitting = new Set<Admission>();
   private readonly names = new Map<string, string | undefined>();
+  private readonly limits: CallLimits;
+  /** Per live call placed by a phone: the extension, and its maximum-length timer. */
+  private readonly owned = new Map<Call, { owner: string | undefined; maxLength: TimerHandle | undefined }>();
   private readonly host: CallHost;
   readonly lan: SipSide;
   private closed = false;
@@ -74,9 +101,10 @@ export class Pbx {
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
     this.refusals = new CallRefusals(opts.log, () => opts.clock.now());
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     for (const e of opts.extensions) this.names.set(e.number, e.name);
     const dialogs = this.dialogs;
-    this.lan = { name: "lan", tx: opts.tx, host: opts.localHost, port: opts.localPort };
+    this.lan = { name: "lan", tx: opts.tx, host: opts.localHost, port: opts.localPort, transfers: opts.allowTransfer ?? false };
     this.host = {
       lan: this.lan,
       clock: opts.clock,
@@ -160,6 +188,7 @@ export class Pbx {
     const sides = new Set<SipSide>([side, ...targets.map((t) => t.side ?? this.lan)]);
     const admission: Admission = {
       sides,
+      owner: side === this.lan ? caller.number : undefined,
       aborted: false,
       abort: (reason) => {
         if (admission.aborted) return;
@@ -187,6 +216,9 @@ export class Pbx {
     const call = new Call(this.host, tx, req, from, side, caller, called, direction, media);
     this.calls.add(call);
     this.sidesOf.set(call, sides);
+    // The call's owner bounds its length (toll fraud: a line held open for days).
+    const maxLength = this.limits.maxCallMs > 0 ? this.opts.clock.setTimeout(() => call.hangup("maximum call length reached (pbx.max_call_s)"), this.limits.maxCallMs) : undefined;
+    this.owned.set(call, { owner: admission.owner, maxLength });
     call.ring(targets, failure);
     return call;
   }
@@ -249,6 +281,11 @@ export class Pbx {
     const auth = this.opts.auth.authenticateRequest(req, { proxy: true, source: from });
     if (!auth.ok) return tx.respond(auth.response);
     const caller = auth.user;
+    const busy = this.overLimit(caller);
+    if (busy) {
+      this.log.warn({ extension: caller, limit: busy.reason }, "call refused: limit reached");
+      return tx.respond(reply(req, busy.status, busy.reason));
+    }
 
     const route = this.opts.dialplan.route(dialled);
     let targets: CallTarget[] = [];
@@ -269,6 +306,11 @@ export class Pbx {
       case "trunk": {
         direction = "outbound";
         called = route.number;
+        const refused = tollRefusal(route.number, this.limits, route.allow);
+        if (refused) {
+          this.log.warn({ extension: caller, dialled: route.number }, `call refused: ${refused}`);
+          return tx.respond(reply(req, 403, refused));
+        }
         const t = this.opts.trunk?.outboundTarget(route.number, caller);
         if (!t) return refuse(TRUNK_NOT_CONFIGURED.status, TRUNK_NOT_CONFIGURED.reason, "no trunk configured", { caller, rule: route.rule });
         if ("status" in t) return refuse(t.status, t.reason, t.why ?? `trunk: ${t.reason}`, { caller, rule: route.rule });
@@ -281,7 +323,28 @@ export class Pbx {
     await this.startCall(req, tx, from, this.lan, { number: caller, name: callerName }, called, direction, targets, failure);
   }
 
+  /** The per-extension (486) or total (503) limit a new call from `caller` would pass, if any. */
+  private overLimit(caller: string): { status: number; reason: string } | undefined {
+    let mine = 0;
+    let all = 0;
+    for (const [call, o] of this.owned) {
+      if (call.status === "ended") continue;
+      all++;
+      if (o.owner === caller) mine++;
+    }
+    for (const a of this.admitting) {
+      if (a.aborted) continue;
+      all++;
+      if (a.owner === caller) mine++;
+    }
+    if (mine >= this.limits.perExtension) return { status: 486, reason: "Too Many Calls From This Extension" };
+    if (all >= this.limits.total) return { status: 503, reason: "Too Many Calls" };
+    return undefined;
+  }
+
   private onCallEnded(call: Call): void {
+    this.opts.clock.clearTimeout(this.owned.get(call)?.maxLength);
+    this.owned.delete(call);
     this.calls.delete(call);
     this.sidesOf.delete(call);
     const keys = call.dialogKeys();

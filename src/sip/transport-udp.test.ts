@@ -89,6 +89,74 @@ describe("UdpTransport on 127.0.0.1", () => {
     await until(() => seen.length === 1);
   });
 
+  it("a request whose Via names port 0, 65536 or no number leaves no transaction behind and logs no stack trace (issue 13, item 2)", async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: "debug" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const b = await UdpTransport.bind({ address: "127.0.0.1", port: 0, log });
+    open.push(b);
+    // The trunk's layer: responses go where the Via says (§18.2.2), not to the source.
+    const layer = new TransactionLayer({ transport: b, log, respondToSource: false });
+    open.push({ close: () => layer.close() });
+    let delivered = 0;
+    layer.onRequest((req, tx) => {
+      delivered++;
+      tx!.respond(createResponse(req, 403, "Forbidden"));
+    });
+    const raw = await rawSocket();
+    const vias = ["SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bKp0", "SIP/2.0/UDP 127.0.0.1:65536;branch=z9hG4bKp1", "SIP/2.0/UDP 127.0.0.1:x;branch=z9hG4bKp2", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKp3;rport=0", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKp4;received=evil.example"];
+    for (const [i, via] of vias.entries()) {
+      raw.s.send(OPTIONS(via).replace("Call-ID: u1", `Call-ID: via-${i}`), b.local.port, "127.0.0.1");
+      raw.s.send(OPTIONS(via).replace("OPTIONS sip", "INVITE sip").replace("1 OPTIONS", "1 INVITE").replace("Call-ID: u1", `Call-ID: via-inv-${i}`), b.local.port, "127.0.0.1");
+    }
+    // A follow-up with a good Via: once it is handled, every earlier datagram was too.
+    raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKgood"), b.local.port, "127.0.0.1");
+    await until(() => delivered >= 1);
+    await new Promise((r) => setImmediate(r)); // the deferred send failures, if any, have run
+    expect(delivered).toBe(1);
+    expect(layer.stats().servers).toBe(1); // the good one, completed
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(b.stats().no_via).toBe(vias.length * 2);
+  });
+
+  it("a send that throws synchronously (port 0) reaches onError later and never throws", async () => {
+    const a = await udp();
+    const errs: Error[] = [];
+    expect(() => a.sendRaw(Buffer.from("x"), { address: "127.0.0.1", port: 0 }, (e) => errs.push(e))).not.toThrow();
+    expect(errs).toHaveLength(0); // deferred: the caller's state machine is not re-entered
+    await until(() => errs.length === 1);
+    expect(a.stats().send_failed).toBe(1);
+  });
+
+  it("a server transaction whose response cannot be sent ends as a transport error", async () => {
+    const b = await udp();
+    const layer = new TransactionLayer({ transport: b, log: silentLogger() });
+    open.push({ close: () => layer.close() });
+    const errors: Error[] = [];
+    layer.onRequest((req, tx) => {
+      tx!.onTransportError = (e) => errors.push(e);
+      // A response destination no send can reach: what a bad Via built in code would give.
+      (tx as unknown as { responseDestination: Endpoint }).responseDestination = { address: "127.0.0.1", port: 0 };
+      tx!.respond(createResponse(req, 200, "OK"));
+    });
+    const raw = await rawSocket();
+    raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKsendfail"), b.local.port, "127.0.0.1");
+    await until(() => errors.length === 1);
+    expect(layer.stats().servers).toBe(0);
+  });
+
+  it("drops datagrams the accept filter refuses, silently, and counts them", async () => {
+    const b = await UdpTransport.bind({ address: "127.0.0.1", port: 0, log: silentLogger(), accept: (from) => from.port === 1 });
+    open.push(b);
+    const seen: SipMessage[] = [];
+    b.onMessage((m) => seen.push(m));
+    const raw = await rawSocket();
+    raw.s.send(OPTIONS("SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKna"), b.local.port, "127.0.0.1");
+    await until(() => b.stats().not_allowed === 1);
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toHaveLength(0);
+    expect(raw.got).toHaveLength(0);
+  });
+
   it("refuses to send more than 65000 bytes", async () => {
     const a = await udp();
     const errs: Error[] = [];

@@ -25,6 +25,26 @@ export interface UdpTransportOptions {
    * at most MESSAGE_LOG_PER_S lines a second (a flood is counted, not copied).
    */
   logMessages?: boolean;
+  /**
+   * Which sources may talk to this socket at all (lan.allow, the trunk's SIP servers). A
+   * datagram from anywhere else is dropped before parsing, silently (no answer tells a
+   * scanner something listens here) and counted in `not_allowed`.
+   */
+  accept?: (from: Endpoint) => boolean;
+  /** SO_REUSEADDR: lets a wildcard listener share its port with one bound to a specific address. */
+  reuseAddr?: boolean;
+}
+
+/** What the transport dropped or failed to send, counted (every one is also rate-limited in the log). */
+export interface TransportCounters {
+  /** Unparseable datagrams. */
+  malformed: number;
+  /** Requests without a usable top Via (a bad sent-by port, rport or received among them). */
+  no_via: number;
+  /** Sends that failed (a bad destination, ICMP errors, a closed socket). */
+  send_failed: number;
+  /** Datagrams from sources the `accept` filter refuses (lan.allow). */
+  not_allowed: number;
 }
 
 /** `log.sip_messages` lines a second at most: far above a home's signalling. */
@@ -39,6 +59,8 @@ const PONG = Buffer.from("\r\n");
 export class UdpTransport implements Transport {
   private readonly handlers: Array<(msg: SipMessage, from: Endpoint) => void> = [];
   private readonly limited: RateLimitedLog;
+  private readonly sendFailed: RateLimitedLog;
+  private readonly counters: TransportCounters = { malformed: 0, no_via: 0, send_failed: 0, not_allowed: 0 };
   private readonly messageLog: RateLimitedLog;
   private closed = false;
 
@@ -47,8 +69,10 @@ export class UdpTransport implements Transport {
     readonly local: Endpoint,
     private readonly log: Logger,
     private readonly logMessages: boolean,
+    private readonly accept: ((from: Endpoint) => boolean) | undefined,
   ) {
     this.limited = new RateLimitedLog(log);
+    this.sendFailed = new RateLimitedLog(log);
     this.messageLog = new RateLimitedLog(log, MESSAGE_LOG_PER_S);
     socket.on("message", (buf, rinfo) => this.receive(buf, { address: rinfo.address, port: rinfo.port }));
     // A send error (ICMP unreachable on Linux) must not become an uncaught 'error'.
@@ -57,7 +81,7 @@ export class UdpTransport implements Transport {
 
   static async bind(opts: UdpTransportOptions): Promise<UdpTransport> {
     const log = opts.log;
-    const socket = dgram.createSocket({ type: opts.address.includes(":") ? "udp6" : "udp4", reuseAddr: false });
+    const socket = dgram.createSocket({ type: opts.address.includes(":") ? "udp6" : "udp4", reuseAddr: opts.reuseAddr ?? false });
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => reject(err);
       socket.once("error", onErr);
@@ -76,7 +100,7 @@ export class UdpTransport implements Transport {
       }
     }
     const a = socket.address();
-    const t = new UdpTransport(socket, { address: a.address, port: a.port }, log, opts.logMessages ?? false);
+    const t = new UdpTransport(socket, { address: a.address, port: a.port }, log, opts.logMessages ?? false, opts.accept);
     log.info({ local: endpointKey(t.local), rcvbuf: safe(() => socket.getRecvBufferSize()) }, "sip udp transport listening");
     return t;
   }
@@ -109,12 +133,26 @@ export class UdpTransport implements Transport {
       return;
     }
     if (this.logMessages) this.logMessage("send", to, buf);
-    this.socket.send(buf, to.port, to.address, (err) => {
-      if (err) {
-        this.limited.warn({ err, to: endpointKey(to) }, "sip send failed");
-        onError?.(err);
-      }
-    });
+    const failed = (err: Error) => {
+      this.counters.send_failed++;
+      this.sendFailed.warn({ err: err.message, to: endpointKey(to) }, "sip send failed");
+      onError?.(err);
+    };
+    try {
+      this.socket.send(buf, to.port, to.address, (err) => {
+        if (err) failed(err);
+      });
+    } catch (err) {
+      // dgram throws synchronously for a bad port or address (ERR_SOCKET_BAD_PORT): report
+      // it like an asynchronous failure, later, so the sender's state machine never sees a
+      // throw in the middle of a transition and its transaction ends as a transport error.
+      queueMicrotask(() => failed(err as Error));
+    }
+  }
+
+  /** Datagrams dropped or failed, by reason (`hikari-gw status`). */
+  stats(): Readonly<TransportCounters> {
+    return { ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -129,9 +167,13 @@ export class UdpTransport implements Transport {
   }
 
   private receive(buf: Buffer, from: Endpoint): void {
+    if (this.accept && !this.accept(from)) {
+      this.counters.not_allowed++;
+      return;
+    }
     if (isKeepAlive(buf)) {
       // RFC 5626 §3.5.1: a double-CRLF ping is answered with a single CRLF pong.
-      if (buf.equals(PING)) this.socket.send(PONG, from.port, from.address, () => {});
+      if (buf.equals(PING)) safe(() => this.socket.send(PONG, from.port, from.address, () => {}));
       return;
     }
     if (this.logMessages) this.logMessage("recv", from, buf);
@@ -139,6 +181,7 @@ export class UdpTransport implements Transport {
     try {
       msg = parseMessage(buf);
     } catch (err) {
+      this.counters.malformed++;
       this.limited.warn({ peer: endpointKey(from), bytes: buf.length, reason: clip((err as Error).message) }, "dropping malformed sip datagram");
       // RFC 4475 §3.3: a request whose Via/From/To/Call-ID/CSeq could be read is
       // answered statelessly with the parser's status (never an ACK, never a response).
@@ -147,6 +190,7 @@ export class UdpTransport implements Transport {
       return;
     }
     if (msg.kind === "request" && !stampReceived(msg, from)) {
+      this.counters.no_via++;
       this.limited.warn({ peer: endpointKey(from) }, "dropping sip request without a usable Via");
       return;
     }

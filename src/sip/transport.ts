@@ -68,7 +68,9 @@ export function stampReceived(req: SipRequest, from: Endpoint): boolean {
   }
   const wantsRport = via.params.has("rport");
   const sameHost = stripBrackets(via.host).toLowerCase() === from.address.toLowerCase();
-  if (!wantsRport && sameHost) return true;
+  // A `received` the sender wrote itself would steer our responses anywhere (a reflector):
+  // only the one stamped here counts, so an existing one is overwritten with the source.
+  if (!wantsRport && sameHost && !via.params.has("received")) return true;
   via.params.set("received", from.address);
   if (wantsRport) via.params.set("rport", String(from.port));
   list[0] = formatVia(via);
@@ -159,6 +161,9 @@ export class MemoryTransport implements Transport {
   private closed = false;
   /** Make the next sends fail (transport-error tests). */
   failSends = false;
+  /** Like UdpTransportOptions.accept: sources it drops unheard (counted in `notAllowed`). */
+  accept: ((from: Endpoint) => boolean) | undefined;
+  private notAllowed = 0;
 
   constructor(
     private readonly net: MemoryNetwork,
@@ -177,6 +182,11 @@ export class MemoryTransport implements Transport {
     this.handlers.push(h);
   }
 
+  /** Like UdpTransport.stats(), for what the in-memory transport counts. */
+  stats(): { not_allowed: number } {
+    return { not_allowed: this.notAllowed };
+  }
+
   /** Feed a datagram in as if it came from `from` (parsed and stamped like a real one). */
   inject(data: Buffer | string, from: Endpoint): void {
     this.deliver(typeof data === "string" ? Buffer.from(data) : data, from);
@@ -190,6 +200,10 @@ export class MemoryTransport implements Transport {
   /** @internal */
   deliver(data: Buffer, from: Endpoint): void {
     if (this.closed) return;
+    if (this.accept && !this.accept(from)) {
+      this.notAllowed++;
+      return;
+    }
     let msg: SipMessage;
     try {
       msg = parseMessage(data);

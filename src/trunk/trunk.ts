@@ -23,6 +23,8 @@ export interface TrunkLine {
   /** Our WAN address (the lease's). */
   localAddress: string;
   server: string;
+  /** Every SIP server the lease names (option 120), the one used among them; requests come only from these. */
+  servers?: string[];
   domain: string;
   number: string;
   additionalNumbers: string[];
@@ -48,8 +50,8 @@ export interface TrunkOptions {
   dnd: () => boolean;
   logMessages?: boolean;
   onState: (s: TrunkState) => void;
-  /** Tests: an in-memory transport instead of a UDP socket on the lease address. */
-  openTransport?: (local: Endpoint) => Promise<Transport>;
+  /** Tests: an in-memory transport instead of a UDP socket on the lease address (`accept`: see UdpTransportOptions). */
+  openTransport?: (local: Endpoint, accept: (from: Endpoint) => boolean) => Promise<Transport>;
 }
 
 /** How long ending the calls may hold up a lease change or a shutdown (their BYEs, CANCELs). */
@@ -65,6 +67,7 @@ export class Trunk implements TrunkPort {
   private registration?: TrunkRegistration;
   private state: TrunkState = { state: "acquiring" };
   private readonly log: Logger;
+  private refused = 0;
   /** Requests from outside the NGN server: one line a second, the rest counted (a WAN scan). */
   private readonly refusedLog: RateLimitedLog;
   /** configure(), down() and stop() run one at a time: each may wait for calls to end. */
@@ -114,9 +117,17 @@ export class Trunk implements TrunkPort {
 
   private async open(line: TrunkLine): Promise<void> {
     const local = { address: line.localAddress, port: this.opts.localPort };
+    // Only the line's SIP server(s) may talk to the trunk: anything else on the WAN is a
+    // scanner, dropped before it can cost a parse or a transaction, and counted. (The source
+    // address alone is forgeable from the LAN side: wan-guard.ts makes the kernel drop what
+    // does not arrive on the WAN interface.)
+    const accept = (from: Endpoint) => this.fromLineServer(from);
     this.transport = this.opts.openTransport
-      ? await this.opts.openTransport(local)
-      : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages });
+      ? await this.opts.openTransport(local, accept)
+      : await UdpTransport.bind({ ...local, log: this.log.child({ name: "trunk.transport" }), logMessages: this.opts.logMessages, accept, reuseAddr: true }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "EADDRINUSE") throw err;
+          throw new Error(`${line.localAddress}:${this.opts.localPort} is taken (lan.listen on the same address and port?): ${err.message}`);
+        });
     // docs/ngn.md "Registration": never rport in Via (400 on NTT West); sent-by is the lease address.
     this.tx = new DrainingLayer({ transport: this.transport, log: this.log, clock: this.opts.clock, via: { host: line.localAddress, rport: false }, respondToSource: false });
     this.side = new NgnSide({ tx: this.tx, host: line.localAddress, port: this.transport.local.port, clock: this.opts.clock, log: this.log, sessionExpires: this.opts.sessionExpires });
@@ -170,15 +181,27 @@ export class Trunk implements TrunkPort {
     });
   }
 
+  private fromLineServer(from: Endpoint): boolean {
+    const line = this.line;
+    return line !== undefined && (from.address === line.server || (line.servers?.includes(from.address) ?? false));
+  }
+
+  /** What the trunk's socket dropped (sources other than the line's servers, malformed datagrams) or failed to send. */
+  transportStats(): Record<string, number> | undefined {
+    const t = this.transport as { stats?: () => object } | undefined;
+    return t?.stats ? { ...(t.stats() as Record<string, number>), refused: this.refused } : { refused: this.refused };
+  }
+
   private onRequest(req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint): void {
     const pbx = this.opts.pbx;
+    if (!this.fromLineServer(from)) {
+      // The transport's filter keeps these out; a transport without one still refuses them.
+      this.refused++;
+      this.refusedLog.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
+      return tx?.respond(createResponse(req, 403, "Forbidden"));
+    }
     if (req.method === "ACK") return pbx.onAck(req);
     if (!tx) return;
-    if (!this.line || from.address !== this.line.server) {
-      // Only the line's SIP server may use the trunk: anything else on the WAN is a scanner.
-      this.refusedLog.warn({ from: `${from.address}:${from.port}`, method: req.method }, "request from outside the NGN server refused");
-      return tx.respond(createResponse(req, 403, "Forbidden"));
-    }
     if (pbx.onInDialog(req, tx)) return;
     if (this.closing && req.method !== "CANCEL") return tx.respond(createResponse(req, 503, "Service Unavailable", { toTag: newTag() }));
     if (req.method === "INVITE") return void this.inbound(req, tx, from);

@@ -1,10 +1,16 @@
 /**
  * The relay between real hosts: caller ── relay ── callee in three namespaces, the relay
  * process (`dist/media/relay-main.js`, the `hikari-gw relay` benchmark mode) in the middle.
- *   userspace: RTP flows both ways through the relay's ports, each phone sees the port it
- *     sends to as the source, a third address's packets after latching are not forwarded.
- *   offload:   once latched, nftables forwards in the kernel: the phones keep hearing each
- *     other while the relay process's counters stop; the rules go away with the relay.
+ *   userspace (`--offload none`): RTP flows both ways through the relay's ports, each phone
+ *     sees the port it sends to as the source, a third address's packets after latching are
+ *     not forwarded.
+ *   offload by default: `hikari-gw relay` with no --offload (auto, as `media.offload`): once
+ *     latched, nftables forwards in the kernel: the phones keep hearing each other while the
+ *     relay process's counters stop; the rules go away with the relay.
+ *   auto, trunk and extension calls: a trunk call (relay on every address, LAN phone ↔ the
+ *     NGN on the WAN side) and an extension call (relay on the LAN address, both phones on the
+ *     LAN: the kernel hairpins) both go to the kernel; the process's per-session counters
+ *     stand still while the kernel's per-flow counters climb.
  *   offload timeout: one phone stops while the other keeps sending; the kernel's per-flow
  *     counters (polled with one nft run) show the silent side, and its timeout fires.
  *   offload move: the callee resumes from another port (re-INVITE) mid-call: the session leaves
@@ -53,6 +59,22 @@ const s = await relay.allocate("lab-timeout");
 const t0 = Date.now();
 s.on("timeout", (_s, side) => console.log(JSON.stringify({ timeout: side, offloaded: s.offloaded, atMs: Date.now() - t0, kernelA: s.kernelA, kernelB: s.kernelB })));
 console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort }));
+process.on("SIGTERM", () => void relay.close().then(() => process.exit(0)));
+`;
+
+/**
+ * A relay with `offload: auto` (the config's default) on `bind`, one session: prints its ports
+ * and the offload chosen, then every 500 ms what the process itself has counted per side.
+ */
+const COUNTING_RELAY = `
+const [relayJs, logJs, bind, portMin] = process.argv.slice(1);
+const { MediaRelay } = await import(relayJs);
+const { createRootLogger } = await import(logJs);
+const log = createRootLogger({ level: "info", destination: process.stderr });
+const relay = await MediaRelay.create({ bindAddress: bind, portMin: Number(portMin), portMax: Number(portMin) + 99, log, offload: "auto", mediaTimeoutMs: 20000 });
+const s = await relay.allocate("lab-count");
+console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort, offload: relay.offloadName }));
+setInterval(() => { const st = s.stats(); console.log(JSON.stringify({ offloaded: s.offloaded, procA: st.a.rx.packets, procB: st.b.rx.packets })); }, 500);
 process.on("SIGTERM", () => void relay.close().then(() => process.exit(0)));
 `;
 
@@ -117,6 +139,7 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
     lab.link({ host: "caller", ifname: "eth0", addr: "198.18.40.2/24" }, { host: "relay", ifname: "lan0", addr: "198.18.40.1/24" });
     lab.link({ host: "callee", ifname: "eth0", addr: "198.18.41.2/24" }, { host: "relay", ifname: "wan0", addr: "198.18.41.1/24" });
     lab.exec("caller", "ip", ["addr", "add", "198.18.40.3/24", "dev", "eth0"]); // the third party
+    lab.exec("caller", "ip", ["addr", "add", "198.18.40.4/24", "dev", "eth0"]); // a second LAN phone
     lab.exec("relay", "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
   });
 
@@ -124,9 +147,10 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
     await lab.destroy();
   });
 
-  async function startRelay(offload: boolean): Promise<{ relay: ChildProcess; a: number; b: number }> {
+  /** `hikari-gw relay`; `offload` undefined leaves its default (auto). */
+  async function startRelay(offload?: "none"): Promise<{ relay: ChildProcess; a: number; b: number }> {
     const args = [RELAY_MAIN, "--sessions", "1", "--listen", "0.0.0.0", "--ports", "50000-50099"];
-    if (offload) args.push("--offload");
+    if (offload) args.push("--offload", offload);
     const relay = lab.spawn("relay", "node", args, { env: { ...process.env, LOG_LEVEL: "info" } });
     const line = await waitForLine(relay, /^\{"sessions"/, 20_000);
     const { a, b } = (JSON.parse(line) as { sessions: { a: number; b: number }[] }).sessions[0]!;
@@ -134,7 +158,7 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
   }
 
   it("userspace: RTP both ways through the relay's ports; a third address is not forwarded", async () => {
-    const { relay, a, b } = await startRelay(false);
+    const { relay, a, b } = await startRelay("none");
     const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "150", "0"]);
     const callee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "150", "0"]);
     // After latching: 50 packets from the caller host's other address to the caller side's port.
@@ -153,8 +177,8 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
     expect(st.offloaded).toBe(false);
   });
 
-  it("offload: after latching the kernel forwards, the relay's counters stop, rules go at exit", async () => {
-    const { relay, a, b } = await startRelay(true);
+  it("offload by default: after latching the kernel forwards, the relay's counters stop, rules go at exit", async () => {
+    const { relay, a, b } = await startRelay();
     // 400 packets = 8 s each way; latching turns final after 3 s, then the rules go in.
     const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", "198.18.40.1", String(a), "400", "0"]);
     const callee = lab.spawn("callee", "node", ["-e", PHONE, "198.18.41.2", "6000", "198.18.41.1", String(b), "400", "0"]);
@@ -180,6 +204,87 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
       after = "gone";
     }
     expect(after).toBe("gone");
+  });
+
+  /** Packets the kernel counted on the flow into `port` (its named counter), 0 while absent. */
+  function kernelCount(port: number): number {
+    try {
+      const m = /packets (\d+)/.exec(lab.exec("relay", "nft", ["list", "counter", "ip", "hikari_gw", `c${port}`]));
+      return m ? Number(m[1]) : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * One call through a COUNTING_RELAY on `bind`: phone A from 198.18.40.2:4000, phone B from
+   * `bAddr`:6000 on host `bHost`, 450 packets (9 s) each way. Once offloaded, two looks 1.5 s
+   * apart at the process's counters and the kernel's.
+   */
+  async function offloadedByDefault(bind: string, bHost: string, bAddr: string, bTo: string) {
+    const relay = lab.spawn("relay", "node", ["--input-type=module", "-e", COUNTING_RELAY, join(process.cwd(), "dist/media/relay.js"), join(process.cwd(), "dist/log.js"), bind, "50300"]);
+    const head = JSON.parse(await waitForLine(relay, /^\{"a"/, 20_000)) as { a: number; b: number; offload: string };
+    expect(head.offload).toBe("nftables");
+    const caller = lab.spawn("caller", "node", ["-e", PHONE, "198.18.40.2", "4000", bind === "0.0.0.0" ? "198.18.40.1" : bind, String(head.a), "450", "0"]);
+    const callee = lab.spawn(bHost, "node", ["-e", PHONE, bAddr, "6000", bTo, String(head.b), "450", "0"]);
+    const results = Promise.all([phoneResult(caller), phoneResult(callee)]);
+    // Latches turn final 3 s after the first packet (next 1 s tick), then the rules go in.
+    await new Promise((r) => setTimeout(r, 5500));
+    const look = async () => {
+      const proc = JSON.parse(await waitForLine(relay, /^\{"offloaded"/, 2000)) as { offloaded: boolean; procA: number; procB: number };
+      return { ...proc, kernelA: kernelCount(head.a), kernelB: kernelCount(head.b) };
+    };
+    const first = await look();
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = await look();
+    const [ra, rb] = await results;
+    relay.kill("SIGTERM");
+    return { head, first, second, ra, rb };
+  }
+
+  function expectKernelOnly(r: Awaited<ReturnType<typeof offloadedByDefault>>, explain: string): void {
+    expect(r.first.offloaded, explain).toBe(true);
+    expect(r.second.offloaded, explain).toBe(true);
+    // The process saw the first ~3-4 s (the latch window), then nothing more...
+    expect(r.first.procA, explain).toBeGreaterThan(50);
+    expect(r.second.procA, explain).toBe(r.first.procA);
+    expect(r.second.procB, explain).toBe(r.first.procB);
+    // ...while the kernel counted ~75 packets a side in those 1.5 s.
+    expect(r.second.kernelA - r.first.kernelA, explain).toBeGreaterThan(40);
+    expect(r.second.kernelB - r.first.kernelB, explain).toBeGreaterThan(40);
+    // And the phones heard (nearly) everything, from the gateway's ports.
+    expect(r.ra.received, explain).toBeGreaterThanOrEqual(400);
+    expect(r.rb.received, explain).toBeGreaterThanOrEqual(400);
+  }
+
+  it("auto, trunk call: LAN phone ↔ NGN on the WAN side, relay on every address: the kernel forwards, the process's counters stand still", async () => {
+    const r = await offloadedByDefault("0.0.0.0", "callee", "198.18.41.2", "198.18.41.1");
+    expectKernelOnly(r, JSON.stringify(r));
+    expect(r.ra.sources).toEqual([`198.18.40.1:${r.head.a}`]);
+    expect(r.rb.sources).toEqual([`198.18.41.1:${r.head.b}`]);
+  });
+
+  it("auto, extension call: both phones on the LAN, relay on the LAN address: the kernel hairpins, the process's counters stand still", async () => {
+    const r = await offloadedByDefault("198.18.40.1", "caller", "198.18.40.4", "198.18.40.1");
+    expectKernelOnly(r, JSON.stringify(r));
+    expect(r.ra.sources).toEqual([`198.18.40.1:${r.head.a}`]);
+    expect(r.rb.sources).toEqual([`198.18.40.1:${r.head.b}`]);
+  });
+
+  it("auto falls back to userspace, with one line saying why, where the host does not route", async () => {
+    lab.exec("relay", "sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+    const relay = lab.spawn("relay", "node", ["--input-type=module", "-e", COUNTING_RELAY, join(process.cwd(), "dist/media/relay.js"), join(process.cwd(), "dist/log.js"), "0.0.0.0", "50300"]);
+    let err = "";
+    relay.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const head = JSON.parse(await waitForLine(relay, /^\{"a"/, 20_000)) as { offload: string };
+    const exited = new Promise((r) => relay.once("exit", r));
+    relay.kill("SIGTERM");
+    await exited;
+    expect(head.offload).toBe("none");
+    const why = err.split("\n").filter((l) => l.includes("media offload auto"));
+    expect(why, err).toHaveLength(1);
+    expect(why[0]).toContain("net.ipv4.ip_forward is 0");
+    expect(() => lab.exec("relay", "nft", ["list", "table", "ip", "hikari_gw"])).toThrow();
   });
 
   it("offload timeout: the side that stops sending times out from the kernel's counters", async () => {

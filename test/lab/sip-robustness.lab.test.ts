@@ -65,9 +65,10 @@ describe.skipIf(!ready)("SIP robustness: mutated datagrams at the running gatewa
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "hgw-robust-"));
     const cfg = join(dir, "gw.yaml");
+    // offload: none: this gateway runs in the host's own namespace, whose nftables it must not touch.
     writeFileSync(
       cfg,
-      `wan: { interface: none }\ntrunk: { enabled: false }\nlan: { listen: 127.0.0.1, port: ${PORT} }\nextensions:\n  - { number: "801", password: "secret801" }\n  - { number: "802", password: "secret802" }\nmedia: { rtp_ports: "${PORT + 100}-${PORT + 199}" }\nstate_dir: ${dir}\n`,
+      `wan: { interface: none }\ntrunk: { enabled: false }\nlan: { listen: 127.0.0.1, port: ${PORT} }\nextensions:\n  - { number: "801", password: "secret801" }\n  - { number: "802", password: "secret802" }\nmedia: { rtp_ports: "${PORT + 100}-${PORT + 199}", offload: none }\nstate_dir: ${dir}\n`,
     );
     gw = spawn(process.execPath, [CLI, "run", "--config", cfg], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     let partial = "";

@@ -12,7 +12,7 @@ import { parseNameAddr } from "./name-addr.js";
 import { parseVia } from "./via.js";
 
 export { parseNameAddr, formatNameAddr, tagOf } from "./name-addr.js";
-export { parseVia, formatVia } from "./via.js";
+export { parseVia, formatVia, validPort } from "./via.js";
 export { parseParams, formatParams } from "./params.js";
 export { parseAuthParams, formatAuthParams, type AuthParams } from "./auth-params.js";
 export { headerKey, wireName } from "./header-names.js";

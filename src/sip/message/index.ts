@@ -18,6 +18,7 @@ export {
   splitList,
   parseVia,
   formatVia,
+  validPort,
   parseNameAddr,
   formatNameAddr,
   tagOf,

@@ -8,6 +8,7 @@ import type { Via } from "./types.js";
 import { HOST, TOKEN, bad, isIn, skipWs } from "./scan.js";
 import { formatParams, scanParams } from "./params.js";
 import { isIpv6 } from "./uri.js";
+import { isIPv4 } from "node:net";
 
 export function parseVia(value: string): Via {
   const s = value;
@@ -47,7 +48,8 @@ export function parseVia(value: string): Via {
     const start = i;
     while (i < n && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
     const p = s.slice(start, i);
-    if (p.length === 0 || p.length > 5 || Number(p) > 65535) throw bad("bad Via port");
+    // §18.2.2 sends responses to this port: 0 is no port at all (a send to it throws).
+    if (p.length === 0 || p.length > 5 || !validPort(Number(p))) throw bad("bad Via port");
     via.port = Number(p);
   }
   const r = scanParams(s, i);
@@ -56,8 +58,21 @@ export function parseVia(value: string): Via {
   const ttl = r.params.get("ttl");
   if (ttl !== undefined && (ttl === null || !/^\d{1,3}$/.test(ttl) || Number(ttl) > 255)) throw bad("bad Via ttl");
   const rport = r.params.get("rport");
-  if (rport !== undefined && rport !== null && (!/^\d{1,5}$/.test(rport) || Number(rport) > 65535)) throw bad("bad Via rport");
+  if (rport !== undefined && rport !== null && (!/^\d{1,5}$/.test(rport) || !validPort(Number(rport)))) throw bad("bad Via rport");
+  // §20.42: received is an IP address; a name there would send responses through DNS.
+  const received = r.params.get("received");
+  if (received !== undefined && (received === null || !isIpAddress(received))) throw bad("bad Via received");
   return via;
+}
+
+/** A UDP port a response can go to (1–65535). */
+export function validPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function isIpAddress(s: string): boolean {
+  const v6 = s.startsWith("[") && s.endsWith("]") ? s.slice(1, -1) : s;
+  return isIPv4(s) || isIpv6(v6);
 }
 
 export function formatVia(via: Via): string {

@@ -4,7 +4,7 @@
  * read straight from the model: canonical long lowercase names (types.ts).
  */
 import type { CSeq, Endpoint, Header, SipMessage, SipRequest, SipResponse, SipUri, Via } from "../message/types.js";
-import { newBranch, newTag, parseVia, tagOf } from "../message/index.js";
+import { newBranch, newTag, parseVia, tagOf, validPort } from "../message/index.js";
 import { splitHeaderList } from "../transport.js";
 
 /** §8.1.1.7: every branch we create starts with the magic cookie. */
@@ -61,6 +61,9 @@ export function viaDestination(via: Via | undefined, fallback: Endpoint | undefi
   const received = via.params.get("received");
   const rport = via.params.get("rport");
   const port = rport ? Number(rport) : via.port ?? 5060;
+  // The parser refuses ports outside 1–65535; a Via built in code is checked here too, since
+  // a send to port 0 or NaN throws instead of failing like a lost datagram.
+  if (!validPort(port)) return fallback;
   if (received) return { address: received, port };
   const host = via.host.startsWith("[") ? via.host.slice(1, -1) : via.host;
   if (/^[\d.]+$/.test(host) || host.includes(":")) return { address: host, port };

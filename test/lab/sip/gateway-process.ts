@@ -24,6 +24,8 @@ export interface GatewayConfigInput {
   logLevel?: string;
   /** media.timeout_s (the gateway's default when absent). */
   mediaTimeoutS?: number;
+  /** media.offload (the gateway's default, auto, when absent). */
+  offload?: "auto" | "none" | "nftables";
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
@@ -38,7 +40,7 @@ dialplan:
   - { match: "${c.extensionMatch ?? "^80[1-9]$"}", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
-media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`} }
+media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`}${c.offload === undefined ? "" : `, offload: ${c.offload}`} }
 mqtt: { server: none }
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }

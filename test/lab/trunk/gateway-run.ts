@@ -24,11 +24,13 @@ export interface TrunkGatewayConfig {
   registerExpires?: number | null;
   /** media.timeout_s (default 6). */
   mediaTimeoutS?: number;
+  /** wan.guard (the gateway's default, nftables, when absent). */
+  wanGuard?: "nftables" | "none";
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
-  return `wan: { interface: ${c.wanIf} }
+  return `wan: { interface: ${c.wanIf}${c.wanGuard ? `, guard: ${c.wanGuard}` : ""} }
 trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
 lan: { listen: ${c.lanAddr}, port: 5060 }
 extensions:

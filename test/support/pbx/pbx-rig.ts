@@ -21,7 +21,7 @@ import { Registrar } from "../../../src/pbx/registrar.js";
 import { Lockout } from "../../../src/pbx/lockout.js";
 import { ExtensionAuth, type Extension } from "../../../src/pbx/auth.js";
 import { Dialplan, type DialplanRule } from "../../../src/pbx/dialplan.js";
-import { Pbx } from "../../../src/pbx/pbx.js";
+import { Pbx, type PbxOptions } from "../../../src/pbx/pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "../../../src/pbx/call-media.js";
 import { TestPhone } from "./phone.js";
 
@@ -51,6 +51,10 @@ export interface PbxRigOptions {
   lockout?: { maxFailures: number; lockMs: number };
   /** Where the gateway's side logs; default silent. */
   log?: Logger;
+  /** pbx.allow_transfer; default false. */
+  allowTransfer?: boolean;
+  /** PbxOptions.limits; default the PBX's own. */
+  limits?: PbxOptions["limits"];
   /** settle()'s default step of fake time, ms. Default 100. */
   settleStepMs?: number;
 }
@@ -91,6 +95,8 @@ export class PbxRig {
       media: o.media ?? passThroughMedia,
       localHost: GW.address, localPort: GW.port, ringTimeoutMs: o.ringTimeoutMs ?? 60_000,
       onCallEvent: (ev) => this.events.push(ev),
+      allowTransfer: o.allowTransfer,
+      limits: o.limits,
     });
   }
 

@@ -48,7 +48,13 @@ export class GatewayRig extends PbxRig {
       registerExpires: 3600, refreshRatio: 0.45, channels: o.channels ?? 1, sessionExpires: 300,
       ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false),
       onState: (s) => this.states.push({ ...s }),
-      openTransport: udp ? undefined : async (local) => this.net.transport(local),
+      openTransport: udp
+        ? undefined
+        : async (local, accept) => {
+            const t = this.net.transport(local);
+            t.accept = accept;
+            return t;
+          },
     });
     this.pbx.setTrunk(this.trunk);
   }
