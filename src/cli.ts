@@ -22,10 +22,13 @@ Usage:
                                                       take a DHCP lease on IF, print it, release it unless --keep
   hikari-gw relay --sessions N [--listen ADDR] [--offload auto|nftables|none] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
-  hikari-gw status [--state-dir DIR | --config FILE] [--json]
-                                                      ask the running gateway for trunk, extensions, calls
-                                                      (its control socket in DIR, default ${DEFAULT_STATE_DIR}; --json: all of it as JSON)
+  hikari-gw status [--state-dir DIR | --config FILE] [--json] [--gc]
+                                                      ask the running gateway for trunk, extensions, calls, memory
+                                                      (its control socket in DIR, default ${DEFAULT_STATE_DIR}; --json: all of it as JSON;
+                                                      --gc: full GC first, when node runs with --expose-gc)
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
+  hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
+  hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
   hikari-gw --version | --help
 
 Log levels: fatal, error, warn, info, debug, trace, silent.`;
@@ -53,7 +56,9 @@ export async function main(argv: string[]): Promise<number> {
       sessions: { type: "string" },
       listen: { type: "string" },
       offload: { type: "string" },
+      gc: { type: "boolean" },
       ports: { type: "string" },
+      extension: { type: "string" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
@@ -79,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       const { loadConfig, maskSecrets, ConfigError } = await import("./config/load.js");
       try {
         const cfg = loadConfig(configFile);
-        process.stdout.write(stringify(maskSecrets(cfg)));
+        const { withPhones } = await import("./provision/effective-config.js");
+        process.stdout.write(stringify(maskSecrets(withPhones(cfg))));
         const { configWarnings } = await import("./config/warnings.js");
         const warnings = configWarnings(cfg);
         if (warnings.length > 0) process.stderr.write(`${configFile}: ${warnings.length} warning(s):\n` + warnings.map((w) => `  ${w.path}: ${w.message}\n`).join(""));
@@ -171,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
         stateDir = loadConfig(values.config).state_dir;
       }
       const { queryStatus } = await import("./control.js");
-      const status = await queryStatus(stateDir ?? DEFAULT_STATE_DIR);
+      const status = await queryStatus(stateDir ?? DEFAULT_STATE_DIR, 3000, { gc: !!values.gc });
       if (values.json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
       else {
         const { renderStatus } = await import("./status-text.js");
@@ -195,6 +201,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(formatLifted(target, answer.lifted));
       return 0;
+    }
+    case "phone": {
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const { phoneCommand } = await import("./cli/phone.js");
+      const write = (s: string) => void process.stdout.write(s);
+      return phoneCommand(cfg.state_dir, positionals.slice(1), values.extension, write, (s) => void process.stderr.write(s));
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);

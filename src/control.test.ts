@@ -19,10 +19,21 @@ describe("control socket", () => {
   it("parses status and unblock requests, and refuses anything else with a message", () => {
     expect(parseControlRequest('{"command":"status"}')).toEqual({ command: "status" });
     expect(parseControlRequest("{}")).toEqual({ command: "status" });
+    expect(parseControlRequest('{"command":"status","gc":true}')).toEqual({ command: "status", gc: true });
+    expect(parseControlRequest('{"command":"status","gc":"yes"}')).toEqual({ command: "status" });
     expect(parseControlRequest('{"command":"unblock","target":"198.18.0.9"}')).toEqual({ command: "unblock", target: "198.18.0.9" });
     expect(() => parseControlRequest('{"command":"unblock"}')).toThrow(/target/);
     expect(() => parseControlRequest(`{"command":"unblock","target":"${"x".repeat(200)}"}`)).toThrow(/target/);
     expect(() => parseControlRequest('{"command":"reboot"}')).toThrow(/unknown command/);
+  });
+
+  it("parses the GatewayCommands MQTT also calls: calls, dnd, hangup, missed_reset, each checked", () => {
+    expect(parseControlRequest('{"command":"calls"}')).toEqual({ command: "calls" });
+    expect(parseControlRequest('{"command":"missed_reset"}')).toEqual({ command: "missed_reset" });
+    expect(parseControlRequest('{"command":"dnd","value":true}')).toEqual({ command: "dnd", value: true });
+    expect(() => parseControlRequest('{"command":"dnd","value":"yes"}')).toThrow(/dnd/);
+    expect(parseControlRequest('{"command":"hangup","call_id":"all"}')).toEqual({ command: "hangup", call_id: "all" });
+    expect(() => parseControlRequest('{"command":"hangup"}')).toThrow(/call_id/);
   });
 
   it("unblock reaches the running gateway's lockout and answers with what it lifted", async () => {

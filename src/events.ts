@@ -5,19 +5,42 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "./log.js";
+import type { CallRecord, MissedCalls } from "./gateway-api.js";
 
 export type CallDirection = "internal" | "inbound" | "outbound";
 
-/** docs/design.md "Events" (`call`), published on `<base>/event` ("MQTT"). */
+/** One direction of a call's media as the relay counted it (RFC 3550 A.3 loss, A.8 jitter). */
+export interface StreamQuality {
+  /** RTP packets received from this side. */
+  packets: number;
+  lost: number;
+  loss_pct: number;
+  jitter_ms: number;
+}
+
+/** What each side sent, at call end: `caller` is the calling side's media, `callee` the answering side's. */
+export interface CallQuality {
+  caller: StreamQuality;
+  callee: StreamQuality;
+}
+
+/** docs/design.md "Events" (`call`), published on `<base>/event` (docs/home-assistant.md). */
 export interface CallEvent {
   type: "incoming" | "answered" | "missed" | "ended" | "outgoing" | "rejected";
   call_id: string;
   direction: CallDirection;
   from: string;
   to: string;
+  /** Phonebook or extension names, filled in by the gateway. */
+  from_name?: string;
+  to_name?: string;
   extension?: string;
   duration_s?: number;
   reason?: string;
+  /** `ended`: who hung up. */
+  hangup_by?: "caller" | "callee" | "gateway";
+  /** `ended`: the relay's counts, when the call's media went through the relay. */
+  quality?: CallQuality;
   at: string;
 }
 
@@ -38,10 +61,16 @@ export interface TrunkState {
   last_error?: string;
 }
 
+/** One channel of the line (the NGN gives one, or two with the double-channel option). */
 export interface LineState {
+  /** 1-based. */
+  channel: number;
   state: "idle" | "ringing" | "dialing" | "talking";
+  call_id?: string;
   caller?: string;
+  caller_name?: string;
   called?: string;
+  called_name?: string;
   extension?: string;
   since: string;
 }
@@ -51,6 +80,10 @@ export interface GatewayEventMap {
   extension: [ExtensionState];
   trunk: [TrunkState];
   line: [LineState];
+  /** The recent-calls list changed (a call finished). */
+  calls: [CallRecord[]];
+  missed: [MissedCalls];
+  dnd: [boolean];
 }
 
 export class GatewayEvents {

@@ -29,6 +29,20 @@ import { DrainingLayer } from "./sip/transaction/draining-layer.js";
 import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
 import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
+import { CommandError, type ActiveCall, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
+import { CallMonitor } from "./call-monitor.js";
+import { Phonebook } from "./phonebook.js";
+import { Blocklist } from "./blocklist.js";
+import { GatewayStateStore } from "./gateway-state-store.js";
+import type { MqttService } from "./mqtt/service.js";
+import { ProvisioningTokens } from "./provision/tokens.js";
+import { PhoneManager, type Vpn } from "./provision/phones.js";
+import { startProvisioningServer } from "./provision/http-server.js";
+import type { MergedExtension } from "./provision/merge.js";
+import { loadOrCreateServerKey } from "./vpn/keys.js";
+import { gatewayAddress, parseSubnet } from "./vpn/subnet.js";
+import { WireguardInterface, type PeerHandshake } from "./vpn/wireguard.js";
+import { processStats } from "./process-stats.js";
 
 export interface GatewayInfo {
   version: string;
@@ -51,7 +65,25 @@ export class Gateway {
   private guard?: WanGuard;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt: number;
-  private readonly recentCalls: CallEvent[] = [];
+  private readonly monitor: CallMonitor;
+  private mqtt?: MqttService;
+  /** What MQTT and the control socket may do (GatewayCommands): each checks its arguments before acting. */
+  readonly commands: GatewayCommands = {
+    setDnd: (on) => this.monitor.setDnd(on),
+    hangup: (callId) => {
+      const calls = [...(this.pbx?.calls ?? [])];
+      if (callId !== "all" && !calls.some((c) => c.id === callId)) throw new CommandError(`no call with call_id "${callId}"`);
+      return this.pbx?.hangup(callId, "hung up by command") ?? 0;
+    },
+    resetMissed: () => this.monitor.resetMissed(),
+  };
+  /** Configured and `phone add`ed extensions, merged; replaced whole when phones change. */
+  private extensions: MergedExtension[] = [];
+  private phones?: PhoneManager;
+  private wireguard?: WireguardInterface;
+  private vpn?: Vpn;
+  private provisioning: import("node:http").Server[] = [];
+  private handshakes: PeerHandshake[] = [];
 
   constructor(
     readonly config: Config,
@@ -61,8 +93,8 @@ export class Gateway {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    this.dnd = config.pbx.dnd;
     this.events = new GatewayEvents(log.child({ name: "events" }));
+    this.monitor = this.createMonitor();
   }
 
   /** The host written into Contact/SDP toward phones. */
@@ -78,6 +110,8 @@ export class Gateway {
     const log = this.log;
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
+    // First: the SIP listener and the relay may be bound to the tunnel address.
+    await this.startVpn();
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
     let media: CallMediaFactory = passThroughMedia;
     try {
@@ -116,7 +150,26 @@ export class Gateway {
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
     const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
-    const extensions = cfg.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
+    const tokens = new ProvisioningTokens(this.clock);
+    try {
+      this.phones = new PhoneManager({
+        stateDir: cfg.state_dir,
+        configured: cfg.extensions,
+        tokens,
+        lanHost: this.advertisedHost(),
+        sipPort: cfg.lan.port,
+        provisionPort: cfg.vpn.provision_port,
+        realm,
+        vpn: this.vpn,
+        log: log.child({ name: "provision" }),
+        onExtensionsChanged: (exts) => this.extensionsChanged(exts),
+      });
+      for (const p of this.phones.peers()) await this.vpn?.peers.addPeer(p.public_key, p.address);
+    } catch (err) {
+      log.error({ err }, "phones added with `phone add` unavailable: only the config's extensions work");
+    }
+    this.extensions = this.phones?.extensions() ?? cfg.extensions.map((e) => ({ ...e, source: "config" as const }));
+    const extensions = this.extensions.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     const auth = new ExtensionAuth({ extensions, digest, lockout, log: log.child({ name: "pbx.auth" }), clock: this.clock });
     this.registrar = new Registrar({
       auth,
@@ -159,12 +212,49 @@ export class Gateway {
       });
     }
 
+    const provisionAddresses = [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))];
+    try {
+      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock });
+    } catch (err) {
+      log.error({ err, port: cfg.vpn.provision_port }, "provisioning HTTP listener unavailable: phone add still prints the settings");
+    }
+    if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
       this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
     log.info({ sip: `${this.transport.local.address}:${this.transport.local.port}` }, "hikari-gw ready");
+  }
+
+  /** The WireGuard interface, when `vpn.wireguard.enabled`; a failure leaves the LAN side working. */
+  private async startVpn(): Promise<void> {
+    const w = this.config.vpn.wireguard;
+    if (!w.enabled) return;
+    const log = this.log.child({ name: "vpn" });
+    try {
+      if (!w.endpoint) throw new Error("vpn.wireguard.endpoint: required (the public host:port phones dial)");
+      const key = loadOrCreateServerKey(this.config.state_dir);
+      const subnet = parseSubnet(w.subnet);
+      const address = gatewayAddress(subnet);
+      const wg = new WireguardInterface({ name: w.interface, listenPort: w.port, privateKeyFile: key.path, address: `${address}/${subnet.prefix}`, log });
+      this.wireguard = wg;
+      await wg.up();
+      this.vpn = { peers: wg, subnet, subnetText: w.subnet, gatewayAddress: address, serverPublicKey: key.publicKey, endpoint: w.endpoint };
+      log.info({ interface: w.interface, address, port: w.port }, "wireguard up");
+    } catch (err) {
+      log.error({ err }, "wireguard could not start; the LAN side keeps working");
+      await this.wireguard?.down().catch(() => undefined);
+      this.wireguard = undefined;
+    }
+  }
+
+  /** Phones added or removed while running: the narrow path into auth, registrar and PBX. */
+  private extensionsChanged(exts: MergedExtension[]): void {
+    this.extensions = exts;
+    const list = exts.map((e) => ({ number: e.number, password: e.password, name: e.name }));
+    this.registrar?.extensionsChanged(list);
+    this.pbx?.extensionsChanged(list);
   }
 
   private async startTrunk(): Promise<void> {
@@ -186,7 +276,8 @@ export class Gateway {
       ring: cfg.inbound.ring,
       ringByNumber: cfg.inbound.numbers,
       callerIdOf: (ext) => callerIds.get(ext),
-      dnd: () => this.dnd,
+      dnd: () => this.monitor.dnd,
+      screen: (caller, _called, callId) => this.monitor.screen(caller, callId),
       logMessages: cfg.log.sip_messages,
       onState: (s) => this.events.emit("trunk", s),
     });
@@ -249,13 +340,56 @@ export class Gateway {
     return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
-  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `{dnd}` toggles it). */
-  dnd = false;
+  /** Do-not-disturb: inbound calls from the line get 486 (MQTT `dnd` toggles it; persisted). */
+  get dnd(): boolean {
+    return this.monitor.dnd;
+  }
 
   private onCallEvent(ev: CallEvent): void {
-    this.recentCalls.push(ev);
-    if (this.recentCalls.length > 20) this.recentCalls.shift();
-    this.events.emit("call", ev);
+    this.monitor.onCallEvent(ev);
+  }
+
+  private createMonitor(): CallMonitor {
+    const cfg = this.config;
+    let phonebook = new Phonebook(cfg.phonebook.numbers);
+    try {
+      const loaded = Phonebook.load(cfg.phonebook.numbers, cfg.phonebook.file);
+      phonebook = loaded.book;
+      for (const e of loaded.errors) this.log.warn({ key: "phonebook.file", file: cfg.phonebook.file }, `phonebook.file: ${e}`);
+    } catch (err) {
+      this.log.error({ err, key: "phonebook.file" }, "phonebook.file unreadable: only phonebook.numbers apply");
+    }
+    return new CallMonitor({
+      events: this.events,
+      clock: this.clock,
+      log: this.log.child({ name: "calls" }),
+      phonebook,
+      blocklist: new Blocklist(cfg.blocklist),
+      store: new GatewayStateStore(cfg.state_dir, this.log.child({ name: "state" })),
+      extensionNames: new Map(cfg.extensions.map((e) => [e.number, e.name])),
+      channels: cfg.trunk.channels,
+      callsKept: cfg.mqtt.calls_kept,
+      dndDefault: cfg.pbx.dnd,
+    });
+  }
+
+  /** MQTT never holds up the phones: a broker that cannot start or be reached is logged and retried. */
+  private async startMqtt(): Promise<void> {
+    try {
+      const { MqttService } = await import("./mqtt/service.js");
+      this.mqtt = new MqttService({
+        config: this.config.mqtt,
+        trunk: { enabled: this.config.trunk.enabled, channels: this.config.trunk.channels },
+        events: this.events,
+        status: () => this.status(),
+        commands: this.commands,
+        version: this.info.version,
+        log: this.log.child({ name: "mqtt" }),
+      });
+      await this.mqtt.start();
+    } catch (err) {
+      this.log.error({ err, server: this.config.mqtt.server }, "mqtt could not start; calls carry on without it");
+    }
   }
 
   private extensionState(number: string) {
@@ -270,28 +404,79 @@ export class Gateway {
     };
   }
 
-  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`). */
-  private onControl(req: ControlRequest): unknown {
-    if (req.command === "unblock") {
-      const lifted = this.lockout?.unblock(req.target) ?? [];
-      this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
-      const now = this.clock.now();
-      return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, `hikari-gw phone`, and the same GatewayCommands MQTT calls). */
+  private async onControl(req: ControlRequest): Promise<unknown> {
+    if (req.command === "phone-add" || req.command === "phone-remove" || req.command === "phone-list") {
+      if (!this.phones) throw new Error("phones are unavailable on this gateway (see its log)");
+      if (req.command === "phone-list") return { phones: this.phones.list() };
+      if (req.command === "phone-remove") return this.phones.remove(req.name);
+      return this.phones.add(req.name, req.extension);
     }
-    return this.status();
+    if (req.command === "status" && this.wireguard) {
+      this.handshakes = await this.wireguard.handshakes().catch(() => this.handshakes);
+    }
+    switch (req.command) {
+      case "unblock": {
+        const lifted = this.lockout?.unblock(req.target) ?? [];
+        this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
+        const now = this.clock.now();
+        return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
+      }
+      case "calls":
+        return this.monitor.calls();
+      case "dnd":
+        this.commands.setDnd(req.value);
+        return { dnd: this.monitor.dnd };
+      case "hangup":
+        return { hung_up: this.commands.hangup(req.call_id) };
+      case "missed_reset":
+        this.commands.resetMissed();
+        return { missed: this.monitor.missed };
+      default:
+        return this.status({ collect: req.gc === true });
+    }
   }
 
-  status(): Record<string, unknown> {
+  /** Each phone's tunnel address and last WireGuard handshake (null: never). */
+  private vpnStatus() {
+    if (!this.vpn) return undefined;
+    const seen = new Map(this.handshakes.map((h) => [h.public_key, h.last_handshake]));
+    return {
+      address: this.vpn.gatewayAddress,
+      peers: (this.phones?.list() ?? []).filter((p) => p.public_key).map((p) => ({ name: p.name, extension: p.extension, address: p.address, last_handshake: seen.get(p.public_key!) ?? null })),
+    };
+  }
+
+  /** `collect`: a full GC before the process figures (`hikari-gw status --gc`). */
+  status(opts: { collect?: boolean } = {}): GatewayStatus {
     return {
       version: this.info.version,
+      started_at: new Date(this.startedAt).toISOString(),
       uptime_s: Math.round((this.clock.now() - this.startedAt) / 1000),
       trunk: this.trunkState,
-      extensions: this.config.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
-      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
-      recent_events: this.recentCalls,
+      line: this.monitor.lines(),
+      extensions: this.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
+      vpn: this.vpnStatus(),
+      calls: [...(this.pbx?.calls ?? [])].map(
+        (c): ActiveCall => ({
+          call_id: c.id,
+          state: c.status,
+          direction: c.direction,
+          from: c.caller.number,
+          to: c.called,
+          extension: c.extension,
+          since: new Date(c.answeredAt ?? c.startedAt).toISOString(),
+          on_hold: c.holdBy === "a" ? "caller" : c.holdBy === "b" ? "callee" : undefined,
+          media: c.liveMedia(),
+        }),
+      ),
+      recent_calls: this.monitor.calls(),
+      missed: this.monitor.missed,
+      dnd: this.monitor.dnd,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
-      sip: { lan: this.transport?.stats(), trunk: this.trunk?.transportStats() },
+      sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
+      process: processStats(opts),
     };
   }
 
@@ -305,13 +490,17 @@ export class Gateway {
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
       ["guard", () => this.guard?.remove()],
+      // After the calls ended, so their last events still go out; then bridge/state offline.
+      ["mqtt", () => this.mqtt?.stop()],
       ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
+      ["provisioning", () => Promise.all(this.provisioning.map((s) => new Promise<void>((r) => s.close(() => r()))))],
       ["transactions", () => this.tx?.close()],
       // Node drops a datagram whose send() is still pending when its socket closes.
       ["transport", () => new Promise((r) => setImmediate(r)).then(() => this.transport?.close())],
       ["registrar", () => this.registrar?.close()],
       ["relay", () => this.relay?.close()],
+      ["vpn", () => this.wireguard?.down()],
     ];
     for (const [name, fn] of steps) {
       try {

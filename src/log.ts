@@ -23,7 +23,11 @@ export function createRootLogger(opts: RootLoggerOptions = {}): Logger {
       base: undefined, // no pid/hostname noise: journald records those
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: ["password", "*.password", "config.extensions[*].password"], censor: "***" },
+      // Secrets never reach the journal, whichever object carries them (phone add's answer too).
+      redact: {
+        paths: ["password", "*.password", "*.*.password", "config.extensions[*].password", "privateKey", "*.privateKey", "private_key", "*.private_key", "wireguard_config", "*.wireguard_config", "provisioning_url", "*.provisioning_url", "settings_text", "*.settings_text", "token", "*.token"],
+        censor: "***",
+      },
     },
     dest as never,
   );

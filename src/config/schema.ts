@@ -52,6 +52,29 @@ const dialplanRule = z
   })
   .strict();
 
+
+/**
+ * `vpn.wireguard`: the built-in WireGuard server the phones dial from anywhere. The gateway
+ * owns the interface; peers are the phones added with `hikari-gw phone add`.
+ */
+const vpnWireguard = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** UDP port the interface listens on (the home router forwards it). */
+    port: portNumber.default(51820),
+    /** Tunnel subnet, IPv4 /16–/30; the gateway takes the first host address. */
+    subnet: z
+      .string()
+      .regex(/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-9]|30)$/, 'expected an IPv4 subnet like "10.8.0.0/24"')
+      .default("10.8.0.0/24"),
+    /** The public host:port the phones dial (written into their WireGuard config). */
+    endpoint: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected "host:port", e.g. "home.example.net:51820"').optional(),
+    /** Interface name. */
+    interface: z.string().regex(/^[a-zA-Z0-9_-]{1,15}$/, "expected an interface name (1-15 characters)").default("hgw0"),
+  })
+  .strict()
+  .prefault({});
+
 export const configSchema = z
   .object({
     wan: z
@@ -165,13 +188,48 @@ export const configSchema = z
       .prefault({}),
     mqtt: z
       .object({
-        /** mqtt://host:port, "embedded", or "none". */
-        server: z.string().default("none"),
-        base_topic: z.string().min(1).default("hikari-gw"),
-        discovery_prefix: z.string().min(1).default("homeassistant"),
+        /** mqtt://host:port or mqtts://host:port (an existing broker), "embedded" (aedes in this process), or "none". */
+        server: z
+          .string()
+          .default("none")
+          .refine((s) => s === "none" || s === "embedded" || /^mqtts?:\/\/[^\s/]+/.test(s), 'expected "none", "embedded" or mqtt://host[:port] / mqtts://host[:port]'),
+        base_topic: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("hikari-gw"),
+        discovery_prefix: z.string().regex(/^[^#+\s]+$/, "no spaces, # or + in a topic").default("homeassistant"),
+        /** Home Assistant discovery on/off. */
+        discovery: z.boolean().default(true),
         username: z.string().optional(),
         password: z.string().optional(),
         client_id: z.string().optional(),
+        /** mqtts: a PEM file with the CA that signed the broker's certificate. */
+        ca: z.string().optional(),
+        reject_unauthorized: z.boolean().default(true),
+        /** embedded: where the broker listens, and whether clients may connect without username/password. */
+        listen: z.string().min(1).default("127.0.0.1"),
+        port: portNumber.default(1883),
+        allow_anonymous: z.boolean().default(false),
+        /** How many recent calls `<base>/calls` keeps. */
+        calls_kept: z.number().int().min(1).max(200).default(20),
+        /** Events kept while the broker is away (the oldest dropped first, counted in the log). */
+        queue_max: z.number().int().min(0).max(100000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    /** Number → name for callers and called numbers; `file` adds a CSV of "number,name" lines. */
+    phonebook: z
+      .object({
+        numbers: z.record(z.string(), z.string().min(1)).default({}),
+        file: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Inbound callers refused without ringing anyone, reported as `rejected`. */
+    blocklist: z
+      .object({
+        numbers: z.array(digits).default([]),
+        /** Also refuse callers who withhold their number. */
+        withheld: z.boolean().default(false),
+        /** What the line hears: 486 Busy Here or 603 Decline. */
+        status: z.union([z.literal(486), z.literal(603)]).default(486),
       })
       .strict()
       .prefault({}),
@@ -180,6 +238,14 @@ export const configSchema = z
         level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
         /** Log every SIP message in full (debug aid; verbose). */
         sip_messages: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    vpn: z
+      .object({
+        wireguard: vpnWireguard,
+        /** HTTP port of the one-time Linphone provisioning URLs (tunnel/LAN address only). */
+        provision_port: portNumber.default(8580),
       })
       .strict()
       .prefault({}),

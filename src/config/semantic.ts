@@ -43,5 +43,14 @@ export function semanticProblems(raw: unknown): ConfigProblem[] {
   const lan = obj(root.lan);
   if (trunk?.enabled !== false && typeof trunk?.local_address === "string" && trunk.local_address === lan?.listen && (lan?.port ?? 5060) === (trunk?.local_port ?? 5060))
     out.push({ path: "lan.listen", message: `${String(lan?.listen)}:${String(lan?.port ?? 5060)} is also the trunk's (trunk.local_address, trunk.local_port): listen on the LAN address, or use another lan.port` });
+  out.push(...mqttProblems(obj(root.mqtt)));
   return out;
+}
+
+/** The embedded broker never lets anyone in unnoticed: credentials, or anonymous access said out loud. */
+function mqttProblems(mqtt: Raw | undefined): ConfigProblem[] {
+  if (mqtt?.server !== "embedded") return [];
+  const hasUser = typeof mqtt.username === "string" && typeof mqtt.password === "string";
+  if (hasUser || mqtt.allow_anonymous === true) return [];
+  return [{ path: "mqtt.username", message: 'the embedded broker needs mqtt.username and mqtt.password, or mqtt.allow_anonymous: true' }];
 }

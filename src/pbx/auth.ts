@@ -85,6 +85,16 @@ export class ExtensionAuth {
     for (const e of opts.extensions) this.passwords.set(e.number, e.password);
   }
 
+  /**
+   * The extensions changed (a phone added or removed while running): new passwords take
+   * effect at the next request; a removed extension fails like an unknown one from now on.
+   */
+  setExtensions(extensions: readonly Extension[]): void {
+    this.passwords.clear();
+    this.ha1Cache.clear();
+    for (const e of extensions) this.passwords.set(e.number, e.password);
+  }
+
   /** Whether `number` is a configured extension. */
   has(number: string): boolean {
     return this.passwords.has(number);

@@ -3,6 +3,8 @@
  * With the relay, both sides are pointed at the gateway's ports; without it (relay not
  * available, or tests), SDP passes through unchanged. Side "a" is the caller's leg.
  */
+import type { CallQuality } from "../events.js";
+
 export type CallSide = "a" | "b";
 
 export interface CallMedia {
@@ -13,6 +15,8 @@ export interface CallMedia {
   fromSide(from: CallSide, sdp: string, advertise: string): string;
   /** Called once when the call ends; frees ports. Returns final stats for the log, if any. */
   release(reason: string): unknown;
+  /** After release: what each side sent (the `quality` of the call's end event), when media was relayed. */
+  quality?(): CallQuality | undefined;
   /**
    * `side`'s phone moved without new SDP (binding-moved: its signalling now comes from another
    * NAT mapping): forget where its media came from and learn it again from its next packets.

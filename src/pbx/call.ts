@@ -337,6 +337,7 @@ export class Call implements CallControl {
     const ev = this.event(wasAnswered ? "ended" : type);
     ev.reason = detail ?? reason;
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
+    if (wasAnswered) ev.quality = this.media.quality?.();
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
     // Keep dialogs filed briefly so late retransmissions (BYE, 2xx) still find them; the PBX sweeps.
@@ -356,6 +357,11 @@ export class Call implements CallControl {
   /** Every dialog key this call filed, so the PBX can drop them after the call. */
   dialogKeys(): string[] {
     return this.legs.dialogKeys();
+  }
+
+  /** Live media figures per side while the call is up (`hikari-gw status`); undefined without a relay. */
+  liveMedia(): unknown {
+    return this.fsm.ended ? undefined : this.media.live?.();
   }
 
   /** For `hikari-gw status`. */

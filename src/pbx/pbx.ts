@@ -98,6 +98,12 @@ export class Pbx {
   readonly lan: SipSide;
   private closed = false;
 
+  /** The extensions changed while running (see Registrar.extensionsChanged): names follow. */
+  extensionsChanged(extensions: readonly { number: string; name?: string }[]): void {
+    this.names.clear();
+    for (const e of extensions) this.names.set(e.number, e.name);
+  }
+
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
     this.refusals = new CallRefusals(opts.log, () => opts.clock.now());

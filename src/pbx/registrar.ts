@@ -298,6 +298,18 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
   }
 
+  /**
+   * The extensions changed while running: authentication follows the new list, and the
+   * bindings of extensions no longer in it go at once (a removed phone must stop ringing).
+   */
+  extensionsChanged(extensions: readonly Extension[]): void {
+    this.auth.setExtensions(extensions);
+    for (const [aor, m] of [...this.bindings]) {
+      if (this.auth.has(aor)) continue;
+      for (const b of [...m.values()]) this.remove(aor, b, "unregistered");
+    }
+  }
+
   /** Stores `b`, in place of `old` when it updates that one (its key may differ: a new flow). */
   private put(aor: string, b: Binding, old?: Binding): void {
     const m = this.aorMap(aor);

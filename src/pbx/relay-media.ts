@@ -5,6 +5,8 @@
  */
 import type { MediaRelay } from "../media/relay.js";
 import type { RelaySession, SidePorts } from "../media/relay-session.js";
+import type { RelayStats, SideReport } from "../media/relay-session-types.js";
+import type { CallQuality, StreamQuality } from "../events.js";
 import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
 import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
 
@@ -64,6 +66,27 @@ class RelayCallMedia implements CallMedia {
     if (!session) return undefined;
     this.session = undefined;
     // The call logs these figures in its "call ended" line: once, not twice.
-    return session.release(reason, true);
+    this.finalStats = session.release(reason, true);
+    return this.finalStats;
   }
+
+  /** Only the final figures are kept past release (a few numbers, not the session). */
+  private finalStats?: RelayStats;
+
+  quality(): CallQuality | undefined {
+    return this.finalStats ? callQuality(this.finalStats) : undefined;
+  }
+}
+
+/** The relay's per-side receive counts as the call's quality: side a is the caller. */
+export function callQuality(stats: RelayStats): CallQuality {
+  return { caller: streamQuality(stats.a), callee: streamQuality(stats.b) };
+}
+
+function streamQuality(side: SideReport): StreamQuality {
+  const { packets, lost, jitterMs } = side.rx;
+  // RFC 3550 A.3: lost may go negative with duplicates; loss is never below 0 %.
+  const expected = packets + Math.max(0, lost);
+  const lossPct = expected > 0 ? Math.round((Math.max(0, lost) / expected) * 10000) / 100 : 0;
+  return { packets, lost: Math.max(0, lost), loss_pct: lossPct, jitter_ms: jitterMs };
 }

@@ -25,12 +25,17 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   let states: TrunkState[];
   let events: CallEvent[];
   let dnd = false;
+  let screened: { caller: string; called: string; callId: string }[] = [];
 
   beforeEach(async () => {
     rig = await GatewayRig.create({
       extensions: [{ number: "801", password: "secret801", name: "Alice" }],
       ringTimeoutMs: 2000,
       dnd: () => dnd,
+      screen: (caller, called, callId) => {
+        screened.push({ caller, called, callId });
+        return caller === "0398765432" && blocked ? { status: 603, reason: "Decline", why: "blocklist", event: "rejected" } : undefined;
+      },
       ngn: { strict: true, answer: "early-media" },
     });
     ({ net, ngn, states, events } = rig);
@@ -42,6 +47,19 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
   afterEach(async () => {
     await rig.close();
     dnd = false;
+    blocked = false;
+    screened = [];
+  });
+
+  let blocked = false;
+
+  it("a screened caller (blocklist) is refused before anything rings: the line hears 603, the call is rejected", async () => {
+    blocked = true;
+    const { done } = invite(ngn);
+    expect((await done).status).toBe(603);
+    expect(phone.received.some((r) => r.method === "INVITE")).toBe(false);
+    expect(screened).toEqual([{ caller: "0398765432", called: "0312345678", callId: expect.stringMatching(/.+/) }]);
+    expect(events.at(-1)).toMatchObject({ type: "rejected", direction: "inbound", from: "0398765432", reason: "603 Decline", call_id: screened[0]!.callId });
   });
 
   it("DND: the line hears 486, the phone does not ring, and the call is recorded as missed", async () => {
@@ -119,6 +137,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     const warn = vi.spyOn(rig.log, "warn");
     const stranger = new TransactionLayer({ transport: net.transport({ address: "198.18.6.7", port: 5060 }), log: silentLogger(), clock: rig.clock });
     const answers: number[] = [];
+    const before = rig.trunk.transportStats()?.not_allowed ?? 0;
     for (let i = 0; i < 40; i++) {
       const req = createRequest({ method: "OPTIONS", uri: `sip:${WAN.address}`, from: "<sip:scan@198.18.6.7>", to: `<sip:${WAN.address}>` });
       stranger.sendRequest(req, WAN, { onResponse: (r) => r.status >= 200 && answers.push(r.status), onTimeout: () => undefined, onTransportError: () => undefined });

@@ -48,6 +48,8 @@ export interface TrunkOptions {
   /** Per extension: which of the line's numbers it calls out with. */
   callerIdOf: (extension: string) => string | undefined;
   dnd: () => boolean;
+  /** Screens an inbound call before anyone rings (blocklist): a failure refuses it. */
+  screen?: (caller: string, called: string, callId: string) => CallFailure | undefined;
   logMessages?: boolean;
   onState: (s: TrunkState) => void;
   /** Tests: an in-memory transport instead of a UDP socket on the lease address (`accept`: see UdpTransportOptions). */
@@ -224,7 +226,9 @@ export class Trunk implements TrunkPort {
     let failure: CallFailure | undefined;
     let targets: CallTarget[] = [];
     // DND: the line hears busy, and the call is recorded as missed (someone did call).
-    if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" };
+    const screened = this.opts.screen?.(caller.number, called, getHeader(req, "call-id") ?? "");
+    if (screened) failure = screened;
+    else if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" };
     else {
       targets = ring.flatMap((ext) => this.opts.pbx.extensionTargets(ext));
       if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };

@@ -26,13 +26,19 @@ export interface GatewayConfigInput {
   mediaTimeoutS?: number;
   /** media.offload (the gateway's default, auto, when absent). */
   offload?: "auto" | "none" | "nftables";
+  /** The `mqtt:` flow mapping, default `{ server: none }`. */
+  mqtt?: string;
+  /** lan.advertise */
+  advertise?: string;
+  /** YAML appended as is (e.g. `vpn:`, `phonebook:`, `blocklist:`). */
+  extraYaml?: string;
 }
 
 export function gatewayConfigYaml(c: GatewayConfigInput): string {
   const ext = c.extensions.map((e) => `  - { number: "${e.number}", password: "${e.password}", name: ${e.name} }`).join("\n");
   return `wan: { interface: none }
 trunk: { enabled: false }
-lan: { listen: ${c.listen}, port: ${c.port} }
+lan: { listen: ${c.listen}, port: ${c.port}${c.advertise ? `, advertise: ${c.advertise}` : ""} }
 extensions:
 ${ext}
 inbound: { ring: ["${c.extensions[0]?.number ?? "801"}"] }
@@ -41,10 +47,10 @@ dialplan:
   - { match: "^0[0-9]+$", to: trunk }
 pbx: { ring_timeout_s: ${c.ringTimeoutS} }
 media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`}${c.offload === undefined ? "" : `, offload: ${c.offload}`} }
-mqtt: { server: none }
+mqtt: ${c.mqtt ?? "{ server: none }"}
 state_dir: ${c.stateDir}
 log: { level: ${c.logLevel ?? "info"}, sip_messages: false }
-`;
+${c.extraYaml ?? ""}`;
 }
 
 export interface GatewayProcess {

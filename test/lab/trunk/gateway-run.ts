@@ -24,15 +24,21 @@ export interface TrunkGatewayConfig {
   registerExpires?: number | null;
   /** media.timeout_s (default 6). */
   mediaTimeoutS?: number;
+  /** lan.listen when not lanAddr (e.g. the README's 0.0.0.0); lanAddr is then lan.advertise. */
+  lanListen?: string;
+  /** Run node with --expose-gc, so `status --gc` measures the heap after a full GC. */
+  exposeGc?: boolean;
   /** wan.guard (the gateway's default, nftables, when absent). */
   wanGuard?: "nftables" | "none";
+  /** More top-level YAML (mqtt:, phonebook:, blocklist:), appended as it is. */
+  extraYaml?: string;
 }
 
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
   return `wan: { interface: ${c.wanIf}${c.wanGuard ? `, guard: ${c.wanGuard}` : ""} }
 trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
-lan: { listen: ${c.lanAddr}, port: 5060 }
+lan: { listen: ${c.lanListen ?? c.lanAddr}, port: 5060${c.lanListen ? `, advertise: ${c.lanAddr}` : ""} }
 extensions:
 ${ext}
 inbound:
@@ -45,7 +51,17 @@ pbx: { ring_timeout_s: 15, dnd: ${c.dnd ?? false} }
 media: { rtp_ports: "50000-50999", timeout_s: ${c.mediaTimeoutS ?? 6} }
 state_dir: ${c.stateDir}
 log: { level: info }
-`;
+${c.extraYaml ?? ""}`;
+}
+
+/** The parts of `hikari-gw status` the labs read. */
+export interface GatewayStatus {
+  trunk: { state: string; last_error?: string };
+  extensions: { number: string; registered: boolean; contact?: string }[];
+  calls: unknown[];
+  media?: { sessions: number };
+  sip?: { lan?: Record<string, number>; trunk?: Record<string, number> };
+  process?: { rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number; array_buffers_bytes: number; gc: boolean; handles: Record<string, number> };
 }
 
 export class TrunkGateway {
@@ -65,7 +81,7 @@ export class TrunkGateway {
   start(cfg: TrunkGatewayConfig): void {
     if (this.child) throw new Error("the gateway is already running");
     writeFileSync(this.cfgFile, trunkGatewayYaml(cfg));
-    const child = this.lab.spawn(this.host, process.execPath, [CLI, "run", "--config", this.cfgFile], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    const child = this.lab.spawn(this.host, process.execPath, [...(cfg.exposeGc ? ["--expose-gc"] : []), CLI, "run", "--config", this.cfgFile], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     let partial = "";
     const onData = (d: Buffer) => {
       const parts = (partial + d.toString()).split("\n");
@@ -75,6 +91,27 @@ export class TrunkGateway {
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
     this.child = child;
+  }
+
+  /** The running process (undefined between stop() and start()). */
+  get process(): ChildProcess | undefined {
+    return this.child ?? undefined;
+  }
+
+  /** `hikari-gw status` of the running gateway (`gc`: a full GC first; needs exposeGc). */
+  status(gc = false): GatewayStatus {
+    return JSON.parse(this.lab.exec(this.host, process.execPath, [CLI, "status", "--config", this.cfgFile, ...(gc ? ["--gc"] : [])])) as GatewayStatus;
+  }
+
+  /** SIGKILL, no goodbye (a crash or a power cut); waits for the exit. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    this.child = null;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once("exit", () => resolve());
+      c.kill("SIGKILL");
+    });
   }
 
   /** SIGTERM (the gateway unregisters and BYEs its calls), SIGKILL after 10 s; waits for the exit. */

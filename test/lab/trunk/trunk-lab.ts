@@ -33,10 +33,20 @@ export interface TrunkLab {
  * Brings the lab up in `lab`; `name` tags the SIPp run. The caller checks `registration` (and
  * owns teardown: gw.stop(), ngn.stop(), lab.destroy(), ngn.removeFiles(), rm dir).
  */
-export async function startTrunkLab(lab: Lab, o: { dirPrefix: string; ngn?: Omit<NgnOptions, "wanHost">; gateway?: Partial<TrunkGatewayConfig>; sippName: (scenario: string) => string }): Promise<TrunkLab> {
+export async function startTrunkLab(
+  lab: Lab,
+  o: {
+    dirPrefix: string;
+    ngn?: Omit<NgnOptions, "wanHost">;
+    gateway?: Partial<TrunkGatewayConfig>;
+    sippName: (scenario: string) => string;
+    /** More LAN hosts beside 801 and 802 (net.phones[2…], not configured as extensions): e.g. an attacker. */
+    extraHosts?: string[];
+  },
+): Promise<TrunkLab> {
   if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
   const dir = mkdtempSync(join(tmpdir(), o.dirPrefix));
-  const net = buildSipLab(lab, ["801", "802"]);
+  const net = buildSipLab(lab, ["801", "802", ...(o.extraHosts ?? [])]);
   const phone = net.phones[0]!;
   const phone2 = net.phones[1]!;
   const ngn = await startNgn(lab, { wanHost: net.gatewayHost, ...o.ngn });

@@ -9,7 +9,7 @@ import type { TrunkState } from "../../../src/events.js";
 import type { Transport } from "../../../src/sip/transport.js";
 import { UdpTransport } from "../../../src/sip/transport-udp.js";
 import { PbxRig, TRUNK_PLAN, type PbxRigOptions } from "../pbx/pbx-rig.js";
-import { DRAIN_MS, Trunk, type TrunkLine } from "../../../src/trunk/trunk.js";
+import { DRAIN_MS, Trunk, type TrunkLine, type TrunkOptions } from "../../../src/trunk/trunk.js";
 import { DOMAIN, FakeNgn, NGN, WAN, type FakeNgnOptions } from "./fake-ngn.js";
 
 export { DOMAIN, NGN, NGN_SDP, WAN } from "./fake-ngn.js";
@@ -22,6 +22,8 @@ export interface GatewayRigOptions extends PbxRigOptions {
   channels?: number;
   /** Do Not Disturb, read at each inbound call; default off. */
   dnd?: () => boolean;
+  /** Screens inbound callers before ringing (the gateway's blocklist); none by default. */
+  screen?: TrunkOptions["screen"];
   ngn?: FakeNgnOptions;
   /** Put the NGN on a real UDP socket at this loopback address; the trunk then opens real sockets too. */
   udpNgn?: string;
@@ -46,7 +48,7 @@ export class GatewayRig extends PbxRig {
       pbx: this.pbx, clock: this.clock, log: this.log,
       serverPort: ngnTransport.local.port, localPort: udp ? 0 : 5060,
       registerExpires: 3600, refreshRatio: 0.45, channels: o.channels ?? 1, sessionExpires: 300,
-      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false),
+      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false), screen: o.screen,
       onState: (s) => this.states.push({ ...s }),
       openTransport: udp
         ? undefined

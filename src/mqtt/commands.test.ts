@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { CommandError, type GatewayCommands } from "../gateway-api.js";
+import { MAX_REQUEST_BYTES, runCommand, type CommandContext } from "./commands.js";
+
+function rig() {
+  const calls: string[] = [];
+  let dnd = false;
+  let missed = 3;
+  const commands: GatewayCommands = {
+    setDnd: (on) => {
+      calls.push(`dnd ${on}`);
+      dnd = on;
+    },
+    hangup: (id) => {
+      if (id !== "all" && id !== "abc") throw new CommandError(`no call with call_id "${id}"`);
+      calls.push(`hangup ${id}`);
+      return 1;
+    },
+    resetMissed: () => {
+      calls.push("reset");
+      missed = 0;
+    },
+  };
+  const ctx: CommandContext = { commands, dnd: () => dnd, missed: () => ({ count: missed, since: "2026-01-01T00:00:00.000Z" }) };
+  const run = (cmd: string, payload: string | Buffer) => runCommand(cmd, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), ctx);
+  return { calls, run };
+}
+
+describe("bridge/request commands", () => {
+  it("dnd on with a transaction: ok, data, the transaction echoed", () => {
+    const r = rig();
+    const out = r.run("dnd", '{"value": true, "transaction": "t-1"}');
+    expect(out.response).toEqual({ status: "ok", data: { value: true }, transaction: "t-1" });
+    expect(out.error).toBeUndefined();
+    expect(r.calls).toEqual(["dnd true"]);
+  });
+
+  it("dnd accepts ON/OFF strings and a bare payload", () => {
+    const r = rig();
+    expect(r.run("dnd", '{"value":"ON"}').response.status).toBe("ok");
+    expect(r.run("dnd", "off").response.status).toBe("ok");
+    expect(r.calls).toEqual(["dnd true", "dnd false"]);
+  });
+
+  it("hangup by call id or all; an unknown id is an error and hangs up nothing", () => {
+    const r = rig();
+    expect(r.run("hangup", '{"call_id":"abc","transaction":7}').response).toEqual({ status: "ok", data: { call_id: "abc", hung_up: 1 }, transaction: 7 });
+    expect(r.run("hangup", '"all"').response.status).toBe("ok");
+    const bad = r.run("hangup", '{"call_id":"nope","transaction":"x"}');
+    expect(bad.response).toEqual({ status: "error", error: 'no call with call_id "nope"', transaction: "x" });
+    expect(r.calls).toEqual(["hangup abc", "hangup all"]);
+  });
+
+  it("missed_reset with an empty payload", () => {
+    const r = rig();
+    expect(r.run("missed_reset", "").response).toEqual({ status: "ok", data: { count: 0, since: "2026-01-01T00:00:00.000Z" } });
+  });
+
+  it.each([
+    ["dnd", "{not json", "not valid JSON"],
+    ["dnd", '{"value": 3, "transaction": "q"}', '"value" must be true or false'],
+    ["dnd", "[1,2]", "JSON object"],
+    ["hangup", "{}", '"call_id"'],
+    ["hangup", '{"call_id": 5}', '"call_id"'],
+    ["reboot", "{}", 'unknown command "reboot"'],
+    ["__proto__", "{}", "unknown command"],
+    ["constructor", "{}", "unknown command"],
+  ])("%s %s → error response, nothing done", (cmd, payload, msg) => {
+    const r = rig();
+    const out = r.run(cmd, payload);
+    expect(out.response.status).toBe("error");
+    expect(out.response.error).toContain(msg);
+    expect(out.error).toBe(out.response.error);
+    expect(r.calls).toEqual([]);
+  });
+
+  it("an oversized request is refused unparsed", () => {
+    const r = rig();
+    const out = r.run("dnd", Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x20));
+    expect(out.response.status).toBe("error");
+    expect(r.calls).toEqual([]);
+  });
+
+  it("a transaction that is not a string or number is not echoed", () => {
+    const r = rig();
+    expect(r.run("dnd", '{"value":true,"transaction":{"x":1}}').response).toEqual({ status: "ok", data: { value: true } });
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { checkDiscovery } from "../../../test/support/mqtt/ha-discovery-check.js";
+import { Topics } from "../topics.js";
+import { discoveryConfigs, nodeId, type DiscoveryContext } from "./index.js";
+
+const ctx = (over: Partial<DiscoveryContext> = {}): DiscoveryContext => ({
+  topics: new Topics("hikari-gw", "homeassistant"),
+  node: nodeId("hikari-gw"),
+  version: "0.1.0",
+  channels: 2,
+  extensions: [{ number: "801", name: "Smartphone" }, { number: "802" }],
+  ...over,
+});
+
+const all = (c: DiscoveryContext) => discoveryConfigs(c).map((d) => ({ topic: c.topics.discovery(d.component, c.node, d.object), ...d }));
+
+describe("Home Assistant discovery", () => {
+  it("every config passes the check written from Home Assistant's discovery schemas", () => {
+    for (const d of all(ctx())) expect(checkDiscovery(d.topic, d.config), d.topic).toEqual([]);
+  });
+
+  it("lists the entities the issue asks for, one line-state sensor per channel, with stable unique ids", () => {
+    const ids = all(ctx()).map((d) => `${d.component}/${d.object}`);
+    expect(ids).toEqual([
+      "sensor/line_1_state",
+      "sensor/line_2_state",
+      "sensor/last_caller",
+      "sensor/missed_calls",
+      "sensor/last_missed_caller",
+      "sensor/registered_extensions",
+      "binary_sensor/trunk_registered",
+      "sensor/last_call_loss",
+      "sensor/last_call_jitter",
+      "binary_sensor/extension_801_registered",
+      "binary_sensor/extension_802_registered",
+      "switch/dnd",
+      "button/hangup",
+      "button/missed_reset",
+      "event/call",
+      "device_automation/call_incoming",
+      "device_automation/call_missed",
+    ]);
+    const uids = all(ctx()).filter((d) => d.component !== "device_automation").map((d) => d.config.unique_id);
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(uids).toContain("hikari-gw_line_1_state");
+  });
+
+  it("availability on <base>/bridge/state and one device for all", () => {
+    for (const d of all(ctx())) {
+      expect((d.config.device as { identifiers: string[] }).identifiers).toEqual(["hikari-gw"]);
+      if (d.component !== "device_automation") expect(d.config.availability_topic).toBe("hikari-gw/bridge/state");
+    }
+  });
+
+  it("the check catches what Home Assistant refuses (it is not a check that cannot fail)", () => {
+    const bad = (component: string, config: Record<string, unknown>) => checkDiscovery(`homeassistant/${component}/n/o/config`, { unique_id: "u", device: { identifiers: ["x"] }, ...config });
+    expect(bad("sensor", { state_topic: "t", device_class: "enum", options: ["a"], unit_of_measurement: "%" })).not.toEqual([]);
+    expect(bad("sensor", { state_topic: "t", options: ["a"] })).not.toEqual([]);
+    expect(bad("sensor", { state_topic: "t", device_class: "duration", unit_of_measurement: "%" })).not.toEqual([]);
+    expect(bad("event", { state_topic: "t" })).not.toEqual([]);
+    expect(bad("button", {})).not.toEqual([]);
+    expect(bad("switch", { command_topic: "a/#" })).not.toEqual([]);
+    expect(bad("sensor", { state_topic: "t", stat_t: "typo" })).not.toEqual([]);
+    expect(checkDiscovery("homeassistant/sensor/n/o/config", { state_topic: "t", unique_id: "u", device: {} })).not.toEqual([]);
+    expect(checkDiscovery("homeassistant/device_automation/n/o/config", { automation_type: "trigger", topic: "t", type: "x", device: { identifiers: ["x"] } })).not.toEqual([]);
+  });
+
+  it("an extension taken out of the config loses its entity", () => {
+    const objects = all(ctx({ extensions: [{ number: "801" }] })).map((d) => d.object);
+    expect(objects).toContain("extension_801_registered");
+    expect(objects).not.toContain("extension_802_registered");
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * The provisioning HTTP listener: bound only to the LAN/tunnel addresses, it serves
+ * `GET /provision/TOKEN` once per token and answers 404 to anything else (no listing, no
+ * other paths, nothing that tells a scanner what exists). Misses are logged rate-limited.
+ */
+import { createServer, type Server } from "node:http";
+import type { Logger } from "../log.js";
+import type { Clock } from "../clock.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import type { ProvisioningTokens } from "./tokens.js";
+
+export const PROVISION_PATH = "/provision/";
+
+export async function startProvisioningServer(opts: { addresses: string[]; port: number; tokens: ProvisioningTokens; log: Logger; clock: Clock }): Promise<Server[]> {
+  const missLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
+  const servers: Server[] = [];
+  for (const address of opts.addresses) {
+    const server = createServer((req, res) => {
+      const url = req.url ?? "";
+      const token = req.method === "GET" && url.startsWith(PROVISION_PATH) ? url.slice(PROVISION_PATH.length) : "";
+      const body = /^[A-Za-z0-9_-]{43}$/.test(token) ? opts.tokens.take(token) : undefined;
+      if (body === undefined) {
+        // Never log the token itself: a valid one is a credential until used.
+        missLog.warn({ source: req.socket.remoteAddress, method: String(req.method).slice(0, 10) }, "provisioning request refused");
+        res.writeHead(404, { "content-type": "text/plain", connection: "close" }).end("not found\n");
+        return;
+      }
+      opts.log.info({ source: req.socket.remoteAddress }, "provisioning document served (its URL is now spent)");
+      res.writeHead(200, { "content-type": "application/xml", "cache-control": "no-store", connection: "close" }).end(body);
+    });
+    server.headersTimeout = 5000;
+    server.requestTimeout = 10000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, address, () => resolve());
+    });
+    servers.push(server);
+  }
+  return servers;
+}

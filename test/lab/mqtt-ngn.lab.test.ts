@@ -1,0 +1,144 @@
+/**
+ * MQTT for calls on the line: the trunk lab (the NGN emulator on the WAN port, DHCP, the
+ * strict P-CSCF) with Debian's mosquitto beside the gateway. A call from the line is what
+ * Home Assistant users watch: the line channel ringing, talking, idle; the caller's name
+ * from the phonebook; a missed call counted; a blocklisted caller refused with 603 and
+ * nothing ringing; a withheld caller shown as anonymous.
+ */
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labReady } from "./env.js";
+import { Lab } from "./netns.js";
+import type { Ngn } from "./ngn/emulator.js";
+import { NGN_LAB } from "./ngn/addresses.js";
+import { startSipp, type SippRun } from "./sip/sipp.js";
+import type { Phone, SipLab } from "./sip/topology.js";
+import { find, parseTrace, summarize } from "./sip/trace.js";
+import type { TrunkGateway } from "./trunk/gateway-run.js";
+import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+
+const ready = labReady("mqtt ngn lab", ["sipp", "dnsmasq", "mosquitto", "mosquitto_sub", "nft", "ss"]);
+const BASE = "hikari-gw";
+const BLOCKED = "0120999999";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Json = Record<string, unknown>;
+const json = (m: Message) => (m.json ?? {}) as Json;
+
+describe.skipIf(!ready)("MQTT for calls from the NGN (emulator + mosquitto)", () => {
+  let lab: Lab;
+  let net: SipLab;
+  let phone: Phone;
+  let ngn: Ngn;
+  let gw: TrunkGateway;
+  let dir: string;
+  let broker: Broker;
+  let sub: Subscriber;
+  let seq = 0;
+
+  const why = () => `--- gateway ---\n${gw.lines.slice(-25).join("\n")}\n--- mqtt ---\n${sub.tail()}`;
+  const sipp = (scenario: string, more: Partial<SippRun> = {}): SippRun => ({ scenario, host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: `${++seq}-mqngn-${scenario.replace(".xml", "")}`, ...more });
+  /** The line channel states published since `from`, in order (repeats collapsed). */
+  const lineStates = (from: number) =>
+    sub
+      .on(`${BASE}/line`, from)
+      .map((m) => ((json(m).channels as Json[])[0]!.state as string))
+      .filter((s, i, all) => i === 0 || all[i - 1] !== s);
+
+  beforeAll(async () => {
+    lab = new Lab("hgwmqn");
+    const t = await startTrunkLab(lab, {
+      dirPrefix: "hgw-mqtt-ngn-",
+      sippName: (sc) => `${++seq}-mqngn-${sc.replace(".xml", "")}`,
+      gateway: {
+        extraYaml: `mqtt: { server: "mqtt://127.0.0.1:1883" }
+phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Yamada Taro" } }
+blocklist: { numbers: ["${BLOCKED}"], status: 603 }
+`,
+      },
+    });
+    ({ net, phone, ngn, gw, dir } = t);
+    expect(t.registration.code, "phone registration").toBe(0);
+    broker = await startMosquitto(lab, net.gatewayHost, dir);
+    sub = await subscribe(lab, net.gatewayHost, [`${BASE}/#`]);
+    // The gateway started before the broker: it connects on its next retry (capped backoff).
+    await sub.waitFor((m) => m.topic === `${BASE}/trunk` && json(m).state === "registered", 45_000, 0, "trunk registered on MQTT");
+  }, 90_000);
+
+  afterAll(async () => {
+    sub?.stop();
+    await broker?.stop();
+    await ngn?.stop();
+    await lab?.destroy();
+    ngn?.removeFiles();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("an answered call from the line: the channel rings (caller named from the phonebook), talks on 801, goes idle; events in order", async () => {
+    const from = sub.messages.length;
+    const callee = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 30 }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ updateAfterMs: 0, byeWaitMs: 1500 });
+    const p = await callee.done;
+    expect(run.exitCode, `${why()}\n${run.errors.slice(-1500)}`).toBe(0);
+    expect(p.code, why()).toBe(0);
+    await sub.waitFor((m) => m.topic === `${BASE}/event` && json(m).type === "ended", 10_000, from, "ended");
+    expect(lineStates(from), why()).toEqual(["ringing", "talking", "idle"]);
+    const ringing = sub.on(`${BASE}/line`, from).find((m) => (json(m).channels as Json[])[0]!.state === "ringing")!;
+    expect((json(ringing).channels as Json[])[0]).toMatchObject({ channel: 1, caller: NGN_LAB.callerNumber, caller_name: "Yamada Taro", called: NGN_LAB.mainNumber });
+    const events = sub.on(`${BASE}/event`, from).map(json);
+    expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended", "quality"]);
+    expect(events[0]).toMatchObject({ direction: "inbound", from: NGN_LAB.callerNumber, from_name: "Yamada Taro", to: NGN_LAB.mainNumber });
+    expect(events[1]).toMatchObject({ extension: "801" });
+    expect(events[2]).toMatchObject({ hangup_by: "caller" });
+    const last = await sub.waitFor((m) => m.topic === `${BASE}/last_caller`, 5000, from);
+    expect(json(last)).toMatchObject({ number: NGN_LAB.callerNumber, name: "Yamada Taro" });
+  }, 60_000);
+
+  it("a missed call: ringing then idle, a missed event, the missed count and last missed caller", async () => {
+    const from = sub.messages.length;
+    const callee = startSipp(lab, sipp("uas-ring.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeMissedCall({ ringMs: 1000 });
+    await callee.done;
+    expect(run.exitCode, why()).toBe(0);
+    const missed = await sub.waitFor((m) => m.topic === `${BASE}/missed` && (json(m).count as number) >= 1, 10_000, from, "missed count");
+    expect(json(missed)).toMatchObject({ count: 1, last_from: NGN_LAB.callerNumber, last_from_name: "Yamada Taro" });
+    expect(lineStates(from)).toEqual(["ringing", "idle"]);
+    expect(sub.on(`${BASE}/event`, from).map((m) => json(m).type)).toEqual(["incoming", "missed"]);
+    const list = sub.on(`${BASE}/calls`, from).at(-1)!;
+    expect((json(list).calls as Json[])[0]).toMatchObject({ direction: "inbound", from_name: "Yamada Taro", result: "missed" });
+  }, 40_000);
+
+  it("a blocklisted caller: the line hears 603, nothing rings, the line stays idle, one rejected event", async () => {
+    const from = sub.messages.length;
+    const run = await ngn.placeRejectedCall({ caller: BLOCKED, status: 603 });
+    const msgs = parseTrace(run.messages);
+    const explain = `${why()}\n--- ngn saw ---\n${summarize(msgs)}\n${run.errors.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(find(msgs, "received", 603), explain).toHaveLength(1);
+    expect(find(msgs, "received", 180), "nothing rang").toHaveLength(0);
+    await sub.waitFor((m) => m.topic === `${BASE}/event` && json(m).type === "rejected", 10_000, from, "rejected");
+    expect(sub.on(`${BASE}/event`, from).map((m) => json(m).type)).toEqual(["rejected"]);
+    expect(sub.on(`${BASE}/line`, from)).toEqual([]);
+    const list = await sub.waitFor((m) => m.topic === `${BASE}/calls`, 5000, from);
+    expect((json(list).calls as Json[])[0]).toMatchObject({ from: BLOCKED, result: "rejected" });
+  }, 30_000);
+
+  it("a withheld caller is `anonymous` in the events and on the line", async () => {
+    const from = sub.messages.length;
+    const callee = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const run = await ngn.placeInboundCall({ anonymous: true, updateAfterMs: 0, byeWaitMs: 1000 });
+    await callee.done;
+    expect(run.exitCode, why()).toBe(0);
+    const incoming = await sub.waitFor((m) => m.topic === `${BASE}/event` && json(m).type === "incoming", 10_000, from);
+    expect(json(incoming)).toMatchObject({ from: "anonymous" });
+    await sub.waitFor((m) => m.topic === `${BASE}/event` && json(m).type === "ended", 10_000, from);
+    // (The call list still holds the earlier calls from that number: only this call's messages count.)
+    const thisCall = sub.messages.slice(from).filter((m) => m.topic !== `${BASE}/calls`);
+    expect(JSON.stringify(thisCall.map((m) => m.payload))).not.toContain(NGN_LAB.callerNumber);
+    expect(lineStates(from)).toEqual(["ringing", "talking", "idle"]);
+    expect((json(sub.on(`${BASE}/line`, from)[0]!).channels as Json[])[0]).toMatchObject({ caller: "anonymous" });
+  }, 40_000);
+});
