@@ -10,6 +10,8 @@ import { createRootLogger, type LogLevel } from "./log.js";
 import type { OffloadMode } from "./media/relay.js";
 
 const DEFAULT_CONFIG = "/etc/hikari-gw/config.yaml";
+/** The config's state_dir default: where a gateway run without it keeps its control socket. */
+const DEFAULT_STATE_DIR = "/var/lib/hikari-gw";
 
 const HELP = `hikari-gw — home telephony gateway for NTT FLET'S Hikari Denwa
 
@@ -20,8 +22,10 @@ Usage:
                                                       take a DHCP lease on IF, print it, release it unless --keep
   hikari-gw relay --sessions N [--listen ADDR] [--offload auto|nftables|none] [--ports MIN-MAX]
                                                       media relay benchmark mode (prints port pairs as JSON)
-  hikari-gw status [--config FILE] [--gc]             ask the running gateway for trunk, extensions, calls, memory
-                                                      (--gc: full GC first, when node runs with --expose-gc)
+  hikari-gw status [--state-dir DIR | --config FILE] [--json] [--gc]
+                                                      ask the running gateway for trunk, extensions, calls, memory
+                                                      (its control socket in DIR, default ${DEFAULT_STATE_DIR}; --json: all of it as JSON;
+                                                      --gc: full GC first, when node runs with --expose-gc)
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
   hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
@@ -43,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       config: { type: "string", short: "c" },
+      "state-dir": { type: "string" },
       "log-level": { type: "string" },
       interface: { type: "string", short: "i" },
       json: { type: "boolean" },
@@ -164,11 +169,20 @@ export async function main(argv: string[]): Promise<number> {
       return relayCommand({ sessions, listen: values.listen ?? "127.0.0.1", offload: (values.offload ?? "auto") as OffloadMode, portMin, portMax, log });
     }
     case "status": {
-      const { loadConfig } = await import("./config/load.js");
-      const cfg = loadConfig(configFile);
+      // Finds the running gateway by its control socket: --state-dir, else the config's
+      // state_dir when --config names one, else the default place (no config file needed).
+      let stateDir = values["state-dir"];
+      if (stateDir === undefined && values.config !== undefined) {
+        const { loadConfig } = await import("./config/load.js");
+        stateDir = loadConfig(values.config).state_dir;
+      }
       const { queryStatus } = await import("./control.js");
-      const status = await queryStatus(cfg.state_dir, 3000, { gc: !!values.gc });
-      process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+      const status = await queryStatus(stateDir ?? DEFAULT_STATE_DIR, 3000, { gc: !!values.gc });
+      if (values.json) process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+      else {
+        const { renderStatus } = await import("./status-text.js");
+        process.stdout.write(renderStatus(status));
+      }
       return 0;
     }
     case "unblock": {

@@ -34,6 +34,10 @@ export interface ActiveCall {
   to: string;
   extension?: string;
   since: string;
+  /** Who holds the call (RFC 3264 §8.4), while one side does. */
+  on_hold?: "caller" | "callee";
+  /** Live media per side (a: the caller, b: the callee): packets, loss, jitter, silent_ms, onHold. Absent without the relay. */
+  media?: unknown;
 }
 
 export interface ExtensionStatus extends ExtensionState {

@@ -476,6 +476,8 @@ export class Gateway {
           to: c.called,
           extension: c.extension,
           since: new Date(c.answeredAt ?? c.startedAt).toISOString(),
+          on_hold: c.holdBy === "a" ? "caller" : c.holdBy === "b" ? "callee" : undefined,
+          media: c.liveMedia(),
         }),
       ),
       recent_calls: this.monitor.calls(),

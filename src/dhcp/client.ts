@@ -15,6 +15,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { systemClock, type Clock } from "../clock.js";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { DhcpClientMachine, type DhcpState, type LeaseChange } from "./client-fsm.js";
 import { IprouteConfigurator, noInterfaceChanges, type InterfaceConfigurator } from "./interface-setup.js";
 import { leaseExpiresAt, type Lease } from "./lease.js";
@@ -76,6 +77,7 @@ function interfaceMac(iface: string): Buffer {
 
 export class DhcpClient extends EventEmitter<DhcpClientEvents> {
   private readonly log: Logger;
+  private readonly errorLog: RateLimitedLog;
   private readonly clock: Clock;
   private transport: DhcpTransport | null = null;
   private readonly configurator: InterfaceConfigurator;
@@ -88,6 +90,7 @@ export class DhcpClient extends EventEmitter<DhcpClientEvents> {
     super();
     this.log = opts.log;
     this.clock = opts.clock ?? systemClock;
+    this.errorLog = new RateLimitedLog(this.log, 5, () => this.clock.now());
     this.store = opts.stateDir ? new LeaseStore(opts.stateDir) : null;
     this.configurator =
       opts.configurator ?? (opts.applyToInterface === false ? noInterfaceChanges : new IprouteConfigurator({ defaultRoute: opts.defaultRoute ?? false, log: this.log }));
@@ -213,7 +216,8 @@ export class DhcpClient extends EventEmitter<DhcpClientEvents> {
 
   /** `error` only reaches listeners; with none it is logged (never an uncaught throw). */
   private fail(err: Error, lease: Lease | null): void {
-    this.log.warn({ err: err.message }, "DHCP client error");
+    // A send failing on a received OFFER or ACK, or on a retransmission timer: per datagram, rate-limited.
+    this.errorLog.warn({ err: err.message }, "DHCP client error");
     if (this.listenerCount("error") > 0) this.emit("error", err, lease);
   }
 }

@@ -43,6 +43,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import dgram from "node:dgram";
 import type { Logger } from "../log.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { buildIpUdp, parseIpUdp } from "./ip-udp.js";
 import type { DhcpTransport } from "./transport.js";
 
@@ -109,7 +110,9 @@ export class RawTransport implements DhcpTransport {
     private readonly log: Logger,
   ) {
     this.sock.on("message", (buf) => this.receive(buf));
-    this.sock.on("error", (err) => this.log.warn({ err: err.message }, "raw socket error"));
+    // Per datagram (an ICMP error, a send failing while the link flaps): rate-limited.
+    const errors = new RateLimitedLog(log);
+    this.sock.on("error", (err) => errors.warn({ err: err.message }, "raw socket error"));
   }
 
   /** Open the socket on `iface` and install the zero-source rule (best effort). */

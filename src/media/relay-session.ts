@@ -273,6 +273,11 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     return (side === "a" ? this.silenceA : this.silenceB).quietMs(now);
   }
 
+  /** Milliseconds `side` has been silent now (for `hikari-gw status`). */
+  silentMs(side: RelaySide): number {
+    return this.quietMs(side, this.owner.clock.now());
+  }
+
   /** Coarse tick: promote provisional latches once signalling has been quiet. */
   confirmLatches(now: number): void {
     // Four plain calls, no array per session per tick: the tick allocates nothing (docs/design.md "Hot path").
@@ -302,15 +307,19 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     return { rtpPort: ports.rtpPort, rtcpPort: ports.rtcpPort, peer, latched: rtp.state === FINAL, onHold, ...streamReport(this.counters, o) };
   }
 
-  /** Frees ports and sockets; idempotent. Returns (and logs) the final stats. */
-  release(reason: string): RelayStats {
+  /**
+   * Frees ports and sockets; idempotent. Returns the final stats, and logs them unless the
+   * owner logs them itself (`ownerLogs`: a call prints them once, in its "call ended" line).
+   */
+  release(reason: string, ownerLogs = false): RelayStats {
     if (this.finalStats) return this.finalStats;
     const st = this.stats();
     this.finalStats = st;
     this.isReleased = true;
     this.owner.released(this, reason);
     this.removeAllListeners();
-    this.log.info({ reason, stats: st }, "media session released");
+    if (ownerLogs) this.log.debug({ reason }, "media session released");
+    else this.log.info({ reason, stats: st }, "media session released");
     return st;
   }
 }

@@ -3,6 +3,7 @@
  * Which of them still ring, which have an early dialog, which failed how, and the one
  * failure the caller hears once every leg is done (RFC 3261 §16.7 step 6, simplified).
  */
+import type { Header } from "../sip/message/types.js";
 import type { BLeg } from "./call-types.js";
 
 export interface ForkFailure {
@@ -44,12 +45,15 @@ export class Forks {
     return this.best ?? { status: 480, reason: "Temporarily Unavailable" };
   }
 
-  /** CANCEL every leg still ringing except `keep` (§9.1; the layer sends it once a provisional came). */
-  cancelRinging(keep?: BLeg): void {
+  /**
+   * CANCEL every leg still ringing except `keep` (§9.1; the layer sends it once a provisional
+   * came), with `reason` (RFC 3326 Reason headers) saying why.
+   */
+  cancelRinging(keep?: BLeg, reason: Header[] = []): void {
     for (const leg of this.legs) {
       if (leg === keep || leg.final) continue;
       leg.cancelled = true;
-      leg.net.tx.cancel(leg.tx);
+      leg.net.tx.cancel(leg.tx, reason);
     }
   }
 }

@@ -6,7 +6,7 @@
  * through it, never through the call.
  */
 import type { Logger } from "../log.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { cseq, sameEndpoint, setHeader } from "../sip/message/index.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallParty, Leg, SipSide } from "./call-types.js";
@@ -14,6 +14,7 @@ import type { MidCallPort } from "./mid-call.js";
 import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
+import { sdpMediaTarget } from "../media/sdp.js";
 import { lingeringBLegUser, quietUser } from "./call-linger.js";
 
 /** Who talks to whom: the caller, and the number it called. */
@@ -31,6 +32,10 @@ export class CallLegs implements MidCallPort {
    * its 2xx made (`offer`; §13.2.2.4: that ACK must carry the answer).
    */
   heldAck?: { offer: string | undefined };
+  /** Which side's phone holds the call (its last SDP was sendonly, inactive or c=0.0.0.0, RFC 3264 §8.4). */
+  readonly onHold: Record<CallSide, boolean> = { a: false, b: false };
+  /** The side that put the call on hold, while it is. */
+  holdBy?: CallSide;
 
   constructor(
     readonly a: Leg,
@@ -56,8 +61,23 @@ export class CallLegs implements MidCallPort {
 
   /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
   sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
+    this.noteHold(from, sdp);
     const out = this.media.fromSide(from, sdp, to.host);
     return to.shapeSdp ? to.shapeSdp(out) : out;
+  }
+
+  /** Holds and resumes are part of the call's story in the log (once per change, not per re-INVITE). */
+  noteHold(from: CallSide, sdp: string): void {
+    const hold = sdpMediaTarget(sdp)?.hold;
+    if (hold === undefined || hold === this.onHold[from]) return;
+    this.onHold[from] = hold;
+    // The answer to a hold offer may say inactive or sendonly too (RFC 3264 §6.1): the side
+    // that held first is the holder, not the one answering it.
+    const other: CallSide = from === "a" ? "b" : "a";
+    if (hold && this.holdBy === undefined) this.holdBy = from;
+    else if (!hold && this.holdBy === from) this.holdBy = this.onHold[other] ? other : undefined;
+    else return;
+    this.log.info({ by: from === "a" ? "caller" : "callee" }, hold ? "call on hold" : "call resumed");
   }
 
   withBody(msg: SipResponse | SipRequest, sdp: string): void {
@@ -83,9 +103,10 @@ export class CallLegs implements MidCallPort {
     leg.net.tx.sendAck(ack, leg.peer);
   }
 
-  sendBye(leg: Leg): void {
+  /** BYE in a leg's dialog, with `reason` (RFC 3326 Reason headers) when the call knows why. */
+  sendBye(leg: Leg, reason: Header[] = []): void {
     if (leg === this.winner) this.ackWinnerBeforeBye();
-    const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg) });
+    const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg), headers: reason });
     // Its hooks outlive the call (Timer F, 64·T1): they must not hold the leg or the call.
     leg.net.tx.sendRequest(bye, leg.peer, quietUser(this.log, leg.side));
   }

@@ -22,6 +22,11 @@ export interface CallMedia {
    * NAT mapping): forget where its media came from and learn it again from its next packets.
    */
   peerMoved?(side: CallSide): void;
+  /**
+   * Live figures for `hikari-gw status` while the call is up: per side, packets, loss,
+   * jitter, hold, and how long it has been silent. Undefined without a relay or once released.
+   */
+  live?(): unknown;
   /** Registered by the call: fired when a side (not on hold) sent no RTP or RTCP for the timeout. */
   onTimeout?: (side?: CallSide) => void;
 }

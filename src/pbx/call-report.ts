@@ -16,6 +16,8 @@ export interface CallFacts {
   readonly startedAt: number;
   readonly answeredAt?: number;
   readonly status: CallStatus;
+  /** The side that holds the call (RFC 3264 §8.4), while one does. */
+  readonly holdBy: "a" | "b" | undefined;
 }
 
 /** A call event of `type`, stamped `at` (ms). */
@@ -31,8 +33,9 @@ export function callEvent(call: CallFacts, type: CallEvent["type"], at: number):
   };
 }
 
-/** The call's line in `hikari-gw status`; `endReason` once it ended. */
-export function callSummary(call: CallFacts, endReason: string | undefined): Record<string, unknown> {
+
+/** The call's line in `hikari-gw status`; `endReason` once it ended; `media`: live figures per side. */
+export function callSummary(call: CallFacts, endReason: string | undefined, media?: unknown): Record<string, unknown> {
   return {
     call_id: call.id,
     state: call.status,
@@ -41,6 +44,8 @@ export function callSummary(call: CallFacts, endReason: string | undefined): Rec
     to: call.called,
     extension: call.extension,
     since: new Date(call.answeredAt ?? call.startedAt).toISOString(),
+    on_hold: call.holdBy === "a" ? "caller" : call.holdBy === "b" ? "callee" : undefined,
+    media,
     reason: endReason,
   };
 }

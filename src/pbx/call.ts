@@ -8,7 +8,7 @@
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallDirection, CallEvent } from "../events.js";
-import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
+import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
@@ -21,6 +21,7 @@ import { onEarlyRequest, type EarlyDialogPort } from "./call-early-dialog.js";
 import { CalleeLeg, type BLegUser } from "./call-b-leg.js";
 import { CallLegs } from "./call-legs.js";
 import { callEvent, callSummary } from "./call-report.js";
+import { ANSWERED_ELSEWHERE, causeFor, q850Reason, reasonsOf } from "./call-reason.js";
 
 export type { BLeg, CallControl, CallFailure, CallHost, CallParty, CallTarget, Leg, SipSide } from "./call-types.js";
 export type { CallState, CallStatus } from "./call-state.js";
@@ -77,7 +78,7 @@ export class Call implements CallControl {
     this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media);
     this.mid = new MidCall(this.legs);
     host.fileDialog(aDialog.key, a, this);
-    inviteTx.onCancel = () => this.onCallerCancel();
+    inviteTx.onCancel = (cancel) => this.onCallerCancel(cancel);
     media.onTimeout = (side) => this.mediaTimedOut(side);
   }
 
@@ -88,6 +89,10 @@ export class Call implements CallControl {
   /** As `hikari-gw status` shows it: trying, ringing, answered, ended. */
   get status(): CallStatus {
     return this.fsm.status;
+  }
+
+  get holdBy(): "a" | "b" | undefined {
+    return this.legs.holdBy;
   }
 
   get extension(): string | undefined {
@@ -171,12 +176,12 @@ export class Call implements CallControl {
     if (!this.fsm.ringing) {
       // A second device answered too late (forking race), or the call is over: ACK and BYE it.
       this.legs.sendAck(leg);
-      if (!alreadyConfirmed) this.legs.sendBye(leg);
+      if (!alreadyConfirmed) this.legs.sendBye(leg, [ANSWERED_ELSEWHERE]);
       return;
     }
     this.legs.winner = leg;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging(leg);
+    this.legs.forks.cancelRinging(leg, [ANSWERED_ELSEWHERE]);
     this.fsm.transition("accepted");
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
@@ -215,12 +220,16 @@ export class Call implements CallControl {
     return res;
   }
 
-  /** The caller sent CANCEL before an answer (§9.2): the layer already said 200 to it. */
-  private onCallerCancel(): void {
+  /**
+   * The caller sent CANCEL before an answer (§9.2): the layer already said 200 to it. Its
+   * Reason (RFC 3326 §3; the line's "answered elsewhere" among them) goes on to the devices.
+   */
+  private onCallerCancel(cancel: SipRequest): void {
     if (!this.fsm.ringing) return;
-    this.log.info("caller cancelled");
+    const reason = reasonsOf(cancel);
+    this.log.info(reason.length > 0 ? { reason: reason.map((h) => h.value) } : {}, "caller cancelled");
     this.inviteTx.respond(this.aResponse(487, "Request Terminated"));
-    this.end("cancelled", "missed");
+    this.end("cancelled", "missed", undefined, reason);
   }
 
   private onRingTimeout(): void {
@@ -293,29 +302,35 @@ export class Call implements CallControl {
       return this.end("caller hung up before answer", "missed");
     }
     const other = this.legs.otherLeg(leg);
-    if (other) this.legs.sendBye(other);
+    // The hanging-up side's Reason, if it gave one, goes on to the other (RFC 3326 §3).
+    if (other) this.legs.sendBye(other, reasonsOf(req));
     this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
   }
 
-  /** End the call from our side (command, media timeout, shutdown): BYE or CANCEL everything. */
+  /**
+   * End the call from our side (command, media timeout, lease change, shutdown): BYE or
+   * CANCEL everything, each with a Reason (RFC 3326) naming why, so a phone can show it.
+   */
   hangup(reason: string): void {
     if (this.fsm.ended) return;
+    const why = [q850Reason(causeFor(reason), reason)];
     if (this.fsm.ringing) {
       this.inviteTx.respond(this.aResponse(480, "Temporarily Unavailable"));
-      return this.end(reason, "missed");
+      return this.end(reason, "missed", undefined, why);
     }
-    this.legs.sendBye(this.a);
-    if (this.winner) this.legs.sendBye(this.winner);
+    this.legs.sendBye(this.a, why);
+    if (this.winner) this.legs.sendBye(this.winner, why);
     this.end(reason, "ended");
   }
 
-  private end(reason: string, type: CallEvent["type"], detail?: string): void {
+  /** `cancelReason`: the Reason headers on the CANCELs to the legs still ringing. */
+  private end(reason: string, type: CallEvent["type"], detail?: string, cancelReason: Header[] = []): void {
     if (this.fsm.ended) return;
     const wasAnswered = this.fsm.answered;
     this.fsm.transition("terminated");
     this.endReason = reason;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging();
+    this.legs.forks.cancelRinging(undefined, cancelReason);
     this.a.net.onEnded?.(this.a);
     if (this.winner) this.winner.net.onEnded?.(this.winner);
     const stats = this.media.release(reason);
@@ -366,9 +381,14 @@ export class Call implements CallControl {
     return this.legs.dialogKeys();
   }
 
+  /** Live media figures per side while the call is up (`hikari-gw status`); undefined without a relay. */
+  liveMedia(): unknown {
+    return this.fsm.ended ? undefined : this.media.live?.();
+  }
+
   /** For `hikari-gw status`. */
   summary(): Record<string, unknown> {
-    return callSummary(this, this.endReason || undefined);
+    return callSummary(this, this.endReason || undefined, this.fsm.ended ? undefined : this.media.live?.());
   }
 
   private event(type: CallEvent["type"]): CallEvent {

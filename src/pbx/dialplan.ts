@@ -28,14 +28,20 @@ export interface DialplanRule {
   allow_premium?: boolean;
 }
 
+/**
+ * Where a number goes; `rule` names the dialplan entry that sent it there (for the log line
+ * of a refused call: `dialplan[2] ^0[0-9]+$ → trunk`).
+ */
 export type Route =
-  | { kind: "extension"; number: string }
-  | { kind: "trunk"; number: string; allow: TollAllowance }
-  | { kind: "user"; number: string }
+  | { kind: "extension"; number: string; rule?: string }
+  | { kind: "trunk"; number: string; allow: TollAllowance; rule?: string }
+  | { kind: "user"; number: string; rule?: string }
   | { kind: "none" };
 
 interface CompiledRule {
   re: RegExp;
+  /** `dialplan[i] <match> → <to>`, as the config says it. */
+  name: string;
   allow: TollAllowance;
   target: { kind: "extension" } | { kind: "trunk" } | { kind: "user"; number: string };
 }
@@ -71,10 +77,11 @@ export class Dialplan {
       } catch (e) {
         throw new Error(`dialplan[${i}].match: ${(e as Error).message}`);
       }
+      const name = `dialplan[${i}] ${r.match} → ${r.to}`;
       const allow = { international: r.allow_international ?? false, premium: r.allow_premium ?? false };
-      if (r.to === "extension") return { re, allow, target: { kind: "extension" } };
-      if (r.to === "trunk") return { re, allow, target: { kind: "trunk" } };
-      if (/^[0-9]+$/.test(r.to)) return { re, allow, target: { kind: "user", number: r.to } };
+      if (r.to === "extension") return { re, name, allow, target: { kind: "extension" } };
+      if (r.to === "trunk") return { re, name, allow, target: { kind: "trunk" } };
+      if (/^[0-9]+$/.test(r.to)) return { re, name, allow, target: { kind: "user", number: r.to } };
       throw new Error(`dialplan[${i}].to: expected "extension", "trunk" or an extension number, got "${r.to}"`);
     });
   }
@@ -85,9 +92,9 @@ export class Dialplan {
     if (number === "") return { kind: "none" };
     for (const r of this.rules) {
       if (!r.re.test(number)) continue;
-      if (r.target.kind === "user") return { kind: "user", number: r.target.number };
-      if (r.target.kind === "trunk") return { kind: "trunk", number, allow: r.allow };
-      return { kind: r.target.kind, number };
+      if (r.target.kind === "user") return { kind: "user", number: r.target.number, rule: r.name };
+      if (r.target.kind === "trunk") return { kind: "trunk", number, allow: r.allow, rule: r.name };
+      return { kind: r.target.kind, number, rule: r.name };
     }
     return { kind: "none" };
   }

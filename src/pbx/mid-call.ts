@@ -29,6 +29,8 @@ export interface MidCallPort {
   /** Our Contact toward a leg's peer. */
   contactToward(leg: Leg): string;
   sendAck(leg: Leg, sdp?: string, seq?: number): void;
+  /** `from` sent SDP that stays here (absorbed): note its hold or resume for the call's story. */
+  noteHold(from: CallSide, sdp: string): void;
 }
 
 /** A relayed in-dialog transaction waiting for the other leg's final response. */
@@ -141,6 +143,7 @@ export class MidCall {
     let dir = "none";
     if (isSdp) {
       const offer = req.body.toString("utf8");
+      this.call.noteHold(leg.side, offer);
       this.call.media.fromSide(leg.side, offer, other.net.host);
       dir = /^a=(sendonly|recvonly|inactive|sendrecv)\s*$/m.exec(offer)?.[1] ?? "sendrecv";
       const answerDir = dir === "sendonly" ? "recvonly" : dir === "recvonly" ? "sendonly" : dir;

@@ -133,12 +133,12 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(events.at(-1)?.type).toBe("missed");
   });
 
-  it("unknown number 404, unregistered extension 480, trunk 503 until it exists, mapped number rings its user", async () => {
+  it("unknown number 404, unregistered extension 480, no trunk configured 403 (permanent), mapped number rings its user", async () => {
     await a.register();
     expect((await a.call("999")).res.status).toBe(404);
     expect((await a.call("803")).res.status).toBe(404);
     expect((await a.call("802")).res.status).toBe(480);
-    expect((await a.call("0312345678")).res.status).toBe(503);
+    expect((await a.call("0312345678")).res.status).toBe(403);
     await b.register();
     const { res } = await a.call("0120");
     expect(res.status).toBe(200);

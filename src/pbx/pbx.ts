@@ -22,13 +22,14 @@ import { DEFAULT_RETRY_AFTER_S, overloadResponse } from "../sip/transaction/over
 import { answerLingering, type LingeringDialog } from "./call-linger.js";
 import { DEFAULT_PREMIUM_PREFIXES, tollRefusal, type TollPolicy } from "./toll.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
+import { CallRefusals, TRUNK_NOT_CONFIGURED } from "./call-refusal.js";
 
 export { ALLOW } from "./out-of-dialog.js";
 
 /** Where the trunk plugs in: outbound calls the dialplan sends to it. */
 export interface TrunkPort {
   /** Targets for an outbound call, or a failure to give the phone. */
-  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string };
+  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string; why?: string };
 }
 
 export interface PbxOptions {
@@ -94,6 +95,7 @@ interface Admission {
 
 export class Pbx {
   private readonly log: Logger;
+  private readonly refusals: CallRefusals;
   /**
    * Every live call's dialogs, by dialog key: the leg, and the call routing its requests;
    * an ended call's keys map to one small record of it until the linger is over.
@@ -122,6 +124,7 @@ export class Pbx {
 
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
+    this.refusals = new CallRefusals(opts.log, () => opts.clock.now());
     this.overloadLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     for (const e of opts.extensions) this.names.set(e.number, e.name);
@@ -305,8 +308,11 @@ export class Pbx {
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const mf = maxForwards(req);
-    if (mf !== undefined && mf <= 0) return tx.respond(reply(req, 483, "Too Many Hops"));
-    if (this.closed) return tx.respond(reply(req, 503, "Service Unavailable"));
+    const dialled = req.uri.user ?? "";
+    const refuse = (status: number, reason: string, why: string, more: { caller?: string; rule?: string } = {}) =>
+      this.refusals.refuse(req, tx, status, reason, { dialled, why, ...more });
+    if (mf !== undefined && mf <= 0) return refuse(483, "Too Many Hops", "Max-Forwards reached 0");
+    if (this.closed) return refuse(503, "Service Unavailable", "gateway shutting down");
 
     const auth = this.opts.auth.authenticateRequest(req, { proxy: true, source: from });
     if (!auth.ok) return tx.respond(auth.response);
@@ -317,7 +323,6 @@ export class Pbx {
       return tx.respond(reply(req, busy.status, busy.reason));
     }
 
-    const dialled = req.uri.user ?? "";
     const route = this.opts.dialplan.route(dialled);
     let targets: CallTarget[] = [];
     let failure: { status: number; reason: string } | undefined;
@@ -325,11 +330,11 @@ export class Pbx {
     let direction: "internal" | "outbound" = "internal";
     switch (route.kind) {
       case "none":
-        return tx.respond(reply(req, 404, "Not Found"));
+        return refuse(404, "Not Found", "no dialplan entry matches", { caller, rule: "no match" });
       case "extension":
       case "user": {
         called = route.number;
-        if (!this.names.has(called)) return tx.respond(reply(req, 404, "Not Found"));
+        if (!this.names.has(called)) return refuse(404, "Not Found", `no extension ${called}`, { caller, rule: route.rule });
         targets = this.extensionTargets(called, from);
         if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
         break;
@@ -343,8 +348,8 @@ export class Pbx {
           return tx.respond(reply(req, 403, refused));
         }
         const t = this.opts.trunk?.outboundTarget(route.number, caller);
-        if (!t) return tx.respond(reply(req, 503, "Trunk Unavailable"));
-        if ("status" in t) return tx.respond(reply(req, t.status, t.reason));
+        if (!t) return refuse(TRUNK_NOT_CONFIGURED.status, TRUNK_NOT_CONFIGURED.reason, "no trunk configured", { caller, rule: route.rule });
+        if ("status" in t) return refuse(t.status, t.reason, t.why ?? `trunk: ${t.reason}`, { caller, rule: route.rule });
         targets = [t];
         break;
       }

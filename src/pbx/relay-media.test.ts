@@ -83,3 +83,27 @@ describe("relay call media after release", () => {
     await relay.close();
   });
 });
+
+describe("relay call media: figures logged once", () => {
+  it("a call's release returns the stats (for its 'call ended' line) and the relay does not log them again at info", async () => {
+    const { pino } = await import("pino");
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const net = new FakeUdpNetwork();
+    const clock = new ManualClock(1_000);
+    const relay = await MediaRelay.create({ bindAddress: GW, portMin: 50100, portMax: 50199, log, clock, mediaTimeoutMs: 10_000, bindSocket: net.bind, connectLatched: false });
+    const media = await relayMediaFactory(relay).create("call-2");
+    const toA = sdpMediaTarget(media.fromSide("b", sdp("198.18.1.20", 6000), GW))!;
+    media.fromSide("a", sdp("198.18.0.10", 4000), GW);
+    const phoneA = await net.bind("198.18.0.10", 4000);
+    for (let t = 0; t < 5; t++) phoneA.send(rtp(t), toA.rtpPort, GW);
+    const live = media.live?.() as { a: { rx: { packets: number }; silent_ms: number } };
+    expect(live.a.rx.packets).toBe(5);
+    expect(typeof live.a.silent_ms).toBe("number");
+    const stats = media.release("test") as { a: { rx: { packets: number } } };
+    expect(stats.a.rx.packets).toBe(5);
+    expect(lines.filter((l) => l.msg === "media session released" && "stats" in l)).toEqual([]);
+    expect(media.live?.()).toBeUndefined();
+    await relay.close();
+  });
+});

@@ -49,6 +49,14 @@ class RelayCallMedia implements CallMedia {
     return rewriteSdp(sdp, { address: advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
   }
 
+  live(): unknown {
+    const session = this.session;
+    if (!session) return undefined;
+    const st = session.stats();
+    // silent_ms: how long since that side's last RTP or RTCP (who is silent, before the media timeout says so).
+    return { a: { ...st.a, silent_ms: session.silentMs("a") }, b: { ...st.b, silent_ms: session.silentMs("b") }, offloaded: st.offloaded };
+  }
+
   peerMoved(side: CallSide): void {
     this.session?.relearn(side);
   }
@@ -57,7 +65,8 @@ class RelayCallMedia implements CallMedia {
     const session = this.session;
     if (!session) return undefined;
     this.session = undefined;
-    this.finalStats = session.release(reason);
+    // The call logs these figures in its "call ended" line: once, not twice.
+    this.finalStats = session.release(reason, true);
     return this.finalStats;
   }
 

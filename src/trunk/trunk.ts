@@ -242,10 +242,13 @@ export class Trunk implements TrunkPort {
   }
 
   /** TrunkPort: where an outbound call goes, or why it cannot. */
-  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string } {
+  outboundTarget(dialled: string, caller: string): CallTarget | { status: number; reason: string; why?: string } {
     const line = this.line;
-    if (!line || !this.side || this.closing || this.registration?.state !== "registered") return { status: 503, reason: "Trunk Not Registered" };
-    if (this.activeTrunkCalls() >= this.opts.channels) return { status: 486, reason: "Line Busy" };
+    if (!line || !this.side || this.closing || this.registration?.state !== "registered") {
+      const state = this.closing ? "closing" : !line || !this.side ? "no line (waiting for the WAN lease)" : `registration ${this.registration?.state ?? "not started"}`;
+      return { status: 503, reason: "Trunk Not Registered", why: `trunk ${state}` };
+    }
+    if (this.activeTrunkCalls() >= this.opts.channels) return { status: 486, reason: "Line Busy", why: `trunk busy: ${this.opts.channels} channel(s) in use` };
     const own = this.opts.callerIdOf(caller);
     const number = own && (own === line.number || line.additionalNumbers.includes(own)) ? own : line.number;
     const from: NameAddr = { uri: { scheme: "sip", user: number, host: line.domain, params: new Map(), headers: new Map() }, params: new Map() };

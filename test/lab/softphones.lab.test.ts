@@ -8,6 +8,7 @@
  * The steps share one pair of phones and go in order: a step that fails leaves the next ones
  * failing too; read the first failure.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -312,5 +313,114 @@ describe.skipIf(!ready)("two softphones (baresip 801 and 802) through the gatewa
     expect(ended.at(-1)!.media?.a?.rx?.packets ?? 0, `relay: RTP from 802 (the caller)\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
     expect(ended.at(-1)!.media?.b?.rx?.packets ?? 0, `relay: RTP from 801 (the callee)\n${JSON.stringify(ended.at(-1))}`).toBeGreaterThan(MIN_PACKETS);
     await expectIdle(why);
+  }, 30_000);
+});
+
+/**
+ * Two devices on one extension (baresip twice as 801, one ringing, one answering at once) and
+ * 802 calling it: the device that lost the race gets a CANCEL with RFC 3326's
+ * `Reason: SIP;cause=200;text="Call completed elsewhere"` (phones list the call as answered
+ * elsewhere, not missed). Then the device that answered is killed mid-call: the gateway logs a
+ * handful of lines, not one per RTP packet bounced by ICMP, until the media timeout ends the call.
+ */
+describe.skipIf(!ready)("two devices on 801: answered elsewhere, then one killed mid-call", () => {
+  let lab: Lab;
+  let net: SoftphoneLab;
+  let dir: string;
+  let gw: GatewayProcess;
+  let ringer: LabPhone;
+  let answerer: LabPhone;
+  let caller: LabPhone;
+  let uaRinger: Softphone;
+  let uaAnswerer: Softphone;
+  let uaCaller: Softphone;
+  let gwAddr: string;
+
+  beforeAll(async () => {
+    if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` first");
+    lab = new Lab(SOFTPHONE_LAB_PREFIX);
+    net = buildSoftphoneLab(lab, ["801", "801", "802"]);
+    [ringer, answerer, caller] = net.phones as [LabPhone, LabPhone, LabPhone];
+    gwAddr = net.gatewayAddr;
+    dir = mkdtempSync(join(tmpdir(), "hgw-forking-"));
+    gw = await startGateway(lab, net.gatewayHost, dir, {
+      listen: gwAddr,
+      port: 5060,
+      extensions: [
+        { number: "801", password: ringer.password, name: "Forked" },
+        { number: "802", password: caller.password, name: "Caller" },
+      ],
+      ringTimeoutS: 10,
+      stateDir: join(dir, "state"),
+      rtpPorts: "52100-52199",
+      mediaTimeoutS: MEDIA_TIMEOUT_S,
+    });
+    const phone = (p: LabPhone, name: string, answermode: "auto" | "manual") =>
+      startSoftphone(lab, p.host, join(dir, `baresip-${name}`), { number: p.number, password: p.password, registrar: gwAddr, localAddr: p.addr, answermode }, { maxS: 40, toneSeconds: 45, toneHz: 440 });
+    uaRinger = phone(ringer, "801-ringer", "manual");
+    uaAnswerer = phone(answerer, "801-answerer", "auto");
+    uaCaller = phone(caller, "802", "manual");
+  });
+
+  afterAll(async () => {
+    await Promise.all([uaRinger?.quit(), uaAnswerer?.quit(), uaCaller?.quit()]);
+    await lab?.destroy();
+    if (dir && process.env.HGW_LAB_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    else if (dir) console.warn(`forking lab: kept ${dir}`);
+  });
+
+  const explain = (w: WireCapture) =>
+    `--- SIP on the gateway's bridge ---\n${describeSip(w)}\n` +
+    [uaRinger, uaAnswerer, uaCaller].map((p, i) => `--- baresip ${i} ---\n${p.output().slice(-1200)}`).join("\n") +
+    `\n--- gateway log ---\n${gw.lines.slice(-30).join("\n")}`;
+
+  it("both 801 devices and 802 register", async () => {
+    for (const ua of [uaRinger, uaAnswerer, uaCaller]) await ua.waitFor(new RegExp(`${ua.number}@${gwAddr.replace(/\./g, "\\.")}: \\{0/UDP/v4\\} 200 OK`), 10_000);
+  }, 20_000);
+
+  it("802 calls 801: one device answers, the other gets CANCEL with Reason 'Call completed elsewhere'", async () => {
+    const cap = await startBridgeCapture(lab, net.gatewayHost, net.bridge, dir, 20, caller.addr);
+    const m = uaCaller.mark();
+    uaCaller.command("dial 801");
+    await uaCaller.waitFor(/Call established/, 10_000, m);
+    // The CANCEL goes once the ringer's 180 came (RFC 3261 §9.1); allow it a moment.
+    await sleep(1000);
+    const w = await cap.stop();
+    const why = explain(w);
+    const cancels = sipBetween(w, gwAddr, ringer.addr).filter((x) => x.method === "CANCEL");
+    expect(cancels.length, `CANCEL to the device that lost\n${why}`).toBeGreaterThan(0);
+    expect(cancels[0]!.reason, why).toBe('SIP;cause=200;text="Call completed elsewhere"');
+    expect(sipBetween(w, gwAddr, answerer.addr).filter((x) => x.method === "CANCEL"), `no CANCEL to the device that answered\n${why}`).toEqual([]);
+  }, 30_000);
+
+  it("802 holds: `hikari-gw status` shows the call on hold by the caller, with each side's live media", async () => {
+    const m = uaCaller.mark();
+    uaCaller.command("hold");
+    await uaCaller.waitFor(/call: hold /, 5000, m);
+    await sleep(1000);
+    const out = execFileSync(process.execPath, [join(process.cwd(), "dist/cli.js"), "status", "--state-dir", join(dir, "state")], { encoding: "utf8", timeout: 10_000 });
+    expect(out, `${out}\n${gw.lines.slice(-20).join("\n")}`).toMatch(/answered, on hold by the caller/);
+    expect(out).toMatch(/caller: rx \d+ pkts/);
+    expect(gw.lines.some((l) => l.includes('"msg":"call on hold"')), gw.lines.slice(-20).join("\n")).toBe(true);
+    uaCaller.command("resume");
+    // The resume's re-INVITE restarts RTP both ways: the next step needs media flowing.
+    const resumedBy = Date.now() + 5000;
+    while (!gw.lines.some((l) => l.includes('"msg":"call resumed"')) && Date.now() < resumedBy) await sleep(100);
+    expect(gw.lines.some((l) => l.includes('"msg":"call resumed"')), gw.lines.slice(-20).join("\n")).toBe(true);
+    await sleep(1000);
+  }, 20_000);
+
+  it("the answering device is killed mid-call: a handful of log lines until the media timeout ends the call", async () => {
+    const from = gw.lines.length;
+    uaAnswerer.child.kill("SIGKILL");
+    const end = Date.now() + (MEDIA_TIMEOUT_S + 10) * 1000;
+    const ended = () => gw.lines.slice(from).some((l) => l.includes('"msg":"call ended"'));
+    while (!ended() && Date.now() < end) await sleep(200);
+    const lines = gw.lines.slice(from);
+    expect(ended(), `the media timeout ended the call\n${lines.join("\n")}`).toBe(true);
+    // Before the fix: ~50 "media socket error" warnings a second (one per RTP packet the dead
+    // phone's ICMP bounced) for the whole media timeout.
+    const upToEnd = lines.slice(0, lines.findIndex((l) => l.includes('"msg":"call ended"')) + 1);
+    expect(upToEnd.length, `log lines from the kill to the call's end\n${upToEnd.join("\n")}`).toBeLessThanOrEqual(15);
   }, 30_000);
 });

@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../../log.js";
 import { systemClock, type Clock } from "../../clock.js";
+import { RateLimitedLog } from "../../rate-limited-log.js";
 import type { Endpoint, Header, SipMessage, SipRequest, SipResponse } from "../message/types.js";
 import { formatVia, prependHeader, validateRequest } from "../message/index.js";
 import type { Transport } from "../transport.js";
@@ -77,6 +78,13 @@ export class TransactionLayer {
   /** Completed non-INVITE server transactions, answering retransmissions until Timer J. */
   private readonly completed: CompletedStore;
   private readonly now: () => number;
+  /**
+   * Every path a datagram reaches logs through a limiter (one per kind of line), so a flood
+   * of bad or unlucky messages cannot become a log flood; the lines left out are counted.
+   */
+  private readonly failedLog: RateLimitedLog;
+  private readonly handlerLog: RateLimitedLog;
+  private readonly sendLog: RateLimitedLog;
   private requestHandler: RequestHandler | undefined;
   private strayHandler: ResponseHandler | undefined;
   private readonly respondToSource: boolean;
@@ -97,6 +105,9 @@ export class TransactionLayer {
     this.retransmit2xx = opts.retransmit2xx ?? true;
     const clock = opts.clock ?? systemClock;
     this.now = () => clock.now();
+    this.failedLog = new RateLimitedLog(this.log, 5, this.now);
+    this.handlerLog = new RateLimitedLog(this.log, 5, this.now);
+    this.sendLog = new RateLimitedLog(this.log, 5, this.now);
     this.completed = new CompletedStore(this.wheel, this.durations.j, this.now);
     this.bound = new ServerTransactionBound(opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS, opts.retryAfterS ?? DEFAULT_RETRY_AFTER_S, this.log, this.now);
     this.ctx = {
@@ -143,7 +154,7 @@ export class TransactionLayer {
   /** Stateless send of an ACK for a 2xx (§13.2.2.4), with a new branch when it has no Via. */
   sendAck(ack: SipRequest, to: Endpoint, opts: { via?: ViaOptions } = {}): void {
     this.ensureVia(ack, opts.via);
-    this.transport.send(ack, to, (err) => this.log.warn({ err }, "sending ACK failed"));
+    this.transport.send(ack, to, (err) => this.sendLog.warn({ err }, "sending ACK failed"));
   }
 
   /**
@@ -163,10 +174,10 @@ export class TransactionLayer {
   sendResponseStateless(res: SipResponse, to?: Endpoint): void {
     const dest = to ?? viaDestination(topVia(res), undefined);
     if (!dest) {
-      this.log.warn({ status: res.status }, "stateless response without a destination, dropped");
+      this.sendLog.warn({ status: res.status }, "stateless response without a destination, dropped");
       return;
     }
-    this.transport.send(res, dest, (err) => this.log.warn({ err }, "sending stateless response failed"));
+    this.transport.send(res, dest, (err) => this.sendLog.warn({ err }, "sending stateless response failed"));
   }
 
   /** Stop every timer and forget every transaction (shutdown). */
@@ -187,7 +198,7 @@ export class TransactionLayer {
       if (msg.kind === "response") this.receiveResponse(msg, from);
       else this.receiveRequest(msg, from);
     } catch (err) {
-      this.log.error({ err }, "transaction layer failed on a message");
+      this.failedLog.error({ err }, "transaction layer failed on a message");
     }
   }
 
@@ -314,7 +325,7 @@ export class TransactionLayer {
     this.sendRequest(cancel, tx.destination, {
       onResponse: (res) => this.log.debug({ status: res.status }, "CANCEL answered"),
       onTimeout: () => this.log.info("CANCEL timed out"),
-      onTransportError: (_t, err) => this.log.warn({ err }, "CANCEL transport error"),
+      onTransportError: (_t, err) => this.sendLog.warn({ err }, "CANCEL transport error"),
     });
   }
 
@@ -366,7 +377,7 @@ export class TransactionLayer {
     try {
       f();
     } catch (err) {
-      this.log.error({ err, handler: what }, "transaction user handler threw");
+      this.handlerLog.error({ err, handler: what }, "transaction user handler threw");
     }
   }
 }

@@ -122,6 +122,8 @@ export interface WireSip {
   /** the SDP's direction attribute (sendrecv, sendonly, recvonly, inactive), if it has SDP */
   direction?: string;
   hasSdp: boolean;
+  /** The Reason header (RFC 3326), if any. */
+  reason?: string;
 }
 
 /** One RTP packet as seen on the wire (RTCP is not counted). */
@@ -163,6 +165,7 @@ const WIRE_FIELDS = [
   "rtp.timestamp",
   "rtpevent.event_id",
   "rtpevent.end_of_event",
+  "sip.Reason",
 ];
 /** The discard port (RFC 863): where the capture's liveness probes go. */
 const PROBE_PORT = 9;
@@ -223,7 +226,7 @@ export function parseWire(lines: string[]): WireCapture {
   const sip: WireSip[] = [];
   const rtp: WireRtp[] = [];
   for (const line of lines) {
-    const [t, sa, sp, da, dp, method, status, cseq, callId, attrs, sdpVersion, pt, ts, ev, end] = line.split("\t");
+    const [t, sa, sp, da, dp, method, status, cseq, callId, attrs, sdpVersion, pt, ts, ev, end, reason] = line.split("\t");
     if (cseq) {
       const direction = (attrs ?? "").split("|").find((x) => /^(sendrecv|sendonly|recvonly|inactive)$/.test(x));
       sip.push({
@@ -237,6 +240,7 @@ export function parseWire(lines: string[]): WireCapture {
         // RFC 4566 §6: no direction attribute means sendrecv.
         direction: sdpVersion ? (direction ?? "sendrecv") : undefined,
         hasSdp: Boolean(sdpVersion),
+        reason: reason || undefined,
       });
     } else if (pt) {
       rtp.push({

@@ -43,12 +43,14 @@ export function buildSipLab(lab: Lab, numbers: string[] = ["801", "802"], shape:
   lab.exec(gatewayHost, "ip", ["addr", "add", `${gatewayAddr}/24`, "dev", "br0"]);
   lab.exec(gatewayHost, "ip", ["link", "set", "br0", "up"]);
   const phones: Phone[] = numbers.map((number, i) => {
-    const host = `p${number}`;
+    // A second device on the same number (forking) gets a letter: p801, p801c.
+    const tag = numbers.indexOf(number) === i ? number : `${number}${String.fromCharCode(97 + i)}`;
+    const host = `p${tag}`;
     const addr = `${shape.subnet}.${11 + i}`;
     lab.addHost(host);
     // veth names are created in the root namespace first: keep them short and unique per run.
-    const gwEnd = `${shape.vethTag}${number}g${process.pid % 1000}`;
-    const phoneEnd = `${shape.vethTag}${number}p${process.pid % 1000}`;
+    const gwEnd = `${shape.vethTag}${tag}g${process.pid % 1000}`;
+    const phoneEnd = `${shape.vethTag}${tag}p${process.pid % 1000}`;
     execFileSync("ip", ["link", "add", gwEnd, "type", "veth", "peer", "name", phoneEnd]);
     execFileSync("ip", ["link", "set", gwEnd, "netns", lab.ns(gatewayHost)]);
     execFileSync("ip", ["link", "set", phoneEnd, "netns", lab.ns(host)]);

@@ -49,6 +49,8 @@ export interface PbxRigOptions {
   ringTimeoutMs?: number;
   /** Lockout limits; default Lockout's own. */
   lockout?: { maxFailures: number; lockMs: number };
+  /** Where the gateway's side logs; default silent. */
+  log?: Logger;
   /** pbx.allow_transfer; default false. */
   allowTransfer?: boolean;
   /** PbxOptions.limits; default the PBX's own. */
@@ -81,7 +83,7 @@ export class PbxRig {
     this.settleStepMs = o.settleStepMs ?? 100;
     this.net = createMemoryNetwork({ now: () => clock.now() });
     this.dir = mkdtempSync(join(tmpdir(), "hgw-rig-"));
-    const log = (this.log = silentLogger());
+    const log = (this.log = o.log ?? silentLogger());
     this.gwTx = this.track(new TransactionLayer({ transport: this.net.transport(GW), log, clock }));
     const extensions = o.extensions ?? [EXT_801, EXT_802];
     const digest = new DigestServer({ realm: "test", clock });

@@ -107,8 +107,8 @@ export class TestPhone {
     this.tx.sendAck(ack, this.gateway);
   }
 
-  bye(): Promise<SipResponse> {
-    const bye = this.dialog!.createRequest("BYE", { contact: this.contact });
+  bye(headers: { name: string; value: string }[] = []): Promise<SipResponse> {
+    const bye = this.dialog!.createRequest("BYE", { contact: this.contact, headers });
     return this.request(bye, false);
   }
 
