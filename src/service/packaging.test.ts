@@ -102,6 +102,26 @@ describe("firmware/packages.conf", () => {
     }
   });
 
+  it("turns on IPv4 forwarding with a sysctl.d file the build installs, saying what guards it", () => {
+    const rel = "usr/lib/sysctl.d/60-hikari-gw.conf";
+    const text = readFileSync(`${repo}firmware/rootfs/${rel}`, "utf8");
+    // systemd-sysctl's syntax: `key = value`, `#` or `;` comments; the file's only setting.
+    const settings = text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#") && !l.startsWith(";"))
+      .map((l) => l.split("=").map((x) => x.trim()));
+    expect(settings).toEqual([["net.ipv4.ip_forward", "1"]]);
+    expect(text).toMatch(/hikari_gw_guard/); // the why and the guard are in the file
+    expect(text).toMatch(/forward_dropped/);
+    // Installed: the build copies firmware/rootfs/ whole onto the image's root before the root
+    // file system is made (systemd-sysctl reads /usr/lib/sysctl.d/*.conf at boot).
+    const build = readFileSync(`${repo}firmware/build.sh`, "utf8");
+    expect(build).toContain('cp -a "$here/rootfs/." "$root/"');
+    expect(build.indexOf('cp -a "$here/rootfs/."')).toBeLessThan(build.indexOf("mke2fs -q"));
+    expect(existsSync(`${repo}firmware/rootfs/etc/sysctl.d/60-hikari-gw.conf`)).toBe(false); // /etc is the admin's override
+  });
+
   it("the firmware and deploy scripts parse (bash -n)", () => {
     for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot"]) {
       expect(existsSync(`${repo}${f}`), f).toBe(true);

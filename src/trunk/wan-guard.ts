@@ -18,7 +18,16 @@
  *     trunk's own address and port), so the PBX is never reachable from the line's side,
  *     whatever lan.listen says;
  *   - UDP to the media ports that arrived on the WAN port is dropped unless it is for the lease
- *     address (the relay's sockets are bound to every address while the trunk is on).
+ *     address (the relay's sockets are bound to every address while the trunk is on);
+ *   - forwarding: the kernel media path (`media.offload`, src/media/offload-nft.ts) needs
+ *     net.ipv4.ip_forward=1, which makes the gateway a router between the line's side (the
+ *     NGN, its option-121 routes) and the LAN/VPN. The only forwarding the product does is a
+ *     relayed call's media that the offload DNATs (`ct status dnat`, the conntrack entry
+ *     created at the gateway's own media port, so its original destination port is one of
+ *     media.rtp_ports, replies included). Any other packet forwarded in from or out to the WAN
+ *     port is dropped and counted (`forward_dropped`): a LAN host routing via the gateway
+ *     cannot reach the NGN, nor the NGN's side the LAN. Forwarding that does not touch the
+ *     WAN port (a dev machine's Docker bridge, the VPN to the LAN) is left alone.
  */
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
@@ -44,6 +53,8 @@ export function wanGuardScript(r: WanGuardRules): string {
   if (isIP(r.leaseAddress) !== 4) throw new Error(`not an IPv4 address: ${r.leaseAddress}`);
   const T = `ip ${GUARD_TABLE}`;
   const wan = `"${r.wanInterface}"`;
+  const media = r.rtpPorts && /^\d{1,5}-\d{1,5}$/.test(r.rtpPorts) ? r.rtpPorts : undefined;
+  const offloaded = `meta l4proto udp ct status dnat${media ? ` ct original proto-dst ${media}` : ""}`;
   const lanRule =
     r.lanPort === r.trunkPort
       ? `    iifname ${wan} udp dport ${r.lanPort} ip daddr != ${r.leaseAddress} counter drop comment "the LAN listener is not for the line's side"`
@@ -52,13 +63,21 @@ export function wanGuardScript(r: WanGuardRules): string {
     `table ${T} {}`,
     `delete table ${T}`,
     `table ${T} {`,
+    `  counter forward_dropped {}`,
     // Before any accepting filter chain of the host's own firewall (priority filter = 0).
     `  chain input { type filter hook input priority -10; policy accept;`,
     `    ip daddr ${r.leaseAddress} udp dport ${r.trunkPort} iifname != { ${wan}, "lo" } counter drop comment "the trunk only hears the WAN port"`,
     lanRule,
     // The relay binds every address when the trunk is on: media from the line's side only
     // ever goes to the lease address, never to the LAN addresses' ports.
-    ...(r.rtpPorts && /^\d{1,5}-\d{1,5}$/.test(r.rtpPorts) ? [`    iifname ${wan} udp dport ${r.rtpPorts} ip daddr != ${r.leaseAddress} counter drop comment "media from the line goes to the lease address only"`] : []),
+    ...(media ? [`    iifname ${wan} udp dport ${media} ip daddr != ${r.leaseAddress} counter drop comment "media from the line goes to the lease address only"`] : []),
+    `  }`,
+    // Forwarded packets only (never the gateway's own traffic): the offloaded media, then a drop.
+    `  chain forward { type filter hook forward priority -10; policy accept;`,
+    `    iifname ${wan} ${offloaded} accept comment "offloaded media from the line"`,
+    `    oifname ${wan} ${offloaded} accept comment "offloaded media to the line"`,
+    `    iifname ${wan} counter name "forward_dropped" drop comment "nothing else is routed in from the line"`,
+    `    oifname ${wan} counter name "forward_dropped" drop comment "nothing else is routed out to the line"`,
     `  }`,
     `}`,
     "",
@@ -78,7 +97,7 @@ export class WanGuard {
       if (script === this.applied) return undefined;
       await run(script);
       this.applied = script;
-      this.opts.log.info({ ...r }, "wan guard installed: the trunk hears only the WAN port, the LAN listener never does");
+      this.opts.log.info({ ...r }, "wan guard installed: the trunk hears only the WAN port, the LAN listener never does, only offloaded media is forwarded to or from it");
       return undefined;
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, "wan guard NOT installed (nftables): a LAN host forging the NGN server's address can reach the trunk; install nftables, or set rp_filter=1 (strict) on every interface");

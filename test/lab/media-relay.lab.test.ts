@@ -11,6 +11,11 @@
  *     NGN on the WAN side) and an extension call (relay on the LAN address, both phones on the
  *     LAN: the kernel hairpins) both go to the kernel; the process's per-session counters
  *     stand still while the kernel's per-flow counters climb.
+ *   forwarding guard: ip_forward=1 (which the kernel path needs) makes the gateway a router
+ *     between the LAN and the line's side; with the WAN guard on wan0 (as the gateway installs
+ *     it per lease) a LAN host's ping and UDP to a WAN-side host, and the WAN side's to the LAN,
+ *     are dropped and counted, while a trunk call's offloaded media still flows in the kernel.
+ *     Without the guard the same probes get through (the hole is real in this lab).
  *   offload timeout: one phone stops while the other keeps sending; the kernel's per-flow
  *     counters (polled with one nft run) show the silent side, and its timeout fires.
  *   offload move: the callee resumes from another port (re-INVITE) mid-call: the session leaves
@@ -23,7 +28,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab, waitForLine } from "./netns.js";
 
-const ready = labReady("media-relay", ["node", "nft"]);
+const ready = labReady("media-relay", ["node", "nft", "ping"]);
 const RELAY_MAIN = join(process.cwd(), "dist/media/relay-main.js");
 
 /** A phone: sends `count` RTP-ish packets every 20 ms from `bind` to `to`, counts what comes back. */
@@ -96,6 +101,33 @@ const state = (ev) => console.log(JSON.stringify({ ev, offloaded: s.offloaded, b
 console.log(JSON.stringify({ a: s.a.rtpPort, b: s.b.rtpPort }));
 setTimeout(() => { state("before"); s.setExpectedPeer("b", { address: "198.18.41.2", rtpPort: 6100 }); state("moved"); }, Number(moveAtMs));
 process.on("SIGTERM", () => { state("end"); void relay.close().then(() => process.exit(0)); });
+`;
+
+/** The WAN guard for a lease 198.18.41.1 on wan0, installed the gateway's way (one apply per lease). */
+const GUARD = `
+const [guardJs, logJs] = process.argv.slice(1);
+const { WanGuard } = await import(guardJs);
+const { createRootLogger } = await import(logJs);
+const log = createRootLogger({ level: "warn", destination: process.stderr });
+const err = await new WanGuard({ log }).apply({ wanInterface: "wan0", leaseAddress: "198.18.41.1", trunkPort: 5060, lanPort: 5060, rtpPorts: "50300-50399" });
+if (err) { console.error(err.message); process.exit(1); }
+`;
+
+/** Counts UDP datagrams to `addr`:`port` for `ms`, printing "ready" once bound and then {"got":n}. */
+const UDP_SINK = `
+const [addr, port, ms] = process.argv.slice(1);
+const s = require("node:dgram").createSocket("udp4");
+let got = 0;
+s.on("message", () => got++);
+s.bind(Number(port), addr, () => { console.log("ready"); setTimeout(() => { console.log(JSON.stringify({ got })); s.close(); }, Number(ms)); });
+`;
+
+/** Sends `count` datagrams to `addr`:`port`, 20 ms apart, then exits. */
+const UDP_SEND = `
+const [addr, port, count] = process.argv.slice(1);
+const s = require("node:dgram").createSocket("udp4");
+let i = 0;
+const t = setInterval(() => { s.send(Buffer.from("probe " + i), Number(port), addr); if (++i >= Number(count)) { clearInterval(t); setTimeout(() => s.close(), 100); } }, 20);
 `;
 
 function buildDist(): void {
@@ -270,6 +302,54 @@ describe.skipIf(!ready)("media relay between namespaces", () => {
     expect(r.ra.sources).toEqual([`198.18.40.1:${r.head.a}`]);
     expect(r.rb.sources).toEqual([`198.18.40.1:${r.head.b}`]);
   });
+
+  /** Exit code of `cmd` in `host`, without blocking the event loop (the relay's lines keep flowing). */
+  function exitCode(host: string, cmd: string, args: string[]): Promise<number | null> {
+    const p = lab.spawn(host, cmd, args);
+    return new Promise((r) => p.once("exit", (code) => r(code)));
+  }
+
+  /** 10 UDP datagrams from `fromHost` to `toAddr`:7000 on `toHost`: how many arrived. */
+  async function udpThrough(fromHost: string, toHost: string, toAddr: string): Promise<number> {
+    const sink = lab.spawn(toHost, "node", ["-e", UDP_SINK, toAddr, "7000", "1500"]);
+    const result = waitForLine(sink, /^\{"got"/, 10_000);
+    await waitForLine(sink, /^ready$/, 5000);
+    await exitCode(fromHost, "node", ["-e", UDP_SEND, toAddr, "7000", "10"]);
+    return (JSON.parse(await result) as { got: number }).got;
+  }
+
+  it("forwarding guard: with ip_forward=1 and the WAN guard, the LAN and the line's side cannot reach each other through the gateway, while a trunk call's media is forwarded in the kernel", async () => {
+    lab.exec("caller", "ip", ["route", "add", "198.18.41.0/24", "via", "198.18.40.1"]);
+    lab.exec("callee", "ip", ["route", "add", "198.18.40.0/24", "via", "198.18.41.1"]);
+    // Control, no guard: the gateway routes between LAN and line (what the guard must close).
+    expect(await exitCode("caller", "ping", ["-c", "1", "-W", "2", "198.18.41.2"])).toBe(0);
+    expect(await udpThrough("caller", "callee", "198.18.41.2")).toBeGreaterThan(0);
+    expect(await udpThrough("callee", "caller", "198.18.40.2")).toBeGreaterThan(0);
+
+    lab.exec("relay", "node", ["--input-type=module", "-e", GUARD, join(process.cwd(), "dist/trunk/wan-guard.js"), join(process.cwd(), "dist/log.js")]);
+    expect(lab.exec("relay", "nft", ["list", "chain", "ip", "hikari_gw_guard", "forward"])).toContain("ct status dnat");
+    // The probes run while the call below is offloaded (its rules go in ~4 s after the first packets).
+    const probes = (async () => {
+      await new Promise((r) => setTimeout(r, 6000));
+      const ping = await exitCode("caller", "ping", ["-c", "3", "-i", "0.3", "-W", "1", "198.18.41.2"]);
+      const lanToWan = await udpThrough("caller", "callee", "198.18.41.2");
+      const wanToLan = await udpThrough("callee", "caller", "198.18.40.2");
+      return { ping, lanToWan, wanToLan };
+    })();
+    const r = await offloadedByDefault("0.0.0.0", "callee", "198.18.41.2", "198.18.41.1");
+    const p = await probes;
+    const dropped = Number(/packets (\d+)/.exec(lab.exec("relay", "nft", ["list", "counter", "ip", "hikari_gw_guard", "forward_dropped"]))?.[1]);
+    const explain = JSON.stringify({ r, p, dropped });
+    // The call: offloaded, the kernel forwarding both ways across wan0, the phones hearing it all.
+    expectKernelOnly(r, explain);
+    expect(r.rb.sources, explain).toEqual([`198.18.41.1:${r.head.b}`]);
+    // Everything else across wan0: nothing through, and the guard's counter says it refused
+    // them (3 pings + 2 × 10 datagrams sent; a margin for one lost before reaching the gateway).
+    expect(p.ping, explain).not.toBe(0);
+    expect(p.lanToWan, explain).toBe(0);
+    expect(p.wanToLan, explain).toBe(0);
+    expect(dropped, explain).toBeGreaterThanOrEqual(20);
+  }, 60_000);
 
   it("auto falls back to userspace, with one line saying why, where the host does not route", async () => {
     lab.exec("relay", "sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
