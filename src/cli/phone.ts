@@ -30,7 +30,8 @@ export async function phoneCommand(stateDir: string, args: string[], extension: 
     }
     const a = await ask({ command: "phone-add", name, extension });
     if (a.error) return fail(err, a.error);
-    out(await formatAdded(a as unknown as PhoneAdded));
+    if (!isPhoneAdded(a)) return fail(err, "the gateway's answer to phone add is incomplete (is it the same version as this command?)");
+    out(await formatAdded(a));
     return 0;
   }
   err("phone: expected `phone add NAME [--extension N]`, `phone list` or `phone remove NAME`\n");
@@ -40,6 +41,20 @@ export async function phoneCommand(stateDir: string, args: string[], extension: 
 function fail(err: Out, msg: string): number {
   err(`phone: ${msg}\n`);
   return 1;
+}
+
+/** The control socket's answer checked field by field: it crossed a process boundary. */
+function isPhoneAdded(a: unknown): a is PhoneAdded {
+  const r = a as Partial<Record<keyof PhoneAdded, unknown>>;
+  return (
+    typeof r.name === "string" &&
+    typeof r.extension === "string" &&
+    typeof r.settings_text === "string" &&
+    typeof r.provisioning_url === "string" &&
+    typeof r.sip === "object" &&
+    r.sip !== null &&
+    (r.wireguard_config === undefined || typeof r.wireguard_config === "string")
+  );
 }
 
 export async function formatAdded(a: PhoneAdded): Promise<string> {
