@@ -54,7 +54,7 @@ describe("call: Reason on CANCEL and BYE (RFC 3326)", () => {
     b2.behaviour = { ringOnly: true };
     const p = a.call("802");
     await rig.until(() => a.responses.some((r) => r.status === 180));
-    const clients = (a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients;
+    const clients = { values: () => a.tx.clientTransactions() }; // looked up afresh each time
     const inviteTx = [...clients.values()].find((t) => t.method === "INVITE" && t.state === "proceeding");
     a.tx.cancel(inviteTx as never, [{ name: "reason", value: 'SIP;cause=200;text="Call completed elsewhere"' }]);
     expect((await p).res.status).toBe(487);

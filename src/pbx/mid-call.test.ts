@@ -40,7 +40,7 @@ async function answeredCall(): Promise<Rig> {
 
 /** Replace B's handling of in-dialog INVITEs (the rest stays TestPhone's). */
 function onBReinvite(b: TestPhone, h: (req: SipRequest, tx: ServerTransaction) => void): void {
-  const orig = (b as unknown as { onRequest(req: SipRequest, tx: ServerTransaction | undefined): void }).onRequest.bind(b);
+  const orig = b.onRequest.bind(b);
   b.tx.onRequest((req, tx) => {
     if (req.method === "INVITE" && toAddr(req).params.get("tag") && tx) {
       b.received.push(req);

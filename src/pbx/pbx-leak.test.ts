@@ -68,7 +68,7 @@ describe("PBX leaks", () => {
         const p = a.call("802");
         for (let k = 0; k < 200 && !b.incoming; k++) await net.flush();
         await net.flush();
-        const tx = [...(a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients.values()].filter((t) => t.method === "INVITE" && t.state === "proceeding").at(-1);
+        const tx = a.tx.clientTransactions().filter((t) => t.method === "INVITE" && t.state === "proceeding").at(-1);
         a.tx.cancel(tx as never);
         expect((await p).res.status).toBe(487);
       } else {

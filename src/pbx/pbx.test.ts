@@ -207,7 +207,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     const p = a.call("802");
     await rig.until(() => b.received.some((r) => r.method === "INVITE"));
     await rig.until(() => a.responses.some((r) => r.status === 180));
-    const inviteTx = [...(a.tx as unknown as { clients: Map<string, { method: string; state: string }> }).clients.values()].find((t) => t.method === "INVITE" && t.state === "proceeding");
+    const inviteTx = a.tx.clientTransactions().find((t) => t.method === "INVITE" && t.state === "proceeding");
     a.tx.cancel(inviteTx as never);
     const { res } = await p;
     expect(res.status).toBe(487);

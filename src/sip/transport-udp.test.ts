@@ -135,7 +135,7 @@ describe("UdpTransport on 127.0.0.1", () => {
     layer.onRequest((req, tx) => {
       tx!.onTransportError = (e) => errors.push(e);
       // A response destination no send can reach: what a bad Via built in code would give.
-      (tx as unknown as { responseDestination: Endpoint }).responseDestination = { address: "127.0.0.1", port: 0 };
+      Object.defineProperty(tx, "responseDestination", { value: { address: "127.0.0.1", port: 0 } satisfies Endpoint });
       tx!.respond(createResponse(req, 200, "OK"));
     });
     const raw = await rawSocket();

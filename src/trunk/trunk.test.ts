@@ -113,7 +113,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     phone.behaviour = { ringOnly: true };
     const { req, done } = invite(ngn);
     await rig.until(() => ngn.responses.some((r) => r.status === 180));
-    const inviteTx = [...(ngn.tx as unknown as { clients: Map<string, { method: string; state: string; request: SipRequest }> }).clients.values()].find((t) => t.request === req);
+    const inviteTx = ngn.tx.clientTransactions().find((t) => t.request === req);
     ngn.tx.cancel(inviteTx as never);
     expect((await done).status).toBe(487);
     await rig.until(() => phone.received.some((r) => r.method === "CANCEL"));

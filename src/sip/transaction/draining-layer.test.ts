@@ -50,7 +50,7 @@ describe("DrainingLayer", () => {
     await p;
     expect(drained).toBe(true);
     expect(layer.pending).toBe(1);
-    expect((layer as unknown as { waiters: unknown[] }).waiters).toEqual([]);
+    expect(layer.waiting).toBe(0);
     layer.close();
     peer.close();
   });

@@ -11,6 +11,11 @@ export class DrainingLayer extends TransactionLayer {
   private open = 0;
   private readonly waiters: (() => void)[] = [];
 
+  /** Callers of drained() still waiting (none once every wait has ended: nothing is kept). */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
     let done = false;
     const finish = (): void => {

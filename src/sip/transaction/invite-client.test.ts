@@ -109,9 +109,13 @@ describe("INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §7.2)", () => 
 
   it("a throwing TU is logged, the transaction carries on", async () => {
     const { hx, tx, sent } = start();
-    (tx as unknown as { user: RecordingUser }).user.onResponse = () => {
-      throw new Error("boom");
-    };
+    tx.rehome({
+      onResponse: () => {
+        throw new Error("boom");
+      },
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    });
     await hx.inject(responseText(sent, 486));
     expect(tx.state).toBe("completed");
     expect(sentByGw(hx, isRequest("ACK"))).toHaveLength(1);

@@ -131,6 +131,11 @@ export class TransactionLayer {
   }
 
   /** Live transactions and timers (tests, status, benchmarks). */
+  /** The client transactions in progress, read-only (for inspection: which INVITE is still proceeding). */
+  clientTransactions(): ClientTransaction[] {
+    return [...this.clients.values()];
+  }
+
   stats(): { clients: number; servers: number; timers: number; awaitingAck: number; refusedOverload: number } {
     return { clients: this.clients.size, servers: this.servers.size + this.completed.size, timers: this.wheel.size, awaitingAck: this.acks.size, refusedOverload: this.bound.refused };
   }

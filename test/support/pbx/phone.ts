@@ -117,7 +117,8 @@ export class TestPhone {
     return this.request(req, false);
   }
 
-  private onRequest(req: SipRequest, tx: ServerTransaction | undefined): void {
+  /** The phone's own handling of a request (a test may wrap it). */
+  onRequest(req: SipRequest, tx: ServerTransaction | undefined): void {
     this.received.push(req);
     if (!tx) return; // ACK
     if (req.method === "BYE") return tx.respond(createResponse(req, 200));
