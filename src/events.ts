@@ -86,6 +86,10 @@ export interface GatewayEventMap {
   dnd: [boolean];
 }
 
+/** Every event name, checked against the map so a new event cannot be left out (`hikari-gw events` follows them all). */
+const EVENT_NAMES: Record<keyof GatewayEventMap, true> = { call: true, extension: true, trunk: true, line: true, calls: true, missed: true, dnd: true };
+export const gatewayEventNames = Object.keys(EVENT_NAMES) as (keyof GatewayEventMap)[];
+
 export class GatewayEvents {
   private readonly emitter = new EventEmitter();
 
