@@ -24,6 +24,12 @@ export interface CallQuality {
   callee: StreamQuality;
 }
 
+/**
+ * Who ended an answered call: a BYE from the calling side, from the answering side, or the
+ * gateway itself (a command, a media timeout, the call-length limit, a phone gone, shutdown).
+ */
+export type HangupBy = "caller" | "callee" | "gateway";
+
 /** docs/design.md "Events" (`call`), published on `<base>/event` (docs/home-assistant.md). */
 export interface CallEvent {
   type: "incoming" | "answered" | "missed" | "ended" | "outgoing" | "rejected";
@@ -37,8 +43,8 @@ export interface CallEvent {
   extension?: string;
   duration_s?: number;
   reason?: string;
-  /** `ended`: who hung up. */
-  hangup_by?: "caller" | "callee" | "gateway";
+  /** `ended`: who hung up, set by the call that saw the BYE (or sent it). */
+  hangup_by?: HangupBy;
   /** `ended`: the relay's counts, when the call's media went through the relay. */
   quality?: CallQuality;
   at: string;

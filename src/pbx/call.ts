@@ -7,7 +7,7 @@
  */
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { CallDirection, CallEvent } from "../events.js";
+import type { CallDirection, CallEvent, HangupBy } from "../events.js";
 import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
@@ -294,7 +294,9 @@ export class Call implements CallControl {
     }
     const other = this.legs.otherLeg(leg);
     if (other) this.legs.sendBye(other);
-    this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
+    // The a leg is always the calling side (RFC 3261 §12.1: our UAS dialog), the b leg the answering one.
+    const by: HangupBy = leg.side === "a" ? "caller" : "callee";
+    this.end(`${by} hung up`, "ended", undefined, by);
   }
 
   /** End the call from our side (command, media timeout, shutdown): BYE or CANCEL everything. */
@@ -309,7 +311,8 @@ export class Call implements CallControl {
     this.end(reason, "ended");
   }
 
-  private end(reason: string, type: CallEvent["type"], detail?: string): void {
+  /** `by`: who ended it, reported on `ended` (an answered call); everything but a BYE we received is the gateway. */
+  private end(reason: string, type: CallEvent["type"], detail?: string, by: HangupBy = "gateway"): void {
     if (this.fsm.ended) return;
     const wasAnswered = this.fsm.answered;
     this.fsm.transition("terminated");
@@ -322,7 +325,10 @@ export class Call implements CallControl {
     const ev = this.event(wasAnswered ? "ended" : type);
     ev.reason = detail ?? reason;
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
-    if (wasAnswered) ev.quality = this.media.quality?.();
+    if (wasAnswered) {
+      ev.hangup_by = by;
+      ev.quality = this.media.quality?.();
+    }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
     // Keep dialogs filed briefly so late retransmissions (BYE, 2xx) still find them; the PBX sweeps.
