@@ -88,6 +88,18 @@ describe("control socket", () => {
     expect(await queryStatus(dir)).toEqual({ ok: true });
   });
 
+  it("events: closing the server (the gateway stopping) ends the streams, so close completes and the client returns", async () => {
+    dir = mkdtempSync(join(tmpdir(), "hikari-control-"));
+    const h = hub();
+    const srv = await startControlServer(dir, () => ({ ok: true }), silentLogger(), { follow: h.follow });
+    const done = followControl(dir, () => undefined);
+    await until(() => h.subs.size === 1, "the subscription");
+    let closed = false;
+    srv.close(() => (closed = true));
+    await done;
+    await until(() => closed && h.subs.size === 0, "the server closed");
+  });
+
   it("events: without a follow source the request is refused with a message", async () => {
     dir = mkdtempSync(join(tmpdir(), "hikari-control-"));
     server = await startControlServer(dir, () => ({ ok: true }), silentLogger());

@@ -74,7 +74,8 @@ export type FollowEvents = (push: (event: string, data: unknown) => void) => () 
  */
 export const FOLLOW_BUFFER_BYTES = 64 * 1024;
 
-function follow(sock: Socket, subscribe: FollowEvents, log: Logger, limit: number): void {
+function follow(sock: Socket, subscribe: FollowEvents, log: Logger, limit: number, streams: Set<Socket>): void {
+  streams.add(sock);
   let dropped = 0;
   const write = (line: FollowLine) => sock.write(JSON.stringify(line) + "\n");
   const unsubscribe = subscribe((event, data) => {
@@ -96,7 +97,10 @@ function follow(sock: Socket, subscribe: FollowEvents, log: Logger, limit: numbe
     unsubscribe();
     if (dropped > 0) log.warn({ dropped }, "events client left with events dropped");
   };
-  sock.on("close", stop);
+  sock.on("close", () => {
+    streams.delete(sock);
+    stop();
+  });
 }
 
 export interface ControlServerOptions {
@@ -110,6 +114,8 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
   mkdirSync(stateDir, { recursive: true });
   const path = controlSocketPath(stateDir);
   rmSync(path, { force: true }); // a stale socket from a crash
+  /** Open `events` streams: they never end by themselves, so closing the server ends them (the client sees the end). */
+  const streams = new Set<Socket>();
   const server = createServer((sock) => {
     let buf = "";
     let handled = false;
@@ -132,7 +138,7 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
             buf = "";
             sock.removeAllListeners("data");
             sock.on("data", () => undefined); // keep reading (and discarding) so the client's end is seen
-            return follow(sock, opts.follow, log, opts.followBufferBytes ?? FOLLOW_BUFFER_BYTES);
+            return follow(sock, opts.follow, log, opts.followBufferBytes ?? FOLLOW_BUFFER_BYTES, streams);
           }
           answer = await handler(request);
         } catch (err) {
@@ -146,6 +152,13 @@ export async function startControlServer(stateDir: string, handler: ControlHandl
     server.once("error", reject);
     server.listen(path, () => resolve());
   });
+  // net.Server.close waits for every connection to end; a `hikari-gw events` left running
+  // would hold the gateway's shutdown forever. End the streams first.
+  const close = server.close.bind(server);
+  server.close = ((cb?: (err?: Error) => void) => {
+    for (const s of streams) s.end();
+    return close(cb);
+  }) as typeof server.close;
   // `phone add` answers carry a new phone's password and key: owner only.
   chmodSync(path, 0o600);
   log.debug({ path }, "control socket listening");
