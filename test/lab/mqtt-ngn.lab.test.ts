@@ -154,14 +154,15 @@ blocklist: { numbers: ["${BLOCKED}"], status: 603 }
     // Call 1 on the main number, answered by 801 (802 is not registered yet, so only 801 rings).
     const callee1 = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 40 }));
     await sleep(300);
-    const call1 = ngn.placeInboundCall({ updateAfterMs: 0, byeWaitMs: 9000 });
+    // Under media.timeout_s (6 s): these SIPp phones send no RTP, so a longer call is ended by the gateway.
+    const call1 = ngn.placeInboundCall({ updateAfterMs: 0, byeWaitMs: 5000 });
     await sub.waitFor((m) => m.topic === `${BASE}/line` && channels(m)[0]!.state === "talking", 15_000, from, "channel 1 talking");
     // Call 2, from another caller while call 1 talks, on the additional number (802 only).
     const reg = await runSipp(lab, { ...sipp("reg.xml", { host: phone2.host, localAddr: phone2.addr }), inf: [credentials("802", phone2.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 });
     expect(reg.code, `802 registration\n${why()}`).toBe(0);
     const callee2 = startSipp(lab, sipp("uas-answer.xml", { service: "802", host: phone2.host, localAddr: phone2.addr, timeoutS: 30 }));
     await sleep(300);
-    const call2 = await ngn.placeInboundCall({ secondCaller: true, caller: SECOND_CALLER, called: NGN_LAB.additionalNumber, updateAfterMs: 0, byeWaitMs: 2000 });
+    const call2 = await ngn.placeInboundCall({ secondCaller: true, caller: SECOND_CALLER, called: NGN_LAB.additionalNumber, updateAfterMs: 0, byeWaitMs: 1000 });
     const [run1, p1, p2] = await Promise.all([call1, callee1.done, callee2.done]);
     expect(call2.exitCode, `${why()}\n${call2.errors.slice(-1500)}`).toBe(0);
     expect(run1.exitCode, `${why()}\n${run1.errors.slice(-1500)}`).toBe(0);
