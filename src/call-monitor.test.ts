@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
 import { silentLogger } from "./log.js";
 import { GatewayEvents, type CallEvent, type GatewayEventMap } from "./events.js";
-import { CallMonitor, hangupBy } from "./call-monitor.js";
+import { CallMonitor } from "./call-monitor.js";
 import { Phonebook } from "./phonebook.js";
 import { Blocklist } from "./blocklist.js";
 import { GatewayStateStore } from "./gateway-state-store.js";
@@ -56,7 +56,7 @@ describe("CallMonitor", () => {
     const r = rig();
     r.monitor.onCallEvent(r.ev("incoming"));
     r.monitor.onCallEvent(r.ev("answered", { extension: "801" }));
-    r.monitor.onCallEvent(r.ev("ended", { extension: "801", duration_s: 12, reason: "callee hung up" }));
+    r.monitor.onCallEvent(r.ev("ended", { extension: "801", duration_s: 12, reason: "callee hung up", hangup_by: "callee" }));
     expect(r.names()).toEqual(["call", "line", "call", "line", "call", "line", "calls"]);
     const calls = r.seen.filter((s) => s.name === "call").map((s) => s.arg as CallEvent);
     expect(calls[0]).toMatchObject({ type: "incoming", from: "0312345678", from_name: "Grandma" });
@@ -153,10 +153,5 @@ describe("call results and who hung up", () => {
     [{ type: "missed", direction: "outbound", reason: "cancelled" }, "missed"],
   ] as const)("%j → %s", (ev, result) => {
     expect(callResult({ ...base, ...ev } as CallEvent)).toBe(result);
-  });
-  it("hangup_by from the PBX's end reason", () => {
-    expect(hangupBy("caller hung up")).toBe("caller");
-    expect(hangupBy("callee hung up")).toBe("callee");
-    expect(hangupBy("hung up by command")).toBe("gateway");
   });
 });

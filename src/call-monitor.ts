@@ -1,6 +1,6 @@
 /**
  * What the household sees of calls: each PBX call event gets names (phonebook, extension
- * names), who hung up, and goes out on GatewayEvents together with what it changes — the
+ * names) and goes out on GatewayEvents together with what it changes — the
  * line's channel states, the recent-calls list, the missed-call count. It also holds the
  * settings the household steers (do-not-disturb) and screens inbound calls (blocklist, DND)
  * before anyone rings. Pure bookkeeping: no sockets, no timers.
@@ -39,13 +39,6 @@ export interface Refusal {
 
 /** Calls refused before ringing whose `incoming` is held back: bounded, as every per-call set. */
 const MAX_SCREENED = 64;
-
-/** Who ended an answered call, from the PBX's end reason. */
-export function hangupBy(reason: string | undefined): CallEvent["hangup_by"] {
-  if (reason === "caller hung up") return "caller";
-  if (reason === "callee hung up") return "callee";
-  return "gateway";
-}
 
 export class CallMonitor {
   private readonly log: CallLog;
@@ -110,7 +103,6 @@ export class CallMonitor {
   /** Every call event from the PBX goes through here. */
   onCallEvent(raw: CallEvent): void {
     const ev = this.named(raw);
-    if (ev.type === "ended") ev.hangup_by = hangupBy(raw.reason);
     const screened = this.screened.has(ev.call_id);
     if (screened && isFinal(ev)) this.screened.delete(ev.call_id);
     if (screened && ev.type === "incoming") {

@@ -26,6 +26,8 @@ Usage:
                                                       ask the running gateway for trunk, extensions, calls, memory
                                                       (its control socket in DIR, default ${DEFAULT_STATE_DIR}; --json: all of it as JSON;
                                                       --gc: full GC first, when node runs with --expose-gc)
+  hikari-gw calls [--json]                            the recent calls (newest first) from the running gateway
+  hikari-gw events [--json]                           follow the gateway's events live (calls, line, DND...) until Ctrl-C
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
   hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
@@ -184,6 +186,22 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(renderStatus(status));
       }
       return 0;
+    }
+    case "calls":
+    case "events": {
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const out = (s: string) => void process.stdout.write(s);
+      const err = (s: string) => void process.stderr.write(s);
+      if (command === "calls") {
+        const { callsCommand } = await import("./cli/calls.js");
+        return callsCommand(cfg.state_dir, !!values.json, out, err);
+      }
+      const { eventsCommand } = await import("./cli/events.js");
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+      return eventsCommand(cfg.state_dir, !!values.json, out, err, stop.signal);
     }
     case "unblock": {
       const target = positionals[1];

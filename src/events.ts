@@ -24,6 +24,12 @@ export interface CallQuality {
   callee: StreamQuality;
 }
 
+/**
+ * Who ended an answered call: a BYE from the calling side, from the answering side, or the
+ * gateway itself (a command, a media timeout, the call-length limit, a phone gone, shutdown).
+ */
+export type HangupBy = "caller" | "callee" | "gateway";
+
 /** docs/design.md "Events" (`call`), published on `<base>/event` (docs/home-assistant.md). */
 export interface CallEvent {
   type: "incoming" | "answered" | "missed" | "ended" | "outgoing" | "rejected";
@@ -37,8 +43,8 @@ export interface CallEvent {
   extension?: string;
   duration_s?: number;
   reason?: string;
-  /** `ended`: who hung up. */
-  hangup_by?: "caller" | "callee" | "gateway";
+  /** `ended`: who hung up, set by the call that saw the BYE (or sent it). */
+  hangup_by?: HangupBy;
   /** `ended`: the relay's counts, when the call's media went through the relay. */
   quality?: CallQuality;
   at: string;
@@ -85,6 +91,10 @@ export interface GatewayEventMap {
   missed: [MissedCalls];
   dnd: [boolean];
 }
+
+/** Every event name, checked against the map so a new event cannot be left out (`hikari-gw events` follows them all). */
+const EVENT_NAMES: Record<keyof GatewayEventMap, true> = { call: true, extension: true, trunk: true, line: true, calls: true, missed: true, dnd: true };
+export const gatewayEventNames = Object.keys(EVENT_NAMES) as (keyof GatewayEventMap)[];
 
 export class GatewayEvents {
   private readonly emitter = new EventEmitter();

@@ -9,8 +9,8 @@ import { isIP, type Server } from "node:net";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
-import { GatewayEvents, type CallEvent } from "./events.js";
-import { startControlServer, type ControlRequest } from "./control.js";
+import { GatewayEvents, gatewayEventNames, type CallEvent } from "./events.js";
+import { startControlServer, type ControlHandler, type FollowEvents } from "./control.js";
 import { UdpTransport } from "./sip/transport-udp.js";
 import { DigestServer } from "./sip/digest.js";
 import { BindingsStore } from "./pbx/bindings-store.js";
@@ -230,7 +230,7 @@ export class Gateway {
     }
     if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
-      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }));
+      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }), { follow: this.followEvents });
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
@@ -415,7 +415,7 @@ export class Gateway {
   }
 
   /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, `hikari-gw phone`, and the same GatewayCommands MQTT calls). */
-  private async onControl(req: ControlRequest): Promise<unknown> {
+  private async onControl(req: Parameters<ControlHandler>[0]): Promise<unknown> {
     if (req.command === "phone-add" || req.command === "phone-remove" || req.command === "phone-list") {
       if (!this.phones) throw new Error("phones are unavailable on this gateway (see its log)");
       if (req.command === "phone-list") return { phones: this.phones.list() };
@@ -446,6 +446,12 @@ export class Gateway {
         return this.status({ collect: req.gc === true });
     }
   }
+
+  /** `hikari-gw events`: every GatewayEvents event, by name, to one control-socket client. */
+  private readonly followEvents: FollowEvents = (push) => {
+    const offs = gatewayEventNames.map((name) => this.events.on(name, (data: unknown) => push(name, data)));
+    return () => offs.forEach((off) => off());
+  };
 
   /** Each phone's tunnel address and last WireGuard handshake (null: never). */
   private vpnStatus() {

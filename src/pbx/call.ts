@@ -7,7 +7,7 @@
  */
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { CallDirection, CallEvent } from "../events.js";
+import type { CallDirection, CallEvent, HangupBy } from "../events.js";
 import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
@@ -304,7 +304,9 @@ export class Call implements CallControl {
     const other = this.legs.otherLeg(leg);
     // The hanging-up side's Reason, if it gave one, goes on to the other (RFC 3326 §3).
     if (other) this.legs.sendBye(other, reasonsOf(req));
-    this.end(leg.side === "a" ? "caller hung up" : "callee hung up", "ended");
+    // The a leg is always the calling side (RFC 3261 §12.1: our UAS dialog), the b leg the answering one.
+    const by: HangupBy = leg.side === "a" ? "caller" : "callee";
+    this.end(`${by} hung up`, "ended", undefined, [], by);
   }
 
   /**
@@ -323,8 +325,11 @@ export class Call implements CallControl {
     this.end(reason, "ended");
   }
 
-  /** `cancelReason`: the Reason headers on the CANCELs to the legs still ringing. */
-  private end(reason: string, type: CallEvent["type"], detail?: string, cancelReason: Header[] = []): void {
+  /**
+   * `cancelReason`: the Reason headers on the CANCELs to the legs still ringing. `by`: who ended
+   * it, reported on `ended` (an answered call); everything but a BYE we received is the gateway.
+   */
+  private end(reason: string, type: CallEvent["type"], detail?: string, cancelReason: Header[] = [], by: HangupBy = "gateway"): void {
     if (this.fsm.ended) return;
     const wasAnswered = this.fsm.answered;
     this.fsm.transition("terminated");
@@ -337,7 +342,10 @@ export class Call implements CallControl {
     const ev = this.event(wasAnswered ? "ended" : type);
     ev.reason = detail ?? reason;
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
-    if (wasAnswered) ev.quality = this.media.quality?.();
+    if (wasAnswered) {
+      ev.hangup_by = by;
+      ev.quality = this.media.quality?.();
+    }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
     this.releaseHooks();

@@ -92,6 +92,7 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect(pbx.calls.size).toBe(0);
     expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended"]);
     expect(events[2].reason).toBe("caller hung up");
+    expect(events[2].hangup_by).toBe("caller");
   });
 
   it("hangs up from the callee side too", async () => {
@@ -99,6 +100,14 @@ describe("PBX: registrar + B2BUA over the in-memory network", () => {
     expect((await b.bye()).status).toBe(200);
     await rig.until(() => a.received.some((r) => r.method === "BYE"));
     expect(events.at(-1)?.reason).toBe("callee hung up");
+    expect(events.at(-1)?.hangup_by).toBe("callee");
+  });
+
+  it("a call hung up by the gateway (a command) says so in hangup_by, whatever the reason text", async () => {
+    await answered();
+    expect(pbx.hangup("all", "caller hung up (says the command)")).toBe(1);
+    await rig.until(() => a.received.some((r) => r.method === "BYE") && b.received.some((r) => r.method === "BYE"));
+    expect(events.at(-1)).toMatchObject({ type: "ended", reason: "caller hung up (says the command)", hangup_by: "gateway" });
   });
 
   it("forks to every device of an extension; first answer wins, the others are cancelled", async () => {

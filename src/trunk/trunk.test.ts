@@ -107,6 +107,8 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     await rig.until(() => phone.received.some((r) => r.method === "BYE"));
     expect(events.map((e) => e.type)).toEqual(["incoming", "answered", "ended"]);
     expect(events[0]).toMatchObject({ direction: "inbound", from: "0398765432", to: "0312345678" });
+    // The NGN's BYE: the line's side called, so the caller hung up.
+    expect(events[2]).toMatchObject({ type: "ended", hangup_by: "caller" });
   });
 
   it("inbound: nobody answers and the NGN cancels: a missed call", async () => {
@@ -191,7 +193,7 @@ describe("trunk over the in-memory network (a strict fake NGN)", () => {
     await rig.until(() => ngn.seen.some((r) => r.method === "ACK"));
     expect((await phone.register(0)).status).toBe(200);
     await rig.until(() => ngn.seen.some((r) => r.method === "BYE"));
-    expect(events.at(-1)).toMatchObject({ type: "ended", reason: "phone 801 unregistered" });
+    expect(events.at(-1)).toMatchObject({ type: "ended", reason: "phone 801 unregistered", hangup_by: "gateway" });
   });
 
   it("outbound: a phone without PCMU gets 488; beyond the line's channels the phone gets 486", async () => {

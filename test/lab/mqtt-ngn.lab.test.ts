@@ -3,7 +3,8 @@
  * strict P-CSCF) with Debian's mosquitto beside the gateway. A call from the line is what
  * Home Assistant users watch: the line channel ringing, talking, idle; the caller's name
  * from the phonebook; a missed call counted; a blocklisted caller refused with 603 and
- * nothing ringing; a withheld caller shown as anonymous.
+ * nothing ringing; a withheld caller shown as anonymous; two calls at once on a two-channel
+ * line, each on its own channel; do-not-disturb set over MQTT, the line hearing 486.
  */
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,16 +12,18 @@ import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
 import type { Ngn } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
-import { startSipp, type SippRun } from "./sip/sipp.js";
+import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { find, parseTrace, summarize } from "./sip/trace.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
 import { startTrunkLab } from "./trunk/trunk-lab.js";
-import { startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { publish, startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
 
 const ready = labReady("mqtt ngn lab", ["sipp", "dnsmasq", "mosquitto", "mosquitto_sub", "nft", "ss"]);
 const BASE = "hikari-gw";
 const BLOCKED = "0120999999";
+/** The second caller of the two-calls test (not in the phonebook). */
+const SECOND_CALLER = "0398765499";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Json = Record<string, unknown>;
 const json = (m: Message) => (m.json ?? {}) as Json;
@@ -29,6 +32,7 @@ describe.skipIf(!ready)("MQTT for calls from the NGN (emulator + mosquitto)", ()
   let lab: Lab;
   let net: SipLab;
   let phone: Phone;
+  let phone2: Phone;
   let ngn: Ngn;
   let gw: TrunkGateway;
   let dir: string;
@@ -51,13 +55,15 @@ describe.skipIf(!ready)("MQTT for calls from the NGN (emulator + mosquitto)", ()
       dirPrefix: "hgw-mqtt-ngn-",
       sippName: (sc) => `${++seq}-mqngn-${sc.replace(".xml", "")}`,
       gateway: {
+        // The double-channel option: two calls at once (docs/home-assistant.md, one `line` state per channel).
+        channels: 2,
         extraYaml: `mqtt: { server: "mqtt://127.0.0.1:1883" }
 phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Yamada Taro" } }
 blocklist: { numbers: ["${BLOCKED}"], status: 603 }
 `,
       },
     });
-    ({ net, phone, ngn, gw, dir } = t);
+    ({ net, phone, phone2, ngn, gw, dir } = t);
     expect(t.registration.code, "phone registration").toBe(0);
     broker = await startMosquitto(lab, net.gatewayHost, dir);
     sub = await subscribe(lab, net.gatewayHost, [`${BASE}/#`]);
@@ -141,4 +147,85 @@ blocklist: { numbers: ["${BLOCKED}"], status: 603 }
     expect(lineStates(from)).toEqual(["ringing", "talking", "idle"]);
     expect((json(sub.on(`${BASE}/line`, from)[0]!).channels as Json[])[0]).toMatchObject({ caller: "anonymous" });
   }, 40_000);
+
+  it("two calls at once on the two channels: each keeps its own line state, caller and extension", async () => {
+    const from = sub.messages.length;
+    const channels = (m: Message) => json(m).channels as Json[];
+    // Call 1 on the main number, answered by 801 (802 is not registered yet, so only 801 rings).
+    const callee1 = startSipp(lab, sipp("uas-answer.xml", { service: "801", timeoutS: 40 }));
+    await sleep(300);
+    // Under media.timeout_s (6 s): these SIPp phones send no RTP, so a longer call is ended by the gateway.
+    const call1 = ngn.placeInboundCall({ updateAfterMs: 0, byeWaitMs: 5000 });
+    await sub.waitFor((m) => m.topic === `${BASE}/line` && channels(m)[0]!.state === "talking", 15_000, from, "channel 1 talking");
+    // Call 2, from another caller while call 1 talks, on the additional number (802 only).
+    const reg = await runSipp(lab, { ...sipp("reg.xml", { host: phone2.host, localAddr: phone2.addr }), inf: [credentials("802", phone2.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 });
+    expect(reg.code, `802 registration\n${why()}`).toBe(0);
+    const callee2 = startSipp(lab, sipp("uas-answer.xml", { service: "802", host: phone2.host, localAddr: phone2.addr, timeoutS: 30 }));
+    await sleep(300);
+    const call2 = await ngn.placeInboundCall({ secondCaller: true, caller: SECOND_CALLER, called: NGN_LAB.additionalNumber, updateAfterMs: 0, byeWaitMs: 1000 });
+    const [run1, p1, p2] = await Promise.all([call1, callee1.done, callee2.done]);
+    expect(call2.exitCode, `${why()}\n${call2.errors.slice(-1500)}`).toBe(0);
+    expect(run1.exitCode, `${why()}\n${run1.errors.slice(-1500)}`).toBe(0);
+    expect([p1.code, p2.code], why()).toEqual([0, 0]);
+    await sub.waitFor((m) => m.topic === `${BASE}/line` && channels(m).every((c) => c.state === "idle"), 10_000, from, "both channels idle");
+    // Every `line` message in order, as "channel 1 | channel 2".
+    const seen = sub.on(`${BASE}/line`, from).map((m) => channels(m).map((c) => `${String(c.state)}${c.caller ? ` ${String(c.caller)}` : ""}${c.extension ? `@${String(c.extension)}` : ""}`).join(" | "));
+    const states = seen.filter((s, i) => i === 0 || seen[i - 1] !== s);
+    const A = NGN_LAB.callerNumber;
+    expect(states, why()).toEqual([
+      `ringing ${A} | idle`,
+      `talking ${A}@801 | idle`,
+      `talking ${A}@801 | ringing ${SECOND_CALLER}`,
+      `talking ${A}@801 | talking ${SECOND_CALLER}@802`,
+      // Call 2 ends first: channel 1 is untouched.
+      `talking ${A}@801 | idle`,
+      "idle | idle",
+    ]);
+    const both = sub.on(`${BASE}/line`, from).find((m) => channels(m).every((c) => c.state === "talking"))!;
+    expect(channels(both)[0]).toMatchObject({ channel: 1, caller_name: "Yamada Taro", called: NGN_LAB.mainNumber });
+    expect(channels(both)[1]).toMatchObject({ channel: 2, called: NGN_LAB.additionalNumber });
+    expect(channels(both)[0]!.call_id).not.toBe(channels(both)[1]!.call_id);
+    const ended = sub.on(`${BASE}/event`, from).map(json).filter((e) => e.type === "ended");
+    expect(ended.map((e) => [e.from, e.extension, e.hangup_by])).toEqual([
+      [SECOND_CALLER, "802", "caller"],
+      [A, "801", "caller"],
+    ]);
+    // 802 leaves again, so the next calls ring 801 alone as before.
+    const unreg = await runSipp(lab, { ...sipp("reg.xml", { host: phone2.host, localAddr: phone2.addr }), inf: [credentials("802", phone2.password)], keys: { expires: "0" }, authUri: net.gatewayAddr, timeoutS: 15 });
+    expect(unreg.code, "802 unregistration").toBe(0);
+  }, 90_000);
+
+  it("do-not-disturb through MQTT: the line hears 486, nothing rings, the call is missed and counted; off again rings", async () => {
+    const from = sub.messages.length;
+    const lastMissed = sub.on(`${BASE}/missed`).at(-1);
+    const missedBefore = lastMissed ? (json(lastMissed).count as number) : 0;
+    publish(lab, net.gatewayHost, `${BASE}/bridge/request/dnd`, '{"value": true, "transaction": "ngn-dnd"}');
+    const res = await sub.waitFor((m) => m.topic === `${BASE}/bridge/response/dnd`, 5000, from, "dnd response");
+    expect(json(res)).toEqual({ status: "ok", data: { value: true }, transaction: "ngn-dnd" });
+    await sub.waitFor((m) => m.topic === `${BASE}/dnd` && json(m).dnd === true, 5000, from, "dnd on");
+    const callFrom = sub.messages.length;
+    const run = await ngn.placeRejectedCall({ status: 486 });
+    const msgs = parseTrace(run.messages);
+    const explain = `${why()}\n--- ngn saw ---\n${summarize(msgs)}\n${run.errors.slice(-1500)}`;
+    expect(run.exitCode, explain).toBe(0);
+    expect(find(msgs, "received", 486), explain).toHaveLength(1);
+    expect(find(msgs, "received", 180), "nothing rang").toHaveLength(0);
+    const missed = await sub.waitFor((m) => m.topic === `${BASE}/missed` && (json(m).count as number) > missedBefore, 10_000, callFrom, "missed count");
+    expect(json(missed)).toMatchObject({ count: missedBefore + 1, last_from: NGN_LAB.callerNumber, last_from_name: "Yamada Taro" });
+    expect(sub.on(`${BASE}/event`, callFrom).map((m) => json(m).type)).toEqual(["missed"]);
+    expect(sub.on(`${BASE}/line`, callFrom), "the line never rang").toEqual([]);
+    const list = await sub.waitFor((m) => m.topic === `${BASE}/calls`, 5000, callFrom);
+    expect((json(list).calls as Json[])[0]).toMatchObject({ from: NGN_LAB.callerNumber, result: "missed", reason: "486 Busy Here" });
+    publish(lab, net.gatewayHost, `${BASE}/bridge/request/dnd`, '{"value": false}');
+    await sub.waitFor((m) => m.topic === `${BASE}/dnd` && json(m).dnd === false, 5000, callFrom, "dnd off");
+    // DND off: the next call rings 801 again.
+    const ringFrom = sub.messages.length;
+    const callee = startSipp(lab, sipp("uas-ring.xml", { service: "801", timeoutS: 20 }));
+    await sleep(300);
+    const rung = await ngn.placeMissedCall({ ringMs: 500 });
+    await callee.done;
+    expect(rung.exitCode, why()).toBe(0);
+    await sub.waitFor((m) => m.topic === `${BASE}/event` && json(m).type === "missed", 10_000, ringFrom, "missed after ringing");
+    expect(lineStates(ringFrom)).toEqual(["ringing", "idle"]);
+  }, 60_000);
 });

@@ -34,6 +34,8 @@ export const NGN_LAB = {
   /** Internal ports of the SIPp roles behind the front (same address as the P-CSCF). */
   uasPort: 5062,
   uacPort: 5064,
+  /** A second caller beside the first, for two calls at once on a two-channel line (its RTP echo on mediaPort + 20). */
+  uac2Port: 5066,
   domain: "ntt-east.ne.jp",
   mainNumber: "0312345678",
   additionalNumber: "0312345679",

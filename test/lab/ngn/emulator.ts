@@ -99,6 +99,11 @@ export interface InboundCallOptions {
   minSe?: number;
   /** Wait this long for the gateway's BYE, then the NGN sends BYE. */
   byeWaitMs?: number;
+  /**
+   * Place it from a second SIPp (own port and media port), so it can run while another
+   * inbound call is up: two calls at once on a two-channel line (trunk.channels: 2).
+   */
+  secondCaller?: boolean;
 }
 
 export interface MissedCallOptions {
@@ -324,8 +329,8 @@ export class Ngn {
     return `${m[1]}:${m[2] ?? "5060"}`;
   }
 
-  private async runUac(role: string, file: string, called: string, gw: string, caller: string, timeoutS: number): Promise<SippRun> {
-    const { args, trace, errors } = this.sippArgs(role, NGN_LAB.uacPort, NGN_LAB.mediaPort + 10);
+  private async runUac(role: string, file: string, called: string, gw: string, caller: string, timeoutS: number, second = false): Promise<SippRun> {
+    const { args, trace, errors } = second ? this.sippArgs(role, NGN_LAB.uac2Port, NGN_LAB.mediaPort + 20) : this.sippArgs(role, NGN_LAB.uacPort, NGN_LAB.mediaPort + 10);
     this.sipLogs[role] = trace;
     const child = this.lab.spawn(NGN_LAB.host, "sipp", [
       `${NGN_LAB.pcscf}:${NGN_LAB.sipPort}`, "-sf", file, ...args,
@@ -366,7 +371,7 @@ export class Ngn {
     };
     const file = writeScenario(SCENARIOS, "inbound-call", this.dir, values, `-${this.runs}`);
     const total = Math.ceil((values.ring_wait_ms + values.answer_wait_ms + updateAfterMs + reinviteAfterMs + updateSdpAfterMs + values.bye_wait_ms) / 1000) + 10;
-    return this.runUac(role, file, o.called ?? this.line.mainNumber, this.gwContact(o.gw), caller, total);
+    return this.runUac(role, file, o.called ?? this.line.mainNumber, this.gwContact(o.gw), caller, total, o.secondCaller);
   }
 
   /** The NGN calls the line and CANCELs after ringMs of ringing (a missed call). */

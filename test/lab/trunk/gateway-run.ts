@@ -30,6 +30,8 @@ export interface TrunkGatewayConfig {
   exposeGc?: boolean;
   /** wan.guard (the gateway's default, nftables, when absent). */
   wanGuard?: "nftables" | "none";
+  /** trunk.channels (the gateway's default, 1, when absent). */
+  channels?: number;
   /** More top-level YAML (mqtt:, phonebook:, blocklist:), appended as it is. */
   extraYaml?: string;
 }
@@ -37,7 +39,7 @@ export interface TrunkGatewayConfig {
 export function trunkGatewayYaml(c: TrunkGatewayConfig): string {
   const ext = c.phones.map((p, i) => `  - { number: "${p.number}", password: "${p.password}", name: Phone${i + 1} }`).join("\n");
   return `wan: { interface: ${c.wanIf}${c.wanGuard ? `, guard: ${c.wanGuard}` : ""} }
-trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`} }
+trunk: { enabled: true${c.registerExpires === null ? "" : `, register_expires: ${c.registerExpires ?? 60}`}${c.channels ? `, channels: ${c.channels}` : ""} }
 lan: { listen: ${c.lanListen ?? c.lanAddr}, port: 5060${c.lanListen ? `, advertise: ${c.lanAddr}` : ""} }
 extensions:
 ${ext}
