@@ -162,12 +162,14 @@ async function main(): Promise<number> {
       totals.floods++;
       totals.datagrams += 10_000;
     };
-    const sv = (host: string, bind: string, tool: string, args: string[]) => {
-      try {
-        lab.exec(host, "sh", ["-c", `cd ${t!.dir} && ${tool} -b ${bind} -x ${bind} ${args.join(" ")} >/dev/null 2>&1`], { timeoutMs: 60_000 });
-      } catch {
+    // Asynchronously: a blocking exec froze this process for the whole scan, and with it the
+    // reading of every child's stdout pipe (the NGN front, the gateway, SIPp): once a pipe is
+    // full its writer blocks (Node writes to pipes synchronously on Linux), so the line stopped
+    // answering and the concurrent calls failed — the soak's own artefact, not the gateway's.
+    const sv = async (host: string, bind: string, tool: string, args: string[]) => {
+      await lab.run(host, "sh", ["-c", `cd ${t!.dir} && ${tool} -b ${bind} -x ${bind} ${args.join(" ")} >/dev/null 2>&1`], { timeoutMs: 60_000 }).catch(() => {
         /* a scan that times out is still a scan */
-      }
+      });
       totals.scans++;
     };
     writeFileSync(join(t.dir, "soak-dict.txt"), Array.from({ length: 12 }, (_, i) => `guess${i}`).join("\n") + "\n");
@@ -176,10 +178,10 @@ async function main(): Promise<number> {
         case 0:
           return flood(cycle);
         case 1:
-          sv(attacker.host, attacker.addr, "svwar", ["-e", "800-830", net.gatewayAddr]);
+          await sv(attacker.host, attacker.addr, "svwar", ["-e", "800-830", net.gatewayAddr]);
           return sv(attacker.host, attacker.addr, "svcrack", ["-u", String(800 + (cycle % 10)), "-d", "soak-dict.txt", net.gatewayAddr]);
         default:
-          sv(NGN_LAB.host, WAN_ATTACKER, "svwar", ["-e", "800-810", "--maximumtime", "3", NGN_LAB.subnets[0].lease]);
+          await sv(NGN_LAB.host, WAN_ATTACKER, "svwar", ["-e", "800-810", "--maximumtime", "3", NGN_LAB.subnets[0].lease]);
           return sv(NGN_LAB.host, WAN_ATTACKER, "svcrack", ["-u", "801", "-d", "soak-dict.txt", "--maximumtime", "3", net.gatewayAddr]);
       }
     };
