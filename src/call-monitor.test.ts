@@ -16,7 +16,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function rig(opts: { channels?: number; blocklist?: { numbers: string[]; withheld: boolean; status: 486 | 603 }; dir?: string } = {}) {
+function rig(opts: { channels?: number; blocklist?: { numbers: string[]; withheld: boolean; status: 486 | 603 }; dir?: string; dndDefault?: boolean } = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "hgw-monitor-"));
   dirs.push(dir);
   const clock = new ManualClock(Date.parse("2026-12-06T10:00:00Z"));
@@ -34,7 +34,7 @@ function rig(opts: { channels?: number; blocklist?: { numbers: string[]; withhel
     extensionNames: new Map([["801", "Smartphone"], ["802", undefined]]),
     channels: opts.channels ?? 2,
     callsKept: 3,
-    dndDefault: false,
+    dndDefault: opts.dndDefault ?? false,
   });
   let n = 0;
   const ev = (type: CallEvent["type"], over: Partial<CallEvent> = {}): CallEvent => ({ type, call_id: "c1", direction: "inbound", from: "0312345678", to: "0501111111", at: new Date(clock.now() + n++ * 1000).toISOString(), ...over });
@@ -42,6 +42,16 @@ function rig(opts: { channels?: number; blocklist?: { numbers: string[]; withhel
 }
 
 describe("CallMonitor", () => {
+  it("DND: a command's setting survives a restart, but a pbx.dnd edited in the YAML since wins", () => {
+    const first = rig();
+    first.monitor.setDnd(true);
+    expect(rig({ dir: first.dir }).monitor.dnd).toBe(true); // same config: the command's state stays
+    const second = rig({ dir: first.dir });
+    second.monitor.setDnd(false);
+    // The user now writes pbx.dnd: true and restarts: the YAML is the newer word.
+    expect(rig({ dir: first.dir, dndDefault: true }).monitor.dnd).toBe(true);
+  });
+
   it("an answered inbound call: named events, the channel rings then talks then idles, one call record", () => {
     const r = rig();
     r.monitor.onCallEvent(r.ev("incoming"));

@@ -58,7 +58,7 @@ export class CallMonitor {
     const now = new Date(opts.clock.now()).toISOString();
     this.log = new CallLog(opts.callsKept);
     this.line = new LineTracker(opts.channels, now);
-    this.state = opts.store.load({ dnd: opts.dndDefault, missed: { count: 0, since: now } });
+    this.state = opts.store.load({ dnd: opts.dndDefault, dnd_config: opts.dndDefault, missed: { count: 0, since: now } });
   }
 
   get dnd(): boolean {

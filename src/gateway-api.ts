@@ -66,6 +66,8 @@ export interface GatewayStatus {
   process?: ProcessStats;
   /** Datagrams dropped (outside lan.allow, malformed, bad Via) or failed to send, per listener. */
   sip?: { lan?: Readonly<Record<string, number>>; trunk?: Readonly<Record<string, number>> };
+  /** The bounds on what grows with traffic (config `limits:`): table sizes now and requests refused with 503. */
+  limits?: Readonly<Record<string, number | undefined>>;
 }
 
 /** Thrown by a command for bad arguments: the caller shows the message, nothing was changed. */

@@ -10,6 +10,11 @@ import type { MissedCalls } from "./gateway-api.js";
 
 export interface PersistedState {
   dnd: boolean;
+  /**
+   * `pbx.dnd` in the config when `dnd` was saved. A config whose pbx.dnd differs from it was
+   * edited since: the user's new YAML wins over the state a command left behind.
+   */
+  dnd_config?: boolean;
   missed: MissedCalls;
 }
 
@@ -34,8 +39,10 @@ export class GatewayStateStore {
     try {
       const raw = JSON.parse(text) as Partial<PersistedState>;
       const m = raw.missed;
+      const configEdited = typeof raw.dnd_config === "boolean" && raw.dnd_config !== fallback.dnd;
       return {
-        dnd: typeof raw.dnd === "boolean" ? raw.dnd : fallback.dnd,
+        dnd: typeof raw.dnd === "boolean" && !configEdited ? raw.dnd : fallback.dnd,
+        dnd_config: fallback.dnd,
         missed:
           m && Number.isInteger(m.count) && m.count >= 0 && typeof m.since === "string"
             ? { count: m.count, since: m.since, last: m.last && typeof m.last.from === "string" ? m.last : undefined }

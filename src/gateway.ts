@@ -144,11 +144,18 @@ export class Gateway {
       reuseAddr: cfg.trunk.enabled,
     });
     // Draining: at shutdown the phones' BYEs get their answers (bounded) before the socket closes.
-    this.tx = new DrainingLayer({ transport: this.transport, log: log.child({ name: "sip.transaction" }), clock: this.clock, via: { host: this.advertisedHost() } });
+    this.tx = new DrainingLayer({
+      transport: this.transport,
+      log: log.child({ name: "sip.transaction" }),
+      clock: this.clock,
+      via: { host: this.advertisedHost() },
+      maxServerTransactions: cfg.limits.server_transactions,
+      retryAfterS: cfg.limits.retry_after_s,
+    });
 
     const realm = cfg.pbx.realm ?? "hikari-gw";
-    const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, clock: this.clock });
-    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
+    const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, maxTrackedNonces: cfg.limits.tracked_nonces, clock: this.clock });
+    const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, maxEntries: cfg.limits.lockout_entries, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
     const tokens = new ProvisioningTokens(this.clock);
     try {
@@ -180,6 +187,7 @@ export class Gateway {
       log: log.child({ name: "pbx.registrar" }),
       minExpires: cfg.pbx.min_expires,
       maxExpires: cfg.pbx.max_expires,
+      maxContacts: cfg.limits.contacts_per_aor,
       digest,
       lockout,
     });
@@ -200,6 +208,8 @@ export class Gateway {
       ringTimeoutMs: cfg.pbx.ring_timeout_s * 1000,
       onCallEvent: (ev) => this.onCallEvent(ev),
       ...pbxPolicy(cfg),
+      maxDialogs: cfg.limits.dialogs,
+      retryAfterS: cfg.limits.retry_after_s,
     });
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
@@ -475,6 +485,19 @@ export class Gateway {
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
       sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
       process: processStats(opts),
+      limits: this.limitsStatus(),
+    };
+  }
+
+  /** What the bounds on traffic-grown state hold now, and how much they refused (limits:). */
+  private limitsStatus(): Record<string, number | undefined> {
+    const tx = this.tx?.stats();
+    return {
+      server_transactions: tx?.servers,
+      server_transactions_refused: tx?.refusedOverload ?? 0,
+      dialogs: this.pbx?.dialogCount,
+      dialogs_refused: this.pbx?.refusedOverload ?? 0,
+      lockout_entries: this.lockout?.size(),
     };
   }
 

@@ -106,6 +106,16 @@ function core0Busy() {
   return f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
 }
 
+/** Resident set of a process, MB (VmRSS), NaN once it is gone. */
+function rssMb(pid) {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Datagrams the kernel dropped on the server's own socket (skmem d<N>): full receive buffer. */
 function socketDrops(port) {
   const out = execFileSync("ss", ["-Hanum", `sport = :${port}`], { encoding: "utf8" });
@@ -186,8 +196,13 @@ async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
   const t0 = Date.now();
   const child = sipp(dir, target, scenario, ["-r", String(rate), "-rp", "1000", "-l", String(Math.max(100, rate * 4)), "-timeout", `${stepS + 60}s`, ...args]);
   const soft = setTimeout(() => child.kill("SIGUSR1"), stepS * 1000);
+  // The server's memory once a second: at 25 s into the step, the peak, and its growth over
+  // the step's last 8 s (flat once the 32 s linger window of ended calls is full).
+  const rss = [];
+  const sampler = setInterval(() => rss.push(rssMb(serverPid)), 1000);
   const res = await child.exited;
   clearTimeout(soft);
+  clearInterval(sampler);
   const wallS = (Date.now() - t0) / 1000;
   const ticks = treeTicks(serverPid) - ticks0;
   // Core 0 is the server's alone only if nothing else was pinned there: others' load is noise.
@@ -218,6 +233,9 @@ async function loadStep(dir, target, scenario, rate, args, serverPid, uas) {
     other: otherOnCore0,
     drops: socketDrops(serverPort) - drops0,
     ...openCalls(join(dir, "stat.csv")),
+    rss25: rss[24] ?? NaN,
+    rssMax: Math.max(...rss.filter((x) => !Number.isNaN(x))),
+    rssLast8: rss.length >= stepS && stepS >= 9 ? rss[stepS - 1] - rss[stepS - 9] : NaN,
     retransBy: [...callerRetrans.by.map((x) => `uac ${x}`), ...uasRetrans.by.map((x) => `uas ${x}`)].join(" "),
     pass: failed === 0 && retrans === 0 && created >= rate * stepS * 0.95,
     exit: res.code,
@@ -334,7 +352,7 @@ async function main() {
         // gateway refuses any other with 400, qop or not). The BYE goes unchallenged.
         const r = await loadStep(join(sdir, `call-${rate}`), target, "uac-call.xml", rate, ["-p", String(PORTS.uac), "-inf", join(root, "callers.csv"), "-d", "1000", "-auth_uri", `${CALLEE}@${HOST}`], server.pid, uas);
         rows.push({ system, load: "call", ...r });
-        log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} % (others on core 0: ${r.other.toFixed(0)} %), socket drops ${r.drops}, peak open ${r.peak}${r.spikes.length ? ` (spikes at s ${r.spikes.join(",")})` : ""} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
+        log(`${system} call ${rate}/s: achieved ${r.achieved.toFixed(0)}/s, failed ${r.failed}, retrans ${r.retrans}, cpu ${r.cpu.toFixed(0)} % (others on core 0: ${r.other.toFixed(0)} %), rss at 25 s ${r.rss25.toFixed(0)} MB, peak ${r.rssMax.toFixed(0)} MB, last 8 s ${r.rssLast8 >= 0 ? "+" : ""}${r.rssLast8.toFixed(0)} MB, socket drops ${r.drops}, peak open ${r.peak}${r.spikes.length ? ` (spikes at s ${r.spikes.join(",")})` : ""} ${r.pass ? "PASS" : `FAIL ${r.retransBy}`}`);
         if (!r.pass) break;
         await sleep(2000);
       }
@@ -346,10 +364,10 @@ async function main() {
   // ---- report ----
   const best = (system, load) => Math.max(0, ...rows.filter((r) => r.system === system && r.load === load && r.pass).map((r) => r.attempted));
   console.log(`\nSIP signalling, ${stepS} s steps, server on core 0, SIPp on core 1 (${new Date().toISOString()})${busy}`);
-  console.log("system    load  attempted/s  achieved/s  failed  retrans  sock-drops  peak-open  server-cpu%  others-core0%  verdict");
+  console.log("system    load  attempted/s  achieved/s  failed  retrans  sock-drops  peak-open  server-cpu%  others-core0%  rss25s-MB  rss-peak-MB  verdict");
   for (const r of rows) {
     console.log(
-      `${r.system.padEnd(9)} ${r.load.padEnd(5)} ${String(r.attempted).padStart(11)} ${r.achieved.toFixed(0).padStart(11)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.drops).padStart(11)} ${String(r.peak).padStart(10)} ${r.cpu.toFixed(0).padStart(12)} ${r.other.toFixed(0).padStart(14)}  ${r.pass ? "pass" : "FAIL"}`,
+      `${r.system.padEnd(9)} ${r.load.padEnd(5)} ${String(r.attempted).padStart(11)} ${r.achieved.toFixed(0).padStart(11)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.drops).padStart(11)} ${String(r.peak).padStart(10)} ${r.cpu.toFixed(0).padStart(12)} ${r.other.toFixed(0).padStart(14)} ${r.rss25.toFixed(0).padStart(10)} ${r.rssMax.toFixed(0).padStart(12)}  ${r.pass ? "pass" : "FAIL"}`,
     );
   }
   console.log("\nsustained (highest passing step):");

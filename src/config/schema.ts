@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseCidr } from "../net/allow-list.js";
 import { DEFAULT_PREMIUM_PREFIXES } from "../pbx/toll.js";
+import { limitsSchema } from "./limits-schema.js";
 
 const portNumber = z.number().int().min(1).max(65535);
 
@@ -250,6 +251,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     state_dir: z.string().min(1).default("/var/lib/hikari-gw"),
+    limits: limitsSchema,
   })
   .strict();
 

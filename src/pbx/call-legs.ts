@@ -14,6 +14,7 @@ import type { MidCallPort } from "./mid-call.js";
 import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
+import { lingeringBLegUser, quietUser } from "./call-linger.js";
 
 /** Who talks to whom: the caller, and the number it called. */
 export interface CallParties {
@@ -85,11 +86,20 @@ export class CallLegs implements MidCallPort {
   sendBye(leg: Leg): void {
     if (leg === this.winner) this.ackWinnerBeforeBye();
     const bye = leg.dialog.createRequest("BYE", { contact: this.contactToward(leg) });
-    leg.net.tx.sendRequest(bye, leg.peer, {
-      onResponse: () => undefined,
-      onTimeout: () => this.log.debug({ side: leg.side }, "BYE timed out"),
-      onTransportError: () => undefined,
-    });
+    // Its hooks outlive the call (Timer F, 64·T1): they must not hold the leg or the call.
+    leg.net.tx.sendRequest(bye, leg.peer, quietUser(this.log, leg.side));
+  }
+
+  /**
+   * The call ended: every B leg's INVITE transaction keeps only a hook that ACKs (and, for a
+   * late fork, BYEs) a 2xx, with copies of what that needs; the legs, their SDP and the
+   * call become garbage while the transactions linger (call-linger.ts).
+   */
+  release(): void {
+    for (const leg of this.forks.legs) {
+      if (leg.tx.state === "terminated") continue;
+      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.log }));
+    }
   }
 
   /**

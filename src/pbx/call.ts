@@ -325,8 +325,30 @@ export class Call implements CallControl {
     if (wasAnswered) ev.quality = this.media.quality?.();
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
-    // Keep dialogs filed briefly so late retransmissions (BYE, 2xx) still find them; the PBX sweeps.
+    this.releaseHooks();
+    // The PBX keeps a small record per dialog key for late retransmissions (BYE, 2xx), not the call.
     this.host.ended(this);
+  }
+
+  /**
+   * Nothing that outlives the call (its INVITE transactions for 64·T1, the media) may hold
+   * it: cut every hook into it, so an ended call is garbage at once (call-linger.ts).
+   */
+  private releaseHooks(): void {
+    this.inviteTx.onCancel = undefined;
+    this.inviteTx.onNoAck = undefined;
+    this.media.onTimeout = undefined;
+    this.legs.release();
+  }
+
+  /**
+   * Late offer only: the callee hung up before the caller's ACK, which still brings the
+   * answer the callee's held ACK waits for (§13.2.2.4). Undefined on every other call, so
+   * that only this rare call stays reachable while its dialogs linger.
+   */
+  lingeringAck(): ((ack: SipRequest) => void) | undefined {
+    if (!this.legs.heldAck || !this.winner) return undefined;
+    return (ack) => this.onAck(this.a, ack);
   }
 
   /** Whether one of this call's live legs talks to `peer` (a phone's address). */

@@ -17,6 +17,9 @@ import type { ExtensionAuth } from "./auth.js";
 import { Call, type CallFailure, type CallHost, type CallParty, type CallTarget, type Leg, type SipSide } from "./call.js";
 import type { CallMediaFactory } from "./call-media.js";
 import { bindingTarget } from "./targets.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import { DEFAULT_RETRY_AFTER_S, overloadResponse } from "../sip/transaction/overload.js";
+import { answerLingering, type LingeringDialog } from "./call-linger.js";
 import { DEFAULT_PREMIUM_PREFIXES, tollRefusal, type TollPolicy } from "./toll.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
 
@@ -48,8 +51,14 @@ export interface PbxOptions {
   trunk?: TrunkPort;
   onCallEvent?: (ev: CallEvent) => void;
   userAgent?: string;
+  /** Dialogs (live and lingering) kept at most; past it a new call gets 503 + Retry-After (limits.dialogs). */
+  maxDialogs?: number;
+  /** Retry-After of that 503, seconds (limits.retry_after_s). */
+  retryAfterS?: number;
 }
 
+/** Default dialog bound: a live call's dialogs are a few KB, a lingering one's a few hundred bytes. */
+export const DEFAULT_MAX_DIALOGS = 50_000;
 export interface CallLimits extends TollPolicy {
   /** Calls one extension may have going at once (it placed them); beyond: 486. */
   perExtension: number;
@@ -70,6 +79,9 @@ export const DEFAULT_LIMITS: CallLimits = {
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
 
+/** The record of an ended call's dialogs (shared: it holds nothing of the call). */
+const ENDED: LingeringDialog = Object.freeze({ lingering: true as const });
+
 /** A call admitted but still waiting for its media (startCall before the Call exists). */
 interface Admission {
   readonly sides: ReadonlySet<SipSide>;
@@ -82,8 +94,11 @@ interface Admission {
 
 export class Pbx {
   private readonly log: Logger;
-  /** Every live (or lingering) call's dialogs, by dialog key: the leg, and the call routing its requests. */
-  private readonly dialogs = new Map<string, { leg: Leg; call: Call }>();
+  /**
+   * Every live call's dialogs, by dialog key: the leg, and the call routing its requests;
+   * an ended call's keys map to one small record of it until the linger is over.
+   */
+  private readonly dialogs = new Map<string, { leg: Leg; call: Call } | LingeringDialog>();
   readonly calls = new Set<Call>();
   /** The sides each live call has legs on (its caller's and every target's). */
   private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
@@ -95,6 +110,9 @@ export class Pbx {
   private readonly host: CallHost;
   readonly lan: SipSide;
   private closed = false;
+  private readonly overloadLog: RateLimitedLog;
+  /** Calls refused because the dialog table was full (status). */
+  refusedOverload = 0;
 
   /** The extensions changed while running (see Registrar.extensionsChanged): names follow. */
   extensionsChanged(extensions: readonly { number: string; name?: string }[]): void {
@@ -104,6 +122,7 @@ export class Pbx {
 
   constructor(private readonly opts: PbxOptions) {
     this.log = opts.log;
+    this.overloadLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     for (const e of opts.extensions) this.names.set(e.number, e.name);
     const dialogs = this.dialogs;
@@ -163,7 +182,9 @@ export class Pbx {
     const tag = tagOf(getHeader(req, "to"));
     if (!tag) return;
     const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", tag));
-    filed?.call.onAck(filed.leg, req);
+    if (!filed) return;
+    if ("lingering" in filed) filed.onAck?.(req);
+    else filed.call.onAck(filed.leg, req);
   }
 
   /**
@@ -175,6 +196,7 @@ export class Pbx {
     if (!toTag) return false;
     const filed = this.dialogs.get(dialogKey(getHeader(req, "call-id") ?? "", toTag));
     if (!filed) tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist")); // the To tag is already there
+    else if ("lingering" in filed) answerLingering(req, tx);
     else filed.call.onRequest(filed.leg, req, tx);
     return true;
   }
@@ -186,6 +208,14 @@ export class Pbx {
    * two INVITEs arriving together must not both pass a one-channel check.
    */
   async startCall(req: SipRequest, tx: ServerTransaction, from: Endpoint, side: SipSide, caller: CallParty, called: string, direction: CallDirection, targets: CallTarget[], failure?: CallFailure): Promise<Call | undefined> {
+    // Every call files dialogs that outlive it by 64·T1: past the bound, refuse rather than grow (§21.5.4).
+    const max = this.opts.maxDialogs ?? DEFAULT_MAX_DIALOGS;
+    if (this.dialogs.size >= max) {
+      this.refusedOverload++;
+      this.overloadLog.warn({ max, dialogs: this.dialogs.size, refused: this.refusedOverload }, "too many dialogs: new calls get 503 (limits.dialogs)");
+      tx.respond(overloadResponse(req, this.opts.retryAfterS ?? DEFAULT_RETRY_AFTER_S, "gw"));
+      return undefined;
+    }
     let cancelled = false;
     tx.onCancel = () => (cancelled = true);
     const sides = new Set<SipSide>([side, ...targets.map((t) => t.side ?? this.lan)]);
@@ -348,10 +378,23 @@ export class Pbx {
     this.owned.delete(call);
     this.calls.delete(call);
     this.sidesOf.delete(call);
-    const keys = call.dialogKeys();
-    // Late retransmissions (a BYE's, a 2xx's) still find the dialog for a while.
+    // Late requests (a BYE crossing ours, a late ACK) still find the dialog for a while, as a
+    // small record: the call itself is garbage now (call-linger.ts).
+    const onAck = call.lingeringAck();
+    const keys = call.dialogKeys().filter((k) => this.filedFor(k) === call);
+    this.linger(keys, onAck ? { lingering: true, onAck } : ENDED);
+  }
+
+  private filedFor(key: string): Call | undefined {
+    const f = this.dialogs.get(key);
+    return f && "call" in f ? f.call : undefined;
+  }
+
+  /** File `rec` under `keys` for the linger; its own scope, so the sweep's closure holds no call. */
+  private linger(keys: string[], rec: LingeringDialog): void {
+    for (const k of keys) this.dialogs.set(k, rec);
     this.opts.clock.setTimeout(() => {
-      for (const k of keys) if (this.dialogs.get(k)?.call === call) this.dialogs.delete(k);
+      for (const k of keys) if (this.dialogs.get(k) === rec) this.dialogs.delete(k);
     }, LINGER_MS);
   }
 

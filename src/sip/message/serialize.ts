@@ -26,7 +26,9 @@ export function serializeMessage(msg: SipMessage): Buffer {
   if (!wroteLength) head += cl;
   head += "\r\n";
   const headLen = Buffer.byteLength(head, "utf8");
-  const out = Buffer.allocUnsafe(headLen + msg.body.length);
+  // Not from Node's shared 8 KB pool: transactions keep these bytes for up to 64·T1 (to
+  // retransmit, or to answer retransmissions), and one kept slice pins its whole pool slab.
+  const out = Buffer.allocUnsafeSlow(headLen + msg.body.length);
   out.write(head, 0, "utf8");
   msg.body.copy(out, headLen);
   return out;

@@ -11,15 +11,15 @@ import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, t
 export abstract class ClientTransactionBase<T extends string, S extends string> extends TimedTransaction<T> implements ClientTransaction {
   readonly kind = "client" as const;
   abstract state: S;
-  protected readonly wire: Buffer;
+  protected wire: Buffer;
 
   constructor(
     ctx: TransactionContext,
     readonly key: string,
     readonly branch: string,
-    readonly request: SipRequest,
+    public request: SipRequest,
     readonly destination: Endpoint,
-    protected readonly user: ClientTransactionUser,
+    protected user: ClientTransactionUser,
   ) {
     super(ctx);
     this.wire = serializeMessage(request);
@@ -27,6 +27,15 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
 
   get method(): string {
     return this.request.method;
+  }
+
+  /**
+   * Hand the rest of the transaction (an INVITE's Accepted state: 2xx retransmissions for
+   * 64·T1, RFC 6026 §8.4) to another user: the TU that started it is gone and must not
+   * stay reachable through its hooks for that long.
+   */
+  rehome(user: ClientTransactionUser): void {
+    this.user = user;
   }
 
   /** Stop everything now (layer close). */

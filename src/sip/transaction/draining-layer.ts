@@ -19,22 +19,27 @@ export class DrainingLayer extends TransactionLayer {
       if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
     };
     this.open++;
+    // The user may change (rehome: its TU ended); the count must follow the transaction still.
+    let inner = user;
     try {
-      return super.sendRequest(req, to, {
+      const tx = super.sendRequest(req, to, {
         onResponse: (res, tx) => {
           if (res.status >= 200) finish();
-          user.onResponse(res, tx);
+          inner.onResponse(res, tx);
         },
         onTimeout: (tx) => {
           finish();
-          user.onTimeout(tx);
+          inner.onTimeout(tx);
         },
         onTransportError: (tx, err) => {
           finish();
-          user.onTransportError(tx, err);
+          inner.onTransportError(tx, err);
         },
-        ...(user.onTerminated ? { onTerminated: (tx: ClientTransaction) => user.onTerminated!(tx) } : {}),
+        onTerminated: (tx: ClientTransaction) => inner.onTerminated?.(tx),
       }, opts);
+      // Rehoming swaps the user behind this counting wrapper, never the wrapper itself.
+      Object.defineProperty(tx, "rehome", { value: (u: ClientTransactionUser) => (inner = u) });
+      return tx;
     } catch (err) {
       finish();
       throw err;

@@ -14,7 +14,7 @@ import {
   type InviteClientState,
   type InviteClientTimer,
 } from "./invite-client-fsm.js";
-import { deriveRequest, header } from "./message-view.js";
+import { deriveRequest, header, skeleton } from "./message-view.js";
 import { ClientTransactionBase } from "./client-transaction.js";
 
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientTimer, InviteClientState> implements InviteClientMachine {
@@ -37,6 +37,13 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
   }
 
   protected override entered(to: InviteClientState): void {
+    if (to === "accepted") {
+      // RFC 6026 §7.2: Accepted only passes 2xx up for 64·T1; nothing is sent from the
+      // request again (the 2xx's ACK is the TU's, a CANCEL has no effect any more).
+      this.request = skeleton(this.request);
+      this.wire = Buffer.alloc(0);
+      this.ack = undefined;
+    }
     if (to === "proceeding" && this.onProceeding) {
       const f = this.onProceeding;
       this.onProceeding = undefined;

@@ -6,6 +6,7 @@
  */
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
+import { skeleton } from "./message-view.js";
 import {
   inviteServerInput,
   type InviteServerInput,
@@ -31,7 +32,7 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
   constructor(
     ctx: TransactionContext,
     readonly key: string,
-    readonly request: SipRequest,
+    public request: SipRequest,
     readonly source: Endpoint,
     readonly responseDestination: Endpoint,
     /** The layer's hook for a 2xx just sent (starts its retransmission, §13.3.1.4). */
@@ -70,7 +71,13 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
     this.lastResponse = res;
     this.lastWire = wire;
     this.ctx.transport.sendRaw(wire, this.responseDestination, this.sendError);
-    if (res.status >= 200 && res.status < 300) this.sent2xx(this, res, wire);
+    if (res.status >= 200 && res.status < 300) {
+      this.sent2xx(this, res, wire);
+      // Accepted for 64·T1 only absorbs retransmitted INVITEs and sends the TU's 2xx: the
+      // parsed INVITE and 2xx (SDP, every header) need not stay for that long.
+      this.request = skeleton(this.request);
+      this.lastResponse = skeleton(res);
+    }
   }
 
   resendLastResponse(): void {

@@ -14,6 +14,7 @@ import { Retransmit2xx } from "./ack-2xx.js";
 import { InviteClientTransaction } from "./invite-client.js";
 import { InviteServerTransaction } from "./invite-server.js";
 import { CompletedStore } from "./completed-store.js";
+import { DEFAULT_MAX_SERVER_TRANSACTIONS, DEFAULT_RETRY_AFTER_S, ServerTransactionBound } from "./overload.js";
 import { ackKey, clientKey, responseKey, serverKey } from "./keys.js";
 import { MAGIC_COOKIE, buildResponse, cseqOf, deriveRequest, header, newBranch, tagOf, topVia, viaDestination } from "./message-view.js";
 import { NonInviteClientTransaction } from "./non-invite-client.js";
@@ -53,6 +54,10 @@ export interface TransactionLayerOptions {
   retransmit2xx?: boolean;
   /** Shared timer tick, ms. Default 10. */
   timerGranularityMs?: number;
+  /** Server transactions (live and completed) kept at most; past it, 503 + Retry-After (overload.ts). */
+  maxServerTransactions?: number;
+  /** Retry-After of that 503, seconds. */
+  retryAfterS?: number;
 }
 
 type RequestHandler = (req: SipRequest, tx: ServerTransaction | undefined, from: Endpoint) => void;
@@ -79,6 +84,7 @@ export class TransactionLayer {
   private readonly sendTrying: boolean;
   private readonly retransmit2xx: boolean;
   private closed = false;
+  private readonly bound: ServerTransactionBound;
 
   constructor(opts: TransactionLayerOptions) {
     this.transport = opts.transport;
@@ -92,6 +98,7 @@ export class TransactionLayer {
     const clock = opts.clock ?? systemClock;
     this.now = () => clock.now();
     this.completed = new CompletedStore(this.wheel, this.durations.j, this.now);
+    this.bound = new ServerTransactionBound(opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS, opts.retryAfterS ?? DEFAULT_RETRY_AFTER_S, this.log, this.now);
     this.ctx = {
       transport: this.transport,
       wheel: this.wheel,
@@ -113,8 +120,8 @@ export class TransactionLayer {
   }
 
   /** Live transactions and timers (tests, status, benchmarks). */
-  stats(): { clients: number; servers: number; timers: number; awaitingAck: number } {
-    return { clients: this.clients.size, servers: this.servers.size + this.completed.size, timers: this.wheel.size, awaitingAck: this.acks.size };
+  stats(): { clients: number; servers: number; timers: number; awaitingAck: number; refusedOverload: number } {
+    return { clients: this.clients.size, servers: this.servers.size + this.completed.size, timers: this.wheel.size, awaitingAck: this.acks.size, refusedOverload: this.bound.refused };
   }
 
   /**
@@ -214,6 +221,10 @@ export class TransactionLayer {
       return;
     }
     const dest = this.responseTarget(req, from);
+    if (!this.bound.admits(this.servers.size + this.completed.size)) {
+      this.transport.send(this.bound.refuse(req, from), dest);
+      return;
+    }
     if (req.method === "INVITE") {
       const tx = new InviteServerTransaction(this.ctx, sk.key, req, from, dest, (t, res, wire) => this.sent2xx(t, res, wire));
       this.servers.set(sk.key, tx);

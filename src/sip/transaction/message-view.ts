@@ -4,7 +4,7 @@
  * read straight from the model: canonical long lowercase names (types.ts).
  */
 import type { CSeq, Endpoint, Header, SipMessage, SipRequest, SipResponse, SipUri, Via } from "../message/types.js";
-import { newBranch, newTag, parseVia, tagOf, validPort } from "../message/index.js";
+import { formatUri, newBranch, newTag, parseUri, parseVia, tagOf, validPort } from "../message/index.js";
 import { splitHeaderList } from "../transport.js";
 
 /** §8.1.1.7: every branch we create starts with the magic cookie. */
@@ -115,4 +115,25 @@ export function deriveRequest(invite: SipRequest, method: "ACK" | "CANCEL", toVa
     { name: "content-length", value: "0" },
   );
   return { kind: "request", version: "SIP/2.0", method, uri: invite.uri, headers: hs, body: Buffer.alloc(0) };
+}
+
+/** Headers a transaction still matches and answers by once it only lingers (§17.1.3, §17.2.3). */
+const SKELETON_HEADERS = new Set(["via", "from", "to", "call-id", "cseq", "route"]);
+
+/** A copy of `s` that shares no memory with the datagram it was sliced from. */
+function detached(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
+}
+
+/**
+ * What a transaction keeps of a message while it lingers in Accepted (RFC 6026: 64·T1, only
+ * to absorb retransmissions and pass 2xx): its matching headers as fresh strings, no body.
+ * The parsed original (its SDP, every other header, and through sliced strings the whole
+ * datagram) becomes garbage.
+ */
+export function skeleton<T extends SipMessage>(msg: T): T {
+  const headers = msg.headers.filter((h) => SKELETON_HEADERS.has(h.name)).map((h) => ({ name: h.name, value: detached(h.value) }));
+  const body = Buffer.alloc(0);
+  if (msg.kind === "request") return { kind: "request", method: detached(msg.method), uri: parseUri(detached(formatUri(msg.uri))), version: "SIP/2.0", headers, body } as T;
+  return { kind: "response", status: msg.status, reason: detached(msg.reason), version: "SIP/2.0", headers, body } as T;
 }

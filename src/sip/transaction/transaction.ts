@@ -44,6 +44,8 @@ export interface ClientTransaction {
   readonly branch: string;
   readonly destination: Endpoint;
   readonly state: string;
+  /** Hand the transaction's remaining events to `user` (the TU that started it ended). */
+  rehome(user: ClientTransactionUser): void;
 }
 
 export interface ClientTransactionUser {

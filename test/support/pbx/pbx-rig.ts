@@ -55,6 +55,8 @@ export interface PbxRigOptions {
   limits?: PbxOptions["limits"];
   /** settle()'s default step of fake time, ms. Default 100. */
   settleStepMs?: number;
+  /** Further Pbx options (bounds). */
+  pbxOptions?: Partial<PbxOptions>;
 }
 
 /** until() and run(): fake time moves on this many ms at a time between deliveries. */
@@ -95,6 +97,7 @@ export class PbxRig {
       onCallEvent: (ev) => this.events.push(ev),
       allowTransfer: o.allowTransfer,
       limits: o.limits,
+      ...o.pbxOptions,
     });
   }
 
