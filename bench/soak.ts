@@ -11,6 +11,7 @@
  *    attacker; svwar + svcrack from the WAN;
  *  - faults, in turn: the NGN's registrar answers 503 for 15 s; the registrar silent for 20 s;
  *    once, early, the gateway SIGKILLed mid-call and restarted (bindings from state_dir).
+ *    Calls during a fault's window (until the trunk is registered again) are counted apart.
  * Every 30 s it asks `hikari-gw status --gc` (node --expose-gc) for heap, RSS and open handles.
  * The report: calls completed/failed, registrations, RSS/heap/handles at start and end, and
  * the heap's slope over the last half (least squares). It fails (exit 1) when the heap has not
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
   let seq = 0;
   let t: TrunkLab | undefined;
   const dir = mkdtempSync(join(tmpdir(), "hgw-soak-"));
-  const totals = { calls_ok: 0, calls_failed: 0, calls_failed_in_fault: 0, registrations_ok: 0, registrations_failed: 0, floods: 0, datagrams: 0, scans: 0, faults: [] as string[] };
+  const totals = { calls_ok: 0, calls_failed: 0, calls_failed_in_fault: 0, registrations_ok: 0, registrations_failed: 0, floods: 0, datagrams: 0, scans: 0, faults: [] as string[], slow_recoveries: [] as string[] };
   const samples: Sample[] = [];
   let started = Date.now();
   try {
@@ -162,12 +163,14 @@ async function main(): Promise<number> {
       totals.floods++;
       totals.datagrams += 10_000;
     };
-    const sv = (host: string, bind: string, tool: string, args: string[]) => {
-      try {
-        lab.exec(host, "sh", ["-c", `cd ${t!.dir} && ${tool} -b ${bind} -x ${bind} ${args.join(" ")} >/dev/null 2>&1`], { timeoutMs: 60_000 });
-      } catch {
+    // Asynchronously: a blocking exec froze this process for the whole scan, and with it the
+    // reading of every child's stdout pipe (the NGN front, the gateway, SIPp): once a pipe is
+    // full its writer blocks (Node writes to pipes synchronously on Linux), so the line stopped
+    // answering and the concurrent calls failed — the soak's own artefact, not the gateway's.
+    const sv = async (host: string, bind: string, tool: string, args: string[]) => {
+      await lab.run(host, "sh", ["-c", `cd ${t!.dir} && ${tool} -b ${bind} -x ${bind} ${args.join(" ")} >/dev/null 2>&1`], { timeoutMs: 60_000 }).catch(() => {
         /* a scan that times out is still a scan */
-      }
+      });
       totals.scans++;
     };
     writeFileSync(join(t.dir, "soak-dict.txt"), Array.from({ length: 12 }, (_, i) => `guess${i}`).join("\n") + "\n");
@@ -176,14 +179,26 @@ async function main(): Promise<number> {
         case 0:
           return flood(cycle);
         case 1:
-          sv(attacker.host, attacker.addr, "svwar", ["-e", "800-830", net.gatewayAddr]);
+          await sv(attacker.host, attacker.addr, "svwar", ["-e", "800-830", net.gatewayAddr]);
           return sv(attacker.host, attacker.addr, "svcrack", ["-u", String(800 + (cycle % 10)), "-d", "soak-dict.txt", net.gatewayAddr]);
         default:
-          sv(NGN_LAB.host, WAN_ATTACKER, "svwar", ["-e", "800-810", "--maximumtime", "3", NGN_LAB.subnets[0].lease]);
+          await sv(NGN_LAB.host, WAN_ATTACKER, "svwar", ["-e", "800-810", "--maximumtime", "3", NGN_LAB.subnets[0].lease]);
           return sv(NGN_LAB.host, WAN_ATTACKER, "svcrack", ["-u", "801", "-d", "soak-dict.txt", "--maximumtime", "3", net.gatewayAddr]);
       }
     };
-    /** Returns whether calls in this cycle may fail because of it (the line is down). */
+    const hasFault = (cycle: number) => cycle === 1 || cycle % 4 === 2 || (cycle % 4 === 0 && cycle > 0);
+    /** Waits (up to 30 s) for the trunk to be registered again after a fault; a miss is a finding. */
+    const lineBack = async (cycle: number) => {
+      const deadline = Date.now() + 30_000;
+      while (status(false)?.trunk.state !== "registered") {
+        if (Date.now() >= deadline) {
+          totals.slow_recoveries.push(`cycle ${cycle}: the trunk was not registered 30 s after the fault ended`);
+          return;
+        }
+        await sleep(1000);
+      }
+    };
+    /** Runs the cycle's fault (see hasFault); returns whether there was one. */
     const fault = async (cycle: number): Promise<boolean> => {
       if (cycle === 1) {
         // SIGKILL mid-call, then a restart: bindings from state_dir, the line registers again.
@@ -229,11 +244,15 @@ async function main(): Promise<number> {
     let cycle = 0;
     for (; Date.now() < endAt - 20_000 && cycle < 1000; cycle++) {
       await register();
-      // A fault touches the line: calls of its cycle run after it, in their own batch.
-      const f = fault(cycle);
+      // A fault's window: calls meanwhile may fail (the line or the gateway is down), so they
+      // are a batch of their own, counted apart; the window closes when the line is registered
+      // again. Only then the cycle's calls, which must all complete, beside its attack. (They
+      // used to run during the fault and counted as failures outside it.)
+      if (hasFault(cycle)) {
+        await Promise.all([fault(cycle), calls(3, true)]);
+        await lineBack(cycle);
+      }
       await Promise.all([calls(12, false), attack(cycle)]);
-      const faulty = await f;
-      if (faulty) await calls(3, true);
       if (Date.now() >= nextSample) {
         sample();
         nextSample = Date.now() + SAMPLE_MS;
@@ -272,6 +291,7 @@ async function main(): Promise<number> {
     if (rise > 10) problems.push(`heap rose ${rise.toFixed(1)} MB over the last half`);
     if (totals.calls_failed > 0) problems.push(`${totals.calls_failed} calls failed outside the faults' windows`);
     if (totals.calls_ok === 0) problems.push("no call completed");
+    problems.push(...totals.slow_recoveries);
     if (last.calls_open !== 0 || last.sessions !== 0) problems.push(`left over: ${last.calls_open} calls, ${last.sessions} relay sessions`);
     if (last.trunk !== "registered") problems.push(`trunk ${last.trunk} at the end`);
     const text = JSON.stringify({ ...report, verdict: problems.length ? problems : "memory levels off; no call failed outside the faults" }, null, 2);

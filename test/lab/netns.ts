@@ -4,7 +4,7 @@
  * own name prefix and /24 so suites never collide. Every spawned process is killed and
  * every namespace deleted in `destroy()`, also after a failed test.
  */
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 
 const LAB_NET = /^198\.1[89]\.\d+\.\d+(\/\d+)?$/;
 
@@ -58,6 +58,25 @@ export class Lab {
       timeout: opts.timeoutMs ?? 30_000,
       input: opts.input,
       stdio: ["pipe", "pipe", "pipe"],
+    });
+  }
+
+  /**
+   * Like exec, but without blocking the test's event loop while the command runs: whatever
+   * the test reads meanwhile (the gateway's log lines from its stdout pipe, an emulator's
+   * sockets) keeps flowing. Use it for anything that runs for seconds (a scanner, a flood):
+   * under exec the gateway's log lines of that time are only read after the test has already
+   * looked at them. Resolves with stdout and stderr whatever the exit code; rejects only when
+   * the command could not be started or outlived `timeoutMs` (then it is killed).
+   */
+  run(host: string, cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = execFile("ip", ["netns", "exec", this.ns(host), cmd, ...args], { encoding: "utf8", timeout: opts.timeoutMs ?? 30_000, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        const e = err as (Error & { code?: unknown; killed?: boolean }) | null;
+        if (e && (e.killed || typeof e.code !== "number")) return reject(new Error(`${cmd} in ${host}: ${e.message.split("\n")[0]}\n${stdout}${stderr}`));
+        resolve({ code: e ? (e.code as number) : 0, stdout, stderr });
+      });
+      this.children.push(child);
     });
   }
 

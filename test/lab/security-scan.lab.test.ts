@@ -58,17 +58,22 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
   const why = () => `--- gateway ---\n${gw.lines.slice(-40).join("\n")}`;
   const sipp = (scenario: string, more: Partial<SippRun> = {}): SippRun => ({ scenario, host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: `${++seq}-sec-${scenario.replace(".xml", "")}`, ...more });
 
-  /** Run a SIPVicious tool in a lab host, bounded; its whole output (they log to stderr). */
-  function sv(host: string, tool: "svmap" | "svwar" | "svcrack", args: string[], timeoutMs = 60_000): string {
+  /**
+   * Run a SIPVicious tool in a lab host, bounded; its whole output (they log to stderr).
+   * Asynchronously: a scan lasts seconds, and the gateway's log lines of that time must be read
+   * from its stdout while it runs (a blocking exec left them in the pipe, and the checks below
+   * found no lock in the log although the gateway had locked at the fifth guess).
+   */
+  async function sv(host: string, tool: "svmap" | "svwar" | "svcrack", args: string[], timeoutMs = 60_000): Promise<string> {
     // -x: the address SIPVicious writes into Via/Contact (by default it guesses, and with -b
     // it may guess one the gateway cannot answer to).
     const bind = args.indexOf("-b");
     if (bind >= 0) args = [...args, "-x", args[bind + 1]!];
     try {
-      return lab.exec(host, "sh", ["-c", `cd ${dir} && ${tool} ${args.map((a) => `'${a}'`).join(" ")} 2>&1`], { timeoutMs });
+      const r = await lab.run(host, "sh", ["-c", `cd ${dir} && ${tool} ${args.map((a) => `'${a}'`).join(" ")} 2>&1`], { timeoutMs });
+      return r.code === 0 ? r.stdout + r.stderr : `${r.stdout}${r.stderr}\n[${tool} exited with ${r.code}]`;
     } catch (e) {
-      const err = e as { stdout?: string; stderr?: string; message: string };
-      return `${err.stdout ?? ""}${err.stderr ?? ""}\n[${tool} did not finish: ${err.message.split("\n")[0]}]`;
+      return `\n[${tool} did not finish: ${(e as Error).message}]`;
     }
   }
 
@@ -114,11 +119,11 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("svmap: the LAN finds the gateway; from the WAN neither the lease address nor the LAN address answers", () => {
-    const lan = sv(scanner.host, "svmap", ["-b", scanner.addr, net.gatewayAddr]);
+  it("svmap: the LAN finds the gateway; from the WAN neither the lease address nor the LAN address answers", async () => {
+    const lan = await sv(scanner.host, "svmap", ["-b", scanner.addr, net.gatewayAddr]);
     expect(lan, `svmap works at all: it finds the LAN listener\n${lan}`).toContain(`${net.gatewayAddr}:5060`);
     const before = gw.status().sip;
-    const wan = sv(NGN_LAB.host, "svmap", ["-b", WAN_SCANNER, lease(), net.gatewayAddr]);
+    const wan = await sv(NGN_LAB.host, "svmap", ["-b", WAN_SCANNER, lease(), net.gatewayAddr]);
     expect(wan, wan).not.toContain(`${lease()}:5060`);
     expect(wan, wan).not.toContain(`${net.gatewayAddr}:5060`);
     expect(wan, wan).toMatch(/found nothing/);
@@ -128,16 +133,16 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
     expect(after?.trunk?.not_allowed ?? 0, JSON.stringify({ before, after })).toBeGreaterThan(before?.trunk?.not_allowed ?? 0);
   }, 90_000);
 
-  it("svwar (REGISTER, INVITE, OPTIONS) enumerates no extension from the LAN, and gets nothing from the WAN", () => {
+  it("svwar (REGISTER, INVITE, OPTIONS) enumerates no extension from the LAN, and gets nothing from the WAN", async () => {
     for (const method of ["REGISTER", "INVITE", "OPTIONS"]) {
-      const out = sv(scanner.host, "svwar", ["-b", scanner.addr, "-m", method, "-e", "795-815,899", net.gatewayAddr]);
+      const out = await sv(scanner.host, "svwar", ["-b", scanner.addr, "-m", method, "-e", "795-815,899", net.gatewayAddr]);
       // svwar lists what answered unlike its first, random probe; whatever it lists, neither
       // configured extension may stand out from the missing ones around it.
       expect(out, `${method} from the LAN\n${out}`).not.toMatch(/\|\s*80[12]\s*\|/);
       expect(out, `${method} from the LAN\n${out}`).not.toMatch(/\|\s*(79[5-9]|80[03-9]|81[0-5]|899)\s*\|/);
     }
     for (const target of [lease(), net.gatewayAddr]) {
-      const out = sv(NGN_LAB.host, "svwar", ["-b", WAN_SCANNER, "-e", "800-805", "--maximumtime", "5", target]);
+      const out = await sv(NGN_LAB.host, "svwar", ["-b", WAN_SCANNER, "-e", "800-805", "--maximumtime", "5", target]);
       expect(out, `from the WAN at ${target}\n${out}`).not.toMatch(/\|\s*80[12]\s*\|/);
       expect(out, `from the WAN at ${target}\n${out}`).not.toMatch(/Ok SIP device found/);
     }
@@ -145,32 +150,32 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
 
   it("svcrack from phone 801's own address guessing 802: the lockout stops it before the real password; 801 and the real 802 keep working", async () => {
     const dict = dictionary("dict-802.txt", phone2.password, 8);
-    const out = sv(phone.host, "svcrack", ["-v", "-b", phone.addr, "-P", "5070", "-u", "802", "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
+    const out = await sv(phone.host, "svcrack", ["-v", "-b", phone.addr, "-P", "5070", "-u", "802", "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
     expect(out, out).not.toContain(phone2.password);
     expect(out, out).toMatch(/found nothing/);
     // It was really guessing (403s), and the gateway locked that pair, naming the address.
-    const locked = gw.lines.filter((l) => l.includes("authentication locked for this extension from this address") && l.includes(`"source":"${phone.addr}"`) && l.includes('"extension":"802"'));
+    const locked = await gw.waitForLines((l) => l.includes("authentication locked for this extension from this address") && l.includes(`"source":"${phone.addr}"`) && l.includes('"extension":"802"'), 5000);
     expect(locked.length, `${out}\n${why()}`).toBeGreaterThanOrEqual(1);
     // The real 802, from its own address, registers.
     const reg802 = await runSipp(lab, { ...sipp("reg.xml", { inf: [credentials("802", phone2.password)], keys: { expires: "300" }, authUri: net.gatewayAddr, timeoutS: 15 }), host: phone2.host, localAddr: phone2.addr });
     expect(reg802.code, `802 from its own address\n${reg802.output}\n${why()}`).toBe(0);
   }, 120_000);
 
-  it("svcrack against three extensions from one LAN host: the address is blocked as a scanner (in the log), nothing cracked", () => {
+  it("svcrack against three extensions from one LAN host: the address is blocked as a scanner (in the log), nothing cracked", async () => {
     for (const [user, pw] of [["801", phone.password], ["802", phone2.password], ["899", "secret899"]] as const) {
       const dict = dictionary(`dict-scan-${user}.txt`, pw, 6);
-      const out = sv(scanner.host, "svcrack", ["-v", "-b", scanner.addr, "-u", user, "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
+      const out = await sv(scanner.host, "svcrack", ["-v", "-b", scanner.addr, "-u", user, "-d", dict, net.gatewayAddr]) + `\ncounters: ${JSON.stringify(gw.status().sip)}`;
       expect(out, `${user}\n${out}`).not.toContain(pw);
       expect(out, `${user}\n${out}`).not.toMatch(/The password for/);
     }
-    const blocked = gw.lines.filter((l) => l.includes("address blocked as a scanner") && l.includes(`"source":"${scanner.addr}"`));
+    const blocked = await gw.waitForLines((l) => l.includes("address blocked as a scanner") && l.includes(`"source":"${scanner.addr}"`), 5000);
     expect(blocked.length, `${why()}\ncounters: ${JSON.stringify(gw.status().sip)}`).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
-  it("svcrack from the WAN at both addresses gets no answer at all", () => {
+  it("svcrack from the WAN at both addresses gets no answer at all", async () => {
     for (const target of [lease(), net.gatewayAddr]) {
       const dict = dictionary(`dict-wan-${target}.txt`, phone.password, 3);
-      const out = sv(NGN_LAB.host, "svcrack", ["-b", WAN_SCANNER, "-u", "801", "-d", dict, "--maximumtime", "5", target]);
+      const out = await sv(NGN_LAB.host, "svcrack", ["-b", WAN_SCANNER, "-u", "801", "-d", dict, "--maximumtime", "5", target]);
       expect(out, `${target}\n${out}`).not.toContain(phone.password);
       expect(out, `${target}\n${out}`).not.toMatch(/The password for/);
     }

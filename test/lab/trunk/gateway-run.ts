@@ -100,6 +100,21 @@ export class TrunkGateway {
     return this.child ?? undefined;
   }
 
+  /**
+   * The log lines (of every run) that match, once at least `min` do, waiting up to `timeoutMs`
+   * for the gateway's stdout to deliver them (it is read on the test's event loop, so lines
+   * the gateway wrote a moment ago may not be in `lines` yet). Resolves with what matched by
+   * then, possibly fewer: the caller's expectation says what was missing.
+   */
+  async waitForLines(match: (line: string) => boolean, timeoutMs: number, min = 1): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.filter(match);
+      if (found.length >= min || Date.now() >= deadline) return found;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** `hikari-gw status` of the running gateway (`gc`: a full GC first; needs exposeGc). */
   status(gc = false): GatewayStatus {
     return JSON.parse(this.lab.exec(this.host, process.execPath, [CLI, "status", "--config", this.cfgFile, ...(gc ? ["--gc"] : [])])) as GatewayStatus;
