@@ -88,7 +88,7 @@ describe.skipIf(!ready)("NGN trunk against the emulator", () => {
     expect(text).not.toMatch(/rport/i);
     expect(text).toMatch(new RegExp(`<sip:${NGN_LAB.mainNumber}@${NGN_LAB.subnets[0].lease.replace(/\./g, "\\.")}:5060>`));
     expect(reg.peer).toBe(`${NGN_LAB.subnets[0].lease}:5060`);
-    const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", gw.cfgFile])) as { trunk: { state: string; number: string; domain: string; server: string } };
+    const status = JSON.parse(lab.exec(net.gatewayHost, process.execPath, [CLI, "status", "--config", gw.cfgFile, "--json"])) as { trunk: { state: string; number: string; domain: string; server: string } };
     expect(status.trunk).toMatchObject({ state: "registered", number: NGN_LAB.mainNumber, domain: NGN_LAB.domain, server: NGN_LAB.pcscf });
     // Option 121's route, no default route (docs/ngn.md "DHCP").
     const routes = lab.exec(net.gatewayHost, "ip", ["route"]);

@@ -117,7 +117,7 @@ export class TrunkGateway {
 
   /** `hikari-gw status` of the running gateway (`gc`: a full GC first; needs exposeGc). */
   status(gc = false): GatewayStatus {
-    return JSON.parse(this.lab.exec(this.host, process.execPath, [CLI, "status", "--config", this.cfgFile, ...(gc ? ["--gc"] : [])])) as GatewayStatus;
+    return JSON.parse(this.lab.exec(this.host, process.execPath, [CLI, "status", "--json", "--config", this.cfgFile, ...(gc ? ["--gc"] : [])])) as GatewayStatus;
   }
 
   /** SIGKILL, no goodbye (a crash or a power cut); waits for the exit. */
