@@ -128,7 +128,7 @@ describe("the repository stands on its own", () => {
   const UP = ".." + "/";
   const repo = repoView();
 
-  it("catches a planted ../shared/testdata read, however many levels up", () => {
+  it("catches a planted read of the notes folder beside the repository (shared/testdata), however many levels up", () => {
     const escaping = `const ROOT = fileURLToPath(new URL("${UP.repeat(4)}shared/testdata/rfc4475/", import.meta.url));`;
     expect(outsideReferences("src/sip/message/torture.test.ts", escaping, repo).map((f) => f.why)).toEqual([
       `"${UP.repeat(4)}shared/testdata/rfc4475/" climbs out of the repository`,
