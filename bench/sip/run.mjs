@@ -24,6 +24,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, 
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readRetrans, readStat } from "./sipp-stats.mjs";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const SCENARIOS = join(REPO, "test/lab/sip/scenarios");
@@ -129,35 +130,6 @@ async function waitBound(port, ms = 15000) {
     await sleep(100);
   }
   throw new Error(`nothing bound ${HOST}:${port} within ${ms} ms`);
-}
-
-/** Last data row of SIPp's -trace_stat CSV as {column: value}. */
-function readStat(file) {
-  const lines = readFileSync(file, "utf8").trim().split("\n");
-  const names = lines[0].split(";");
-  const last = lines[lines.length - 1].split(";");
-  return Object.fromEntries(names.map((n, i) => [n, last[i]]));
-}
-
-/**
- * Every *_Retrans column (sent and received) of SIPp's -trace_counts CSV: the total, and which
- * messages ("2_REGISTER:1531") so a failing step says where the time went.
- */
-function readRetrans(dir) {
-  const f = readdirSync(dir).find((n) => n.endsWith("_counts.csv"));
-  if (!f) return { total: NaN, by: [] };
-  const lines = readFileSync(join(dir, f), "utf8").trim().split("\n");
-  const names = lines[0].split(";");
-  const last = lines[lines.length - 1].split(";");
-  const by = [];
-  let total = 0;
-  names.forEach((name, i) => {
-    const n = Number(last[i]) || 0;
-    if (!name.endsWith("_Retrans") || n === 0) return;
-    total += n;
-    by.push(`${name.replace(/_Retrans$/, "")}:${n}`);
-  });
-  return { total, by };
 }
 
 /**
