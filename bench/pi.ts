@@ -177,7 +177,8 @@ interface LoadResult {
 
 /** load.c in the load host: the port pairs on stdin, SIGUSR1 after `warmS`, its JSON line back. */
 async function measureStreams(lab: Lab, load: Phone, dest: string, pairs: { a: number; b: number }[], warmS: number): Promise<LoadResult> {
-  const child = lab.spawn(load.host, LOAD_BIN, [load.addr, dest, String(LOAD_BASE), "-1", String(MEASURE_S)], { stdio: ["pipe", "pipe", "pipe"] });
+  // On core 1, away from the gateway's core 0 (as bench:rtp runs it).
+  const child = lab.spawn(load.host, "taskset", ["-c", "1", LOAD_BIN, load.addr, dest, String(LOAD_BASE), "-1", String(MEASURE_S)], { stdio: ["pipe", "pipe", "pipe"] });
   child.stdin!.end(pairs.map((p) => `${p.a} ${p.b}`).join("\n") + "\n");
   let out = "";
   let err = "";

@@ -9,7 +9,9 @@
  *    The quota is handed out in 10 ms periods (2 ms of CPU per 10 ms), not the kernel's default
  *    100 ms: with a 100 ms period a busy process runs 20 ms at full speed and then stalls 80 ms,
  *    a pause no Pi ever shows; 10 ms keeps the stalls short, closer to a uniformly slower CPU.
- *    The process is also pinned to core 0 (taskset), so it never uses two cores at once.
+ *    The process is also pinned to core 0 (taskset), so it never uses two cores at once, and
+ *    the group's CPU weight is raised (cpu.shares 10240 / cpu.weight 1000): on a Pi the gateway
+ *    is the main service, so on this shared machine the others' work must not take its 20 %.
  *  - Memory: 256 MB, swap included. A 1 GB Pi 3 runs the OS, journald, Home Assistant's MQTT
  *    peer or a VPN beside the gateway; a quarter of the board is its share. Past it the kernel
  *    OOM-kills the process, which the bench reports.
@@ -45,6 +47,7 @@ export class PiCgroup {
       this.dirs.push(dir);
       writeFileSync(join(dir, "cpu.max"), `${PI_MODEL.cpuQuotaUs} ${PI_MODEL.cpuPeriodUs}`);
       writeFileSync(join(dir, "memory.max"), String(PI_MODEL.memoryBytes));
+      writeFileSync(join(dir, "cpu.weight"), "1000");
       writeFileSync(join(dir, "memory.swap.max"), "0");
       return;
     }
@@ -60,6 +63,7 @@ export class PiCgroup {
     this.dirs.push(mem);
     writeFileSync(join(cpu, "cpu.cfs_period_us"), String(PI_MODEL.cpuPeriodUs));
     writeFileSync(join(cpu, "cpu.cfs_quota_us"), String(PI_MODEL.cpuQuotaUs));
+    writeFileSync(join(cpu, "cpu.shares"), "10240");
     writeFileSync(join(mem, "memory.limit_in_bytes"), String(PI_MODEL.memoryBytes));
     try {
       writeFileSync(join(mem, "memory.memsw.limit_in_bytes"), String(PI_MODEL.memoryBytes));
