@@ -125,6 +125,8 @@ export interface GreetingPlayerApi {
   play(samples: Int16Array): Promise<void>;
   /** Stops sending at once; a pending play() resolves. */
   stop(): void;
+  /** Sends to another port from now on (symmetric RTP: the caller's packets came from there). */
+  setRemote(remote: RtpAddress): void;
   /** Packets sent so far (all plays). */
   readonly packetsSent: number;
 }
@@ -168,6 +170,10 @@ export interface RecorderStats {
   foreign: number;
   /** Duplicates and packets too late for the jitter buffer. */
   late: number;
+  /** Valid RTP whose timestamp claims audio from before the start or ahead of the time elapsed (dropped). */
+  implausible: number;
+  /** RFC 4733 events seen, each counted once (its redundant end packets are not new events). */
+  dtmfEvents: number;
   /** Samples of silence put in for lost packets. */
   concealedSamples: number;
 }
@@ -203,9 +209,9 @@ export interface VoicemailSessionOptions extends RecordingLimits {
 export interface VoicemailSessionResult extends RecordingResult {
   stats: RecorderStats & {
     /** Datagrams from an address other than the negotiated remote (dropped). */
-    dropped_source: number;
+    droppedSource: number;
     /** Greeting and beep packets sent. */
-    packets_sent: number;
+    packetsSent: number;
   };
 }
 
