@@ -47,6 +47,8 @@ export interface CallEvent {
   hangup_by?: HangupBy;
   /** `ended`: the relay's counts, when the call's media went through the relay. */
   quality?: CallQuality;
+  /** `answered`, `ended`: the answering machine took the call, not a phone. */
+  answered_by?: "voicemail";
   at: string;
 }
 

@@ -9,7 +9,7 @@ export type { ActiveCall } from "./events.js";
 import type { ProcessStats } from "./process-stats.js";
 
 /** How a finished call went, from the household's point of view. */
-export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed";
+export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed" | "voicemail";
 
 /** One entry of the recent-calls list (`<base>/calls`, `hikari-gw calls`). */
 export interface CallRecord {

@@ -99,6 +99,11 @@ export class Call implements CallControl {
     return this.winner?.target.extension;
   }
 
+  /** The answering machine took the call (its events say so). */
+  get answeredBy(): "voicemail" | undefined {
+    return this.winner?.target.voicemail ? "voicemail" : undefined;
+  }
+
   private get a(): Leg {
     return this.legs.a;
   }
@@ -181,7 +186,9 @@ export class Call implements CallControl {
     }
     this.legs.winner = leg;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging(leg, [ANSWERED_ELSEWHERE]);
+    this.legs.forks.cancelRinging(leg, [leg.net.answeredReason ?? ANSWERED_ELSEWHERE]);
+    // Its media does not pass the relay: free the ports now (and no media timeout from them).
+    if (leg.net.terminatesMedia) this.media.release(`answered by ${leg.target.label}`);
     this.fsm.transition("accepted");
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
