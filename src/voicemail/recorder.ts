@@ -20,7 +20,7 @@ import type { Logger } from "../log.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { decodeG711, PT_PCMA, PT_PCMU } from "./g711.js";
 import { parseRtp, parseTelephoneEvent } from "./rtp.js";
-import { SAMPLE_RATE, type MessageRecorderApi, type MessageRecorderOptions, type RecorderStats, type RecordingEndReason, type RecordingResult } from "./types.js";
+import { SAMPLE_RATE, type MessageRecorderApi, type MessageRecorderOptions, type RecorderStats, type RecordingEndReason, type RecordingLimits, type RecordingResult } from "./types.js";
 
 /** Packets held back waiting for a missing one: 160 ms at 20 ms packets. */
 export const REORDER_WINDOW = 8;
@@ -86,10 +86,7 @@ export class MessageRecorder implements MessageRecorderApi {
   private readonly st: RecorderStats = { accepted: 0, malformed: 0, foreign: 0, late: 0, implausible: 0, overlaps: 0, gapsCapped: 0, dtmfEvents: 0, concealedSamples: 0 };
 
   constructor(opts: MessageRecorderOptions) {
-    if (!(opts.maxLengthS > 0 && opts.maxLengthS <= 3600)) throw new RangeError(`voicemail max length ${opts.maxLengthS} s: must be in (0, 3600]`);
-    if (opts.telephoneEventPt !== undefined && !(Number.isInteger(opts.telephoneEventPt) && opts.telephoneEventPt >= 96 && opts.telephoneEventPt <= 127)) {
-      throw new RangeError(`telephone-event payload type ${opts.telephoneEventPt}: must be dynamic (96–127, RFC 3551 §3)`);
-    }
+    checkRecorderOptions(opts);
     this.clock = opts.clock ?? systemClock;
     this.maxSamples = Math.round(opts.maxLengthS * SAMPLE_RATE);
     this.silenceMs = opts.silenceS !== undefined && opts.silenceS > 0 ? opts.silenceS * 1000 : 0;
@@ -280,6 +277,15 @@ export class MessageRecorder implements MessageRecorderApi {
     if (now >= maxAt) return this.end("max_length");
     if (now >= silenceAt) return this.end("silence");
     this.timer = this.clock.setTimeout(() => this.schedule(), Math.min(maxAt, silenceAt) - now);
+  }
+}
+
+/** Throws a RangeError for limits no recording can run with (a config bug, found before any call). */
+export function checkRecorderOptions(opts: RecordingLimits & { telephoneEventPt?: number }): void {
+  if (!(opts.maxLengthS > 0 && opts.maxLengthS <= 3600)) throw new RangeError(`voicemail max length ${opts.maxLengthS} s: must be in (0, 3600]`);
+  if (opts.silenceS !== undefined && !(opts.silenceS >= 0 && Number.isFinite(opts.silenceS))) throw new RangeError(`voicemail silence ${opts.silenceS} s: must be 0 (off) or more`);
+  if (opts.telephoneEventPt !== undefined && !(Number.isInteger(opts.telephoneEventPt) && opts.telephoneEventPt >= 96 && opts.telephoneEventPt <= 127)) {
+    throw new RangeError(`telephone-event payload type ${opts.telephoneEventPt}: must be dynamic (96–127, RFC 3551 §3)`);
   }
 }
 
