@@ -161,8 +161,9 @@ export interface RecordingResult {
   durationS: number;
 }
 
+/** Each datagram pushed counts once in accepted, malformed, foreign, late or implausible (while recording). */
 export interface RecorderStats {
-  /** RTP packets whose audio was taken. */
+  /** RTP packets taken into the jitter buffer (audio or telephone-event). */
   accepted: number;
   /** Datagrams that are not valid RTP (bad version, lengths, padding, extension…). */
   malformed: number;
@@ -170,8 +171,12 @@ export interface RecorderStats {
   foreign: number;
   /** Duplicates and packets too late for the jitter buffer. */
   late: number;
-  /** Valid RTP whose timestamp claims audio from before the start or ahead of the time elapsed (dropped). */
+  /** Valid RTP with a sequence number far off the stream's (RFC 3550 A.1), dropped unless the next packet follows it. */
   implausible: number;
+  /** Packets whose audio lay wholly inside what was already written (by timestamp): dropped. */
+  overlaps: number;
+  /** Gaps whose timestamps claimed more time than passed between the packets' arrivals: filled only with the time that passed. */
+  gapsCapped: number;
   /** RFC 4733 events seen, each counted once (its redundant end packets are not new events). */
   dtmfEvents: number;
   /** Samples of silence put in for lost packets. */
