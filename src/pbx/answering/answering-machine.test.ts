@@ -20,7 +20,7 @@ class FakeSession implements VoicemailSessionApi {
   }
   end(reason: VoicemailSessionResult["reason"], seconds = 3): void {
     const samples = new Int16Array(seconds * 8000);
-    this.finish?.({ samples, reason, durationS: seconds, stats: { accepted: seconds * 50, malformed: 0, foreign: 0, late: 0, implausible: 0, dtmfEvents: 0, concealedSamples: 0, droppedSource: 0, packetsSent: 100 } });
+    this.finish?.({ samples, reason, durationS: seconds, stats: { accepted: seconds * 50, malformed: 0, foreign: 0, late: 0, implausible: 0, dtmfEvents: 0, concealedSamples: 0, overlaps: 0, gapsCapped: 0, droppedSource: 0, packetsSent: 100 } });
   }
   hangup(): void {
     this.hungUp = true;
