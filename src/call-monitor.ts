@@ -126,8 +126,13 @@ export class CallMonitor {
     }
   }
 
+  /** The name the household gave a number: an extension's, else the phonebook's. */
+  nameOf(n: string): string | undefined {
+    return this.opts.extensionNames.get(n) ?? this.opts.phonebook.name(n);
+  }
+
   private named(ev: CallEvent): CallEvent {
-    const name = (n: string) => this.opts.extensionNames.get(n) ?? this.opts.phonebook.name(n);
+    const name = (n: string) => this.nameOf(n);
     const out: CallEvent = { ...ev };
     const from = name(ev.from);
     const to = name(ev.to);

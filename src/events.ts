@@ -79,7 +79,7 @@ export interface VoicemailEvent {
 export interface VoicemailBox {
   new: number;
   total: number;
-  last?: Omit<VoicemailEvent, "type" | "reason"> & { heard: boolean };
+  last?: Omit<VoicemailEvent, "type" | "reason" | "to"> & { heard: boolean };
 }
 
 /** A call in progress, as `hikari-gw status` and MQTT show it (built by the PBX from the call's own facts). */
