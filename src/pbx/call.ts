@@ -351,7 +351,8 @@ export class Call implements CallControl {
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
     if (wasAnswered) {
       ev.hangup_by = by;
-      ev.quality = this.media.quality?.();
+      // The relay carried nothing of a call the answering machine took (freed at its answer).
+      if (!this.winner?.net.terminatesMedia) ev.quality = this.media.quality?.();
     }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);

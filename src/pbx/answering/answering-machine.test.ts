@@ -74,6 +74,7 @@ describe("answering machine: a fork of inbound line calls that answers itself", 
             return sdp.replace(/c=IN IP4 \S+/g, "c=IN IP4 198.18.9.9").replace(/m=audio \d+/, "m=audio 40000");
           },
           release: (reason) => void media.released.push(reason),
+          quality: () => ({ caller: { packets: 0, lost: 0, loss_pct: 0, jitter_ms: 0 }, callee: { packets: 0, lost: 0, loss_pct: 0, jitter_ms: 0 } }),
         }),
       },
     });
@@ -135,6 +136,8 @@ describe("answering machine: a fork of inbound line calls that answers itself", 
     expect(bound[0]!.closed).toBe(true);
     expect(rig.events.map((e) => [e.type, e.answered_by])).toEqual([["incoming", undefined], ["answered", "voicemail"], ["ended", "voicemail"]]);
     expect(rig.events.at(-1)).toMatchObject({ hangup_by: "caller" });
+    // No relay quality for media the relay never carried.
+    expect(rig.events.at(-1)!.quality).toBeUndefined();
     expect(machine.activeCalls).toBe(0);
   });
 
