@@ -77,7 +77,7 @@ describe("DrainingLayer", () => {
     const net = createMemoryNetwork({ now: () => clock.now() });
     const layer = new DrainingLayer({ transport: net.transport(A), log: silentLogger(), clock });
     const peer = new TransactionLayer({ transport: net.transport(B), log: silentLogger(), clock });
-    peer.onRequest((req, tx) => tx?.respond(createResponse(req, 200, "OK", "peer")));
+    peer.onRequest((req, tx) => tx?.respond(createResponse(req, 200, "OK", { toTag: "peer" })));
     const invite = createRequest({ method: "INVITE", uri: `sip:x@${B.address}`, from: "<sip:a@h>;tag=1", to: "<sip:b@h>", cseq: 1 });
     let oks = 0;
     layer.sendRequest(invite, B, { onResponse: (r) => r.status === 200 && oks++, onTimeout: () => undefined, onTransportError: () => undefined });
