@@ -222,6 +222,9 @@ voicemail: { enabled: true, answer_after_s: ${ANSWER_AFTER_S}, max_message_s: 60
     expect(json(await sub.waitFor((x) => x.topic === `${BASE}/voicemail` && json(x).last_id === ev.id && json(x).last_heard === true, 5000, from, "box after the fetch"))).toMatchObject({ new: 0, total: 1, last_from: NGN_LAB.callerNumber, last_name: "Dentist" });
     const types = sub.on(`${BASE}/event`, from).map((x) => [json(x).type, json(x).answered_by]);
     expect(types.slice(0, 3)).toEqual([["incoming", undefined], ["answered", "voicemail"], ["ended", "voicemail"]]);
+    // The relay carried none of it (freed at the machine's answer): no quality event for this call.
+    const callId = json(sub.on(`${BASE}/event`, from)[0]!).call_id;
+    expect(sub.on(`${BASE}/event`, from).some((x) => json(x).type === "quality" && json(x).call_id === callId)).toBe(false);
   }, 60_000);
 
   it("DND answers at once, and a message with 5 % loss and reordering keeps its length", async () => {
