@@ -2,7 +2,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
@@ -12,6 +11,7 @@ import { httpRequest } from "../../test/support/http-get.js";
 import { capturingLogger, tone } from "../../test/support/voicemail/audio.js";
 import { messageUrlPath, tokenMatches, voicemailRoute } from "./http.js";
 import { VoicemailStore } from "./store.js";
+import { wavefile } from "./deps.js";
 
 let stateDir: string;
 let servers: Server[] = [];

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../log.js";
 import { capturingLogger, tone } from "../../test/support/voicemail/audio.js";
 import { VoicemailStore, isMessageId } from "./store.js";
+import { wavefile } from "./deps.js";
 
 let stateDir: string;
 beforeEach(async () => {

@@ -12,10 +12,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, stat, open } from "node:fs/promises";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import { SAMPLE_RATE, type PruneLimits, type SaveMessageInput, type VoicemailMessage, type VoicemailStoreApi } from "./types.js";
+import { wavefile } from "./deps.js";
 
 const INDEX = "index.json";
 /** `20261206T045731123Z-1a2b3c4d`: UTC time to the millisecond, then 32 random bits. */
