@@ -298,16 +298,17 @@ export class VoicemailStore implements VoicemailStoreApi {
 /** Write a temp file beside the target, flush it, rename over: readers see the old or the new file, never half. */
 async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
+    // A full disk or a failed rename leaves nothing half-written behind.
     await rm(tmp, { force: true });
     throw err;
   }
