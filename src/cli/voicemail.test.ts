@@ -1,12 +1,12 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../log.js";
 import { tone } from "../../test/support/voicemail/audio.js";
 import { VoicemailStore } from "../voicemail/store.js";
 import { voicemailCommand } from "./voicemail.js";
+import { wavefile } from "../voicemail/deps.js";
 
 let stateDir: string;
 beforeEach(async () => {

@@ -2,8 +2,8 @@
  * G.711 (ITU-T G.711 µ-law and A-law) through `alawmulaw`: PCMU is RTP payload type 0, PCMA 8
  * (RFC 3551 §4.5.14, table 4). One byte per sample at 8 kHz either way.
  */
-import alawmulaw from "alawmulaw";
 import type { G711Codec } from "./types.js";
+import { alawmulaw } from "./deps.js";
 
 export const PT_PCMU = 0;
 export const PT_PCMA = 8;

@@ -134,6 +134,19 @@ describe("voicemail greeting player", () => {
     expect(h.map((p) => p.marker)).toEqual([true, false, false, false, false]);
   });
 
+  it("greeting then beep when the greeting's end timer fires late: still one talkspurt on the same grid", async () => {
+    // Timers 1 and 2 pace the greeting's 2nd and 3rd packets; timer 3 ends the play, 4 ms late.
+    const { clock, sent, player } = rig({ random: Buffer.alloc(10), lateBy: [0, 0, 4] });
+    const t0 = clock.now();
+    await runUntil(clock, player.play(new Int16Array(160 * 3)));
+    expect(clock.now() - t0).toBeGreaterThanOrEqual(64);
+    await runUntil(clock, player.play(new Int16Array(160 * 2)));
+    const h = sent.map((s) => parseRtp(s.buf)!);
+    expect(sent.map((s) => s.at - t0)).toEqual([0, 20, 40, 64, 80]);
+    expect(h.map((p) => p.timestamp)).toEqual([0, 160, 320, 480, 640]);
+    expect(h.map((p) => p.marker)).toEqual([true, false, false, false, false]);
+  });
+
   it("a play after a pause is a new talkspurt: marker set, timestamp advanced by the pause", async () => {
     const { clock, sent, player } = rig({ random: Buffer.alloc(10) });
     await runUntil(clock, player.play(new Int16Array(160)));

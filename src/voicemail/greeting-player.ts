@@ -8,7 +8,8 @@
  * packet. One SSRC for the whole call: a second play() continues the stream, its timestamp
  * advanced by the real time between (§5.1: the timestamp is the sampling instant). The marker
  * bit is set on the first packet of a talkspurt (RFC 3551 §4.1): the first packet of the
- * stream, and the first of a play() that does not follow the previous one without a gap.
+ * stream, and the first of a play() that starts 20 ms or more after the previous one ended (a
+ * play() started within a packet time continues the talkspurt on the same grid).
  */
 import { randomBytes as cryptoRandomBytes } from "node:crypto";
 import type { Clock, TimerHandle } from "../clock.js";
@@ -77,14 +78,21 @@ export class GreetingPlayer implements GreetingPlayerApi {
     padded.set(samples);
     const now = this.clock.now();
     let marker = true;
+    let start = now;
     if (this.streamEnd !== undefined) {
       const gapMs = Math.max(0, now - this.streamEnd);
-      // The timestamp counts the silence between two plays too (RFC 3550 §5.1).
-      this.ts = (this.ts + Math.round((gapMs * SAMPLES_PER_PACKET) / PACKET_MS)) >>> 0;
-      marker = gapMs > 0;
+      if (gapMs < PACKET_MS) {
+        // Follows the previous play (its end timer merely fired a little late): the same
+        // talkspurt, on the same 20 ms grid, timestamps contiguous, no marker.
+        start = this.streamEnd;
+        marker = false;
+      } else {
+        // The timestamp counts the silence between two plays too (RFC 3550 §5.1).
+        this.ts = (this.ts + Math.round((gapMs * SAMPLES_PER_PACKET) / PACKET_MS)) >>> 0;
+      }
     }
     return new Promise<void>((resolve) => {
-      this.playing = { bytes: encodeG711(this.codec, padded), packets, next: 0, start: now, resolve };
+      this.playing = { bytes: encodeG711(this.codec, padded), packets, next: 0, start, resolve };
       this.sendDue(marker);
     });
   }

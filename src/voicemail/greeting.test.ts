@@ -1,11 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import alawmulaw from "alawmulaw";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tone } from "../../test/support/voicemail/audio.js";
 import { loadGreeting } from "./greeting.js";
+import { wavefile, alawmulaw } from "./deps.js";
 
 let dir: string;
 beforeEach(async () => {

@@ -5,9 +5,9 @@
  * 8 kHz mono 16-bit PCM or µ-law; anything else is refused with the config key in the message.
  */
 import { readFile } from "node:fs/promises";
-import wavefile from "wavefile";
 import { decodeG711 } from "./g711.js";
 import { SAMPLE_RATE } from "./types.js";
+import { wavefile } from "./deps.js";
 
 /** The config key a greeting error names. */
 export const GREETING_KEY = "voicemail.greeting";

@@ -2,7 +2,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
@@ -10,8 +9,9 @@ import { startProvisioningServer } from "../provision/http-server.js";
 import { ProvisioningTokens } from "../provision/tokens.js";
 import { httpRequest } from "../../test/support/http-get.js";
 import { capturingLogger, tone } from "../../test/support/voicemail/audio.js";
-import { messageUrlPath, tokenMatches, voicemailRoute } from "./http.js";
+import { byteRange, messageUrlPath, tokenMatches, voicemailRoute } from "./http.js";
 import { VoicemailStore } from "./store.js";
+import { wavefile } from "./deps.js";
 
 let stateDir: string;
 let servers: Server[] = [];
@@ -92,6 +92,36 @@ describe("voicemail HTTP: GET /voicemail/<id>.wav?token=…", () => {
     const a = await store.save({ from: "1", startedAt: Date.now(), samples: new Int16Array(800) });
     await rm(join(store.dir, a.file));
     expect((await httpRequest(port, messageUrlPath(a))).status).toBe(404);
+  });
+
+  it("byte ranges (media players ask for them): 206 with Content-Range, 416 past the end", async () => {
+    const { store, port } = await rig();
+    const msg = await store.save({ from: "1", startedAt: Date.now(), samples: tone(440, 800) });
+    const whole = await store.read(msg.id);
+    const part = await httpRequest(port, messageUrlPath(msg), "GET", { range: "bytes=0-1" });
+    expect(part.status).toBe(206);
+    expect(part.headers["content-range"]).toBe(`bytes 0-1/${whole!.length}`);
+    expect(part.body.toString()).toBe("RI");
+    const tail = await httpRequest(port, messageUrlPath(msg), "GET", { range: "bytes=-10" });
+    expect(tail.body.equals(whole!.subarray(-10))).toBe(true);
+    expect((await httpRequest(port, messageUrlPath(msg), "GET", { range: `bytes=${whole!.length}-` })).status).toBe(416);
+    // A wrong token with a range is the same 404.
+    expect((await httpRequest(port, `/voicemail/${msg.id}.wav?token=x`, "GET", { range: "bytes=0-1" })).status).toBe(404);
+  });
+
+  it("byteRange parses RFC 9110 single ranges and ignores the rest", () => {
+    expect(byteRange(undefined, 100)).toBeUndefined();
+    expect(byteRange("bytes=0-", 100)).toEqual({ start: 0, end: 99 });
+    expect(byteRange("bytes=10-19", 100)).toEqual({ start: 10, end: 19 });
+    expect(byteRange("bytes=90-500", 100)).toEqual({ start: 90, end: 99 });
+    expect(byteRange("bytes=-30", 100)).toEqual({ start: 70, end: 99 });
+    expect(byteRange("bytes=-300", 100)).toEqual({ start: 0, end: 99 });
+    expect(byteRange("bytes=100-", 100)).toBe("unsatisfiable");
+    expect(byteRange("bytes=-0", 100)).toBe("unsatisfiable");
+    expect(byteRange("bytes=20-10", 100)).toBeUndefined();
+    expect(byteRange("bytes=0-1,5-6", 100)).toBeUndefined();
+    expect(byteRange("items=0-1", 100)).toBeUndefined();
+    expect(byteRange("bytes=-", 100)).toBeUndefined();
   });
 
   it("tokenMatches: equal strings only, whatever the lengths", () => {

@@ -4,7 +4,7 @@
  * credential: 128 random bits per message, compared in constant time (both sides hashed first,
  * so not even the length leaks). An unknown id and a wrong token get the same 404, so a scanner
  * learns nothing; misses are logged rate-limited and never with the token. A fetch marks the
- * message heard (a HEAD does not).
+ * message heard (a HEAD does not). Single byte ranges are served (206), as media players ask.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -58,18 +58,52 @@ export function voicemailRoute(opts: { store: VoicemailStoreApi; log: Logger; cl
       missLog.warn({ source: req.socket.remoteAddress, method: method.slice(0, 10) }, "voicemail fetch refused");
       return notFound(res);
     }
-    res.writeHead(200, {
+    const headers: Record<string, string | number> = {
       "content-type": "audio/wav",
-      "content-length": body.length,
+      "accept-ranges": "bytes",
       "content-disposition": `inline; filename="${id}.wav"`,
       "cache-control": "private, no-store",
       connection: "close",
-    });
+    };
+    // Safari's media player asks for byte ranges and plays nothing without them (RFC 9110 §14).
+    const range = byteRange(req.headers.range, body.length);
+    if (range === "unsatisfiable") {
+      res.writeHead(416, { ...headers, "content-range": `bytes */${body.length}` }).end();
+      return;
+    }
+    const part = range === undefined ? body : body.subarray(range.start, range.end + 1);
+    if (range !== undefined) headers["content-range"] = `bytes ${range.start}-${range.end}/${body.length}`;
+    headers["content-length"] = part.length;
+    res.writeHead(range === undefined ? 200 : 206, headers);
     if (method === "HEAD") return void res.end();
-    res.end(body);
+    res.end(part);
     await opts.store.markHeard(id);
     log.info({ id, source: req.socket.remoteAddress }, "voicemail message fetched");
   }
+}
+
+/**
+ * One `bytes=` range of RFC 9110 §14.1.2 (`first-last`, `first-`, `-suffix`), or undefined to
+ * send the whole body (no header, several ranges, or a unit other than bytes: §14.2 lets a
+ * server ignore those), or "unsatisfiable" (§15.5.17: 416).
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (m === null || (m[1] === "" && m[2] === "")) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return "unsatisfiable";
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== "" && Number(m[2]) < start) return undefined; // invalid: ignored (§14.1.1)
+  }
+  if (start >= size) return "unsatisfiable";
+  return { start, end };
 }
 
 function notFound(res: ServerResponse): void {

@@ -1,10 +1,10 @@
-import alawmulaw from "alawmulaw";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { dominant, dtmfPayload, prng, rtp, tone } from "../../test/support/voicemail/audio.js";
 import { MessageRecorder, REORDER_WINDOW } from "./recorder.js";
 import type { MessageRecorderOptions, RecordingEndReason } from "./types.js";
+import { alawmulaw } from "./deps.js";
 
 const TE = 101;
 

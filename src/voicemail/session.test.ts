@@ -1,6 +1,5 @@
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
-import alawmulaw from "alawmulaw";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.js";
 import { silentLogger } from "../log.js";
@@ -8,6 +7,7 @@ import { dominant, dtmfPayload, rtp, tone } from "../../test/support/voicemail/a
 import { parseRtp } from "./rtp.js";
 import { VoicemailSession } from "./session.js";
 import type { VoicemailSessionResult, VoicemailSocket } from "./types.js";
+import { alawmulaw } from "./deps.js";
 
 class FakeSocket extends EventEmitter implements VoicemailSocket {
   readonly sent: { at: number; buf: Buffer; port: number; address: string }[] = [];

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../log.js";
 import { capturingLogger, tone } from "../../test/support/voicemail/audio.js";
 import { VoicemailStore, isMessageId } from "./store.js";
+import { wavefile } from "./deps.js";
 
 let stateDir: string;
 beforeEach(async () => {
@@ -82,6 +82,16 @@ describe("voicemail store", () => {
     expect(await store.markHeard("nope")).toBe(false);
     expect(await store.read(TRAVERSAL)).toBeUndefined();
     expect(await store.get(b.id)).toBeUndefined();
+  });
+
+  it("a save over an index that cannot be read is refused (rejected, not thrown at the caller's feet), leaving no temp file", async () => {
+    const store = new VoicemailStore({ stateDir, log: silentLogger() });
+    await store.save({ from: "1", startedAt: T0, samples: new Int16Array(80) });
+    // The index's place taken by a directory: EISDIR, not a corrupt file to rebuild over.
+    await rm(join(store.dir, "index.json"));
+    await mkdir(join(store.dir, "index.json"));
+    await expect(store.save({ from: "2", startedAt: T0 + 1, samples: new Int16Array(80) })).rejects.toThrow();
+    expect((await readdir(store.dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("an empty or absent state dir is an empty box, not an error", async () => {

@@ -12,10 +12,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, stat, open } from "node:fs/promises";
 import { join } from "node:path";
-import wavefile from "wavefile";
 import { z } from "zod";
 import type { Logger } from "../log.js";
 import { SAMPLE_RATE, type PruneLimits, type SaveMessageInput, type VoicemailMessage, type VoicemailStoreApi } from "./types.js";
+import { wavefile } from "./deps.js";
 
 const INDEX = "index.json";
 /** `20261206T045731123Z-1a2b3c4d`: UTC time to the millisecond, then 32 random bits. */
@@ -298,16 +298,17 @@ export class VoicemailStore implements VoicemailStoreApi {
 /** Write a temp file beside the target, flush it, rename over: readers see the old or the new file, never half. */
 async function writeAtomic(path: string, data: Buffer | string): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    const fh = await open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, path);
   } catch (err) {
+    // A full disk or a failed rename leaves nothing half-written behind.
     await rm(tmp, { force: true });
     throw err;
   }
