@@ -198,6 +198,13 @@ describe("answering machine: a fork of inbound line calls that answers itself", 
     expect(machine.activeCalls).toBe(0);
   });
 
+  it("DND on a number it does not answer: the line still hears 486", async () => {
+    dnd = true;
+    const { done } = ngn.invite({ headers: [{ name: "p-called-party-id", value: "<sip:0399999999@ntt-east.ne.jp>" }] });
+    expect((await rig.run(done, 500)).status).toBe(486);
+    expect(bound).toEqual([]);
+  });
+
   it("a number it does not answer (voicemail.numbers) rings the phones only", async () => {
     const { done } = ngn.invite({ headers: [{ name: "p-called-party-id", value: "<sip:0399999999@ntt-east.ne.jp>" }] });
     await rig.settle(5000);
