@@ -74,8 +74,8 @@ export class Gateway {
     },
     resetMissed: () => this.monitor.resetMissed(),
     dial: ({ extension, number }) => {
-      const ext = extension ?? this.dialExtension();
       if (!this.pbx) throw new CommandError("the PBX is not running");
+      const ext = extension ?? this.dialExtension();
       const r = this.pbx.originate(ext, number);
       if ("error" in r) throw new CommandError(r.error);
       this.log.info({ call_id: r.callId, extension: ext, number }, "click-to-dial requested");

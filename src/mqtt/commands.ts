@@ -6,6 +6,9 @@
  */
 import { CommandError, type GatewayCommands, type MissedCalls } from "../gateway-api.js";
 import type { ResponsePayload } from "./topics.js";
+import { DIAL_NUMBER } from "../dial-number.js";
+
+export { DIAL_NUMBER };
 
 /** Requests are small; a bigger payload is refused unparsed. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -18,8 +21,6 @@ export interface CommandContext {
 
 type Args = Record<string, unknown>;
 
-/** What a dial request may name: digits with an optional leading +, * and #, and visual separators (RFC 3966 §5.1.1). */
-export const DIAL_NUMBER = /^(?=.*[0-9*#])[+]?[0-9*#\s\-.()]{1,32}$/;
 type Handler = (args: Args, ctx: CommandContext) => unknown;
 
 /** "on"/"off", "ON"/"OFF", true/false. */
