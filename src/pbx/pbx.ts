@@ -332,7 +332,7 @@ export class Pbx {
   private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const mf = maxForwards(req);
     const dialled = req.uri.user ?? "";
-    const refuse = (status: number, reason: string, why: string, more: { caller?: string; rule?: string } = {}) =>
+    const refuse = (status: number, reason: string, why: string, more: { caller?: string; rule?: string; alarm?: boolean } = {}) =>
       this.refusals.refuse(req, tx, status, reason, { dialled, why, ...more });
     if (mf !== undefined && mf <= 0) return refuse(483, "Too Many Hops", "Max-Forwards reached 0");
     if (this.closed) return refuse(503, "Service Unavailable", "gateway shutting down");
@@ -341,17 +341,12 @@ export class Pbx {
     if (!auth.ok) return tx.respond(auth.response);
     const caller = auth.user;
     const busy = this.overLimit(caller);
-    if (busy) {
-      this.log.warn({ extension: caller, limit: busy.reason }, "call refused: limit reached");
-      return tx.respond(reply(req, busy.status, busy.reason));
-    }
+    if (busy) return refuse(busy.status, busy.reason, `limit reached: ${busy.reason}`, { caller, alarm: true });
 
     const routed = this.routeDialled(dialled, caller, from);
     if ("refused" in routed) {
       const r = routed.refused;
-      if (!r.toll) return refuse(r.status, r.reason, r.why, { caller, rule: r.rule });
-      this.log.warn({ extension: caller, dialled }, `call refused: ${r.reason}`);
-      return tx.respond(reply(req, r.status, r.reason));
+      return refuse(r.status, r.reason, r.why, { caller, rule: r.rule, alarm: r.toll });
     }
     const { targets, failure, called, direction } = routed;
     // (The transaction layer already sent 100 Trying, §17.2.1.)
@@ -379,7 +374,7 @@ export class Pbx {
       }
       case "trunk": {
         const refused = tollRefusal(route.number, this.limits, route.allow);
-        if (refused) return { refused: { status: 403, reason: refused, why: refused, rule: route.rule, toll: true } };
+        if (refused) return { refused: { status: 403, reason: refused, why: `toll-fraud rule: ${refused}`, rule: route.rule, toll: true } };
         const t = this.opts.trunk?.outboundTarget(route.number, caller);
         if (!t) return { refused: { status: TRUNK_NOT_CONFIGURED.status, reason: TRUNK_NOT_CONFIGURED.reason, why: "no trunk configured", rule: route.rule } };
         if ("status" in t) return { refused: { status: t.status, reason: t.reason, why: t.why ?? `trunk: ${t.reason}`, rule: route.rule } };

@@ -7,7 +7,6 @@
  * a dialled call on both legs. Garbage and refused dial requests get error responses, and
  * nothing rings.
  */
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
@@ -17,7 +16,7 @@ import { startSipp } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { find, header, userOf } from "./sip/trace.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
 import { publish, startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
 
@@ -73,10 +72,7 @@ describe.skipIf(!ready)("click-to-dial over MQTT (NGN emulator + mosquitto + bar
   afterAll(async () => {
     sub?.stop();
     await broker?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, { gw, ngn, dir });
   });
 
   it("dial: the extension (baresip) rings showing the number, answers; the NGN gets the INVITE for the number; RTP both ways through the relay; the phone hangs up and the NGN gets BYE", async () => {
