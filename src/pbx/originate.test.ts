@@ -221,6 +221,19 @@ describe("PBX: click-to-dial (originate)", () => {
     expect(pbx.hangup(id, "test")).toBe(1);
   });
 
+  it("the extension hangs up while the number rings: the line's INVITE is cancelled, and no BYE goes back to the phone", async () => {
+    a2.behaviour = { ringOnly: true };
+    line.behaviour = { ringOnly: true };
+    const id = dial("801", "0312345678");
+    await rig.until(() => invites(line).length === 1);
+    expect((await a.bye()).status).toBe(200);
+    await rig.until(() => of(line, "CANCEL").length === 1);
+    await rig.settle(500);
+    expect(of(a, "BYE")).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ type: "missed", call_id: id, direction: "outbound" });
+    expect(pbx.hasCall(id)).toBe(false);
+  });
+
   it("the hangup command while the extension rings cancels its devices", async () => {
     a.behaviour = { ringOnly: true };
     a2.behaviour = { ringOnly: true };

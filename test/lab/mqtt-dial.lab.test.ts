@@ -102,7 +102,8 @@ describe.skipIf(!ready)("click-to-dial over MQTT (NGN emulator + mosquitto + bar
     expect(evs[0]).toMatchObject({ direction: "outbound", from: "802", to: NUMBER, extension: "802" });
     expect(evs[2]).toMatchObject({ hangup_by: "caller" });
     // The relay's figures: the phone's tone in, the NGN's echo back (RFC 3550 counts per side).
-    const q = evs[3] as { caller: { packets: number }; callee: { packets: number } };
+    const q = evs[3] as { caller: { packets: number; loss_pct: number }; callee: { packets: number; loss_pct: number } };
+    console.info(`[mqtt-dial] relay figures of the dialled call: extension sent ${q.caller.packets} RTP packets (loss ${q.caller.loss_pct} %), the line ${q.callee.packets} (loss ${q.callee.loss_pct} %)`);
     expect(q.caller.packets, explain).toBeGreaterThan(100);
     expect(q.callee.packets, explain).toBeGreaterThan(100);
     // The NGN never had to send BYE itself: the gateway carried the phone's.
