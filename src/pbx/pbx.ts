@@ -20,9 +20,10 @@ import { bindingTarget } from "./targets.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { DEFAULT_RETRY_AFTER_S, overloadResponse } from "../sip/transaction/overload.js";
 import { answerLingering, type LingeringDialog } from "./call-linger.js";
-import { DEFAULT_PREMIUM_PREFIXES, tollRefusal, type TollPolicy } from "./toll.js";
+import { DEFAULT_PREMIUM_PREFIXES, type TollPolicy } from "./toll.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
-import { CallRefusals, TRUNK_NOT_CONFIGURED } from "./call-refusal.js";
+import { CallRefusals } from "./call-refusal.js";
+import { routeDialled, type Routed } from "./call-route.js";
 import { Originate, type OriginateHost } from "./originate.js";
 import { OriginatedInvite, callerInvite } from "./originated-invite.js";
 import type { ActiveCall } from "../events.js";
@@ -63,11 +64,6 @@ export interface PbxOptions {
   /** Retry-After of that 503, seconds (limits.retry_after_s). */
   retryAfterS?: number;
 }
-
-/** Where a dialled number goes, as a call from `caller` (the dialplan, the toll rules, the trunk's state). */
-type Routed =
-  | { called: string; direction: "internal" | "outbound"; targets: CallTarget[]; failure?: CallFailure; rule?: string }
-  | { refused: { status: number; reason: string; why: string; rule?: string; toll?: boolean } };
 
 /** Default dialog bound: a live call's dialogs are a few KB, a lingering one's a few hundred bytes. */
 export const DEFAULT_MAX_DIALOGS = 50_000;
@@ -354,33 +350,14 @@ export class Pbx {
     await this.startCall(req, tx, from, this.lan, { number: caller, name: callerName }, called, direction, targets, failure);
   }
 
-  /**
-   * The dialplan's answer for `dialled` from `caller`: the targets to ring, or why not. An
-   * extension rings every device but `except` (the calling phone itself); a number for the
-   * trunk passes the toll-fraud rules (toll.ts) and the trunk's state and channels.
-   */
+  /** The dialplan's answer for `dialled` from `caller` (call-route.ts); an extension rings every device but `except`. */
   private routeDialled(dialled: string, caller: string, except?: Endpoint): Routed {
-    const route = this.opts.dialplan.route(dialled);
-    switch (route.kind) {
-      case "none":
-        return { refused: { status: 404, reason: "Not Found", why: "no dialplan entry matches", rule: "no match" } };
-      case "extension":
-      case "user": {
-        const called = route.number;
-        if (!this.names.has(called)) return { refused: { status: 404, reason: "Not Found", why: `no extension ${called}`, rule: route.rule } };
-        const targets = this.extensionTargets(called, except);
-        const failure = targets.length === 0 ? { status: 480, reason: "Temporarily Unavailable" } : undefined;
-        return { called, direction: "internal", targets, failure, rule: route.rule };
-      }
-      case "trunk": {
-        const refused = tollRefusal(route.number, this.limits, route.allow);
-        if (refused) return { refused: { status: 403, reason: refused, why: `toll-fraud rule: ${refused}`, rule: route.rule, toll: true } };
-        const t = this.opts.trunk?.outboundTarget(route.number, caller);
-        if (!t) return { refused: { status: TRUNK_NOT_CONFIGURED.status, reason: TRUNK_NOT_CONFIGURED.reason, why: "no trunk configured", rule: route.rule } };
-        if ("status" in t) return { refused: { status: t.status, reason: t.reason, why: t.why ?? `trunk: ${t.reason}`, rule: route.rule } };
-        return { called: route.number, direction: "outbound", targets: [t], rule: route.rule };
-      }
-    }
+    return routeDialled(
+      { dialplan: this.opts.dialplan, hasExtension: (n) => this.names.has(n), extensionTargets: (n, e) => this.extensionTargets(n, e), limits: this.limits, trunk: this.opts.trunk },
+      dialled,
+      caller,
+      except,
+    );
   }
 
   /**
