@@ -105,6 +105,11 @@ export class Call implements CallControl {
     return this.winner?.target.extension;
   }
 
+  /** The answering machine took the call (its events say so). */
+  get answeredBy(): "voicemail" | undefined {
+    return this.winner?.target.voicemail ? "voicemail" : undefined;
+  }
+
   private get a(): Leg {
     return this.legs.a;
   }
@@ -191,7 +196,9 @@ export class Call implements CallControl {
     }
     this.legs.winner = leg;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging(leg, [ANSWERED_ELSEWHERE]);
+    this.legs.forks.cancelRinging(leg, [leg.net.answeredReason ?? ANSWERED_ELSEWHERE]);
+    // Its media does not pass the relay: free the ports now (and no media timeout from them).
+    if (leg.net.terminatesMedia) this.media.release(`answered by ${leg.target.label}`);
     this.fsm.transition("accepted");
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
@@ -368,7 +375,8 @@ export class Call implements CallControl {
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
     if (wasAnswered) {
       ev.hangup_by = by;
-      ev.quality = this.media.quality?.();
+      // The relay carried nothing of a call the answering machine took (freed at its answer).
+      if (!this.winner?.net.terminatesMedia) ev.quality = this.media.quality?.();
     }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
