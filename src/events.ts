@@ -50,6 +50,23 @@ export interface CallEvent {
   at: string;
 }
 
+/** A call in progress, as `hikari-gw status` and MQTT show it (built by the PBX from the call's own facts). */
+export interface ActiveCall {
+  call_id: string;
+  state: "trying" | "ringing" | "answered" | "ended";
+  direction: CallDirection;
+  from: string;
+  to: string;
+  extension?: string;
+  since: string;
+  /** Why it ended, once it has. */
+  reason?: string;
+  /** Who holds the call (RFC 3264 §8.4), while one side does. */
+  on_hold?: "caller" | "callee";
+  /** Live media per side (a: the caller, b: the callee): packets, loss, jitter, silent_ms, onHold. Absent without the relay. */
+  media?: unknown;
+}
+
 export interface ExtensionState {
   number: string;
   registered: boolean;

@@ -3,7 +3,9 @@
  * a typed status snapshot and the commands. Those layers see these types and GatewayEvents,
  * never the PBX, trunk or SIP objects behind them.
  */
-import type { CallDirection, ExtensionState, LineState, TrunkState } from "./events.js";
+import type { ActiveCall, CallDirection, ExtensionState, LineState, TrunkState } from "./events.js";
+
+export type { ActiveCall } from "./events.js";
 import type { ProcessStats } from "./process-stats.js";
 
 /** How a finished call went, from the household's point of view. */
@@ -26,19 +28,6 @@ export interface CallRecord {
   reason?: string;
 }
 
-export interface ActiveCall {
-  call_id: string;
-  state: "trying" | "ringing" | "answered" | "ended";
-  direction: CallDirection;
-  from: string;
-  to: string;
-  extension?: string;
-  since: string;
-  /** Who holds the call (RFC 3264 §8.4), while one side does. */
-  on_hold?: "caller" | "callee";
-  /** Live media per side (a: the caller, b: the callee): packets, loss, jitter, silent_ms, onHold. Absent without the relay. */
-  media?: unknown;
-}
 
 export interface ExtensionStatus extends ExtensionState {
   name?: string;

@@ -2,7 +2,7 @@
  * What a call tells the rest of the gateway about itself: its events (for MQTT and the log)
  * and its line in `hikari-gw status`, both built from the same facts.
  */
-import type { CallDirection, CallEvent } from "../events.js";
+import type { ActiveCall, CallDirection, CallEvent } from "../events.js";
 import type { CallStatus } from "./call-state.js";
 import type { CallParty } from "./call-types.js";
 
@@ -35,7 +35,7 @@ export function callEvent(call: CallFacts, type: CallEvent["type"], at: number):
 
 
 /** The call's line in `hikari-gw status`; `endReason` once it ended; `media`: live figures per side. */
-export function callSummary(call: CallFacts, endReason: string | undefined, media?: unknown): Record<string, unknown> {
+export function callSummary(call: CallFacts, endReason: string | undefined, media?: unknown): ActiveCall {
   return {
     call_id: call.id,
     state: call.status,

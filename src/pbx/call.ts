@@ -7,7 +7,7 @@
  */
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { CallDirection, CallEvent, HangupBy } from "../events.js";
+import type { ActiveCall, CallDirection, CallEvent, HangupBy } from "../events.js";
 import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
@@ -394,8 +394,8 @@ export class Call implements CallControl {
     return this.fsm.ended ? undefined : this.media.live?.();
   }
 
-  /** For `hikari-gw status`. */
-  summary(): Record<string, unknown> {
+  /** Its line in `hikari-gw status` and MQTT's call list of live calls. */
+  summary(): ActiveCall {
     return callSummary(this, this.endReason || undefined, this.fsm.ended ? undefined : this.media.live?.());
   }
 
