@@ -3,13 +3,13 @@
  * a typed status snapshot and the commands. Those layers see these types and GatewayEvents,
  * never the PBX, trunk or SIP objects behind them.
  */
-import type { ActiveCall, CallDirection, ExtensionState, LineState, TrunkState } from "./events.js";
+import type { ActiveCall, CallDirection, ExtensionState, LineState, TrunkState, VoicemailBox } from "./events.js";
 
 export type { ActiveCall } from "./events.js";
 import type { ProcessStats } from "./process-stats.js";
 
 /** How a finished call went, from the household's point of view. */
-export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed";
+export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed" | "voicemail";
 
 /** One entry of the recent-calls list (`<base>/calls`, `hikari-gw calls`). */
 export interface CallRecord {
@@ -52,6 +52,8 @@ export interface GatewayStatus {
   recent_calls: CallRecord[];
   missed: MissedCalls;
   dnd: boolean;
+  /** The answering machine's box, when `voicemail.enabled`. */
+  voicemail?: VoicemailBox;
   media?: { sessions: number };
   /** The built-in WireGuard: the gateway's tunnel address and each phone's last handshake (null: never). */
   vpn?: { address: string; peers: { name: string; extension: string; address?: string; last_handshake: string | null }[] };
@@ -74,4 +76,27 @@ export interface GatewayCommands {
   hangup(callId: string | "all"): number;
   /** Set the missed-call count back to 0. */
   resetMissed(): void;
+  /**
+   * Mark every voicemail message heard (the "new messages" count goes to 0): returns how many
+   * were new. CommandError when the answering machine is off.
+   */
+  voicemailHeard?(): number;
+  /**
+   * Click-to-dial: ring `extension` (default: mqtt.dial_extension, else the only extension),
+   * and once it answers call `number` as that extension would have dialled it. Returns at
+   * once with the call's id; CommandError when nothing could start (unknown or unregistered
+   * extension, a number the dialplan or the toll rules refuse, the trunk down or busy).
+   */
+  dial(req: DialRequest): DialResult;
+}
+
+export interface DialRequest {
+  number: string;
+  extension?: string;
+}
+
+export interface DialResult {
+  call_id: string;
+  extension: string;
+  number: string;
 }

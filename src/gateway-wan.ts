@@ -10,7 +10,7 @@ import type { Logger } from "./log.js";
 import type { Clock } from "./clock.js";
 import type { TrunkState } from "./events.js";
 import type { Pbx } from "./pbx/pbx.js";
-import type { CallFailure } from "./pbx/call-types.js";
+import type { AnsweringPort, CallFailure } from "./pbx/call-types.js";
 import { DhcpClient } from "./dhcp/client.js";
 import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
 import { Trunk, type TrunkLine } from "./trunk/trunk.js";
@@ -23,7 +23,9 @@ export interface WanSideOptions {
   log: Logger;
   /** The household's rules for inbound line calls (DND, blocklist), from the call monitor. */
   dnd: () => boolean;
-  screen: (caller: string, callId: string) => CallFailure | undefined;
+  screen: (caller: string, called: string, callId: string) => CallFailure | undefined;
+  /** The answering machine, when `voicemail.enabled`. */
+  answering?: AnsweringPort;
   onTrunkState: (s: TrunkState) => void;
 }
 
@@ -54,7 +56,8 @@ export class WanSide {
       ringByNumber: cfg.inbound.numbers,
       callerIdOf: (ext) => callerIds.get(ext),
       dnd: opts.dnd,
-      screen: (caller, _called, callId) => opts.screen(caller, callId),
+      screen: (caller, called, callId) => opts.screen(caller, called, callId),
+      answering: opts.answering,
       logMessages: cfg.log.sip_messages,
       onState: opts.onTrunkState,
     });

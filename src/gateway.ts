@@ -43,6 +43,7 @@ import { startWireguard } from "./gateway-vpn.js";
 import { WanSide } from "./gateway-wan.js";
 import { controlHandler } from "./gateway-control.js";
 import { processStats } from "./process-stats.js";
+import { GatewayVoicemail } from "./gateway-voicemail.js";
 
 export interface GatewayInfo {
   version: string;
@@ -69,12 +70,34 @@ export class Gateway {
   readonly commands: GatewayCommands = {
     setDnd: (on) => this.monitor.setDnd(on),
     hangup: (callId) => {
-      const calls = [...(this.pbx?.calls ?? [])];
-      if (callId !== "all" && !calls.some((c) => c.id === callId)) throw new CommandError(`no call with call_id "${callId}"`);
+      if (callId !== "all" && !this.pbx?.hasCall(callId)) throw new CommandError(`no call with call_id "${callId}"`);
       return this.pbx?.hangup(callId, "hung up by command") ?? 0;
     },
     resetMissed: () => this.monitor.resetMissed(),
+    dial: ({ extension, number }) => {
+      if (!this.pbx) throw new CommandError("the PBX is not running");
+      const ext = extension ?? this.dialExtension();
+      const r = this.pbx.originate(ext, number);
+      if ("error" in r) throw new CommandError(r.error);
+      this.log.info({ call_id: r.callId, extension: ext, number }, "click-to-dial requested");
+      return { call_id: r.callId, extension: ext, number };
+    },
+    voicemailHeard: () => {
+      if (!this.voicemail) throw new CommandError("the answering machine is off (voicemail.enabled)");
+      return this.voicemail.markAllHeard();
+    },
   };
+  /** The answering machine (`voicemail.enabled`). */
+  private voicemail?: GatewayVoicemail;
+
+  /** Who a `dial` without an extension rings: mqtt.dial_extension, else the only extension. */
+  private dialExtension(): string {
+    const configured = this.config.mqtt.dial_extension;
+    if (configured !== undefined) return configured;
+    if (this.extensions.length === 1) return this.extensions[0]!.number;
+    throw new CommandError(`"extension" is required: there are ${this.extensions.length} extensions and no mqtt.dial_extension`);
+  }
+
   /** Configured and `phone add`ed extensions, merged; replaced whole when phones change. */
   private extensions: MergedExtension[] = [];
   private phones?: PhoneManager;
@@ -130,6 +153,7 @@ export class Gateway {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }
 
+    if (cfg.voicemail.enabled) await this.startVoicemail();
     logConfigWarnings(cfg, log);
     const allow = lanAllowList(cfg, log);
     this.transport = await UdpTransport.bind({
@@ -211,6 +235,7 @@ export class Gateway {
       maxDialogs: cfg.limits.dialogs,
       retryAfterS: cfg.limits.retry_after_s,
     });
+    this.voicemail?.machine.attach(this.pbx);
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
       // A trunk that cannot start (no such WAN interface, no permission for raw sockets) must
@@ -224,7 +249,8 @@ export class Gateway {
 
     const provisionAddresses = [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))];
     try {
-      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock });
+      const routes = this.voicemail ? [this.voicemail.route()] : [];
+      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock, routes });
     } catch (err) {
       log.error({ err, port: cfg.vpn.provision_port }, "provisioning HTTP listener unavailable: phone add still prints the settings");
     }
@@ -245,10 +271,32 @@ export class Gateway {
       clock: this.clock,
       log: this.log,
       dnd: () => this.monitor.dnd,
-      screen: (caller, callId) => this.monitor.screen(caller, callId),
+      // With the answering machine taking the call, DND answers it instead of refusing it.
+      screen: (caller, called, callId) => this.monitor.screen(caller, callId, this.voicemail?.answers(called) ?? false),
+      answering: this.voicemail?.machine,
       onTrunkState: (s) => this.events.emit("trunk", s),
     });
     await this.wan.start();
+  }
+
+  /** The answering machine: its sockets come from the relay's port range, so no relay, no machine. */
+  private async startVoicemail(): Promise<void> {
+    const cfg = this.config;
+    const log = this.log.child({ name: "voicemail" });
+    if (!this.relay) return log.error({ key: "voicemail.enabled" }, "answering machine off: it needs the media relay (media.rtp_ports)");
+    try {
+      this.voicemail = await GatewayVoicemail.create({
+        config: cfg,
+        relay: this.relay,
+        clock: this.clock,
+        log,
+        events: this.events,
+        nameOf: (n) => this.monitor.nameOf(n),
+        httpBase: `http://${this.advertisedHost()}:${cfg.vpn.provision_port}`,
+      });
+    } catch (err) {
+      log.error({ err }, "answering machine could not start; calls ring as without it");
+    }
   }
 
   private controlHandler(): ControlHandler {
@@ -364,10 +412,11 @@ export class Gateway {
       line: this.monitor.lines(),
       extensions: this.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       vpn: this.vpnStatus(),
-      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
+      calls: this.pbx?.summaries() ?? [],
       recent_calls: this.monitor.calls(),
       missed: this.monitor.missed,
       dnd: this.monitor.dnd,
+      voicemail: this.voicemail?.status,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
       sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.wan?.trunk.transportStats() },
@@ -397,6 +446,8 @@ export class Gateway {
     const steps: [string, () => unknown][] = [
       ["calls", () => this.pbx?.close()],
       ["trunk", () => Promise.all([this.wan?.trunk.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
+      // The calls' BYEs reached the machine: its last messages are being saved.
+      ["voicemail", () => this.voicemail?.close()],
       ["guard", () => this.wan?.removeGuard()],
       // After the calls ended, so their last events still go out; then bridge/state offline.
       ["mqtt", () => this.mqtt?.stop()],

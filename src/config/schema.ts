@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseCidr } from "../net/allow-list.js";
 import { DEFAULT_PREMIUM_PREFIXES } from "../pbx/toll.js";
 import { limitsSchema } from "./limits-schema.js";
+import { voicemailSchema } from "./voicemail-schema.js";
 
 const portNumber = z.number().int().min(1).max(65535);
 
@@ -208,6 +209,12 @@ export const configSchema = z
         listen: z.string().min(1).default("127.0.0.1"),
         port: portNumber.default(1883),
         allow_anonymous: z.boolean().default(false),
+        /**
+         * The extension a `dial` request (click-to-dial: MQTT, Home Assistant's text entity,
+         * `hikari-gw dial`) rings when it names none; without it, the only extension when
+         * there is exactly one.
+         */
+        dial_extension: z.string().regex(/^[0-9]{2,15}$/, "an extension number (digits)").optional(),
         /** How many recent calls `<base>/calls` keeps. */
         calls_kept: z.number().int().min(1).max(200).default(20),
         /** Events kept while the broker is away (the oldest dropped first, counted in the log). */
@@ -252,6 +259,7 @@ export const configSchema = z
       .prefault({}),
     state_dir: z.string().min(1).default("/var/lib/hikari-gw"),
     limits: limitsSchema,
+    voicemail: voicemailSchema,
   })
   .strict();
 

@@ -13,6 +13,8 @@ export interface CallFacts {
   readonly caller: CallParty;
   readonly called: string;
   readonly extension: string | undefined;
+  /** The answering machine took the call. */
+  readonly answeredBy?: "voicemail";
   readonly startedAt: number;
   readonly answeredAt?: number;
   readonly status: CallStatus;
@@ -22,7 +24,7 @@ export interface CallFacts {
 
 /** A call event of `type`, stamped `at` (ms). */
 export function callEvent(call: CallFacts, type: CallEvent["type"], at: number): CallEvent {
-  return {
+  const ev: CallEvent = {
     type,
     call_id: call.id,
     direction: call.direction,
@@ -31,6 +33,8 @@ export function callEvent(call: CallFacts, type: CallEvent["type"], at: number):
     extension: call.extension,
     at: new Date(at).toISOString(),
   };
+  if (call.answeredBy) ev.answered_by = call.answeredBy;
+  return ev;
 }
 
 

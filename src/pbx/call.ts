@@ -68,12 +68,18 @@ export class Call implements CallControl {
     readonly called: string,
     readonly direction: CallDirection,
     readonly media: CallMedia,
+    /**
+     * The caller's dialog when it exists already: a call the gateway originated (click-to-dial,
+     * originate.ts) has the extension's answered UAC dialog as its caller's leg. Otherwise the
+     * UAS dialog of the caller's INVITE (§12.1.1).
+     */
+    callerDialog?: Dialog,
   ) {
     this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId();
     this.log = host.log.child({ call_id: this.id });
     this.startedAt = host.clock.now();
     this.fsm = new CallStateMachine(this.log);
-    const aDialog = Dialog.asUas(invite, newTag());
+    const aDialog = callerDialog ?? Dialog.asUas(invite, newTag());
     const a: Leg = { control: this, side: "a", dialog: aDialog, peer: source, net: aSide };
     this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media);
     this.mid = new MidCall(this.legs);
@@ -99,6 +105,11 @@ export class Call implements CallControl {
     return this.winner?.target.extension;
   }
 
+  /** The answering machine took the call (its events say so). */
+  get answeredBy(): "voicemail" | undefined {
+    return this.winner?.target.voicemail ? "voicemail" : undefined;
+  }
+
   private get a(): Leg {
     return this.legs.a;
   }
@@ -112,9 +123,13 @@ export class Call implements CallControl {
     return this.invite.body.length === 0;
   }
 
-  /** Ring every target in parallel. With no targets, the caller gets `fallback`. */
-  ring(targets: CallTarget[], fallback: CallFailure = { status: 480, reason: "Temporarily Unavailable" }): void {
-    this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
+  /**
+   * Ring every target in parallel. With no targets, the caller gets `fallback`. `announced`:
+   * the call's first event went out already (click-to-dial reports `outgoing` when it starts
+   * ringing the extension, before this leg exists).
+   */
+  ring(targets: CallTarget[], fallback: CallFailure = { status: 480, reason: "Temporarily Unavailable" }, announced = false): void {
+    if (!announced) this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
     if (targets.length === 0) return this.fail(fallback.status, fallback.reason, fallback.why ?? "no device to ring", fallback.event);
     const mf = maxForwards(this.invite) ?? 70;
     for (const target of targets) {
@@ -181,7 +196,9 @@ export class Call implements CallControl {
     }
     this.legs.winner = leg;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging(leg, [ANSWERED_ELSEWHERE]);
+    this.legs.forks.cancelRinging(leg, [leg.net.answeredReason ?? ANSWERED_ELSEWHERE]);
+    // Its media does not pass the relay: free the ports now (and no media timeout from them).
+    if (leg.net.terminatesMedia) this.media.release(`answered by ${leg.target.label}`);
     this.fsm.transition("accepted");
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
@@ -252,6 +269,20 @@ export class Call implements CallControl {
     const who = side === "a" ? "caller" : side === "b" ? "callee" : "either side";
     this.log.warn({ side }, `no media from the ${who}: hanging up`);
     this.hangup(side ? `media timeout (${who})` : "media timeout");
+  }
+
+  /**
+   * Originated calls only: our 2xx to the caller goes nowhere (the caller's dialog was
+   * confirmed by our own ACK to its 2xx, RFC 3261 §13.2.2.4), so no ACK will come for it;
+   * the call is confirmed at once, and re-INVITEs are relayed from then on.
+   */
+  callerConfirmed(): void {
+    if (this.fsm.state === "accepted") this.fsm.transition("confirmed");
+  }
+
+  /** Where requests to the caller go now (a phone's flow may move while the call lasts). */
+  get callerPeer(): Endpoint {
+    return this.a.peer;
   }
 
   // ---------------------------------------------------------------- in-dialog requests
@@ -344,7 +375,8 @@ export class Call implements CallControl {
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
     if (wasAnswered) {
       ev.hangup_by = by;
-      ev.quality = this.media.quality?.();
+      // The relay carried nothing of a call the answering machine took (freed at its answer).
+      if (!this.winner?.net.terminatesMedia) ev.quality = this.media.quality?.();
     }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);

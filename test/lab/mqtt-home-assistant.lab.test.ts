@@ -114,7 +114,7 @@ describe.skipIf(!ready)("MQTT / Home Assistant with mosquitto and the embedded b
     expect(json(info)).toMatchObject({ version: expect.any(String), config: { trunk_enabled: false, extensions: [{ number: "801", name: "Phone1" }, { number: "802", name: "Phone2" }] } });
     await sub.waitFor((m) => m.topic === "homeassistant/device_automation/hikari-gw/call_missed/config");
     const configs = sub.messages.filter((m) => m.topic.startsWith("homeassistant/") && m.topic.endsWith("/config"));
-    expect(configs.length).toBe(16); // 1 line channel (trunk.channels), 2 extensions
+    expect(configs.length).toBe(17); // 1 line channel (trunk.channels), 2 extensions, the Dial text
     for (const c of configs) expect(checkDiscovery(c.topic, json(c)), c.topic).toEqual([]);
     // A late subscriber (Home Assistant starting after the gateway) gets all of it from the broker's store.
     const late = await subscribe(lab, net.gatewayHost, TOPICS);

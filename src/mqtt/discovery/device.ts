@@ -11,11 +11,13 @@ export interface DiscoveryContext {
   version: string;
   channels: number;
   extensions: { number: string; name?: string }[];
+  /** The answering machine is on: its messages sensor, trigger and button. */
+  voicemail?: boolean;
 }
 
 /** One config to publish: `<prefix>/<component>/<node>/<object>/config`. */
 export interface DiscoveryConfig {
-  component: "sensor" | "binary_sensor" | "switch" | "button" | "event" | "device_automation";
+  component: "sensor" | "binary_sensor" | "switch" | "button" | "event" | "text" | "device_automation";
   object: string;
   config: Record<string, unknown>;
 }
