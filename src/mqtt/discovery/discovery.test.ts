@@ -47,6 +47,14 @@ describe("Home Assistant discovery", () => {
     expect(uids).toContain("hikari-gw_line_1_state");
   });
 
+  it("the incoming/missed device triggers leave out calls the home made (an unanswered outgoing call is no missed call)", () => {
+    const triggers = all(ctx()).filter((d) => d.component === "device_automation");
+    expect(triggers).toHaveLength(2);
+    // Rendered with Jinja2 (what Home Assistant uses): type missed gives "missed" for inbound
+    // and internal calls, "outbound_missed" for outbound ones, which matches no trigger payload.
+    for (const t of triggers) expect(t.config.value_template).toBe("{{ value_json.type if value_json.direction != 'outbound' else 'outbound_' ~ value_json.type }}");
+  });
+
   it("availability on <base>/bridge/state and one device for all", () => {
     for (const d of all(ctx())) {
       expect((d.config.device as { identifiers: string[] }).identifiers).toEqual(["hikari-gw"]);

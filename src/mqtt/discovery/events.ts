@@ -8,6 +8,9 @@ import { device, entity } from "./device.js";
 
 export const EVENT_TYPES = ["incoming", "answered", "missed", "ended", "outgoing", "rejected", "quality", "voicemail"];
 
+/** The trigger's value: the event's type, prefixed `outbound_` for calls the home made. */
+export const TRIGGER_TEMPLATE = "{{ value_json.type if value_json.direction != 'outbound' else 'outbound_' ~ value_json.type }}";
+
 export function callEvents(ctx: DiscoveryContext): DiscoveryConfig[] {
   const t = ctx.topics;
   const trigger = (type: "incoming" | "missed"): DiscoveryConfig => ({
@@ -16,7 +19,9 @@ export function callEvents(ctx: DiscoveryContext): DiscoveryConfig[] {
     config: {
       automation_type: "trigger",
       topic: t.event,
-      value_template: "{{ value_json.type }}",
+      // Calls the home made (outbound) never fire these: an unanswered outgoing call is
+      // published as `missed` on the event topic, but it is not a call the home missed.
+      value_template: TRIGGER_TEMPLATE,
       payload: type,
       type,
       subtype: "call",
