@@ -102,6 +102,17 @@ describe("firmware/packages.conf", () => {
     }
   });
 
+  it("the cached Debian root is a tar, whatever the temporary name build.sh gives it", () => {
+    // build.sh has base-root.sh write base-KEY.tar.tmp, then renames it and untars it; mmdebstrap's
+    // default (--format=auto) goes by the ".tmp" extension and made a directory, so a cold build
+    // failed at `tar -xpf` after its 15-30 minutes of mmdebstrap.
+    const build = readFileSync(`${repo}firmware/build.sh`, "utf8");
+    expect(build).toContain('"$here/base-root.sh" "$base.tmp"');
+    expect(build).toContain('tar -C "$root" --numeric-owner -xpf "$base"');
+    const base = readFileSync(`${repo}firmware/base-root.sh`, "utf8").replace(/\\\n\s*/g, " ");
+    expect(base).toMatch(/^mmdebstrap [^\n]*--format=tar /m);
+  });
+
   it("turns on IPv4 forwarding with a sysctl.d file the build installs, saying what guards it", () => {
     const rel = "usr/lib/sysctl.d/60-hikari-gw.conf";
     const text = readFileSync(`${repo}firmware/rootfs/${rel}`, "utf8");
@@ -123,7 +134,7 @@ describe("firmware/packages.conf", () => {
   });
 
   it("the firmware and deploy scripts parse (bash -n)", () => {
-    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot"]) {
+    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot", "firmware/rootfs/usr/local/bin/hikari-gw", "deploy/install.sh"]) {
       expect(existsSync(`${repo}${f}`), f).toBe(true);
       execFileSync("bash", ["-n", `${repo}${f}`]);
     }
