@@ -6,16 +6,20 @@ import type { CallEvent } from "./events.js";
 import type { CallRecord, CallResult } from "./gateway-api.js";
 
 /** Events that finish a call. */
+/** Results the household counts as missed calls: nobody picked up (the answering machine may have). */
+export const countsAsMissed = (result: CallResult): boolean => result === "missed" || result === "voicemail";
+
 export const isFinal = (ev: CallEvent): boolean => ev.type === "ended" || ev.type === "missed" || ev.type === "rejected";
 
 /**
- * An answered call is `answered`. Inbound: a declined call (486/603 from every phone, or the
+ * An answered call is `answered`, unless the answering machine took it: `voicemail` (still a
+ * missed call for the household, counted as one). Inbound: a declined call (486/603 from every phone, or the
  * blocklist) is `rejected`, anything else unanswered `missed`. Outbound and internal: the
  * far end's 486/600 is `busy`, 603 `rejected`, another final status `failed`, and a call
  * given up while ringing (no answer, cancelled) `missed`.
  */
 export function callResult(ev: CallEvent): CallResult {
-  if (ev.type === "ended") return "answered";
+  if (ev.type === "ended") return ev.answered_by === "voicemail" ? "voicemail" : "answered";
   const status = /^(\d{3}) /.exec(ev.reason ?? "")?.[1];
   if (ev.direction === "inbound") return ev.type === "rejected" ? "rejected" : "missed";
   if (status === "486" || status === "600") return "busy";

@@ -42,6 +42,24 @@ function rig(opts: { channels?: number; blocklist?: { numbers: string[]; withhel
 }
 
 describe("CallMonitor", () => {
+  it("a call the answering machine took: result voicemail, and still one more missed call for the household", () => {
+    const r = rig();
+    r.monitor.onCallEvent(r.ev("incoming"));
+    r.monitor.onCallEvent(r.ev("answered", { answered_by: "voicemail" }));
+    r.monitor.onCallEvent(r.ev("ended", { answered_by: "voicemail", duration_s: 20, hangup_by: "caller" }));
+    expect(r.monitor.calls()[0]).toMatchObject({ result: "voicemail", duration_s: 20, from_name: "Grandma" });
+    expect(r.monitor.missed).toMatchObject({ count: 1, last: { from: "0312345678", from_name: "Grandma" } });
+  });
+
+  it("DND with the answering machine taking the call: nothing is refused (it answers instead of 486)", () => {
+    const r = rig();
+    r.monitor.setDnd(true);
+    expect(r.monitor.screen("0312345678", "c1", true)).toBeUndefined();
+    expect(r.monitor.screen("0312345678", "c2")).toMatchObject({ status: 486 });
+    // The blocklist still refuses first.
+    expect(r.monitor.screen("0120999999", "c3", true)).toMatchObject({ status: 603 });
+  });
+
   it("DND: a command's setting survives a restart, but a pbx.dnd edited in the YAML since wins", () => {
     const first = rig();
     first.monitor.setDnd(true);

@@ -9,7 +9,7 @@ import type { Clock } from "./clock.js";
 import type { Logger } from "./log.js";
 import type { CallEvent, GatewayEvents, LineState } from "./events.js";
 import type { CallRecord, MissedCalls } from "./gateway-api.js";
-import { CallLog, isFinal } from "./call-log.js";
+import { CallLog, countsAsMissed, isFinal } from "./call-log.js";
 import { LineTracker } from "./line-tracker.js";
 import type { Phonebook } from "./phonebook.js";
 import type { Blocklist } from "./blocklist.js";
@@ -84,12 +84,16 @@ export class CallMonitor {
     this.opts.events.emit("missed", this.missed);
   }
 
-  /** The trunk asks before ringing anyone: the blocklist first, then do-not-disturb. */
-  screen(caller: string, callId: string): Refusal | undefined {
+  /**
+   * The trunk asks before ringing anyone: the blocklist first, then do-not-disturb. With
+   * `voicemail` (the answering machine takes this call), do-not-disturb refuses nothing: the
+   * machine answers at once instead of the 486.
+   */
+  screen(caller: string, callId: string, voicemail = false): Refusal | undefined {
     const blocked = this.opts.blocklist.check(caller);
     const refusal: Refusal | undefined = blocked
       ? { ...blocked, event: "rejected" }
-      : this.state.dnd
+      : this.state.dnd && !voicemail
         ? { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" }
         : undefined;
     if (refusal) {
@@ -115,15 +119,20 @@ export class CallMonitor {
     const rec = this.log.add(ev);
     if (!rec) return;
     this.opts.events.emit("calls", this.log.list());
-    if (rec.direction === "inbound" && rec.result === "missed") {
+    if (rec.direction === "inbound" && countsAsMissed(rec.result)) {
       this.state = { ...this.state, missed: { ...this.state.missed, count: this.state.missed.count + 1, last: { from: rec.from, from_name: rec.from_name, at: ev.at } } };
       this.opts.store.save(this.state);
       this.opts.events.emit("missed", this.missed);
     }
   }
 
+  /** The name the household gave a number: an extension's, else the phonebook's. */
+  nameOf(n: string): string | undefined {
+    return this.opts.extensionNames.get(n) ?? this.opts.phonebook.name(n);
+  }
+
   private named(ev: CallEvent): CallEvent {
-    const name = (n: string) => this.opts.extensionNames.get(n) ?? this.opts.phonebook.name(n);
+    const name = (n: string) => this.nameOf(n);
     const out: CallEvent = { ...ev };
     const from = name(ev.from);
     const to = name(ev.to);

@@ -31,6 +31,10 @@ Usage:
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
   hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
+  hikari-gw voicemail list [--json] [--state-dir DIR | --config FILE]
+                                                      the answering machine's messages, newest first
+  hikari-gw voicemail play ID [--out FILE]            write a message's WAV to FILE or stdout (ID: any unique prefix)
+  hikari-gw voicemail delete ID                       delete a message
   hikari-gw --version | --help
 
 Log levels: fatal, error, warn, info, debug, trace, silent.`;
@@ -61,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       gc: { type: "boolean" },
       ports: { type: "string" },
       extension: { type: "string" },
+      out: { type: "string", short: "o" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },
     },
@@ -226,6 +231,22 @@ export async function main(argv: string[]): Promise<number> {
       const { phoneCommand } = await import("./cli/phone.js");
       const write = (s: string) => void process.stdout.write(s);
       return phoneCommand(cfg.state_dir, positionals.slice(1), values.extension, write, (s) => void process.stderr.write(s));
+    }
+    case "voicemail": {
+      // Reads the message directory itself, found like `status` finds the control socket.
+      let stateDir = values["state-dir"];
+      if (stateDir === undefined && values.config !== undefined) {
+        const { loadConfig } = await import("./config/load.js");
+        stateDir = loadConfig(values.config).state_dir;
+      }
+      const { voicemailCommand } = await import("./cli/voicemail.js");
+      return voicemailCommand(stateDir ?? DEFAULT_STATE_DIR, positionals.slice(1), { out: values.out, json: !!values.json }, {
+        out: (s) => void process.stdout.write(s),
+        err: (s) => void process.stderr.write(s),
+        writeBinary: (b) => void process.stdout.write(b),
+        stdoutIsTty: process.stdout.isTTY === true,
+        log: createRootLogger({ level: (levelArg as LogLevel | undefined) ?? "warn", destination: process.stderr }),
+      });
     }
     default:
       process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);

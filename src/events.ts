@@ -47,7 +47,56 @@ export interface CallEvent {
   hangup_by?: HangupBy;
   /** `ended`: the relay's counts, when the call's media went through the relay. */
   quality?: CallQuality;
+  /** `answered`, `ended`: the answering machine took the call, not a phone. */
+  answered_by?: "voicemail";
   at: string;
+}
+
+/**
+ * A new message on the answering machine (`type: "voicemail"` on `<base>/event`): who left
+ * it, how long, and where Home Assistant fetches it (`url`, with the message's own token).
+ */
+export interface VoicemailEvent {
+  type: "voicemail";
+  id: string;
+  /** The caller's number ("" when withheld). */
+  from: string;
+  /** The phonebook's name for it, else the name the line gave. */
+  name?: string;
+  /** The line's number that was called. */
+  to: string;
+  duration_s: number;
+  /** The WAV's file name in `state_dir/voicemail/`. */
+  file: string;
+  /** `http://…/voicemail/<id>.wav?token=…` on the LAN-side HTTP listener. */
+  url: string;
+  /** Why the message ended: the caller hung up, `#`, the length limit, or silence. */
+  reason: "hangup" | "dtmf" | "max_length" | "silence";
+  at: string;
+}
+
+/** The answering machine's box: messages not yet heard, all kept, and the newest. */
+export interface VoicemailBox {
+  new: number;
+  total: number;
+  last?: Omit<VoicemailEvent, "type" | "reason" | "to"> & { heard: boolean };
+}
+
+/** A call in progress, as `hikari-gw status` and MQTT show it (built by the PBX from the call's own facts). */
+export interface ActiveCall {
+  call_id: string;
+  state: "trying" | "ringing" | "answered" | "ended";
+  direction: CallDirection;
+  from: string;
+  to: string;
+  extension?: string;
+  since: string;
+  /** Why it ended, once it has. */
+  reason?: string;
+  /** Who holds the call (RFC 3264 §8.4), while one side does. */
+  on_hold?: "caller" | "callee";
+  /** Live media per side (a: the caller, b: the callee): packets, loss, jitter, silent_ms, onHold. Absent without the relay. */
+  media?: unknown;
 }
 
 export interface ExtensionState {
@@ -90,10 +139,14 @@ export interface GatewayEventMap {
   calls: [CallRecord[]];
   missed: [MissedCalls];
   dnd: [boolean];
+  /** A new message was recorded. */
+  voicemail: [VoicemailEvent];
+  /** The box changed (a new message, one heard, deleted or pruned). */
+  voicemail_box: [VoicemailBox];
 }
 
 /** Every event name, checked against the map so a new event cannot be left out (`hikari-gw events` follows them all). */
-const EVENT_NAMES: Record<keyof GatewayEventMap, true> = { call: true, extension: true, trunk: true, line: true, calls: true, missed: true, dnd: true };
+const EVENT_NAMES: Record<keyof GatewayEventMap, true> = { call: true, extension: true, trunk: true, line: true, calls: true, missed: true, dnd: true, voicemail: true, voicemail_box: true };
 export const gatewayEventNames = Object.keys(EVENT_NAMES) as (keyof GatewayEventMap)[];
 
 export class GatewayEvents {

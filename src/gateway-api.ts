@@ -3,11 +3,13 @@
  * a typed status snapshot and the commands. Those layers see these types and GatewayEvents,
  * never the PBX, trunk or SIP objects behind them.
  */
-import type { CallDirection, ExtensionState, LineState, TrunkState } from "./events.js";
+import type { ActiveCall, CallDirection, ExtensionState, LineState, TrunkState, VoicemailBox } from "./events.js";
+
+export type { ActiveCall } from "./events.js";
 import type { ProcessStats } from "./process-stats.js";
 
 /** How a finished call went, from the household's point of view. */
-export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed";
+export type CallResult = "answered" | "missed" | "rejected" | "busy" | "failed" | "voicemail";
 
 /** One entry of the recent-calls list (`<base>/calls`, `hikari-gw calls`). */
 export interface CallRecord {
@@ -26,19 +28,6 @@ export interface CallRecord {
   reason?: string;
 }
 
-export interface ActiveCall {
-  call_id: string;
-  state: "trying" | "ringing" | "answered" | "ended";
-  direction: CallDirection;
-  from: string;
-  to: string;
-  extension?: string;
-  since: string;
-  /** Who holds the call (RFC 3264 §8.4), while one side does. */
-  on_hold?: "caller" | "callee";
-  /** Live media per side (a: the caller, b: the callee): packets, loss, jitter, silent_ms, onHold. Absent without the relay. */
-  media?: unknown;
-}
 
 export interface ExtensionStatus extends ExtensionState {
   name?: string;
@@ -63,6 +52,8 @@ export interface GatewayStatus {
   recent_calls: CallRecord[];
   missed: MissedCalls;
   dnd: boolean;
+  /** The answering machine's box, when `voicemail.enabled`. */
+  voicemail?: VoicemailBox;
   media?: { sessions: number };
   /** The built-in WireGuard: the gateway's tunnel address and each phone's last handshake (null: never). */
   vpn?: { address: string; peers: { name: string; extension: string; address?: string; last_handshake: string | null }[] };
@@ -85,4 +76,9 @@ export interface GatewayCommands {
   hangup(callId: string | "all"): number;
   /** Set the missed-call count back to 0. */
   resetMissed(): void;
+  /**
+   * Mark every voicemail message heard (the "new messages" count goes to 0): returns how many
+   * were new. CommandError when the answering machine is off.
+   */
+  voicemailHeard?(): number;
 }

@@ -3,9 +3,11 @@
  * in order — LAN SIP transport and transaction layer, registrar and PBX, media relay, then
  * (when enabled) DHCP on the WAN port and the trunk — wires their events, and stops them in
  * reverse. Each part's start and stop is guarded so one failure is logged, not fatal to the rest.
+ * The WAN side (gateway-wan.ts), the VPN start (gateway-vpn.ts) and the control requests
+ * (gateway-control.ts) live in their own files; this one only puts the parts together.
  */
 import { randomBytes } from "node:crypto";
-import { isIP, type Server } from "node:net";
+import type { Server } from "node:net";
 import type { Config } from "./config/schema.js";
 import type { Logger } from "./log.js";
 import { systemClock, type Clock } from "./clock.js";
@@ -22,14 +24,11 @@ import { Pbx } from "./pbx/pbx.js";
 import { passThroughMedia, type CallMediaFactory } from "./pbx/call-media.js";
 import { relayMediaFactory } from "./pbx/relay-media.js";
 import { MediaRelay } from "./media/relay.js";
-import { DhcpClient } from "./dhcp/client.js";
-import { trunkParamsFromLease, type Lease } from "./dhcp/lease.js";
-import { DRAIN_MS, Trunk, type TrunkLine } from "./trunk/trunk.js";
+import { DRAIN_MS } from "./trunk/trunk.js";
 import { DrainingLayer } from "./sip/transaction/draining-layer.js";
-import { WanGuard } from "./trunk/wan-guard.js";
 import type { TrunkState } from "./events.js";
 import { lanAllowList, logConfigWarnings, pbxPolicy } from "./gateway-policy.js";
-import { CommandError, type ActiveCall, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
+import { CommandError, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
 import { CallMonitor } from "./call-monitor.js";
 import { Phonebook } from "./phonebook.js";
 import { Blocklist } from "./blocklist.js";
@@ -39,10 +38,12 @@ import { ProvisioningTokens } from "./provision/tokens.js";
 import { PhoneManager, type Vpn } from "./provision/phones.js";
 import { startProvisioningServer } from "./provision/http-server.js";
 import type { MergedExtension } from "./provision/merge.js";
-import { loadOrCreateServerKey } from "./vpn/keys.js";
-import { gatewayAddress, parseSubnet } from "./vpn/subnet.js";
-import { WireguardInterface, type PeerHandshake } from "./vpn/wireguard.js";
+import type { WireguardInterface, PeerHandshake } from "./vpn/wireguard.js";
+import { startWireguard } from "./gateway-vpn.js";
+import { WanSide } from "./gateway-wan.js";
+import { controlHandler } from "./gateway-control.js";
 import { processStats } from "./process-stats.js";
+import { GatewayVoicemail } from "./gateway-voicemail.js";
 
 export interface GatewayInfo {
   version: string;
@@ -60,9 +61,7 @@ export class Gateway {
   private control?: Server;
   /** Authentication locks, for `hikari-gw unblock`. */
   private lockout?: Lockout;
-  private trunk?: Trunk;
-  private dhcp?: DhcpClient;
-  private guard?: WanGuard;
+  private wan?: WanSide;
   private trunkState: TrunkState = { state: "disabled" };
   private readonly startedAt: number;
   private readonly monitor: CallMonitor;
@@ -76,7 +75,13 @@ export class Gateway {
       return this.pbx?.hangup(callId, "hung up by command") ?? 0;
     },
     resetMissed: () => this.monitor.resetMissed(),
+    voicemailHeard: () => {
+      if (!this.voicemail) throw new CommandError("the answering machine is off (voicemail.enabled)");
+      return this.voicemail.markAllHeard();
+    },
   };
+  /** The answering machine (`voicemail.enabled`). */
+  private voicemail?: GatewayVoicemail;
   /** Configured and `phone add`ed extensions, merged; replaced whole when phones change. */
   private extensions: MergedExtension[] = [];
   private phones?: PhoneManager;
@@ -111,7 +116,9 @@ export class Gateway {
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
     // First: the SIP listener and the relay may be bound to the tunnel address.
-    await this.startVpn();
+    const started = await startWireguard(cfg, log.child({ name: "vpn" }));
+    this.wireguard = started?.wireguard;
+    this.vpn = started?.vpn;
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
     let media: CallMediaFactory = passThroughMedia;
     try {
@@ -130,6 +137,7 @@ export class Gateway {
       log.error({ err }, "media relay unavailable: SDP passes through unchanged (phones must reach each other directly)");
     }
 
+    if (cfg.voicemail.enabled) await this.startVoicemail();
     logConfigWarnings(cfg, log);
     const allow = lanAllowList(cfg, log);
     this.transport = await UdpTransport.bind({
@@ -211,11 +219,12 @@ export class Gateway {
       maxDialogs: cfg.limits.dialogs,
       retryAfterS: cfg.limits.retry_after_s,
     });
+    this.voicemail?.machine.attach(this.pbx);
     this.events.on("trunk", (s) => (this.trunkState = s));
     if (cfg.trunk.enabled) {
       // A trunk that cannot start (no such WAN interface, no permission for raw sockets) must
       // not take the extensions down with it: log why, show it in status, keep the PBX running.
-      await this.startTrunk().catch((err: unknown) => {
+      await this.startWan().catch((err: unknown) => {
         const msg = (err as Error)?.message ?? String(err);
         log.error({ err, interface: cfg.wan.interface }, "trunk could not start; extensions keep working");
         this.events.emit("trunk", { state: "failed", last_error: msg });
@@ -224,39 +233,69 @@ export class Gateway {
 
     const provisionAddresses = [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))];
     try {
-      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock });
+      const routes = this.voicemail ? [this.voicemail.route()] : [];
+      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock, routes });
     } catch (err) {
       log.error({ err, port: cfg.vpn.provision_port }, "provisioning HTTP listener unavailable: phone add still prints the settings");
     }
     if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
-      this.control = await startControlServer(cfg.state_dir, (req) => this.onControl(req), log.child({ name: "control" }), { follow: this.followEvents });
+      this.control = await startControlServer(cfg.state_dir, this.controlHandler(), log.child({ name: "control" }), { follow: this.followEvents });
     } catch (err) {
       log.warn({ err, state_dir: cfg.state_dir }, "control socket unavailable: `hikari-gw status` will not reach this gateway");
     }
     log.info({ sip: `${this.transport.local.address}:${this.transport.local.port}` }, "hikari-gw ready");
   }
 
-  /** The WireGuard interface, when `vpn.wireguard.enabled`; a failure leaves the LAN side working. */
-  private async startVpn(): Promise<void> {
-    const w = this.config.vpn.wireguard;
-    if (!w.enabled) return;
-    const log = this.log.child({ name: "vpn" });
+  /** DHCP, guard and trunk; the trunk is kept even when DHCP cannot start, so stop() and status still see it. */
+  private async startWan(): Promise<void> {
+    this.wan = new WanSide({
+      config: this.config,
+      pbx: this.pbx!,
+      clock: this.clock,
+      log: this.log,
+      dnd: () => this.monitor.dnd,
+      // With the answering machine taking the call, DND answers it instead of refusing it.
+      screen: (caller, called, callId) => this.monitor.screen(caller, callId, this.voicemail?.answers(called) ?? false),
+      answering: this.voicemail?.machine,
+      onTrunkState: (s) => this.events.emit("trunk", s),
+    });
+    await this.wan.start();
+  }
+
+  /** The answering machine: its sockets come from the relay's port range, so no relay, no machine. */
+  private async startVoicemail(): Promise<void> {
+    const cfg = this.config;
+    const log = this.log.child({ name: "voicemail" });
+    if (!this.relay) return log.error({ key: "voicemail.enabled" }, "answering machine off: it needs the media relay (media.rtp_ports)");
     try {
-      if (!w.endpoint) throw new Error("vpn.wireguard.endpoint: required (the public host:port phones dial)");
-      const key = loadOrCreateServerKey(this.config.state_dir);
-      const subnet = parseSubnet(w.subnet);
-      const address = gatewayAddress(subnet);
-      const wg = new WireguardInterface({ name: w.interface, listenPort: w.port, privateKeyFile: key.path, address: `${address}/${subnet.prefix}`, log });
-      this.wireguard = wg;
-      await wg.up();
-      this.vpn = { peers: wg, subnet, subnetText: w.subnet, gatewayAddress: address, serverPublicKey: key.publicKey, endpoint: w.endpoint };
-      log.info({ interface: w.interface, address, port: w.port }, "wireguard up");
+      this.voicemail = await GatewayVoicemail.create({
+        config: cfg,
+        relay: this.relay,
+        clock: this.clock,
+        log,
+        events: this.events,
+        nameOf: (n) => this.monitor.nameOf(n),
+        httpBase: `http://${this.advertisedHost()}:${cfg.vpn.provision_port}`,
+      });
     } catch (err) {
-      log.error({ err }, "wireguard could not start; the LAN side keeps working");
-      await this.wireguard?.down().catch(() => undefined);
-      this.wireguard = undefined;
+      log.error({ err }, "answering machine could not start; calls ring as without it");
     }
+  }
+
+  private controlHandler(): ControlHandler {
+    return controlHandler({
+      log: this.log,
+      clock: this.clock,
+      monitor: this.monitor,
+      commands: this.commands,
+      phones: () => this.phones,
+      lockout: () => this.lockout,
+      refresh: async () => {
+        if (this.wireguard) this.handshakes = await this.wireguard.handshakes().catch(() => this.handshakes);
+      },
+      status: (opts) => this.status(opts),
+    });
   }
 
   /** Phones added or removed while running: the narrow path into auth, registrar and PBX. */
@@ -265,89 +304,6 @@ export class Gateway {
     const list = exts.map((e) => ({ number: e.number, password: e.password, name: e.name }));
     this.registrar?.extensionsChanged(list);
     this.pbx?.extensionsChanged(list);
-  }
-
-  private async startTrunk(): Promise<void> {
-    const cfg = this.config;
-    const log = this.log.child({ name: "trunk" });
-    const callerIds = new Map(cfg.extensions.filter((e) => e.caller_id).map((e) => [e.number, e.caller_id!]));
-    this.trunk = new Trunk({
-      pbx: this.pbx!,
-      clock: this.clock,
-      log,
-      serverPort: cfg.trunk.server_port,
-      localPort: cfg.trunk.local_port,
-      registerExpires: cfg.trunk.register_expires,
-      refreshRatio: cfg.trunk.refresh_ratio,
-      channels: cfg.trunk.channels,
-      sessionExpires: cfg.trunk.session_expires,
-      user: cfg.trunk.user,
-      password: cfg.trunk.password,
-      ring: cfg.inbound.ring,
-      ringByNumber: cfg.inbound.numbers,
-      callerIdOf: (ext) => callerIds.get(ext),
-      dnd: () => this.monitor.dnd,
-      screen: (caller, _called, callId) => this.monitor.screen(caller, callId),
-      logMessages: cfg.log.sip_messages,
-      onState: (s) => this.events.emit("trunk", s),
-    });
-    this.pbx!.setTrunk(this.trunk);
-    this.events.emit("trunk", { state: "acquiring" });
-    if (cfg.wan.interface === "none") {
-      const line = this.lineFrom(undefined);
-      if (line) await this.trunk.configure(line);
-      return;
-    }
-    const d = cfg.wan.dhcp;
-    this.dhcp = new DhcpClient({
-      interface: cfg.wan.interface,
-      mac: cfg.wan.mac,
-      stateDir: cfg.state_dir,
-      requestOptions: d.request_options,
-      vendorClass: d.vendor_class,
-      enterprise: d.enterprise,
-      defaultRoute: d.default_route,
-      log: this.log.child({ name: "dhcp" }),
-      clock: this.clock,
-    });
-    if (cfg.wan.guard === "nftables") this.guard = new WanGuard({ log });
-    const apply = async (lease: Lease) => {
-      const line = this.lineFrom(lease);
-      if (!line) return;
-      await this.guard?.apply({ wanInterface: cfg.wan.interface, leaseAddress: line.localAddress, trunkPort: cfg.trunk.local_port, lanPort: cfg.lan.port, rtpPorts: cfg.media.rtp_ports });
-      this.trunk!.configure(line).catch((err: unknown) => log.error({ err }, "trunk configuration failed"));
-    };
-    // One lease at a time, in order: the guard's nft run must not let a later lease overtake.
-    let leases = Promise.resolve();
-    const next = (l: Lease) => void (leases = leases.then(() => apply(l)));
-    this.dhcp.on("bound", next);
-    this.dhcp.on("changed", next);
-    this.dhcp.on("expired", () => void this.trunk?.down("DHCP lease expired").catch((err: unknown) => log.error({ err }, "trunk shutdown after lease loss failed")));
-    this.dhcp.on("error", (err) => log.warn({ err }, "dhcp error"));
-    await this.dhcp.start();
-  }
-
-  /** The line's parameters: the lease's, with anything set in `trunk:` taking precedence. */
-  private lineFrom(lease: Lease | undefined): TrunkLine | undefined {
-    const t = this.config.trunk;
-    const d = this.config.wan.dhcp;
-    const p = lease ? trunkParamsFromLease(lease, { enterprise: d.enterprise, numberCode: d.number_code, additionalCode: d.additional_code, domainCode: d.domain_code }) : { additional_numbers: [] as string[] };
-    const line = {
-      localAddress: t.local_address ?? lease?.address,
-      server: t.server ?? p.server,
-      domain: t.domain ?? p.domain,
-      number: t.number ?? p.number,
-      additionalNumbers: t.additional_numbers.length ? t.additional_numbers : p.additional_numbers,
-    };
-    const missing = Object.entries(line).filter(([, v]) => v === undefined).map(([k]) => k);
-    if (missing.length) {
-      const err = `the lease does not say: ${missing.join(", ")} (set them under trunk:)`;
-      this.log.error({ missing }, err);
-      this.events.emit("trunk", { state: "failed", last_error: err });
-      return undefined;
-    }
-    // Requests are taken from every SIP server the lease names (the trunk uses the first).
-    return { ...line, servers: lease?.sip_servers.filter((a) => isIP(a) !== 0) } as TrunkLine;
   }
 
   /** Do-not-disturb: inbound calls from the line get 486 (MQTT `dnd` toggles it; persisted). */
@@ -414,39 +370,6 @@ export class Gateway {
     };
   }
 
-  /** A control-socket request (`hikari-gw status`, `hikari-gw unblock`, `hikari-gw phone`, and the same GatewayCommands MQTT calls). */
-  private async onControl(req: Parameters<ControlHandler>[0]): Promise<unknown> {
-    if (req.command === "phone-add" || req.command === "phone-remove" || req.command === "phone-list") {
-      if (!this.phones) throw new Error("phones are unavailable on this gateway (see its log)");
-      if (req.command === "phone-list") return { phones: this.phones.list() };
-      if (req.command === "phone-remove") return this.phones.remove(req.name);
-      return this.phones.add(req.name, req.extension);
-    }
-    if (req.command === "status" && this.wireguard) {
-      this.handshakes = await this.wireguard.handshakes().catch(() => this.handshakes);
-    }
-    switch (req.command) {
-      case "unblock": {
-        const lifted = this.lockout?.unblock(req.target) ?? [];
-        this.log.warn({ target: req.target, lifted: lifted.length }, "authentication locks lifted by hand");
-        const now = this.clock.now();
-        return { target: req.target, lifted: lifted.map((l) => ({ address: l.address, extension: l.extension, remaining_s: Math.ceil((l.until - now) / 1000) })) };
-      }
-      case "calls":
-        return this.monitor.calls();
-      case "dnd":
-        this.commands.setDnd(req.value);
-        return { dnd: this.monitor.dnd };
-      case "hangup":
-        return { hung_up: this.commands.hangup(req.call_id) };
-      case "missed_reset":
-        this.commands.resetMissed();
-        return { missed: this.monitor.missed };
-      default:
-        return this.status({ collect: req.gc === true });
-    }
-  }
-
   /** `hikari-gw events`: every GatewayEvents event, by name, to one control-socket client. */
   private readonly followEvents: FollowEvents = (push) => {
     const offs = gatewayEventNames.map((name) => this.events.on(name, (data: unknown) => push(name, data)));
@@ -473,25 +396,14 @@ export class Gateway {
       line: this.monitor.lines(),
       extensions: this.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       vpn: this.vpnStatus(),
-      calls: [...(this.pbx?.calls ?? [])].map(
-        (c): ActiveCall => ({
-          call_id: c.id,
-          state: c.status,
-          direction: c.direction,
-          from: c.caller.number,
-          to: c.called,
-          extension: c.extension,
-          since: new Date(c.answeredAt ?? c.startedAt).toISOString(),
-          on_hold: c.holdBy === "a" ? "caller" : c.holdBy === "b" ? "callee" : undefined,
-          media: c.liveMedia(),
-        }),
-      ),
+      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
       recent_calls: this.monitor.calls(),
       missed: this.monitor.missed,
       dnd: this.monitor.dnd,
+      voicemail: this.voicemail?.status,
       media: this.relay ? { sessions: this.relay.sessions } : undefined,
       // Datagrams dropped (lan.allow, malformed, bad Via) or failed, per listener.
-      sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.trunk?.transportStats() },
+      sip: { lan: this.transport ? { ...this.transport.stats() } : undefined, trunk: this.wan?.trunk.transportStats() },
       process: processStats(opts),
       limits: this.limitsStatus(),
     };
@@ -517,11 +429,13 @@ export class Gateway {
   async stop(): Promise<void> {
     const steps: [string, () => unknown][] = [
       ["calls", () => this.pbx?.close()],
-      ["trunk", () => Promise.all([this.trunk?.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
-      ["guard", () => this.guard?.remove()],
+      ["trunk", () => Promise.all([this.wan?.trunk.stop(), this.tx?.drained(this.clock, DRAIN_MS)])],
+      // The calls' BYEs reached the machine: its last messages are being saved.
+      ["voicemail", () => this.voicemail?.close()],
+      ["guard", () => this.wan?.removeGuard()],
       // After the calls ended, so their last events still go out; then bridge/state offline.
       ["mqtt", () => this.mqtt?.stop()],
-      ["dhcp", () => this.dhcp?.stop({ release: this.config.wan.dhcp.release_on_shutdown })],
+      ["dhcp", () => this.wan?.stopDhcp()],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
       ["provisioning", () => Promise.all(this.provisioning.map((s) => new Promise<void>((r) => s.close(() => r()))))],
       ["transactions", () => this.tx?.close()],

@@ -33,6 +33,11 @@ describe("renderStatus (hikari-gw status without --json)", () => {
     expect(text).toContain("media sessions: 1");
   });
 
+  it("shows the answering machine's box when it is on, nothing of it when off", () => {
+    expect(renderStatus({ version: "1", voicemail: { new: 2, total: 5 } })).toContain("voicemail: 2 new of 5\n");
+    expect(renderStatus({ version: "1" })).not.toContain("voicemail");
+  });
+
   it("prints what it can of a status missing fields, never throws", () => {
     expect(renderStatus(null)).toContain("calls: 0");
     expect(renderStatus({ calls: [{}], trunk: "x" })).toContain("-: -, - - → -, since -");

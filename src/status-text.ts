@@ -49,5 +49,9 @@ export function renderStatus(status: unknown): string {
   }
   const m = obj(st.media);
   if (m.sessions !== undefined) out.push(`media sessions: ${str(m.sessions)}`);
+  if (st.voicemail !== undefined) {
+    const vm = obj(st.voicemail);
+    out.push(`voicemail: ${str(vm.new)} new of ${str(vm.total)}`);
+  }
   return out.join("\n") + "\n";
 }

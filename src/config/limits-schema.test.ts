@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfigText } from "./load.js";
-
-function problems(text: string): string[] {
-  try {
-    parseConfigText(text, "t.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+import { parseConfigText } from "./load.js";
+import { configProblems as problems } from "../../test/support/config/problems.js";
 
 describe("config: limits", () => {
   it("has defaults sized for a 1 GB Pi when the block is absent", () => {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { ConfigError, maskSecrets, parseConfigText } from "./load.js";
-
-function problems(text: string): string[] {
-  try {
-    parseConfigText(text, "t.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+import { maskSecrets, parseConfigText } from "./load.js";
+import { configProblems as problems } from "../../test/support/config/problems.js";
 
 describe("config", () => {
   it("fills defaults from an almost empty file", () => {

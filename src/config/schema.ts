@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseCidr } from "../net/allow-list.js";
 import { DEFAULT_PREMIUM_PREFIXES } from "../pbx/toll.js";
 import { limitsSchema } from "./limits-schema.js";
+import { voicemailSchema } from "./voicemail-schema.js";
 
 const portNumber = z.number().int().min(1).max(65535);
 
@@ -252,6 +253,7 @@ export const configSchema = z
       .prefault({}),
     state_dir: z.string().min(1).default("/var/lib/hikari-gw"),
     limits: limitsSchema,
+    voicemail: voicemailSchema,
   })
   .strict();
 

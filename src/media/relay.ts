@@ -5,6 +5,8 @@
  * `directmedia=no`): phones reach the gateway over a VPN and the NGN only talks to the WAN
  * address.
  */
+import dgram from "node:dgram";
+import { isIP } from "node:net";
 import type { Clock } from "../clock.js";
 import { systemClock, type TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
@@ -149,6 +151,45 @@ export class MediaRelay implements RelaySessionOwner {
       }
     }
     throw new Error(`no bindable RTP port pair after ${MAX_BIND_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * One even port of the pool (its odd RTCP partner stays reserved, unbound) as a plain UDP
+   * socket on `address`, for media the gateway ends itself (the answering machine's RTP):
+   * inside `media.rtp_ports`, where the WAN guard lets RTP in, and never given to a relay
+   * session until `release()`.
+   */
+  async bindEndpoint(address: string): Promise<{ port: number; socket: dgram.Socket; release(): void }> {
+    if (this.closed) throw new Error("media relay closed");
+    for (let attempt = 0; attempt < MAX_BIND_ATTEMPTS; attempt++) {
+      const port = this.pool.take();
+      if (port < 0) throw new Error(`RTP port range ${this.opts.portMin}-${this.opts.portMax} exhausted`);
+      const socket = dgram.createSocket(isIP(address) === 6 ? "udp6" : "udp4");
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.once("error", reject);
+          socket.bind(port, address, () => {
+            socket.off("error", reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        socket.close();
+        this.pool.give(port);
+        this.log.debug({ port, err: (err as Error).message }, "RTP port busy");
+        continue;
+      }
+      socket.on("error", (err) => this.socketErrors.warn({ port, err: err.message }, "RTP endpoint socket error"));
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        socket.close();
+        this.pool.give(port);
+      };
+      return { port, socket, release };
+    }
+    throw new Error(`no bindable RTP port after ${MAX_BIND_ATTEMPTS} attempts`);
   }
 
   private startTick(): void {

@@ -23,7 +23,7 @@ function rig() {
   };
   const ctx: CommandContext = { commands, dnd: () => dnd, missed: () => ({ count: missed, since: "2026-01-01T00:00:00.000Z" }) };
   const run = (cmd: string, payload: string | Buffer) => runCommand(cmd, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), ctx);
-  return { calls, run };
+  return { calls, run, commands };
 }
 
 describe("bridge/request commands", () => {
@@ -49,6 +49,13 @@ describe("bridge/request commands", () => {
     const bad = r.run("hangup", '{"call_id":"nope","transaction":"x"}');
     expect(bad.response).toEqual({ status: "error", error: 'no call with call_id "nope"', transaction: "x" });
     expect(r.calls).toEqual(["hangup abc", "hangup all"]);
+  });
+
+  it("voicemail_heard marks the messages heard; with the answering machine off it is an error", () => {
+    const r = rig();
+    expect(r.run("voicemail_heard", "").response).toEqual({ status: "error", error: "voicemail_heard: the answering machine is off (voicemail.enabled)" });
+    r.commands.voicemailHeard = () => 2;
+    expect(r.run("voicemail_heard", '{"transaction":1}').response).toEqual({ status: "ok", data: { marked: 2 }, transaction: 1 });
   });
 
   it("missed_reset with an empty payload", () => {

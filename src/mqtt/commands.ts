@@ -42,6 +42,10 @@ const handlers: Record<string, Handler> = {
     ctx.commands.resetMissed();
     return { count: ctx.missed().count, since: ctx.missed().since };
   },
+  voicemail_heard: (_args, ctx) => {
+    if (!ctx.commands.voicemailHeard) throw new CommandError("voicemail_heard: the answering machine is off (voicemail.enabled)");
+    return { marked: ctx.commands.voicemailHeard() };
+  },
 };
 
 export const COMMANDS = Object.keys(handlers);

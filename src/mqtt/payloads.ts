@@ -2,9 +2,9 @@
  * Payloads built from the gateway's status and events: pure functions, so tests check
  * exactly what a subscriber receives.
  */
-import type { CallEvent, LineState } from "../events.js";
+import type { CallEvent, LineState, VoicemailBox } from "../events.js";
 import type { GatewayStatus, MissedCalls } from "../gateway-api.js";
-import type { BridgeInfo, EventPayload, LastCallerPayload, LinePayload, MissedPayload, QualityEventPayload } from "./topics.js";
+import type { BridgeInfo, EventPayload, LastCallerPayload, LinePayload, MissedPayload, QualityEventPayload, VoicemailPayload } from "./topics.js";
 
 export interface InfoSettings {
   trunkEnabled: boolean;
@@ -59,4 +59,19 @@ export function qualityEvent(ev: CallEvent): QualityEventPayload | undefined {
   const q: QualityEventPayload = { type: "quality", event_type: "quality", call_id: ev.call_id, direction: ev.direction, from: ev.from, to: ev.to, caller: ev.quality.caller, callee: ev.quality.callee, at: ev.at };
   if (ev.extension !== undefined) q.extension = ev.extension;
   return q;
+}
+
+export function voicemailPayload(box: VoicemailBox): VoicemailPayload {
+  const l = box.last;
+  return {
+    new: box.new,
+    total: box.total,
+    last_id: l?.id ?? null,
+    last_from: l ? l.from : null,
+    last_name: l?.name ?? null,
+    last_duration_s: l?.duration_s ?? null,
+    last_at: l?.at ?? null,
+    last_url: l?.url ?? null,
+    last_heard: l?.heard ?? null,
+  };
 }

@@ -46,6 +46,22 @@ beforeEach(() => {
 });
 
 describe("MqttService", () => {
+  it("the answering machine: a new message is a voicemail event, the box a retained topic Home Assistant's sensor reads", async () => {
+    const { client, events } = await rig();
+    client.up();
+    client.take();
+    const msg = { id: "20261206T100000Z-ab12cd34", from: "0312345678", name: "Dentist", to: "0501111111", duration_s: 23.4, file: "20261206T100000Z-ab12cd34.wav", url: "http://192.168.1.2:8580/voicemail/20261206T100000Z-ab12cd34.wav?token=t", at: "2026-12-06T10:00:00.000Z" };
+    events.emit("voicemail", { type: "voicemail", reason: "hangup", ...msg });
+    events.emit("voicemail_box", { new: 1, total: 3, last: { ...msg, heard: false } });
+    const pubs = client.take();
+    const ev = pubs.find((p) => p.topic === "hikari-gw/event")!;
+    expect(ev.retain).toBe(false);
+    expect(JSON.parse(ev.payload)).toMatchObject({ type: "voicemail", event_type: "voicemail", from: "0312345678", name: "Dentist", duration_s: 23.4, url: msg.url });
+    const box = pubs.find((p) => p.topic === "hikari-gw/voicemail")!;
+    expect(box.retain).toBe(true);
+    expect(JSON.parse(box.payload)).toEqual({ new: 1, total: 3, last_id: msg.id, last_from: "0312345678", last_name: "Dentist", last_duration_s: 23.4, last_at: msg.at, last_url: msg.url, last_heard: false });
+  });
+
   it("connects with the LWT offline retained on bridge/state, and publishes online plus every retained state on connect", async () => {
     const { client } = await rig();
     expect(client.options.will).toMatchObject({ topic: "hikari-gw/bridge/state", retain: true });

@@ -16,7 +16,7 @@ import { EmbeddedBroker } from "./broker.js";
 import { runCommand } from "./commands.js";
 import { discoveryConfigs, nodeId, type DiscoveryContext } from "./discovery/index.js";
 import { Outbox } from "./outbox.js";
-import { bridgeInfo, eventPayloads, lastCaller, linePayload, missedPayload, qualityEvent } from "./payloads.js";
+import { bridgeInfo, eventPayloads, lastCaller, linePayload, missedPayload, qualityEvent, voicemailPayload } from "./payloads.js";
 import { Topics, type RetainedTopics } from "./topics.js";
 
 export interface MqttServiceOptions {
@@ -127,6 +127,8 @@ export class MqttService {
       ev.on("calls", (calls) => this.publishRetained("calls", { calls })),
       ev.on("missed", (m) => this.publishRetained("missed", missedPayload(m))),
       ev.on("dnd", (on) => this.publishRetained("dnd", { dnd: on })),
+      ev.on("voicemail", (v) => this.sendEvent(JSON.stringify({ ...v, event_type: "voicemail" }))),
+      ev.on("voicemail_box", (box) => this.publishRetained("voicemail", voicemailPayload(box))),
     );
   }
 
@@ -168,12 +170,14 @@ export class MqttService {
     this.publishRetained("calls", { calls: st.recent_calls });
     this.publishRetained("missed", missedPayload(st.missed));
     this.publishRetained("dnd", { dnd: st.dnd });
+    if (st.voicemail) this.publishRetained("voicemail", voicemailPayload(st.voicemail));
     if (this.lastCallerPayload) this.publishRetained("last_caller", this.lastCallerPayload);
     if (this.lastQuality) this.publishRetained("quality", this.lastQuality);
   }
 
   private discoveryContext(): DiscoveryContext {
-    return { topics: this.topics, node: this.node, version: this.opts.version, channels: this.opts.trunk.channels, extensions: this.opts.status().extensions };
+    const st = this.opts.status();
+    return { topics: this.topics, node: this.node, version: this.opts.version, channels: this.opts.trunk.channels, extensions: st.extensions, voicemail: st.voicemail !== undefined };
   }
 
   private publishDiscovery(): void {

@@ -2,7 +2,7 @@
  * Every topic the bridge uses, with its payload type, and `base_topic` / `discovery_prefix`
  * prefixed in one place (zigbee2mqtt's typed topic map).
  */
-import type { CallEvent, LineState, TrunkState } from "../events.js";
+import type { CallEvent, LineState, TrunkState, VoicemailEvent } from "../events.js";
 import type { CallRecord, ExtensionStatus } from "../gateway-api.js";
 
 export type BridgeState = "online" | "offline";
@@ -48,7 +48,23 @@ export interface LastCallerPayload {
 }
 
 /** `<base>/event`: a call event; `event_type` repeats `type` for Home Assistant's event entity. */
-export type EventPayload = (CallEvent & { event_type: CallEvent["type"] }) | QualityEventPayload;
+export type EventPayload = (CallEvent & { event_type: CallEvent["type"] }) | QualityEventPayload | (VoicemailEvent & { event_type: "voicemail" });
+
+/**
+ * `<base>/voicemail` (retained): the answering machine's box, flat for Home Assistant
+ * templates (null when there is no message): `new` is the "new messages" count.
+ */
+export interface VoicemailPayload {
+  new: number;
+  total: number;
+  last_id: string | null;
+  last_from: string | null;
+  last_name: string | null;
+  last_duration_s: number | null;
+  last_at: string | null;
+  last_url: string | null;
+  last_heard: boolean | null;
+}
 
 export interface QualityEventPayload {
   type: "quality";
@@ -82,6 +98,7 @@ export interface RetainedTopics {
   last_caller: LastCallerPayload;
   dnd: { dnd: boolean };
   quality: QualityEventPayload;
+  voicemail: VoicemailPayload;
 }
 
 export class Topics {

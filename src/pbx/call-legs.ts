@@ -62,7 +62,10 @@ export class CallLegs implements MidCallPort {
   /** SDP from `from`'s peer, rewritten by the media and shaped for `to` (null: `to` cannot take it). */
   sdpFor(to: SipSide, from: CallSide, sdp: string): string | null {
     this.noteHold(from, sdp);
-    const out = this.media.fromSide(from, sdp, to.host);
+    // A callee that ends the media here (the answering machine) talks to the caller's peer
+    // directly: the offer it gets, and every SDP once it answered, skip the relay.
+    const direct = to.terminatesMedia === true || this.winner?.net.terminatesMedia === true;
+    const out = direct ? sdp : this.media.fromSide(from, sdp, to.host);
     return to.shapeSdp ? to.shapeSdp(out) : out;
   }
 

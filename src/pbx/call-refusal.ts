@@ -25,6 +25,8 @@ export interface RefusalFacts {
   rule?: string;
   /** Why, in words: "unknown extension", "trunk not configured", "trunk not registered"… */
   why: string;
+  /** A refusal worth an operator's attention (toll-fraud rules, call limits): logged at warn. */
+  alarm?: boolean;
 }
 
 /** RFC 3261 §21.4.4: permanent, with a reason phrase that says why. */
@@ -40,6 +42,8 @@ export class CallRefusals {
   /** Answer `req` with `status` and log why, once. */
   refuse(req: SipRequest, tx: ServerTransaction, status: number, reason: string, facts: RefusalFacts): void {
     tx.respond(reply(req, status, reason));
-    this.lines.info({ status, reason, to: facts.dialled, from: facts.caller, rule: facts.rule, why: facts.why }, "call refused");
+    const fields = { status, reason, to: facts.dialled, from: facts.caller, rule: facts.rule, why: facts.why };
+    if (facts.alarm) this.lines.warn(fields, "call refused");
+    else this.lines.info(fields, "call refused");
   }
 }

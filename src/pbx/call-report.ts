@@ -2,7 +2,7 @@
  * What a call tells the rest of the gateway about itself: its events (for MQTT and the log)
  * and its line in `hikari-gw status`, both built from the same facts.
  */
-import type { CallDirection, CallEvent } from "../events.js";
+import type { ActiveCall, CallDirection, CallEvent } from "../events.js";
 import type { CallStatus } from "./call-state.js";
 import type { CallParty } from "./call-types.js";
 
@@ -13,6 +13,8 @@ export interface CallFacts {
   readonly caller: CallParty;
   readonly called: string;
   readonly extension: string | undefined;
+  /** The answering machine took the call. */
+  readonly answeredBy?: "voicemail";
   readonly startedAt: number;
   readonly answeredAt?: number;
   readonly status: CallStatus;
@@ -22,7 +24,7 @@ export interface CallFacts {
 
 /** A call event of `type`, stamped `at` (ms). */
 export function callEvent(call: CallFacts, type: CallEvent["type"], at: number): CallEvent {
-  return {
+  const ev: CallEvent = {
     type,
     call_id: call.id,
     direction: call.direction,
@@ -31,11 +33,13 @@ export function callEvent(call: CallFacts, type: CallEvent["type"], at: number):
     extension: call.extension,
     at: new Date(at).toISOString(),
   };
+  if (call.answeredBy) ev.answered_by = call.answeredBy;
+  return ev;
 }
 
 
 /** The call's line in `hikari-gw status`; `endReason` once it ended; `media`: live figures per side. */
-export function callSummary(call: CallFacts, endReason: string | undefined, media?: unknown): Record<string, unknown> {
+export function callSummary(call: CallFacts, endReason: string | undefined, media?: unknown): ActiveCall {
   return {
     call_id: call.id,
     state: call.status,

@@ -5,7 +5,7 @@
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { CallEvent } from "../events.js";
-import type { Endpoint, NameAddr, SipRequest, SipResponse, SipUri } from "../sip/message/types.js";
+import type { Endpoint, Header, NameAddr, SipRequest, SipResponse, SipUri } from "../sip/message/types.js";
 import type { Dialog } from "../sip/dialog/dialog.js";
 import type { ClientTransaction, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
 import type { CallSide } from "./call-media.js";
@@ -81,6 +81,19 @@ export interface SipSide {
   readonly ownsSessionTimer?: boolean;
   /** A 2xx we send on this side for a re-INVITE or UPDATE (local or relayed): RFC 4028 §10 refresh. */
   answeredRefresh?(leg: Leg, req: SipRequest, res: SipResponse): void;
+  /**
+   * The callee on this side ends the media in this process (the answering machine): it
+   * talks RTP with the other side's peer directly. SDP to it and, once it answered, SDP in
+   * both directions passes without the relay's rewrite, and the call's relay ports are
+   * freed when it answers (nothing would ever flow through them).
+   */
+  readonly terminatesMedia?: boolean;
+  /**
+   * The RFC 3326 Reason on the CANCELs to the devices still ringing when a leg on this side
+   * answers; "Call completed elsewhere" (cause 200) when absent. The answering machine's
+   * answer is no completed call for the household: the phones must list it as missed.
+   */
+  readonly answeredReason?: Header;
 }
 
 /** One place the call rings: a registered device of an extension, or the trunk. */
@@ -97,6 +110,8 @@ export interface CallTarget {
   headers?: { name: string; value: string }[];
   /** From for the B-leg; the caller's identity at the gateway by default. */
   from?: NameAddr;
+  /** The answering machine: its answer makes the call's events say `answered_by: "voicemail"`. */
+  voicemail?: boolean;
 }
 
 /** Why a call could not ring, as the caller will hear it (and how the event records it). */
@@ -107,6 +122,19 @@ export interface CallFailure {
   why?: string;
   /** The call event; by default 486/600/603 are "rejected" and the rest "missed". */
   event?: "missed" | "rejected";
+}
+
+/**
+ * The answering machine as a place an inbound line call rings: a fork that answers itself
+ * (after the ringing delay, or at once), beside the phones' forks.
+ */
+export interface AnsweringPort {
+  /**
+   * Its fork for a call to `called`, answering `now` or after its delay, its RTP on
+   * `mediaAddress` (the address the caller's side reaches: the trunk's); undefined when it
+   * does not answer that number.
+   */
+  target(called: string, mediaAddress: string, when: "now" | "delayed"): CallTarget | undefined;
 }
 
 export interface CallParty {

@@ -7,7 +7,7 @@
  */
 import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
-import type { CallDirection, CallEvent, HangupBy } from "../events.js";
+import type { ActiveCall, CallDirection, CallEvent, HangupBy } from "../events.js";
 import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
@@ -99,6 +99,11 @@ export class Call implements CallControl {
     return this.winner?.target.extension;
   }
 
+  /** The answering machine took the call (its events say so). */
+  get answeredBy(): "voicemail" | undefined {
+    return this.winner?.target.voicemail ? "voicemail" : undefined;
+  }
+
   private get a(): Leg {
     return this.legs.a;
   }
@@ -181,7 +186,9 @@ export class Call implements CallControl {
     }
     this.legs.winner = leg;
     this.host.clock.clearTimeout(this.ringTimer);
-    this.legs.forks.cancelRinging(leg, [ANSWERED_ELSEWHERE]);
+    this.legs.forks.cancelRinging(leg, [leg.net.answeredReason ?? ANSWERED_ELSEWHERE]);
+    // Its media does not pass the relay: free the ports now (and no media timeout from them).
+    if (leg.net.terminatesMedia) this.media.release(`answered by ${leg.target.label}`);
     this.fsm.transition("accepted");
     this.answeredAt = this.host.clock.now();
     const ok = this.aResponse(200, "OK");
@@ -344,7 +351,8 @@ export class Call implements CallControl {
     if (wasAnswered && this.answeredAt !== undefined) ev.duration_s = Math.round((this.host.clock.now() - this.answeredAt) / 1000);
     if (wasAnswered) {
       ev.hangup_by = by;
-      ev.quality = this.media.quality?.();
+      // The relay carried nothing of a call the answering machine took (freed at its answer).
+      if (!this.winner?.net.terminatesMedia) ev.quality = this.media.quality?.();
     }
     this.log.info({ reason, duration_s: ev.duration_s, media: stats }, "call ended");
     this.host.callEvent(ev);
@@ -394,8 +402,8 @@ export class Call implements CallControl {
     return this.fsm.ended ? undefined : this.media.live?.();
   }
 
-  /** For `hikari-gw status`. */
-  summary(): Record<string, unknown> {
+  /** Its line in `hikari-gw status` and MQTT's call list of live calls. */
+  summary(): ActiveCall {
     return callSummary(this, this.endReason || undefined, this.fsm.ended ? undefined : this.media.live?.());
   }
 

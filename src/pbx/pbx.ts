@@ -309,7 +309,7 @@ export class Pbx {
   private async onInvite(req: SipRequest, tx: ServerTransaction, from: Endpoint): Promise<void> {
     const mf = maxForwards(req);
     const dialled = req.uri.user ?? "";
-    const refuse = (status: number, reason: string, why: string, more: { caller?: string; rule?: string } = {}) =>
+    const refuse = (status: number, reason: string, why: string, more: { caller?: string; rule?: string; alarm?: boolean } = {}) =>
       this.refusals.refuse(req, tx, status, reason, { dialled, why, ...more });
     if (mf !== undefined && mf <= 0) return refuse(483, "Too Many Hops", "Max-Forwards reached 0");
     if (this.closed) return refuse(503, "Service Unavailable", "gateway shutting down");
@@ -318,10 +318,7 @@ export class Pbx {
     if (!auth.ok) return tx.respond(auth.response);
     const caller = auth.user;
     const busy = this.overLimit(caller);
-    if (busy) {
-      this.log.warn({ extension: caller, limit: busy.reason }, "call refused: limit reached");
-      return tx.respond(reply(req, busy.status, busy.reason));
-    }
+    if (busy) return refuse(busy.status, busy.reason, `limit reached: ${busy.reason}`, { caller, alarm: true });
 
     const route = this.opts.dialplan.route(dialled);
     let targets: CallTarget[] = [];
@@ -343,10 +340,7 @@ export class Pbx {
         direction = "outbound";
         called = route.number;
         const refused = tollRefusal(route.number, this.limits, route.allow);
-        if (refused) {
-          this.log.warn({ extension: caller, dialled: route.number }, `call refused: ${refused}`);
-          return tx.respond(reply(req, 403, refused));
-        }
+        if (refused) return refuse(403, refused, `toll-fraud rule: ${refused}`, { caller, rule: route.rule, alarm: true });
         const t = this.opts.trunk?.outboundTarget(route.number, caller);
         if (!t) return refuse(TRUNK_NOT_CONFIGURED.status, TRUNK_NOT_CONFIGURED.reason, "no trunk configured", { caller, rule: route.rule });
         if ("status" in t) return refuse(t.status, t.reason, t.why ?? `trunk: ${t.reason}`, { caller, rule: route.rule });

@@ -5,6 +5,7 @@
  * after pbx.max_call_s. On fake time, over the in-memory network with a fake NGN.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { pino } from "pino";
 import { ManualClock } from "../clock.js";
 import type { SipRequest, SipResponse } from "../sip/message/types.js";
 import { Dialog } from "../sip/dialog/dialog.js";
@@ -92,6 +93,17 @@ describe("international and premium numbers", () => {
     const res = await dial(r, a, "0399990000");
     expect(res.status).toBe(200);
     expect(r.ngn.methods("INVITE")).toHaveLength(1);
+  });
+
+  it("a refusal is one rate-limited warn line naming the rule, like every refused call", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const { r, a } = await build({ log });
+    for (let i = 0; i < 12; i++) expect((await dial(r, a, "0101234567890")).status).toBe(403);
+    const refused = lines.filter((l) => l.msg === "call refused");
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeLessThan(12);
+    expect(refused[0]).toMatchObject({ level: 40, status: 403, to: "0101234567890", from: "801", why: expect.stringContaining("toll-fraud rule") });
   });
 
   it("a dialplan rule with allow_international / allow_premium lets them out", async () => {

@@ -3,7 +3,7 @@
  * `GET /provision/TOKEN` once per token and answers 404 to anything else (no listing, no
  * other paths, nothing that tells a scanner what exists). Misses are logged rate-limited.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "../log.js";
 import type { Clock } from "../clock.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -11,11 +11,28 @@ import type { ProvisioningTokens } from "./tokens.js";
 
 export const PROVISION_PATH = "/provision/";
 
-export async function startProvisioningServer(opts: { addresses: string[]; port: number; tokens: ProvisioningTokens; log: Logger; clock: Clock }): Promise<Server[]> {
+/**
+ * Another service on the same LAN-side listener (the answering machine's recordings): tried
+ * before the provisioning path, it answers true when the request was its own (and it answered,
+ * now or later). It owns a path prefix; anything it does not claim falls through to the 404.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function startProvisioningServer(opts: { addresses: string[]; port: number; tokens: ProvisioningTokens; log: Logger; clock: Clock; routes?: HttpRoute[] }): Promise<Server[]> {
   const missLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
+  const routes = opts.routes ?? [];
   const servers: Server[] = [];
   for (const address of opts.addresses) {
     const server = createServer((req, res) => {
+      for (const route of routes) {
+        try {
+          if (route(req, res)) return;
+        } catch (err) {
+          missLog.error({ err: err instanceof Error ? err.message : String(err) }, "HTTP route failed");
+          if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain", connection: "close" }).end("error\n");
+          return;
+        }
+      }
       const url = req.url ?? "";
       const token = req.method === "GET" && url.startsWith(PROVISION_PATH) ? url.slice(PROVISION_PATH.length) : "";
       const body = /^[A-Za-z0-9_-]{43}$/.test(token) ? opts.tokens.take(token) : undefined;

@@ -15,7 +15,7 @@ import type { Transport } from "../sip/transport.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import { DrainingLayer } from "../sip/transaction/draining-layer.js";
 import type { Pbx, TrunkPort } from "../pbx/pbx.js";
-import type { CallFailure, CallTarget } from "../pbx/call-types.js";
+import type { AnsweringPort, CallFailure, CallTarget } from "../pbx/call-types.js";
 import { TrunkRegistration } from "./registration.js";
 import { NGN_ALLOW, NgnSide } from "./ngn-side.js";
 
@@ -48,6 +48,8 @@ export interface TrunkOptions {
   /** Per extension: which of the line's numbers it calls out with. */
   callerIdOf: (extension: string) => string | undefined;
   dnd: () => boolean;
+  /** The answering machine: rings beside the phones, and answers at once on DND or when no phone rings. */
+  answering?: AnsweringPort;
   /** Screens an inbound call before anyone rings (blocklist): a failure refuses it. */
   screen?: (caller: string, called: string, callId: string) => CallFailure | undefined;
   logMessages?: boolean;
@@ -225,12 +227,20 @@ export class Trunk implements TrunkPort {
     this.log.info({ from: caller.number, name: caller.name, to: called, ring }, "incoming call from the line");
     let failure: CallFailure | undefined;
     let targets: CallTarget[] = [];
-    // DND: the line hears busy, and the call is recorded as missed (someone did call).
+    // DND: the line hears busy, and the call is recorded as missed (someone did call); or the
+    // answering machine takes it at once. It also answers at once when no phone would ring,
+    // and otherwise rings beside the phones, answering after its delay.
+    const answering = (when: "now" | "delayed") => this.opts.answering?.target(called, this.line!.localAddress, when);
     const screened = this.opts.screen?.(caller.number, called, getHeader(req, "call-id") ?? "");
     if (screened) failure = screened;
-    else if (this.opts.dnd()) failure = { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" };
-    else {
+    else if (this.opts.dnd()) {
+      const machine = answering("now");
+      if (machine) targets = [machine];
+      else failure = { status: 486, reason: "Busy Here", why: "do not disturb", event: "missed" };
+    } else {
       targets = ring.flatMap((ext) => this.opts.pbx.extensionTargets(ext));
+      const machine = answering(targets.length === 0 ? "now" : "delayed");
+      if (machine) targets.push(machine);
       if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
     }
     try {

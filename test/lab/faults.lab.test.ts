@@ -11,7 +11,6 @@
  * address, re-register from it) in trunk-ngn.lab.test.ts; calls ended before a lease change in
  * src/trunk/trunk-lifecycle.test.ts; the MQTT broker going away by the MQTT lab.
  */
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
@@ -21,7 +20,7 @@ import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { find } from "./sip/trace.js";
 import type { TrunkGateway, TrunkGatewayConfig } from "./trunk/gateway-run.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 
 const ready = labReady("faults lab", ["sipp", "dnsmasq", "tshark", "nft", "ss"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,15 +69,11 @@ describe.skipIf(!ready)("faults: registrar gone, SIGKILL mid-call, SIGTERM with 
     const t = await startTrunkLab(lab, { dirPrefix: "hgw-faults-", ngn: { grantExpires: EXPIRES_S }, gateway: { registerExpires: EXPIRES_S, mediaTimeoutS: 10 }, sippName: (sc) => `${++seq}-faults-${sc.replace(".xml", "")}` });
     ({ net, phone, ngn, gw, dir, config } = t);
     expect(t.registration.code, `${t.registration.output}\n${why()}`).toBe(0);
-    await until(() => count(registered) > 0, 30_000, "the line registered");
+    await ngn.waitRegistered(30_000);
   }, 90_000);
 
   afterAll(async () => {
-    await gw?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, { gw, ngn, dir });
   });
 
   it("registrar gone: `failed` within the registration's life + Timer F, retries at growing capped gaps, registered again within seconds of its return", async () => {

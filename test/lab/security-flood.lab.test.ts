@@ -15,7 +15,7 @@
  * (RTP both ways, BYE answered), the gateway keeps running and answering, its log stays
  * bounded, and its heap comes back within 10 MB of where it started.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +28,7 @@ import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import { find, header } from "./sip/trace.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 import { toneUlaw } from "./trunk/tone-ulaw.js";
 
 const ready = labReady("security flood lab", ["sipp", "dnsmasq", "tshark", "nft", "ss"]);
@@ -80,16 +80,12 @@ describe.skipIf(!ready)("security: 100,000 malformed datagrams at the LAN and th
     attacker = net.phones[2]!;
     expect(t.registration.code, `${t.registration.output}\n${why()}`).toBe(0);
     lab.exec(NGN_LAB.host, "ip", ["addr", "add", `${WAN_STRANGER}/32`, "dev", "lo"]);
-    await ngn.waitForSip((e) => e.note === "200 registered", 30_000);
+    await ngn.waitRegistered(30_000);
     await ngn.startOutbound({ byeWaitMs: CALL_MS + 60_000 });
   }, 90_000);
 
   afterAll(async () => {
-    await gw?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, { gw, ngn, dir });
   });
 
   it("the call carries on, the gateway keeps answering, its log stays bounded, and its heap comes back within 10 MB after a full GC", async () => {

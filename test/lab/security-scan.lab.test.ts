@@ -19,7 +19,7 @@
  * phone 801 behind the guesser's address and the real 802 keep registering, and nothing on
  * the WAN side gets an answer from either listener.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
@@ -30,7 +30,7 @@ import { startCapture, type Capture } from "./sip/capture.js";
 import { credentials, runSipp, startSipp, type SippHandle, type SippRun } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 import { toneUlaw } from "./trunk/tone-ulaw.js";
 
 const ready = labReady("security scan lab", ["sipp", "dnsmasq", "tshark", "nft", "ss", "svmap", "svwar", "svcrack"]);
@@ -100,7 +100,7 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
     // The WAN scanner: an address beside the NGN's, routed to the LAN subnet through the gateway's lease.
     lab.exec(NGN_LAB.host, "ip", ["addr", "add", `${WAN_SCANNER}/32`, "dev", "lo"]);
     lab.exec(NGN_LAB.host, "ip", ["route", "add", "198.18.2.0/24", "via", lease()]);
-    await ngn.waitForSip((e) => e.note === "200 registered", 30_000);
+    await ngn.waitRegistered(30_000);
     // The line's end of the call waits for our BYE far longer than the call lasts.
     await ngn.startOutbound({ byeWaitMs: CALL_MS + 60_000 });
     // The phone's call through the line, up for the whole scan: RTP out, the NGN echoes it back.
@@ -112,11 +112,7 @@ describe.skipIf(!ready)("security: SIPVicious from the LAN and the WAN while a c
 
   afterAll(async () => {
     call?.child.kill("SIGTERM");
-    await gw?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, { gw, ngn, dir });
   });
 
   it("svmap: the LAN finds the gateway; from the WAN neither the lease address nor the LAN address answers", async () => {

@@ -8,7 +8,6 @@
  * the P-CSCF front's log (raw datagrams), SIPp's traces, tshark on the access link.
  * About 2 minutes, most of it the refreshed call (Session-Expires 90, the gateway's minimum).
  */
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
@@ -22,7 +21,7 @@ import { find, parseTrace, summarize } from "./sip/trace.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
 import { TrunkGateway } from "./trunk/gateway-run.js";
 import { startRtpCapture, type RtpCaptureResult } from "./trunk/rtp-capture.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 
 const ready = labReady("trunk strict lab", ["sipp", "baresip", "dnsmasq", "tshark", "nft", "ss"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,11 +79,7 @@ describe.skipIf(!ready)("NGN trunk: what the gateway sends, as strict as docs/ng
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, { gw, ngn, dir });
   });
 
   // ---- one outbound call, answered with a reliable 183 and a 200 without SDP -------------

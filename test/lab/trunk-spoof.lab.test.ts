@@ -7,7 +7,6 @@
  * it; the same datagram with `wan.guard: none` rings the gateway, which proves the attack
  * path is real in this lab (and that the test fails without the guard).
  */
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
@@ -15,7 +14,7 @@ import type { Ngn } from "./ngn/emulator.js";
 import { NGN_LAB } from "./ngn/addresses.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab, type TrunkLab } from "./trunk/trunk-lab.js";
+import { startTrunkLab, type TrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 
 const ready = labReady("trunk spoof lab", ["sipp", "dnsmasq", "nft"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,7 +68,7 @@ describe.skipIf(!ready)("the trunk hears only the WAN port (issue 13 item 3)", (
     ({ net, ngn, gw } = t);
     attacker = t.phone2;
     expect(t.registration.code, t.registration.output).toBe(0);
-    await until(() => granted() >= 1, 30_000, "registered with the NGN");
+    await ngn.waitRegistered(30_000);
     // Debian's default: loose reverse-path filtering, which lets the forged source in on the
     // LAN side (set per interface once the lease is held: `all` would override the gateway
     // lifting it on the unaddressed WAN port during DHCP).
@@ -79,11 +78,7 @@ describe.skipIf(!ready)("the trunk hears only the WAN port (issue 13 item 3)", (
   }, 90_000);
 
   afterAll(async () => {
-    await gw?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (t?.dir) rmSync(t.dir, { recursive: true, force: true });
+    await stopTrunkLab(lab, t);
   });
 
   it("with the guard (default): the forged INVITE is dropped by the kernel, the trunk never hears it", async () => {

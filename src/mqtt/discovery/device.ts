@@ -11,6 +11,8 @@ export interface DiscoveryContext {
   version: string;
   channels: number;
   extensions: { number: string; name?: string }[];
+  /** The answering machine is on: its messages sensor, trigger and button. */
+  voicemail?: boolean;
 }
 
 /** One config to publish: `<prefix>/<component>/<node>/<object>/config`. */

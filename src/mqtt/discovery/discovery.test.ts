@@ -65,6 +65,16 @@ describe("Home Assistant discovery", () => {
     expect(checkDiscovery("homeassistant/device_automation/n/o/config", { automation_type: "trigger", topic: "t", type: "x", device: { identifiers: ["x"] } })).not.toEqual([]);
   });
 
+  it("with the answering machine on: a new-messages sensor, a new-message trigger and a mark-heard button, all passing the check", () => {
+    const vm = all(ctx({ voicemail: true })).filter((d) => d.object.startsWith("voicemail"));
+    expect(vm.map((d) => `${d.component}/${d.object}`)).toEqual(["sensor/voicemail_new", "device_automation/voicemail_new_message", "button/voicemail_heard"]);
+    for (const d of vm) expect(checkDiscovery(d.topic, d.config), d.topic).toEqual([]);
+    expect(vm[0]!.config).toMatchObject({ state_topic: "hikari-gw/voicemail", value_template: "{{ value_json.new }}", json_attributes_topic: "hikari-gw/voicemail" });
+    expect(vm[2]!.config.command_topic).toBe("hikari-gw/bridge/request/voicemail_heard");
+    // Off: none of them.
+    expect(all(ctx()).some((d) => d.object.startsWith("voicemail"))).toBe(false);
+  });
+
   it("an extension taken out of the config loses its entity", () => {
     const objects = all(ctx({ extensions: [{ number: "801" }] })).map((d) => d.object);
     expect(objects).toContain("extension_801_registered");

@@ -6,7 +6,7 @@
 import type { DiscoveryConfig, DiscoveryContext } from "./device.js";
 import { device, entity } from "./device.js";
 
-export const EVENT_TYPES = ["incoming", "answered", "missed", "ended", "outgoing", "rejected", "quality"];
+export const EVENT_TYPES = ["incoming", "answered", "missed", "ended", "outgoing", "rejected", "quality", "voicemail"];
 
 export function callEvents(ctx: DiscoveryContext): DiscoveryConfig[] {
   const t = ctx.topics;

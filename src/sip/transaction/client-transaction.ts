@@ -12,6 +12,7 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
   readonly kind = "client" as const;
   abstract state: S;
   protected wire: Buffer;
+  private settled = false;
 
   constructor(
     ctx: TransactionContext,
@@ -59,14 +60,24 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
   }
 
   passToTU(res: SipResponse): void {
+    if (res.status >= 200) this.settle();
     this.ctx.guard("onResponse", () => this.user.onResponse(res, this));
   }
 
   timeoutToTU(): void {
+    this.settle();
     this.ctx.guard("onTimeout", () => this.user.onTimeout(this));
   }
 
   transportErrorToTU(err: Error): void {
+    this.settle();
     this.ctx.guard("onTransportError", () => this.user.onTransportError(this, err));
+  }
+
+  /** Tells the layer once (2xx retransmissions in Accepted pass to the TU again: RFC 6026 §8.4). */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.ctx.clientSettled?.(this);
   }
 }

@@ -6,6 +6,8 @@ import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, t
  * A transaction layer counting the client transactions still waiting for a
  * final response (BYE, CANCEL'd INVITE, REGISTER), so a lease change or a shutdown can
  * wait for the BYEs it sent to be answered before closing the socket under them.
+ * The count follows the transaction, not its user: a rehomed transaction (its TU ended)
+ * still settles once, through the layer's clientSettled hook.
  */
 export class DrainingLayer extends TransactionLayer {
   private open = 0;
@@ -17,38 +19,22 @@ export class DrainingLayer extends TransactionLayer {
   }
 
   override sendRequest(req: SipRequest, to: Endpoint, user: ClientTransactionUser, opts: { via?: ViaOptions } = {}): ClientTransaction {
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
-    };
+    // Counted before it starts: a send that fails at once settles inside super.sendRequest.
     this.open++;
-    // The user may change (rehome: its TU ended); the count must follow the transaction still.
-    let inner = user;
     try {
-      const tx = super.sendRequest(req, to, {
-        onResponse: (res, tx) => {
-          if (res.status >= 200) finish();
-          inner.onResponse(res, tx);
-        },
-        onTimeout: (tx) => {
-          finish();
-          inner.onTimeout(tx);
-        },
-        onTransportError: (tx, err) => {
-          finish();
-          inner.onTransportError(tx, err);
-        },
-        onTerminated: (tx: ClientTransaction) => inner.onTerminated?.(tx),
-      }, opts);
-      // Rehoming swaps the user behind this counting wrapper, never the wrapper itself.
-      Object.defineProperty(tx, "rehome", { value: (u: ClientTransactionUser) => (inner = u) });
-      return tx;
+      return super.sendRequest(req, to, user, opts);
     } catch (err) {
-      finish();
+      this.release();
       throw err;
     }
+  }
+
+  protected override clientSettled(_tx: ClientTransaction): void {
+    this.release();
+  }
+
+  private release(): void {
+    if (--this.open === 0) for (const w of this.waiters.splice(0)) w();
   }
 
   /** Client transactions without a final response yet. */
@@ -72,4 +58,3 @@ export class DrainingLayer extends TransactionLayer {
     });
   }
 }
-

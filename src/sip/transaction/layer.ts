@@ -118,6 +118,7 @@ export class TransactionLayer {
       terminated: (tx) => this.forget(tx),
       guard: (what, f) => this.guard(what, f),
       retire: (tx, wire) => this.retire(tx, wire),
+      clientSettled: (tx) => this.clientSettled(tx),
     };
     this.transport.onMessage((msg, from) => this.receive(msg, from));
   }
@@ -155,6 +156,9 @@ export class TransactionLayer {
     tx.start();
     return tx;
   }
+
+  /** A client transaction got its final response, timed out or failed to send (once each); for subclasses. */
+  protected clientSettled(_tx: ClientTransaction): void {}
 
   /** Stateless send of an ACK for a 2xx (§13.2.2.4), with a new branch when it has no Via. */
   sendAck(ack: SipRequest, to: Endpoint, opts: { via?: ViaOptions } = {}): void {

@@ -23,6 +23,11 @@ export interface TransactionContext {
    * may take over answering retransmissions from `wire` until Timer J and drop the object.
    */
   retire?(tx: RetiringServerTransaction, wire: Buffer): void;
+  /**
+   * A client transaction is settled: its first final response, its timeout or its transport
+   * error reached the TU. Once per transaction, whoever its user is by then (rehome).
+   */
+  clientSettled?(tx: ClientTransaction): void;
 }
 
 /** What the layer needs from a completed non-INVITE server transaction to retire it. */

@@ -271,6 +271,20 @@ export class Ngn {
     throw new Error(`no matching SIP event in ${timeoutMs} ms; last: ${JSON.stringify(this.sipLog.slice(-5).map((e) => e.note ?? e.first ?? e.ev))}`);
   }
 
+  /** How many REGISTERs the registrar has granted so far. */
+  grants(): number {
+    return this.sipLog.filter((e) => e.note === "200 registered").length;
+  }
+
+  /** Waits until the registrar has granted more than `after` REGISTERs (the line is registered). */
+  async waitRegistered(timeoutMs: number, after = 0): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.grants() <= after) {
+      if (Date.now() >= end) throw new Error(`the line did not register within ${timeoutMs} ms (${this.grants()} grants, waiting for more than ${after})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** Requests the gateway sent to the P-CSCF, by method (e.g. to assert no OPTIONS). */
   requestsFromGateway(method?: string): PcscfEvent[] {
     return this.sipLog.filter((e) => e.ev === "rx" && e.method !== undefined && (!method || e.method === method));

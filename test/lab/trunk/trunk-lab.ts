@@ -3,7 +3,7 @@
  * emulator on the gateway's WAN port, the built gateway started with nothing but
  * `wan.interface` for the line, and phone 801 registered to it by SIPp (digest).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "../netns.js";
@@ -30,8 +30,8 @@ export interface TrunkLab {
 }
 
 /**
- * Brings the lab up in `lab`; `name` tags the SIPp run. The caller checks `registration` (and
- * owns teardown: gw.stop(), ngn.stop(), lab.destroy(), ngn.removeFiles(), rm dir).
+ * Brings the lab up in `lab`; `name` tags the SIPp run. The caller checks `registration` and
+ * tears down with stopTrunkLab(); a bring-up that fails half-way stops what it started.
  */
 export async function startTrunkLab(
   lab: Lab,
@@ -46,15 +46,35 @@ export async function startTrunkLab(
 ): Promise<TrunkLab> {
   if (!gatewayBuilt()) throw new Error("dist/cli.js missing: run `npm run build` (npm run test:lab does)");
   const dir = mkdtempSync(join(tmpdir(), o.dirPrefix));
-  const net = buildSipLab(lab, ["801", "802", ...(o.extraHosts ?? [])]);
-  const phone = net.phones[0]!;
-  const phone2 = net.phones[1]!;
-  const ngn = await startNgn(lab, { wanHost: net.gatewayHost, ...o.ngn });
-  writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
-  const config = (more: Partial<TrunkGatewayConfig> = {}): TrunkGatewayConfig => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...o.gateway, ...more });
-  const gw = new TrunkGateway(lab, net.gatewayHost, dir);
-  gw.start(config());
-  const run: SippRun = { scenario: "reg.xml", host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: o.sippName("reg.xml"), inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 };
-  const registration = await runSipp(lab, run);
-  return { net, phone, phone2, ngn, gw, dir, config, registration };
+  let ngn: Ngn | undefined;
+  let gw: TrunkGateway | undefined;
+  try {
+    const net = buildSipLab(lab, ["801", "802", ...(o.extraHosts ?? [])]);
+    const phone = net.phones[0]!;
+    const phone2 = net.phones[1]!;
+    ngn = await startNgn(lab, { wanHost: net.gatewayHost, ...o.ngn });
+    writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
+    const config = (more: Partial<TrunkGatewayConfig> = {}): TrunkGatewayConfig => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...o.gateway, ...more });
+    gw = new TrunkGateway(lab, net.gatewayHost, dir);
+    gw.start(config());
+    const run: SippRun = { scenario: "reg.xml", host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: o.sippName("reg.xml"), inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 };
+    const registration = await runSipp(lab, run);
+    return { net, phone, phone2, ngn, gw, dir, config, registration };
+  } catch (err) {
+    await stopTrunkLab(lab, { gw, ngn, dir });
+    throw err;
+  }
+}
+
+/**
+ * Tears a trunk lab down in reverse: the gateway (SIGTERM, so it unregisters), the NGN
+ * emulator, the namespaces, the emulator's files and the work directory. Safe on a lab that
+ * never came up, and on parts already stopped by a test.
+ */
+export async function stopTrunkLab(lab: Lab | undefined, t: { gw?: TrunkGateway; ngn?: Ngn; dir?: string } | undefined): Promise<void> {
+  await t?.gw?.stop();
+  await t?.ngn?.stop();
+  await lab?.destroy();
+  t?.ngn?.removeFiles();
+  if (t?.dir) rmSync(t.dir, { recursive: true, force: true });
 }

@@ -24,6 +24,8 @@ export interface GatewayRigOptions extends PbxRigOptions {
   dnd?: () => boolean;
   /** Screens inbound callers before ringing (the gateway's blocklist); none by default. */
   screen?: TrunkOptions["screen"];
+  /** The answering machine; none by default. */
+  answering?: TrunkOptions["answering"];
   ngn?: FakeNgnOptions;
   /** Put the NGN on a real UDP socket at this loopback address; the trunk then opens real sockets too. */
   udpNgn?: string;
@@ -48,7 +50,7 @@ export class GatewayRig extends PbxRig {
       pbx: this.pbx, clock: this.clock, log: this.log,
       serverPort: ngnTransport.local.port, localPort: udp ? 0 : 5060,
       registerExpires: 3600, refreshRatio: 0.45, channels: o.channels ?? 1, sessionExpires: 300,
-      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false), screen: o.screen,
+      ring: ["801"], ringByNumber: {}, callerIdOf: () => undefined, dnd: o.dnd ?? (() => false), screen: o.screen, answering: o.answering,
       onState: (s) => this.states.push({ ...s }),
       openTransport: udp
         ? undefined
