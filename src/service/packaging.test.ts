@@ -113,6 +113,18 @@ describe("firmware/packages.conf", () => {
     expect(base).toMatch(/^mmdebstrap [^\n]*--format=tar /m);
   });
 
+  it("leaves the WAN port to the gateway: networkd's first matching file for eth0 makes it unmanaged", () => {
+    // networkd also matches Name= against a link's alternative names, and udev names every NIC
+    // enx<mac> as one: the LAN file's enx* took eth0 too, and networkd won the line's address
+    // (npm run test:boot:ngn). The first file in lexical order that matches is the one applied.
+    const dir = `${repo}firmware/rootfs/etc/systemd/network`;
+    const files = readdirSync(dir).filter((f) => f.endsWith(".network")).sort();
+    const matchesEth0 = (text: string) => /^Name=(.*)$/m.exec(text)?.[1].split(/\s+/).some((g) => new RegExp(`^${g.replace(/\*/g, ".*")}$`).test("eth0") || g === "enx*");
+    const first = files.find((f) => matchesEth0(readFileSync(`${dir}/${f}`, "utf8")));
+    expect(first).toBe("10-wan.network");
+    expect(readFileSync(`${dir}/${first}`, "utf8")).toMatch(/^\[Link\]\nUnmanaged=yes$/m);
+  });
+
   it("turns on IPv4 forwarding with a sysctl.d file the build installs, saying what guards it", () => {
     const rel = "usr/lib/sysctl.d/60-hikari-gw.conf";
     const text = readFileSync(`${repo}firmware/rootfs/${rel}`, "utf8");
