@@ -28,6 +28,8 @@ Usage:
                                                       --gc: full GC first, when node runs with --expose-gc)
   hikari-gw calls [--json]                            the recent calls (newest first) from the running gateway
   hikari-gw events [--json]                           follow the gateway's events live (calls, line, DND...) until Ctrl-C
+  hikari-gw dial NUMBER [--extension N]               click-to-dial: ring extension N (default mqtt.dial_extension, else the
+                                                      only one); when it answers, it calls NUMBER through the dialplan
   hikari-gw unblock ADDR|EXT [--config FILE]          lift the authentication locks of an address or an extension
   hikari-gw phone add NAME [--extension N]            add a phone: extension, WireGuard peer, QR codes to scan
   hikari-gw phone list | phone remove NAME            list the phones added; remove one (tunnel and extension, live)
@@ -207,6 +209,12 @@ export async function main(argv: string[]): Promise<number> {
       process.once("SIGINT", () => stop.abort());
       process.once("SIGTERM", () => stop.abort());
       return eventsCommand(cfg.state_dir, !!values.json, out, err, stop.signal);
+    }
+    case "dial": {
+      const { loadConfig } = await import("./config/load.js");
+      const cfg = loadConfig(configFile);
+      const { dialCommand } = await import("./cli/dial.js");
+      return dialCommand(cfg.state_dir, positionals.slice(1), values.extension, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
     }
     case "unblock": {
       const target = positionals[1];

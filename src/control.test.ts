@@ -51,6 +51,10 @@ describe("control socket", () => {
     expect(() => parseControlRequest('{"command":"dnd","value":"yes"}')).toThrow(/dnd/);
     expect(parseControlRequest('{"command":"hangup","call_id":"all"}')).toEqual({ command: "hangup", call_id: "all" });
     expect(() => parseControlRequest('{"command":"hangup"}')).toThrow(/call_id/);
+    expect(parseControlRequest('{"command":"dial","number":"0312345678"}')).toEqual({ command: "dial", number: "0312345678" });
+    expect(parseControlRequest('{"command":"dial","number":"0312345678","extension":"801"}')).toEqual({ command: "dial", number: "0312345678", extension: "801" });
+    expect(() => parseControlRequest('{"command":"dial"}')).toThrow(/number/);
+    expect(() => parseControlRequest('{"command":"dial","number":"0312345678","extension":"x"}')).toThrow(/extension/);
   });
 
   it("unblock reaches the running gateway's lockout and answers with what it lifted", async () => {

@@ -21,6 +21,7 @@ export type ControlRequest =
   | { command: "dnd"; value: boolean }
   | { command: "hangup"; call_id: string }
   | { command: "missed_reset" }
+  | { command: "dial"; number: string; extension?: string }
   | { command: "phone-add"; name: string; extension?: string }
   | { command: "phone-remove"; name: string }
   | { command: "phone-list" };
@@ -47,6 +48,12 @@ export function parseControlRequest(line: string): ControlRequest {
     const r = req as { call_id?: unknown };
     if (typeof r.call_id !== "string" || r.call_id.length === 0 || r.call_id.length > 256) throw new Error('hangup: call_id must be a call id or "all"');
     return { command, call_id: r.call_id };
+  }
+  if (command === "dial") {
+    const r = req as { number?: unknown };
+    if (typeof r.number !== "string" || r.number.length === 0 || r.number.length > 32) throw new Error("dial: number must be a phone number, up to 32 characters");
+    if (req.extension !== undefined && (typeof req.extension !== "string" || !/^[0-9]{2,15}$/.test(req.extension))) throw new Error("dial: extension must be digits");
+    return req.extension === undefined ? { command, number: r.number } : { command, number: r.number, extension: req.extension as string };
   }
   if (command === "phone-list") return { command };
   if (command === "phone-add" || command === "phone-remove") {

@@ -81,4 +81,22 @@ export interface GatewayCommands {
    * were new. CommandError when the answering machine is off.
    */
   voicemailHeard?(): number;
+  /**
+   * Click-to-dial: ring `extension` (default: mqtt.dial_extension, else the only extension),
+   * and once it answers call `number` as that extension would have dialled it. Returns at
+   * once with the call's id; CommandError when nothing could start (unknown or unregistered
+   * extension, a number the dialplan or the toll rules refuse, the trunk down or busy).
+   */
+  dial(req: DialRequest): DialResult;
+}
+
+export interface DialRequest {
+  number: string;
+  extension?: string;
+}
+
+export interface DialResult {
+  call_id: string;
+  extension: string;
+  number: string;
 }

@@ -1,12 +1,13 @@
 /**
- * What the control socket's requests do (`hikari-gw status`, `unblock`, `phone`, `calls`, and
+ * What the control socket's requests do (`hikari-gw status`, `unblock`, `phone`, `calls`, `dial`, and
  * the same GatewayCommands MQTT calls). The socket itself (src/control.ts) parses and answers;
  * this maps each request onto the gateway's parts, which it sees only through this narrow view.
  */
 import type { ControlHandler } from "./control.js";
 import type { Logger } from "./log.js";
 import type { Clock } from "./clock.js";
-import type { GatewayCommands, GatewayStatus } from "./gateway-api.js";
+import { CommandError, type GatewayCommands, type GatewayStatus } from "./gateway-api.js";
+import { DIAL_NUMBER } from "./dial-number.js";
 import type { CallMonitor } from "./call-monitor.js";
 import type { Lockout } from "./pbx/lockout.js";
 import type { PhoneManager } from "./provision/phones.js";
@@ -46,6 +47,10 @@ export function controlHandler(t: ControlTargets): ControlHandler {
         return { dnd: t.monitor.dnd };
       case "hangup":
         return { hung_up: t.commands.hangup(req.call_id) };
+      case "dial": {
+        if (!DIAL_NUMBER.test(req.number)) throw new CommandError("dial: the number must be digits (optionally + * # and separators)");
+        return t.commands.dial(req.extension === undefined ? { number: req.number } : { number: req.number, extension: req.extension });
+      }
       case "missed_reset":
         t.commands.resetMissed();
         return { missed: t.monitor.missed };

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.js";
 import { validateConfig } from "./config/load.js";
 import { Gateway } from "./gateway.js";
+import { CommandError } from "./gateway-api.js";
 import { silentLogger } from "./log.js";
 
 const dirs: string[] = [];
@@ -19,7 +20,7 @@ afterEach(() => {
 });
 
 /** A LAN-only gateway on `address:port`, its state in a temp dir. */
-function config(address = "127.0.0.1", port = 5060) {
+function config(address = "127.0.0.1", port = 5060, more: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "hgw-gateway-"));
   dirs.push(dir);
   return validateConfig({
@@ -29,7 +30,13 @@ function config(address = "127.0.0.1", port = 5060) {
     extensions: [{ number: "801", password: "secret-801" }],
     media: { rtp_ports: "50000-50009", offload: "none" }, // never the host's nftables from a unit test
     state_dir: dir,
+    ...more,
   });
+}
+
+/** A loopback address and port of a test's own, away from other tests and a running gateway. */
+function loopback(): [string, number] {
+  return [`127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250) + 1}.1`, 20_000 + Math.floor(Math.random() * 20_000)];
 }
 
 describe("Gateway", () => {
@@ -75,5 +82,30 @@ describe("Gateway", () => {
       sock.close();
       await gw.stop();
     }
+  });
+
+  it("dial without an extension rings mqtt.dial_extension, else the only extension; with several and no default it asks for one", async () => {
+    const dial = async (more: Record<string, unknown>, req: { number: string; extension?: string }) => {
+      const [address, port] = loopback();
+      const gw = new Gateway(config(address, port, more), silentLogger(), { version: "test" }, { clock: new ManualClock(1_000_000) });
+      await gw.start();
+      try {
+        return (() => {
+          try {
+            return gw.commands.dial(req);
+          } catch (err) {
+            return { error: (err as Error).message, command: err instanceof CommandError };
+          }
+        })();
+      } finally {
+        await gw.stop();
+      }
+    };
+    const two = { extensions: [{ number: "801", password: "secret-801" }, { number: "802", password: "secret-802" }] };
+    // Nothing is registered in these gateways: the refusal names the extension the default chose.
+    expect(await dial({}, { number: "0312345678" })).toEqual({ error: "extension 801 is not registered", command: true });
+    expect(await dial(two, { number: "0312345678" })).toEqual({ error: '"extension" is required: there are 2 extensions and no mqtt.dial_extension', command: true });
+    expect(await dial({ ...two, mqtt: { dial_extension: "802" } }, { number: "0312345678" })).toEqual({ error: "extension 802 is not registered", command: true });
+    expect(await dial(two, { number: "0312345678", extension: "899" })).toEqual({ error: "no extension 899", command: true });
   });
 });

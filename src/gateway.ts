@@ -70,11 +70,18 @@ export class Gateway {
   readonly commands: GatewayCommands = {
     setDnd: (on) => this.monitor.setDnd(on),
     hangup: (callId) => {
-      const calls = [...(this.pbx?.calls ?? [])];
-      if (callId !== "all" && !calls.some((c) => c.id === callId)) throw new CommandError(`no call with call_id "${callId}"`);
+      if (callId !== "all" && !this.pbx?.hasCall(callId)) throw new CommandError(`no call with call_id "${callId}"`);
       return this.pbx?.hangup(callId, "hung up by command") ?? 0;
     },
     resetMissed: () => this.monitor.resetMissed(),
+    dial: ({ extension, number }) => {
+      if (!this.pbx) throw new CommandError("the PBX is not running");
+      const ext = extension ?? this.dialExtension();
+      const r = this.pbx.originate(ext, number);
+      if ("error" in r) throw new CommandError(r.error);
+      this.log.info({ call_id: r.callId, extension: ext, number }, "click-to-dial requested");
+      return { call_id: r.callId, extension: ext, number };
+    },
     voicemailHeard: () => {
       if (!this.voicemail) throw new CommandError("the answering machine is off (voicemail.enabled)");
       return this.voicemail.markAllHeard();
@@ -82,6 +89,15 @@ export class Gateway {
   };
   /** The answering machine (`voicemail.enabled`). */
   private voicemail?: GatewayVoicemail;
+
+  /** Who a `dial` without an extension rings: mqtt.dial_extension, else the only extension. */
+  private dialExtension(): string {
+    const configured = this.config.mqtt.dial_extension;
+    if (configured !== undefined) return configured;
+    if (this.extensions.length === 1) return this.extensions[0]!.number;
+    throw new CommandError(`"extension" is required: there are ${this.extensions.length} extensions and no mqtt.dial_extension`);
+  }
+
   /** Configured and `phone add`ed extensions, merged; replaced whole when phones change. */
   private extensions: MergedExtension[] = [];
   private phones?: PhoneManager;
@@ -396,7 +412,7 @@ export class Gateway {
       line: this.monitor.lines(),
       extensions: this.extensions.map((e) => ({ ...this.extensionState(e.number), name: e.name })),
       vpn: this.vpnStatus(),
-      calls: [...(this.pbx?.calls ?? [])].map((c) => c.summary()),
+      calls: this.pbx?.summaries() ?? [],
       recent_calls: this.monitor.calls(),
       missed: this.monitor.missed,
       dnd: this.monitor.dnd,

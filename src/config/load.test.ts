@@ -52,9 +52,11 @@ extensions:
   - { number: "801", password: "abcdef" }
   - { number: "801", password: "abcdef" }
 inbound: { ring: ["805"] }
+mqtt: { dial_extension: "806" }
 `);
     expect(p).toContain("extensions[1].number: duplicate extension 801");
     expect(p).toContain('inbound.ring[0]: no extension "805"');
+    expect(p).toContain('mqtt.dial_extension: no extension "806"');
   });
 
   it("reports YAML syntax errors with a line", () => {

@@ -209,6 +209,12 @@ export const configSchema = z
         listen: z.string().min(1).default("127.0.0.1"),
         port: portNumber.default(1883),
         allow_anonymous: z.boolean().default(false),
+        /**
+         * The extension a `dial` request (click-to-dial: MQTT, Home Assistant's text entity,
+         * `hikari-gw dial`) rings when it names none; without it, the only extension when
+         * there is exactly one.
+         */
+        dial_extension: z.string().regex(/^[0-9]{2,15}$/, "an extension number (digits)").optional(),
         /** How many recent calls `<base>/calls` keeps. */
         calls_kept: z.number().int().min(1).max(200).default(20),
         /** Events kept while the broker is away (the oldest dropped first, counted in the log). */

@@ -43,6 +43,8 @@ export function semanticProblems(raw: unknown): ConfigProblem[] {
   const lan = obj(root.lan);
   if (trunk?.enabled !== false && typeof trunk?.local_address === "string" && trunk.local_address === lan?.listen && (lan?.port ?? 5060) === (trunk?.local_port ?? 5060))
     out.push({ path: "lan.listen", message: `${String(lan?.listen)}:${String(lan?.port ?? 5060)} is also the trunk's (trunk.local_address, trunk.local_port): listen on the LAN address, or use another lan.port` });
+  const dialExt = obj(root.mqtt)?.dial_extension;
+  if (typeof dialExt === "string" && !numbers.has(dialExt)) out.push({ path: "mqtt.dial_extension", message: `no extension "${dialExt}"` });
   out.push(...mqttProblems(obj(root.mqtt)));
   return out;
 }

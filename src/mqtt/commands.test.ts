@@ -20,6 +20,11 @@ function rig() {
       calls.push("reset");
       missed = 0;
     },
+    dial: ({ number, extension }) => {
+      if (extension === "899") throw new CommandError("no extension 899");
+      calls.push(`dial ${extension ?? "-"} ${number}`);
+      return { call_id: "c-1", extension: extension ?? "801", number };
+    },
   };
   const ctx: CommandContext = { commands, dnd: () => dnd, missed: () => ({ count: missed, since: "2026-01-01T00:00:00.000Z" }) };
   const run = (cmd: string, payload: string | Buffer) => runCommand(cmd, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), ctx);
@@ -51,6 +56,21 @@ describe("bridge/request commands", () => {
     expect(r.calls).toEqual(["hangup abc", "hangup all"]);
   });
 
+  it("dial: the call id at once; the extension optional (the gateway's default); a bare number as the payload", () => {
+    const r = rig();
+    expect(r.run("dial", '{"extension":"801","number":"0312345678","transaction":"x"}').response).toEqual({ status: "ok", data: { call_id: "c-1", extension: "801", number: "0312345678" }, transaction: "x" });
+    expect(r.run("dial", '{"number":"03-1234-5678"}').response.status).toBe("ok");
+    expect(r.run("dial", "0312345678").response.status).toBe("ok");
+    expect(r.run("dial", '"+81 3 1234 5678"').response.status).toBe("ok");
+    expect(r.calls).toEqual(["dial 801 0312345678", "dial - 03-1234-5678", "dial - 0312345678", "dial - +81 3 1234 5678"]);
+  });
+
+  it("dial: the gateway's refusal comes back as the error, with the transaction", () => {
+    const r = rig();
+    expect(r.run("dial", '{"extension":"899","number":"0312345678","transaction":9}').response).toEqual({ status: "error", error: "no extension 899", transaction: 9 });
+    expect(r.calls).toEqual([]);
+  });
+
   it("voicemail_heard marks the messages heard; with the answering machine off it is an error", () => {
     const r = rig();
     expect(r.run("voicemail_heard", "").response).toEqual({ status: "error", error: "voicemail_heard: the answering machine is off (voicemail.enabled)" });
@@ -69,6 +89,15 @@ describe("bridge/request commands", () => {
     ["dnd", "[1,2]", "JSON object"],
     ["hangup", "{}", '"call_id"'],
     ["hangup", '{"call_id": 5}', '"call_id"'],
+    ["dial", "{}", '"number"'],
+    ["dial", '{"number": ""}', '"number"'],
+    ["dial", '{"number": "0312345678@evil.example"}', '"number"'],
+    ["dial", '{"number": "sip:0312345678"}', '"number"'],
+    ["dial", '{"number": "012345678901234567890123456789012"}', '"number"'],
+    ["dial", '{"number": ["0312345678"]}', '"number"'],
+    ["dial", '{"number": "0312345678", "extension": 801}', '"extension"'],
+    ["dial", '{"number": "0312345678", "extension": "8;01"}', '"extension"'],
+    ["dial", "[]", "JSON object"],
     ["reboot", "{}", 'unknown command "reboot"'],
     ["__proto__", "{}", "unknown command"],
     ["constructor", "{}", "unknown command"],

@@ -6,6 +6,9 @@
  */
 import { CommandError, type GatewayCommands, type MissedCalls } from "../gateway-api.js";
 import type { ResponsePayload } from "./topics.js";
+import { DIAL_NUMBER } from "../dial-number.js";
+
+export { DIAL_NUMBER };
 
 /** Requests are small; a bigger payload is refused unparsed. */
 export const MAX_REQUEST_BYTES = 4096;
@@ -17,6 +20,7 @@ export interface CommandContext {
 }
 
 type Args = Record<string, unknown>;
+
 type Handler = (args: Args, ctx: CommandContext) => unknown;
 
 /** "on"/"off", "ON"/"OFF", true/false. */
@@ -37,6 +41,14 @@ const handlers: Record<string, Handler> = {
     const id = args.call_id;
     if (typeof id !== "string" || id.length === 0 || id.length > 256) throw new CommandError('hangup: "call_id" must be a call id or "all"');
     return { call_id: id, hung_up: ctx.commands.hangup(id) };
+  },
+  dial: (args, ctx) => {
+    const number = args.number;
+    const extension = args.extension;
+    // A number as a user types or pastes it (separators are dropped by the dialplan); no SIP syntax gets through.
+    if (typeof number !== "string" || !DIAL_NUMBER.test(number)) throw new CommandError('dial: "number" must be a phone number (digits, optionally + * # and separators), up to 32 characters');
+    if (extension !== undefined && (typeof extension !== "string" || !/^[0-9]{2,15}$/.test(extension))) throw new CommandError('dial: "extension" must be an extension number');
+    return ctx.commands.dial(extension === undefined ? { number } : { number, extension });
   },
   missed_reset: (_args, ctx) => {
     ctx.commands.resetMissed();
@@ -61,12 +73,14 @@ function parseArgs(command: string, payload: Buffer): Args {
     if (/^[[{"]/.test(text)) throw new CommandError("the request is not valid JSON");
     if (command === "hangup") return { call_id: text };
     if (command === "dnd") return { value: text };
+    if (command === "dial") return { number: text };
     throw new CommandError("the request is not valid JSON");
   }
   if (Array.isArray(v)) throw new CommandError("the request must be a JSON object");
   if (v && typeof v === "object") return v as Args;
   if (command === "hangup") return { call_id: v };
   if (command === "dnd") return { value: v };
+  if (command === "dial") return { number: typeof v === "number" ? String(v) : v };
   throw new CommandError("the request must be a JSON object");
 }
 

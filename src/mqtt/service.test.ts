@@ -31,7 +31,7 @@ async function rig(mqtt: Record<string, unknown> = {}) {
   const warn = vi.spyOn(log, "warn");
   const events = new GatewayEvents(log);
   const done: string[] = [];
-  const commands: GatewayCommands = { setDnd: (on) => done.push(`dnd ${on}`), hangup: () => 0, resetMissed: () => done.push("reset") };
+  const commands: GatewayCommands = { setDnd: (on) => done.push(`dnd ${on}`), hangup: () => 0, resetMissed: () => done.push("reset"), dial: ({ number }) => (done.push(`dial ${number}`), { call_id: "c9", extension: "801", number }) };
   const clock = new ManualClock(0);
   const svc = new MqttService({ config: cfg.mqtt, trunk: { enabled: true, channels: 1 }, events, status: () => status(), commands, version: "0.1.0", log, clock });
   await svc.start();

@@ -29,6 +29,12 @@ export interface CallMedia {
   live?(): unknown;
   /** Registered by the call: fired when a side (not on hold) sent no RTP or RTCP for the timeout. */
   onTimeout?: (side?: CallSide) => void;
+  /**
+   * An SDP offer of the gateway's own toward `side` (click-to-dial: the gateway calls the
+   * extension first, so the first offer is ours, not a phone's), naming `advertise` and the
+   * gateway's ports for that side. Absent without a relay: there are no ports of ours to offer.
+   */
+  offer?(side: CallSide, advertise: string): string;
 }
 
 export interface CallMediaFactory {

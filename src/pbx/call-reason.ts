@@ -45,3 +45,13 @@ export function causeFor(reason: string): number {
   if (/shutting down|shutdown/i.test(reason)) return Q850.temporaryFailure;
   return Q850.normal;
 }
+
+/**
+ * RFC 3326 §2 with protocol SIP: the final status a request got, carried on the BYE to the
+ * other party (click-to-dial: the extension answered, then the number it dialled was busy,
+ * so its BYE says `SIP;cause=486;text="Busy Here"`).
+ */
+export function sipReason(status: number, text: string): Header {
+  const clean = text.replace(/["\\\x00-\x1f\x7f]/g, "").slice(0, 80);
+  return { name: "reason", value: `SIP;cause=${status};text="${clean}"` };
+}

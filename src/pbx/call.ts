@@ -68,12 +68,18 @@ export class Call implements CallControl {
     readonly called: string,
     readonly direction: CallDirection,
     readonly media: CallMedia,
+    /**
+     * The caller's dialog when it exists already: a call the gateway originated (click-to-dial,
+     * originate.ts) has the extension's answered UAC dialog as its caller's leg. Otherwise the
+     * UAS dialog of the caller's INVITE (§12.1.1).
+     */
+    callerDialog?: Dialog,
   ) {
     this.id = invite.headers.find((h) => h.name === "call-id")?.value ?? newCallId();
     this.log = host.log.child({ call_id: this.id });
     this.startedAt = host.clock.now();
     this.fsm = new CallStateMachine(this.log);
-    const aDialog = Dialog.asUas(invite, newTag());
+    const aDialog = callerDialog ?? Dialog.asUas(invite, newTag());
     const a: Leg = { control: this, side: "a", dialog: aDialog, peer: source, net: aSide };
     this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media);
     this.mid = new MidCall(this.legs);
@@ -117,9 +123,13 @@ export class Call implements CallControl {
     return this.invite.body.length === 0;
   }
 
-  /** Ring every target in parallel. With no targets, the caller gets `fallback`. */
-  ring(targets: CallTarget[], fallback: CallFailure = { status: 480, reason: "Temporarily Unavailable" }): void {
-    this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
+  /**
+   * Ring every target in parallel. With no targets, the caller gets `fallback`. `announced`:
+   * the call's first event went out already (click-to-dial reports `outgoing` when it starts
+   * ringing the extension, before this leg exists).
+   */
+  ring(targets: CallTarget[], fallback: CallFailure = { status: 480, reason: "Temporarily Unavailable" }, announced = false): void {
+    if (!announced) this.host.callEvent(this.event(this.direction === "outbound" ? "outgoing" : "incoming"));
     if (targets.length === 0) return this.fail(fallback.status, fallback.reason, fallback.why ?? "no device to ring", fallback.event);
     const mf = maxForwards(this.invite) ?? 70;
     for (const target of targets) {
@@ -259,6 +269,20 @@ export class Call implements CallControl {
     const who = side === "a" ? "caller" : side === "b" ? "callee" : "either side";
     this.log.warn({ side }, `no media from the ${who}: hanging up`);
     this.hangup(side ? `media timeout (${who})` : "media timeout");
+  }
+
+  /**
+   * Originated calls only: our 2xx to the caller goes nowhere (the caller's dialog was
+   * confirmed by our own ACK to its 2xx, RFC 3261 §13.2.2.4), so no ACK will come for it;
+   * the call is confirmed at once, and re-INVITEs are relayed from then on.
+   */
+  callerConfirmed(): void {
+    if (this.fsm.state === "accepted") this.fsm.transition("confirmed");
+  }
+
+  /** Where requests to the caller go now (a phone's flow may move while the call lasts). */
+  get callerPeer(): Endpoint {
+    return this.a.peer;
   }
 
   // ---------------------------------------------------------------- in-dialog requests

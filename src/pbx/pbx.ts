@@ -20,9 +20,16 @@ import { bindingTarget } from "./targets.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { DEFAULT_RETRY_AFTER_S, overloadResponse } from "../sip/transaction/overload.js";
 import { answerLingering, type LingeringDialog } from "./call-linger.js";
-import { DEFAULT_PREMIUM_PREFIXES, tollRefusal, type TollPolicy } from "./toll.js";
+import { DEFAULT_PREMIUM_PREFIXES, type TollPolicy } from "./toll.js";
 import { answerOutOfDialog, badExtension, reply, unsupportedRequire } from "./out-of-dialog.js";
-import { CallRefusals, TRUNK_NOT_CONFIGURED } from "./call-refusal.js";
+import { CallRefusals } from "./call-refusal.js";
+import { routeDialled, type Routed } from "./call-route.js";
+import { Originate, type OriginateHost } from "./originate.js";
+import { OriginatedInvite, callerInvite } from "./originated-invite.js";
+import type { ActiveCall } from "../events.js";
+import type { BLeg } from "./call-types.js";
+import type { CallMedia } from "./call-media.js";
+import { newCallId } from "../sip/message/index.js";
 
 export { ALLOW } from "./out-of-dialog.js";
 
@@ -105,11 +112,14 @@ export class Pbx {
   /** The sides each live call has legs on (its caller's and every target's). */
   private readonly sidesOf = new Map<Call, ReadonlySet<SipSide>>();
   private readonly admitting = new Set<Admission>();
+  /** Click-to-dial calls still ringing their extension (originate.ts); a Call once it answers. */
+  private readonly originating = new Set<Originate>();
   private readonly names = new Map<string, string | undefined>();
   private readonly limits: CallLimits;
   /** Per live call placed by a phone: the extension, and its maximum-length timer. */
   private readonly owned = new Map<Call, { owner: string | undefined; maxLength: TimerHandle | undefined }>();
   private readonly host: CallHost;
+  private readonly originateHost: OriginateHost;
   readonly lan: SipSide;
   private closed = false;
   private readonly overloadLog: RateLimitedLog;
@@ -139,6 +149,15 @@ export class Pbx {
       dropDialog: (key) => dialogs.delete(key),
       callEvent: (ev) => opts.onCallEvent?.(ev),
       ended: (call) => this.onCallEnded(call),
+    };
+    this.originateHost = {
+      lan: this.lan,
+      clock: opts.clock,
+      log: opts.log,
+      ringTimeoutMs: opts.ringTimeoutMs,
+      callEvent: (ev) => opts.onCallEvent?.(ev),
+      answered: (o, leg, sdp, media) => this.originateAnswered(o, leg, sdp, media),
+      ended: (o) => this.originating.delete(o),
     };
     opts.tx.onRequest((req, tx, from) => this.onRequest(req, tx, from));
     // A phone that unregisters or lapses mid-call is gone: end its calls, so the other leg
@@ -320,37 +339,80 @@ export class Pbx {
     const busy = this.overLimit(caller);
     if (busy) return refuse(busy.status, busy.reason, `limit reached: ${busy.reason}`, { caller, alarm: true });
 
-    const route = this.opts.dialplan.route(dialled);
-    let targets: CallTarget[] = [];
-    let failure: { status: number; reason: string } | undefined;
-    let called = dialled;
-    let direction: "internal" | "outbound" = "internal";
-    switch (route.kind) {
-      case "none":
-        return refuse(404, "Not Found", "no dialplan entry matches", { caller, rule: "no match" });
-      case "extension":
-      case "user": {
-        called = route.number;
-        if (!this.names.has(called)) return refuse(404, "Not Found", `no extension ${called}`, { caller, rule: route.rule });
-        targets = this.extensionTargets(called, from);
-        if (targets.length === 0) failure = { status: 480, reason: "Temporarily Unavailable" };
-        break;
-      }
-      case "trunk": {
-        direction = "outbound";
-        called = route.number;
-        const refused = tollRefusal(route.number, this.limits, route.allow);
-        if (refused) return refuse(403, refused, `toll-fraud rule: ${refused}`, { caller, rule: route.rule, alarm: true });
-        const t = this.opts.trunk?.outboundTarget(route.number, caller);
-        if (!t) return refuse(TRUNK_NOT_CONFIGURED.status, TRUNK_NOT_CONFIGURED.reason, "no trunk configured", { caller, rule: route.rule });
-        if ("status" in t) return refuse(t.status, t.reason, t.why ?? `trunk: ${t.reason}`, { caller, rule: route.rule });
-        targets = [t];
-        break;
-      }
+    const routed = this.routeDialled(dialled, caller, from);
+    if ("refused" in routed) {
+      const r = routed.refused;
+      return refuse(r.status, r.reason, r.why, { caller, rule: r.rule, alarm: r.toll });
     }
+    const { targets, failure, called, direction } = routed;
     // (The transaction layer already sent 100 Trying, §17.2.1.)
     const callerName = this.names.get(caller) ?? fromAddr(req).displayName;
     await this.startCall(req, tx, from, this.lan, { number: caller, name: callerName }, called, direction, targets, failure);
+  }
+
+  /** The dialplan's answer for `dialled` from `caller` (call-route.ts); an extension rings every device but `except`. */
+  private routeDialled(dialled: string, caller: string, except?: Endpoint): Routed {
+    return routeDialled(
+      { dialplan: this.opts.dialplan, hasExtension: (n) => this.names.has(n), extensionTargets: (n, e) => this.extensionTargets(n, e), limits: this.limits, trunk: this.opts.trunk },
+      dialled,
+      caller,
+      except,
+    );
+  }
+
+  /**
+   * Click-to-dial: ring `extension`'s devices, and once one answers call `number` as if that
+   * extension had dialled it (originate.ts). Everything a dialled call would be refused for is
+   * refused here, before anything rings: an unknown or unregistered extension, a number the
+   * dialplan or the toll rules refuse, a trunk that is down or busy, the call limits. Returns
+   * the call id at once, or why not (nothing was started then).
+   */
+  originate(extension: string, number: string): { callId: string } | { error: string } {
+    if (this.closed) return { error: "the gateway is shutting down" };
+    if (!this.names.has(extension)) return { error: `no extension ${extension}` };
+    if (this.extensionTargets(extension).length === 0) return { error: `extension ${extension} is not registered` };
+    const busy = this.overLimit(extension);
+    if (busy) return { error: `extension ${extension}: ${busy.status} ${busy.reason}` };
+    if (this.dialogs.size >= (this.opts.maxDialogs ?? DEFAULT_MAX_DIALOGS)) return { error: "too many dialogs (limits.dialogs): try again later" };
+    const routed = this.routeDialled(number, extension);
+    if ("refused" in routed) return { error: `${number}: ${routed.refused.status} ${routed.refused.reason} (${routed.refused.why})` };
+    if (routed.direction === "internal" && routed.called === extension) return { error: `${number}: extension ${extension} cannot dial itself` };
+    if (routed.failure) return { error: `${number}: ${routed.failure.status} ${routed.failure.reason} (extension ${routed.called} is not registered)` };
+    const id = newCallId(this.opts.localHost);
+    const o = new Originate(this.originateHost, { id, extension: { number: extension, name: this.names.get(extension) }, called: routed.called, direction: routed.direction });
+    this.originating.add(o);
+    this.opts.media.create(id).then(
+      (media) => o.ring(media, this.extensionTargets(extension)),
+      (err: unknown) => {
+        this.log.error({ err, call_id: id }, "click-to-dial: no media for the call");
+        o.hangup("media relay unavailable");
+      },
+    );
+    return { callId: id };
+  }
+
+  /**
+   * The extension answered a click-to-dial call: the rest is an ordinary Call whose caller's
+   * leg is that answered dialog (originated-invite.ts). The number is routed again now, as
+   * the trunk's state or channels may have changed while the extension rang; a refusal now
+   * reaches the extension as a BYE with the refusal's status in its Reason.
+   */
+  private originateAnswered(o: Originate, leg: BLeg, sdp: string, media: CallMedia): void {
+    this.originating.delete(o);
+    const routed: Routed = this.closed ? { refused: { status: 503, reason: "Service Unavailable", why: "gateway shutting down" } } : this.routeDialled(o.called, o.caller.number, leg.peer);
+    const targets = "refused" in routed ? [] : routed.targets;
+    const failure: CallFailure | undefined = "refused" in routed ? { ...routed.refused } : routed.failure;
+    const invite = callerInvite(o.id, leg.dialog, o.called, this.lan.host, sdp);
+    let call: Call | undefined;
+    const caller = new OriginatedInvite(invite, { dialog: leg.dialog, net: this.lan, contact: `<sip:${o.called}@${this.lan.host}:${this.lan.port}>`, peer: () => call?.callerPeer ?? leg.peer, log: o.log });
+    call = new Call(this.host, caller, invite, leg.peer, this.lan, o.caller, o.called, o.direction, media, leg.dialog);
+    const answered = call;
+    caller.onAnswered = () => answered.callerConfirmed();
+    this.calls.add(call);
+    this.sidesOf.set(call, new Set<SipSide>([this.lan, ...targets.map((t) => t.side ?? this.lan)]));
+    const maxLength = this.limits.maxCallMs > 0 ? this.opts.clock.setTimeout(() => answered.hangup("maximum call length reached (pbx.max_call_s)"), this.limits.maxCallMs) : undefined;
+    this.owned.set(call, { owner: o.caller.number, maxLength });
+    call.ring(targets, failure, true);
   }
 
   /** The per-extension (486) or total (503) limit a new call from `caller` would pass, if any. */
@@ -366,6 +428,10 @@ export class Pbx {
       if (a.aborted) continue;
       all++;
       if (a.owner === caller) mine++;
+    }
+    for (const o of this.originating) {
+      all++;
+      if (o.caller.number === caller) mine++;
     }
     if (mine >= this.limits.perExtension) return { status: 486, reason: "Too Many Calls From This Extension" };
     if (all >= this.limits.total) return { status: 503, reason: "Too Many Calls" };
@@ -400,6 +466,12 @@ export class Pbx {
   /** Hang up one call (by call id) or all: MQTT `{hangup}` and shutdown. */
   hangup(callId: string | "all", reason: string): number {
     let n = 0;
+    for (const o of [...this.originating]) {
+      if (callId === "all" || o.id === callId) {
+        o.hangup(reason);
+        n++;
+      }
+    }
     for (const c of [...this.calls]) {
       if (callId === "all" || c.id === callId) {
         c.hangup(reason);
@@ -414,6 +486,18 @@ export class Pbx {
     this.closed = true;
     this.hangup("all", "gateway shutting down");
     for (const a of [...this.admitting]) a.abort("gateway shutting down");
+  }
+
+  /** Whether a live call (click-to-dial ones still ringing their extension included) has this id. */
+  hasCall(callId: string): boolean {
+    for (const o of this.originating) if (o.id === callId) return true;
+    for (const c of this.calls) if (c.id === callId) return true;
+    return false;
+  }
+
+  /** Every live call as `hikari-gw status` shows it, click-to-dial ones still ringing their extension first. */
+  summaries(): ActiveCall[] {
+    return [...[...this.originating].map((o) => o.summary()), ...[...this.calls].map((c) => c.summary())];
   }
 
   /** Live dialog count (for leak checks in tests). */

@@ -8,6 +8,7 @@ import type { RelaySession, SidePorts } from "../media/relay-session.js";
 import type { RelayStats, SideReport } from "../media/relay-session-types.js";
 import type { CallQuality, StreamQuality } from "../events.js";
 import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
+import { gatewayOffer } from "./gateway-offer.js";
 import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
 
 export function relayMediaFactory(relay: MediaRelay): CallMediaFactory {
@@ -47,6 +48,11 @@ class RelayCallMedia implements CallMedia {
     // The other side sends to the gateway's ports of its own side.
     const other = from === "a" ? this.ports.b : this.ports.a;
     return rewriteSdp(sdp, { address: advertise, rtpPort: other.rtpPort, rtcpPort: other.rtcpPort });
+  }
+
+  offer(side: CallSide, advertise: string): string {
+    const p = this.ports[side];
+    return gatewayOffer(advertise, p.rtpPort, p.rtcpPort);
   }
 
   live(): unknown {

@@ -41,7 +41,8 @@ const xmlEscape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(
 
 /**
  * Linphone's remote provisioning document. PCMU first (the NGN's codec: no transcoding),
- * RFC 2833 telephone-events for DTMF, no SRTP, no ICE/STUN (the gateway relays media).
+ * RFC 2833 telephone-events for DTMF, no SRTP, no ICE/STUN (the gateway relays media), and
+ * applied once (the URL is one-time).
  */
 export function linphoneXml(a: SipAccount): string {
   const identity = `${a.displayName ? `"${a.displayName.replace(/["\\]/g, "")}" ` : ""}<sip:${a.user}@${a.server}>`;
@@ -53,6 +54,15 @@ export function linphoneXml(a: SipAccount): string {
     '  <section name="sip">',
     entry("default_proxy", "0"),
     entry("media_encryption", "none"),
+    // liblinphone reads the DTMF method from [sip] (linphone_core_get_use_rfc2833_for_dtmf):
+    // RFC 4733 events in the RTP, which the relay carries to the line; never SIP INFO.
+    entry("use_info", "0"),
+    entry("use_rfc2833", "1"),
+    "  </section>",
+    '  <section name="misc">',
+    // Apply once: liblinphone then forgets config-uri instead of fetching the spent
+    // one-time URL again at every start (and getting 404 each time).
+    entry("transient_provisioning", "1"),
     "  </section>",
     '  <section name="net">',
     entry("firewall_policy", "0"),
@@ -60,10 +70,6 @@ export function linphoneXml(a: SipAccount): string {
     "  </section>",
     '  <section name="rtp">',
     entry("audio_rtp_port", "7078"),
-    "  </section>",
-    '  <section name="sound">',
-    entry("use_info", "0"),
-    entry("use_rfc2833", "1"),
     "  </section>",
     '  <section name="auth_info_0">',
     entry("username", a.user),

@@ -17,7 +17,7 @@ export interface DiscoveryContext {
 
 /** One config to publish: `<prefix>/<component>/<node>/<object>/config`. */
 export interface DiscoveryConfig {
-  component: "sensor" | "binary_sensor" | "switch" | "button" | "event" | "device_automation";
+  component: "sensor" | "binary_sensor" | "switch" | "button" | "event" | "text" | "device_automation";
   object: string;
   config: Record<string, unknown>;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { checkDiscovery } from "../../../test/support/mqtt/ha-discovery-check.js";
 import { Topics } from "../topics.js";
 import { discoveryConfigs, nodeId, type DiscoveryContext } from "./index.js";
+import { DIAL_NUMBER } from "../commands.js";
 
 const ctx = (over: Partial<DiscoveryContext> = {}): DiscoveryContext => ({
   topics: new Topics("hikari-gw", "homeassistant"),
@@ -36,6 +37,7 @@ describe("Home Assistant discovery", () => {
       "switch/dnd",
       "button/hangup",
       "button/missed_reset",
+      "text/dial",
       "event/call",
       "device_automation/call_incoming",
       "device_automation/call_missed",
@@ -60,9 +62,31 @@ describe("Home Assistant discovery", () => {
     expect(bad("event", { state_topic: "t" })).not.toEqual([]);
     expect(bad("button", {})).not.toEqual([]);
     expect(bad("switch", { command_topic: "a/#" })).not.toEqual([]);
+    expect(bad("text", {})).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", min: 5, max: 5 })).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", max: 300 })).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", mode: "number" })).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", pattern: "([0-9]" })).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", payload_press: "x" })).not.toEqual([]);
+    expect(bad("text", { command_topic: "t", min: 1, max: 32, mode: "text", pattern: "^[0-9]+$" })).toEqual([]);
     expect(bad("sensor", { state_topic: "t", stat_t: "typo" })).not.toEqual([]);
     expect(checkDiscovery("homeassistant/sensor/n/o/config", { state_topic: "t", unique_id: "u", device: {} })).not.toEqual([]);
     expect(checkDiscovery("homeassistant/device_automation/n/o/config", { automation_type: "trigger", topic: "t", type: "x", device: { identifiers: ["x"] } })).not.toEqual([]);
+  });
+
+  it("the click-to-dial text sends bridge/request/dial with the number as JSON, and takes what the dial request takes", () => {
+    const text = all(ctx()).find((d) => d.component === "text")!;
+    expect(text.topic).toBe("homeassistant/text/hikari-gw/dial/config");
+    expect(text.config).toMatchObject({ unique_id: "hikari-gw_dial", command_topic: "hikari-gw/bridge/request/dial", mode: "text", min: 1, max: 32 });
+    // Home Assistant renders the template with Jinja's tojson: the number arrives as a JSON string.
+    const rendered = String(text.config.command_template).replace("{{ value | tojson }}", JSON.stringify("03-1234-5678"));
+    expect(JSON.parse(rendered)).toEqual({ number: "03-1234-5678", transaction: "home-assistant" });
+    const pattern = new RegExp(String(text.config.pattern));
+    for (const n of ["0312345678", "03-1234-5678", "+81 3 1234 5678", "*21#"]) {
+      expect(pattern.test(n), n).toBe(true);
+      expect(DIAL_NUMBER.test(n), n).toBe(true);
+    }
+    for (const n of ["sip:0312345678", "0312345678@x", ""]) expect(pattern.test(n), n).toBe(false);
   });
 
   it("with the answering machine on: a new-messages sensor, a new-message trigger and a mark-heard button, all passing the check", () => {

@@ -29,10 +29,15 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-/** mosquitto on host's loopback, no persistence (a restart loses every retained message: the gateway must republish). */
-export async function startMosquitto(lab: Lab, host: string, dir: string, port = 1883): Promise<Broker> {
+/**
+ * mosquitto on host's loopback, no persistence (a restart loses every retained message: the
+ * gateway must republish). With `persistDir`: sessions (and what is queued for an offline
+ * persistent subscriber, QoS 0 included) survive a restart, as the Mosquitto add-on keeps them.
+ */
+export async function startMosquitto(lab: Lab, host: string, dir: string, port = 1883, opts: { persistDir?: string } = {}): Promise<Broker> {
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stdout\nuser root\n`);
+  const persistence = opts.persistDir ? `persistence true\npersistence_location ${opts.persistDir}/\nqueue_qos0_messages true\n` : "persistence false\n";
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\n${persistence}log_dest stdout\nuser root\n`);
   const child = lab.spawn(host, "mosquitto", ["-c", conf]);
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-2000)));
@@ -99,6 +104,14 @@ export class Subscriber {
   stop(): void {
     if (this.child.exitCode === null) this.child.kill("SIGTERM");
   }
+
+  /** stop(), and wait (bounded) until the process is gone, so the broker has seen it leave. */
+  async stopped(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => this.child.once("exit", () => r()));
+    this.stop();
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+  }
 }
 
 export interface ClientAuth {
@@ -109,9 +122,14 @@ export interface ClientAuth {
 
 const authArgs = (a: ClientAuth) => ["-h", "127.0.0.1", "-p", String(a.port ?? 1883), ...(a.username ? ["-u", a.username, "-P", a.password ?? ""] : [])];
 
-/** mosquitto_sub on `topics`, printing retain flag, topic and payload per line. */
-export async function subscribe(lab: Lab, host: string, topics: string[], auth: ClientAuth = {}): Promise<Subscriber> {
-  const args = [...authArgs(auth), "-F", "%r\t%t\t%p", "-V", "mqttv311", ...topics.flatMap((t) => ["-t", t])];
+/**
+ * mosquitto_sub on `topics`, printing retain flag, topic and payload per line. `session`: a
+ * persistent session under that client id (clean session off, QoS 1), so the broker queues
+ * what is published while this subscriber is away and hands it over when one comes back.
+ */
+export async function subscribe(lab: Lab, host: string, topics: string[], auth: ClientAuth = {}, session?: string): Promise<Subscriber> {
+  const persistent = session ? ["-c", "-i", session, "-q", "1"] : [];
+  const args = [...authArgs(auth), ...persistent, "-F", "%r\t%t\t%p", "-V", "mqttv311", ...topics.flatMap((t) => ["-t", t])];
   const child = lab.spawn(host, "mosquitto_sub", args);
   const sub = new Subscriber(child);
   // Subscribed once the broker lists it; simplest observable: a short settle, then check it is alive.

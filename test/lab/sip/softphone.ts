@@ -180,13 +180,16 @@ let captures = 0;
  * datagram from `host` to `probeTo`'s discard port must come out of the decoder before a step
  * starts, and another before its capture is read: everything between the two was seen.
  */
-export async function startBridgeCapture(lab: Lab, host: string, ifname: string, dir: string, maxS: number, probeTo: string): Promise<BridgeCapture> {
+export async function startBridgeCapture(lab: Lab, host: string, ifname: string, dir: string, maxS: number, probeTo: string, opts: { telephoneEventPt?: number } = {}): Promise<BridgeCapture> {
   const n = ++captures;
   const file = join(dir, `softphones-capture-${n}.tsv`);
+  // A telephone-event payload type other than 101, negotiated before the capture started (so
+  // tshark never saw its SDP), is decoded as RFC 4733 events only when named.
+  const events = opts.telephoneEventPt === undefined ? [] : ["-d", `rtp.pt==${opts.telephoneEventPt},rtpevent`];
   const child = lab.spawn(
     host,
     "tshark",
-    ["-n", "-l", "-i", ifname, "-f", "udp", "-a", `duration:${maxS}`, "-o", "rtp.heuristic_rtp:TRUE", "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|", ...WIRE_FIELDS.flatMap((f) => ["-e", f])],
+    ["-n", "-l", "-i", ifname, "-f", "udp", "-a", `duration:${maxS}`, "-o", "rtp.heuristic_rtp:TRUE", ...events, "-T", "fields", "-E", "separator=\t", "-E", "aggregator=|", ...WIRE_FIELDS.flatMap((f) => ["-e", f])],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const lines: string[] = [];

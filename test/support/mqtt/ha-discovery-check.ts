@@ -2,13 +2,14 @@
  * A check of MQTT discovery configs written from Home Assistant core's own discovery
  * schemas (homeassistant/components/mqtt/: sensor.py `_PLATFORM_SCHEMA_BASE` and
  * `validate_sensor_state_and_device_class_config`, event.py, binary_sensor.py, switch.py,
- * button.py, device_trigger.py `TRIGGER_DISCOVERY_SCHEMA`, schemas.py's common entity,
+ * button.py, text.py (`_PLATFORM_SCHEMA_BASE` over MQTT_RW_SCHEMA, and
+ * `valid_text_size_configuration`), device_trigger.py `TRIGGER_DISCOVERY_SCHEMA`, schemas.py's common entity,
  * device and origin schemas), as of the 2024.x–2025.x dev branch. Stricter than Home
  * Assistant in one way: a key Home Assistant would silently drop (REMOVE_EXTRA) is an error
  * here, so a misspelt key cannot pass unnoticed.
  */
 
-export type Component = "sensor" | "binary_sensor" | "switch" | "button" | "event" | "device_automation";
+export type Component = "sensor" | "binary_sensor" | "switch" | "button" | "event" | "text" | "device_automation";
 
 const ID = /^[a-zA-Z0-9_-]+$/;
 const ICON = /^[\w-]+:[\w-]+$/;
@@ -24,6 +25,7 @@ const PLATFORM_KEYS: Record<Component, string[]> = {
   switch: [...COMMON, ...RO, "command_topic", "command_template", "retain", "optimistic", "payload_on", "payload_off", "state_on", "state_off", "device_class"],
   button: [...COMMON, "command_topic", "command_template", "retain", "payload_press", "device_class"],
   event: [...COMMON, ...RO, "device_class", "event_types"],
+  text: [...COMMON, ...RO, "command_topic", "command_template", "retain", "optimistic", "min", "max", "mode", "pattern"],
   device_automation: ["automation_type", "device", "origin", "payload", "qos", "topic", "type", "subtype", "value_template", "encoding"],
 };
 
@@ -122,6 +124,27 @@ export function checkDiscovery(topic: string, config: Record<string, unknown>, p
       if (!topicOk(config.command_topic, false)) errs.push("command_topic: required");
       if (dc !== undefined && !BUTTON_DEVICE_CLASSES.includes(String(dc))) errs.push(`device_class: ${String(dc)} invalid`);
       break;
+    case "text": {
+      // text.py: min and max are cv.positive_int (0 allowed), min < max, max at most 255
+      // (MAX_LENGTH_STATE_STATE); mode text or password; pattern must compile (cv.is_regex).
+      if (!topicOk(config.command_topic, false)) errs.push("command_topic: required");
+      const min = config.min ?? 0;
+      const max = config.max ?? 255;
+      if (!Number.isInteger(min) || (min as number) < 0) errs.push("min: a non-negative integer");
+      if (!Number.isInteger(max) || (max as number) < 0) errs.push("max: a non-negative integer");
+      if ((min as number) >= (max as number)) errs.push("min: must be less than max");
+      if ((max as number) > 255) errs.push("max: at most 255");
+      if ("mode" in config && config.mode !== "text" && config.mode !== "password") errs.push(`mode: text or password, got ${String(config.mode)}`);
+      if ("pattern" in config) {
+        try {
+          if (typeof config.pattern !== "string") throw new Error("not a string");
+          new RegExp(config.pattern);
+        } catch {
+          errs.push("pattern: not a valid regular expression");
+        }
+      }
+      break;
+    }
     case "event": {
       if (!topicOk(config.state_topic, true)) errs.push("state_topic: required");
       const types = config.event_types;
