@@ -2,11 +2,13 @@
 # Install hikari-gw onto an existing Raspberry Pi OS / Debian (arm64) over SSH, or remove it.
 #   deploy/install.sh [--uninstall] [--ssh-option OPT]... [USER@]HOST
 # Installs /opt/hikari-gw (this checkout, built here, raw-socket compiled for arm64), the pinned
-# Node 24 as /usr/local/bin/node (the unit finds it there first), the hikari-gw user, the systemd
-# unit, and /etc/hikari-gw/config.yaml from deploy/config.example.yaml ONLY if no config exists
+# Node 24 as /usr/local/bin/node (the unit finds it there first), the `hikari-gw` command
+# (/usr/local/bin, as on the image), the hikari-gw user, the systemd unit, and
+# /etc/hikari-gw/config.yaml from deploy/config.example.yaml ONLY if no config exists
 # (an existing config is never touched). The service is enabled, and started once its config
-# passes check-config. --uninstall stops and removes the service, /opt/hikari-gw and the Node it
-# installed; the config and /var/lib/hikari-gw stay. The remote user must be root or have sudo.
+# passes check-config. --uninstall stops and removes the service, /opt/hikari-gw, the command and
+# the Node it installed; the config, /var/lib/hikari-gw and the user that owns them stay. The
+# remote user must be root or have sudo. Tested against a real sshd: test/lab/install-ssh.lab.test.ts.
 # Needs here: what firmware/build.sh needs for the app (npm, g++-aarch64-linux-gnu, make, python3).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,10 +34,12 @@ if [ "$mode" = uninstall ]; then
   systemctl disable --now hikari-gw.service 2>/dev/null || true
   rm -f /etc/systemd/system/hikari-gw.service
   systemctl daemon-reload
-  rm -rf /opt/hikari-gw /opt/hikari-gw.new
+  rm -rf /opt/hikari-gw /opt/hikari-gw.new /usr/local/bin/hikari-gw
   if [ -f /usr/local/lib/hikari-gw/node-installed ]; then rm -f /usr/local/bin/node; fi
   rm -rf /usr/local/lib/hikari-gw
-  echo "hikari-gw removed; kept /etc/hikari-gw (config) and /var/lib/hikari-gw (state)"
+  # The user stays: the kept config (group) and state (owner) are its files.
+  rm -f /usr/lib/sysusers.d/hikari-gw.conf
+  echo "hikari-gw removed; kept /etc/hikari-gw (config), /var/lib/hikari-gw (state) and the hikari-gw user (userdel hikari-gw to remove it)"
   exit 0
 fi
 [ "$(uname -m)" = aarch64 ] || { echo "install.sh: the target is $(uname -m); only arm64 (aarch64) is built" >&2; exit 1; }
@@ -57,6 +61,7 @@ rm -rf /opt/hikari-gw.old
 [ -d /opt/hikari-gw ] && mv /opt/hikari-gw /opt/hikari-gw.old
 mv /opt/hikari-gw.new /opt/hikari-gw
 rm -rf /opt/hikari-gw.old
+install -m 0755 "$tmp/hikari-gw" /usr/local/bin/hikari-gw
 install -m 0644 "$tmp/hikari-gw.service" /etc/systemd/system/hikari-gw.service
 install -d -m 0755 /etc/hikari-gw
 if [ -e /etc/hikari-gw/config.yaml ]; then
@@ -96,6 +101,8 @@ mkdir -p "$work/node" "$work/payload"
 tar -C "$work/node" --strip-components=1 -xzf "$work/$tgz"
 "$repo/firmware/stage-app.sh" "$work/payload/app" "$work/node"
 cp "$work/node/bin/node" "$work/payload/node"
+aarch64-linux-gnu-strip "$work/payload/node" # as on the image: 103 MB instead of 123 MB
+cp "$repo/firmware/rootfs/usr/local/bin/hikari-gw" "$work/payload/"
 cp "$repo/systemd/hikari-gw.service" "$work/payload/"
 cp "$repo/firmware/rootfs/usr/lib/sysusers.d/hikari-gw.conf" "$work/payload/hikari-gw.sysusers"
 cp "$repo/deploy/config.example.yaml" "$work/payload/"

@@ -25,7 +25,9 @@ initramfs='set -e
   ls "$1"/boot/firmware/vmlinuz-* "$1"/boot/firmware/initrd.img-* "$1/boot/firmware/cmdline.txt" >/dev/null'
 cleanup='rm -f "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*_Packages "$1"/var/lib/apt/lists/*_Translation-*'
 
-mmdebstrap --variant=minbase --architectures=arm64 --components="$COMPONENTS" \
+# --format=tar: build.sh writes to OUT.tar.tmp and renames it once complete; mmdebstrap's "auto"
+# format goes by the name's extension and would make a directory of it.
+mmdebstrap --variant=minbase --format=tar --architectures=arm64 --components="$COMPONENTS" \
   --include="${PACKAGES// /,}" \
   --essential-hook="$divert" \
   --customize-hook="$initramfs" \

@@ -94,6 +94,13 @@ step "partitions"
 fat=$work/fat
 mv "$root/boot/firmware" "$fat"
 mkdir "$root/boot/firmware"
+# raspi-firmware wrote cmdline.txt inside mmdebstrap's chroot, where no root is mounted, so it fell
+# back to root=/dev/mmcblk0p2: a Pi 4's SD card can enumerate as mmcblk1, a USB disk is sda. Name
+# the root by its label, on the card and for the box's own later kernel updates (ROOTPART).
+sed -i 's|^#\?ROOTPART=.*|ROOTPART=LABEL=RASPIROOT|' "$root/etc/default/raspi-firmware"
+grep -q '^ROOTPART=LABEL=RASPIROOT$' "$root/etc/default/raspi-firmware"
+sed -i 's|\broot=[^ ]*|root=LABEL=RASPIROOT|' "$fat/cmdline.txt"
+grep -q '\broot=LABEL=RASPIROOT\b' "$fat/cmdline.txt" || { echo "build.sh: cmdline.txt names no root=LABEL=RASPIROOT: $(cat "$fat/cmdline.txt")" >&2; exit 1; }
 install -m 0644 "$here/boot/hikari-gw.yaml" "$here/boot/README.txt" "$fat/"
 version=$(node -p 'require(process.argv[1]).version' "$repo/package.json")
 name=hikari-gw-$version-arm64

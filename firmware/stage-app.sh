@@ -19,8 +19,11 @@ find "$app/dist" -name '*.test.*' -delete
 gyp=$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
 # npm config (an npmrc may set nodedir=/usr) reaches node-gyp as npm_config_nodedir and wins over
 # --nodedir: set both, or the module is built against the host Node's headers (ABI mismatch).
+# The compiler's warnings about raw-socket's own code go to a log, shown only if the build fails.
+gyplog=$(mktemp)
 (cd "$app/node_modules/raw-socket" && CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ npm_config_nodedir="$nodedir" npm_config_arch=arm64 \
-  nice -n 10 node "$gyp" rebuild --arch=arm64 --nodedir="$nodedir" --jobs=1 --silent >/dev/null)
+  nice -n 10 node "$gyp" rebuild --arch=arm64 --nodedir="$nodedir" --jobs=1 --silent >"$gyplog" 2>&1) || { cat "$gyplog" >&2; rm -f "$gyplog"; exit 1; }
+rm -f "$gyplog"
 raw=$app/node_modules/raw-socket/build/Release/raw.node
 rm -rf "$app/node_modules/raw-socket/build/Release/obj.target" "$app/node_modules/raw-socket/build/Release/.deps"
 aarch64-linux-gnu-strip --strip-unneeded "$raw"

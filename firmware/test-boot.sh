@@ -5,6 +5,11 @@
 # systemd `running` with no failed unit, hikari-gw active (Type=notify: READY received) with its
 # STATUS and first journal lines, a watchdog pet, sshd answering, the root grown to the disk.
 #   firmware/test-boot.sh [IMAGE]      (default: the newest firmware/out/*.img); bounded: 15 min
+# With a WAN (test/lab/boot-ngn.ts sets these: the booted image on the lab's NGN emulator):
+#   HGW_BOOT_WAN_NETNS, HGW_BOOT_WAN_TAP, HGW_BOOT_WAN_MAC  qemu runs in that namespace, its
+#     virtio NIC on that tap device with that MAC, named eth0 inside (net.ifnames=0, as on the Pi)
+#   HGW_BOOT_CONFIG   the hikari-gw.yaml put on the boot partition (default: one without WAN/trunk)
+#   HGW_BOOT_STATUS   the STATUS= the service must reach (default "trunk disabled"; waited for)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 img=${1:-$(ls -t "$here"/out/*.img 2>/dev/null | head -n 1)}
@@ -31,9 +36,19 @@ root_sectors=$(sfdisk -J "$disk" | python3 -c "import json,sys; print(json.load(
 kernel=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(vmlinuz-.*\)$|\1|p' | sort -V | tail -n 1)
 initrd=$(mdir -b -i "$disk@@$fat_off" :: | sed -n 's|^::/\(initrd.img-.*\)$|\1|p' | sort -V | tail -n 1)
 [ -n "$kernel" ] && [ -n "$initrd" ] || { echo "test-boot: no vmlinuz-*/initrd.img-* on the boot partition" >&2; exit 1; }
+# The root the Pi's firmware hands the kernel (cmdline.txt), used for this boot too: a device path
+# such as /dev/mmcblk0p2 depends on the board (a Pi 4's SD card can be mmcblk1) and exists nowhere here.
+rootarg=$(mtype -i "$disk@@$fat_off" ::cmdline.txt | tr -d '\r' | grep -o '\broot=[^ ]*' || true)
+case $rootarg in
+  root=LABEL=* | root=PARTUUID=* | root=UUID=*) echo "ok   - cmdline.txt: $rootarg" ;;
+  *) echo "FAIL - cmdline.txt names the root by a device path or not at all ('${rootarg:-none}'): a Pi 4 or a USB boot would not find it" >&2; exit 1 ;;
+esac
 mcopy -i "$disk@@$fat_off" "::$kernel" "$work/vmlinuz"
 mcopy -i "$disk@@$fat_off" "::$initrd" "$work/initrd.img"
-cat >"$work/hikari-gw.yaml" <<'YAML'
+if [ -n "${HGW_BOOT_CONFIG:-}" ]; then
+  cp "$HGW_BOOT_CONFIG" "$work/hikari-gw.yaml"
+else
+  cat >"$work/hikari-gw.yaml" <<'YAML'
 # written by firmware/test-boot.sh, as a user would on the boot partition
 wan: { interface: none }
 trunk: { enabled: false }
@@ -43,6 +58,8 @@ extensions:
 mqtt: { server: none }
 log: { level: info }
 YAML
+fi
+status=${HGW_BOOT_STATUS:-trunk disabled}
 ssh-keygen -q -t ed25519 -N "" -C boot-test -f "$work/key"
 mcopy -o -i "$disk@@$fat_off" "$work/hikari-gw.yaml" ::hikari-gw.yaml
 mcopy -o -i "$disk@@$fat_off" "$work/key.pub" ::authorized_keys
@@ -55,11 +72,18 @@ p() { sed "s/^/PROBE: $1/"; }
 echo "PROBE: begin" | p ""
 echo "system $(timeout 400 systemctl is-system-running --wait)" | p ""
 systemctl --failed --no-legend --plain | p "failed "
+# The trunk's state comes after READY (lease, then REGISTER): wait for it, bounded.
+i=0
+while [ $i -lt 60 ] && ! systemctl show -p StatusText --value hikari-gw | grep -q "^@STATUS@"; do sleep 2; i=$((i + 1)); done
 # Type=notify: `active` only after READY=1; StatusText is the gateway's STATUS=.
 systemctl show -p ActiveState -p SubState -p StatusText -p NRestarts -p User hikari-gw | p "hikari-gw "
 journalctl -b -o cat --no-pager -u hikari-gw-bootconfig -u hikari-gw-growroot | p "journal "
 journalctl -b -o cat --no-pager -u hikari-gw | head -n 20 | p "journal hikari-gw: "
 sleep 17 # WatchdogSec=30: the gateway pets at 15 s
+# Who holds which address, and which links networkd manages (the WAN port must be unmanaged).
+ip -br addr | p "net "
+networkctl list --no-pager --no-legend | p "networkd "
+journalctl -b -o cat --no-pager -u hikari-gw | tail -n 8 | p "journal tail hikari-gw: "
 systemctl show -p WatchdogTimestampMonotonic hikari-gw | p "hikari-gw "
 node /opt/hikari-gw/dist/cli.js status --config /etc/hikari-gw/config.yaml | tr -d '\n ' | head -c 300 | p "status "
 echo | p "status-end"
@@ -83,6 +107,7 @@ TTYPath=/dev/ttyAMA0
 [Install]
 WantedBy=multi-user.target
 UNIT
+sed -i "s|@STATUS@|$status|" "$work/probe.sh"
 dd if="$disk" of="$work/root.img" bs=512 skip="$root_start" count="$root_sectors" status=none
 debugfs -w "$work/root.img" >/dev/null 2>"$work/debugfs.err" <<DEBUGFS
 write $work/probe.sh /usr/local/sbin/hgw-probe
@@ -95,11 +120,18 @@ rm -f "$work/root.img"
 
 console=$work/console.log
 t0=$(date +%s)
-# No network device: the probe checks sshd on 127.0.0.1, and nothing can leave the machine.
-nice -n 10 timeout "$limit" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
-  -nographic -no-reboot -nic none \
+# No network device unless a lab namespace's tap is given: the probe checks sshd on 127.0.0.1,
+# and nothing can leave the machine (a tap exists only inside the lab namespace).
+net=(-nic none)
+netns=()
+if [ -n "${HGW_BOOT_WAN_NETNS:-}" ]; then
+  net=(-netdev "tap,id=wan,ifname=$HGW_BOOT_WAN_TAP,script=no,downscript=no" -device "virtio-net-pci,netdev=wan,mac=$HGW_BOOT_WAN_MAC,romfile=")
+  netns=(ip netns exec "$HGW_BOOT_WAN_NETNS")
+fi
+nice -n 10 timeout "$limit" "${netns[@]}" qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 \
+  -nographic -no-reboot "${net[@]}" \
   -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-  -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 systemd.show_status=auto" \
+  -append "$rootarg rw rootwait console=ttyAMA0 net.ifnames=0 systemd.show_status=auto" \
   -drive "file=$disk,format=raw,if=none,id=hd" -device virtio-blk-pci,drive=hd \
   </dev/null >"$console" 2>&1 &
 qpid=$!
@@ -114,7 +146,7 @@ check() { if grep -aqE "$1" "$work/probe.txt"; then echo "ok   - $2"; else echo 
 check '^PROBE: system running$' "systemd reached running"
 if grep -aq '^PROBE: failed ' "$work/probe.txt"; then echo "FAIL - failed units"; fail=1; else echo "ok   - no failed unit"; fi
 check '^PROBE: hikari-gw ActiveState=active$' "hikari-gw.service active (READY=1 received)"
-check '^PROBE: hikari-gw StatusText=trunk disabled$' "hikari-gw STATUS= reached systemd"
+check "^PROBE: hikari-gw StatusText=$status" "hikari-gw STATUS= reached systemd ($status)"
 check '^PROBE: hikari-gw User=hikari-gw$' "hikari-gw runs as its own user"
 check '^PROBE: hikari-gw WatchdogTimestampMonotonic=[1-9]' "watchdog petted"
 check '^PROBE: journal hikari-gw: .*hikari-gw ready' "the gateway's log is in the journal"

@@ -102,6 +102,29 @@ describe("firmware/packages.conf", () => {
     }
   });
 
+  it("the cached Debian root is a tar, whatever the temporary name build.sh gives it", () => {
+    // build.sh has base-root.sh write base-KEY.tar.tmp, then renames it and untars it; mmdebstrap's
+    // default (--format=auto) goes by the ".tmp" extension and made a directory, so a cold build
+    // failed at `tar -xpf` after its 15-30 minutes of mmdebstrap.
+    const build = readFileSync(`${repo}firmware/build.sh`, "utf8");
+    expect(build).toContain('"$here/base-root.sh" "$base.tmp"');
+    expect(build).toContain('tar -C "$root" --numeric-owner -xpf "$base"');
+    const base = readFileSync(`${repo}firmware/base-root.sh`, "utf8").replace(/\\\n\s*/g, " ");
+    expect(base).toMatch(/^mmdebstrap [^\n]*--format=tar /m);
+  });
+
+  it("leaves the WAN port to the gateway: networkd's first matching file for eth0 makes it unmanaged", () => {
+    // networkd also matches Name= against a link's alternative names, and udev names every NIC
+    // enx<mac> as one: the LAN file's enx* took eth0 too, and networkd won the line's address
+    // (npm run test:boot:ngn). The first file in lexical order that matches is the one applied.
+    const dir = `${repo}firmware/rootfs/etc/systemd/network`;
+    const files = readdirSync(dir).filter((f) => f.endsWith(".network")).sort();
+    const matchesEth0 = (text: string) => /^Name=(.*)$/m.exec(text)?.[1].split(/\s+/).some((g) => new RegExp(`^${g.replace(/\*/g, ".*")}$`).test("eth0") || g === "enx*");
+    const first = files.find((f) => matchesEth0(readFileSync(`${dir}/${f}`, "utf8")));
+    expect(first).toBe("10-wan.network");
+    expect(readFileSync(`${dir}/${first}`, "utf8")).toMatch(/^\[Link\]\nUnmanaged=yes$/m);
+  });
+
   it("turns on IPv4 forwarding with a sysctl.d file the build installs, saying what guards it", () => {
     const rel = "usr/lib/sysctl.d/60-hikari-gw.conf";
     const text = readFileSync(`${repo}firmware/rootfs/${rel}`, "utf8");
@@ -123,7 +146,7 @@ describe("firmware/packages.conf", () => {
   });
 
   it("the firmware and deploy scripts parse (bash -n)", () => {
-    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot"]) {
+    for (const f of ["firmware/build.sh", "firmware/base-root.sh", "firmware/stage-app.sh", "firmware/test-boot.sh", "firmware/rootfs/usr/local/sbin/hikari-gw-bootconfig", "firmware/rootfs/usr/local/sbin/hikari-gw-growroot", "firmware/rootfs/usr/local/bin/hikari-gw", "deploy/install.sh"]) {
       expect(existsSync(`${repo}${f}`), f).toBe(true);
       execFileSync("bash", ["-n", `${repo}${f}`]);
     }
