@@ -14,6 +14,9 @@ const T0 = 1_700_000_000_000;
 
 class FakeConfigurator implements InterfaceConfigurator {
   readonly calls: string[] = [];
+  async up(iface: string) {
+    this.calls.push(`up ${iface}`);
+  }
   async apply(l: Lease, prev: Lease | null) {
     this.calls.push(`apply ${l.address}${prev ? ` prev ${prev.address}` : ""}`);
   }
@@ -71,7 +74,7 @@ describe("DhcpClient state machine (RFC 2131 §4.4)", () => {
     await t.reply(t.ack);
     expect(t.client.state).toBe("bound");
     expect(t.events).toEqual(["bound 198.18.1.2"]);
-    expect(t.configurator.calls).toEqual(["apply 198.18.1.2"]);
+    expect(t.configurator.calls).toEqual(["up wan0", "apply 198.18.1.2"]);
     expect(t.transport.localAddress).toBe("198.18.1.2");
     expect(t.client.lease).toMatchObject({ address: "198.18.1.2", acquired_at: T0 });
   });
@@ -141,7 +144,7 @@ describe("DhcpClient state machine (RFC 2131 §4.4)", () => {
     t.clock.advance(1);
     await t.client.whenIdle();
     expect(t.events).toEqual(["bound 198.18.1.2", "expired 198.18.1.2"]);
-    expect(t.configurator.calls).toEqual(["apply 198.18.1.2", "remove 198.18.1.2"]);
+    expect(t.configurator.calls).toEqual(["up wan0", "apply 198.18.1.2", "remove 198.18.1.2"]);
     expect(t.transport.localAddress).toBeNull();
     t.clock.advance(1000);
     expect(t.client.state).toBe("selecting");
@@ -195,7 +198,7 @@ describe("DhcpClient state machine (RFC 2131 §4.4)", () => {
     expect(b.transport.sent.map((s) => messageType(decodeDhcpMessage(s.payload).message!))).toEqual([DhcpMessageType.request]);
     await b.reply(b.ack);
     expect(b.events).toEqual(["bound 198.18.1.2"]);
-    expect(b.configurator.calls).toEqual(["apply 198.18.1.2 prev 198.18.1.2"]);
+    expect(b.configurator.calls).toEqual(["up wan0", "apply 198.18.1.2 prev 198.18.1.2"]);
   });
 
   it("INIT-REBOOT refused with NAK removes the saved address and discovers", async () => {
@@ -222,7 +225,7 @@ describe("DhcpClient state machine (RFC 2131 §4.4)", () => {
     const b = await setup({ stateDir: dir });
     expect(b.client.state).toBe("selecting");
     await b.client.whenIdle();
-    expect(b.configurator.calls).toEqual(["remove 198.18.1.2"]);
+    expect(b.configurator.calls).toEqual(["up wan0", "remove 198.18.1.2"]);
   });
 
   it("releases on stop (§4.4.6): unicast RELEASE, address removed, store cleared", async () => {

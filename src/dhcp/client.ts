@@ -117,6 +117,8 @@ export class DhcpClient extends EventEmitter<DhcpClientEvents> {
     if (this.started) return;
     this.started = true;
     const mac = this.opts.mac ? parseMac(this.opts.mac) : interfaceMac(this.opts.interface);
+    // Without CAP_NET_ADMIN this fails; a link someone else brought up still works then.
+    await this.configurator.up(this.opts.interface).catch((err: unknown) => this.log.warn({ err: (err as Error).message, interface: this.opts.interface }, "could not set the WAN link up"));
     this.transport = this.opts.transport ?? (await RawTransport.open(this.opts.interface, this.log));
     this.machine = new DhcpClientMachine({
       iface: this.opts.interface,

@@ -32,6 +32,12 @@ function recorder(failOn?: RegExp) {
 }
 
 describe("iproute2 interface setup", () => {
+  it("sets the WAN link up (nothing else manages the port)", async () => {
+    const r = recorder();
+    await new IprouteConfigurator({ defaultRoute: false, log: silentLogger(), run: r.run }).up("wan0");
+    expect(r.calls).toEqual(["link set dev wan0 up"]);
+  });
+
   it("adds address with lifetime and option 121 routes, no default route unless asked", async () => {
     const r = recorder();
     await new IprouteConfigurator({ defaultRoute: false, log: silentLogger(), run: r.run }).apply(lease, null);

@@ -9,6 +9,12 @@ import type { Logger } from "../log.js";
 import { INFINITE_LEASE, type Lease, type StaticRoute } from "./lease.js";
 
 export interface InterfaceConfigurator {
+  /**
+   * The WAN port's link set up before the first DISCOVER. The port belongs to the gateway
+   * alone (no other DHCP client or network manager on it, as on the Pi image), so nothing
+   * else brings it up; a raw socket on a link that is down only gets "Network is unreachable".
+   */
+  up(iface: string): Promise<void>;
   apply(lease: Lease, previous: Lease | null): Promise<void>;
   remove(lease: Lease): Promise<void>;
 }
@@ -41,6 +47,10 @@ export class IprouteConfigurator implements InterfaceConfigurator {
 
   private get run(): IpRunner {
     return this.opts.run ?? runIp;
+  }
+
+  async up(iface: string): Promise<void> {
+    await this.run(["link", "set", "dev", iface, "up"]);
   }
 
   async apply(lease: Lease, previous: Lease | null): Promise<void> {
@@ -78,6 +88,7 @@ export class IprouteConfigurator implements InterfaceConfigurator {
 
 /** For applyToInterface: false (the `dhcp` command without --keep, or tests). */
 export const noInterfaceChanges: InterfaceConfigurator = {
+  up: async () => undefined,
   apply: async () => undefined,
   remove: async () => undefined,
 };

@@ -55,6 +55,9 @@ export async function startTrunkLab(
     ngn = await startNgn(lab, { wanHost: net.gatewayHost, ...o.ngn });
     writeFileSync(join(dir, "tone.ulaw"), toneUlaw(440, 4));
     const config = (more: Partial<TrunkGatewayConfig> = {}): TrunkGatewayConfig => ({ wanIf: NGN_LAB.wanIf, lanAddr: net.gatewayAddr, phones: [phone, phone2], stateDir: join(dir, "state"), ...o.gateway, ...more });
+    // The WAN port starts down, as on the Pi image where nothing but the gateway manages it:
+    // the gateway's DHCP client must set the link up itself.
+    lab.exec(net.gatewayHost, "ip", ["link", "set", "dev", NGN_LAB.wanIf, "down"]);
     gw = new TrunkGateway(lab, net.gatewayHost, dir);
     gw.start(config());
     const run: SippRun = { scenario: "reg.xml", host: phone.host, localAddr: phone.addr, remote: `${net.gatewayAddr}:5060`, dir, name: o.sippName("reg.xml"), inf: [credentials("801", phone.password)], keys: { expires: "3600" }, authUri: net.gatewayAddr, timeoutS: 15 };
