@@ -16,12 +16,11 @@ import { startSipp } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { find, header, userOf } from "./sip/trace.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
 import { startAutoAnswerPhone } from "./trunk/baresip-phone.js";
-import { publish, startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { publish, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { BASE, startMqttTrunkLab, stopMqttTrunkLab } from "./mqtt/mqtt-trunk-lab.js";
 
 const ready = labReady("mqtt dial lab", ["sipp", "baresip", "dnsmasq", "mosquitto", "mosquitto_sub", "nft", "ss"]);
-const BASE = "hikari-gw";
 /** The number dialled (a landline the NGN emulator's acceptor answers). */
 const NUMBER = "0399990000";
 type Json = Record<string, unknown>;
@@ -57,22 +56,16 @@ describe.skipIf(!ready)("click-to-dial over MQTT (NGN emulator + mosquitto + bar
 
   beforeAll(async () => {
     lab = new Lab("hgwmqd");
-    const t = await startTrunkLab(lab, {
+    const t = await startMqttTrunkLab(lab, {
       dirPrefix: "hgw-mqtt-dial-",
       sippName: (sc) => `${++seq}-mqdial-${sc.replace(".xml", "")}`,
-      gateway: { extraYaml: `mqtt: { server: "mqtt://127.0.0.1:1883" }\n` },
     });
-    ({ net, phone, phone2, ngn, gw, dir } = t);
+    ({ net, phone, phone2, ngn, gw, dir, broker, sub } = t);
     expect(t.registration.code, "phone registration").toBe(0);
-    broker = await startMosquitto(lab, net.gatewayHost, dir);
-    sub = await subscribe(lab, net.gatewayHost, [`${BASE}/#`]);
-    await sub.waitFor((m) => m.topic === `${BASE}/trunk` && json(m).state === "registered", 45_000, 0, "trunk registered on MQTT");
   }, 90_000);
 
   afterAll(async () => {
-    sub?.stop();
-    await broker?.stop();
-    await stopTrunkLab(lab, { gw, ngn, dir });
+    await stopMqttTrunkLab(lab, { sub, broker, gw, ngn, dir });
   });
 
   it("dial: the extension (baresip) rings showing the number, answers; the NGN gets the INVITE for the number; RTP both ways through the relay; the phone hangs up and the NGN gets BYE", async () => {

@@ -6,7 +6,6 @@
  * nothing ringing; a withheld caller shown as anonymous; two calls at once on a two-channel
  * line, each on its own channel; do-not-disturb set over MQTT, the line hearing 486.
  */
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
@@ -16,11 +15,10 @@ import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { find, parseTrace, summarize } from "./sip/trace.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab } from "./trunk/trunk-lab.js";
-import { publish, startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { publish, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { BASE, startMqttTrunkLab, stopMqttTrunkLab } from "./mqtt/mqtt-trunk-lab.js";
 
 const ready = labReady("mqtt ngn lab", ["sipp", "dnsmasq", "mosquitto", "mosquitto_sub", "nft", "ss"]);
-const BASE = "hikari-gw";
 const BLOCKED = "0120999999";
 /** The second caller of the two-calls test (not in the phonebook). */
 const SECOND_CALLER = "0398765499";
@@ -51,33 +49,23 @@ describe.skipIf(!ready)("MQTT for calls from the NGN (emulator + mosquitto)", ()
 
   beforeAll(async () => {
     lab = new Lab("hgwmqn");
-    const t = await startTrunkLab(lab, {
+    const t = await startMqttTrunkLab(lab, {
       dirPrefix: "hgw-mqtt-ngn-",
       sippName: (sc) => `${++seq}-mqngn-${sc.replace(".xml", "")}`,
       gateway: {
         // The double-channel option: two calls at once (docs/home-assistant.md, one `line` state per channel).
         channels: 2,
-        extraYaml: `mqtt: { server: "mqtt://127.0.0.1:1883" }
-phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Yamada Taro" } }
+        extraYaml: `phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Yamada Taro" } }
 blocklist: { numbers: ["${BLOCKED}"], status: 603 }
 `,
       },
     });
-    ({ net, phone, phone2, ngn, gw, dir } = t);
+    ({ net, phone, phone2, ngn, gw, dir, broker, sub } = t);
     expect(t.registration.code, "phone registration").toBe(0);
-    broker = await startMosquitto(lab, net.gatewayHost, dir);
-    sub = await subscribe(lab, net.gatewayHost, [`${BASE}/#`]);
-    // The gateway started before the broker: it connects on its next retry (capped backoff).
-    await sub.waitFor((m) => m.topic === `${BASE}/trunk` && json(m).state === "registered", 45_000, 0, "trunk registered on MQTT");
   }, 90_000);
 
   afterAll(async () => {
-    sub?.stop();
-    await broker?.stop();
-    await ngn?.stop();
-    await lab?.destroy();
-    ngn?.removeFiles();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopMqttTrunkLab(lab, { sub, broker, gw, ngn, dir });
   });
 
   it("an answered call from the line: the channel rings (caller named from the phonebook), talks on 801, goes idle; events in order", async () => {

@@ -23,12 +23,11 @@ import { startSipp, type SippRun } from "./sip/sipp.js";
 import type { Phone, SipLab } from "./sip/topology.js";
 import { parseTrace, summarize } from "./sip/trace.js";
 import type { TrunkGateway } from "./trunk/gateway-run.js";
-import { startTrunkLab, stopTrunkLab } from "./trunk/trunk-lab.js";
-import { publish, startMosquitto, subscribe, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { publish, type Broker, type Message, type Subscriber } from "./mqtt/mosquitto.js";
+import { BASE, startMqttTrunkLab, stopMqttTrunkLab } from "./mqtt/mqtt-trunk-lab.js";
 import { beepTone, defaultGreeting } from "../../src/voicemail/greeting.js";
 
 const ready = labReady("voicemail lab", ["sipp", "dnsmasq", "mosquitto", "mosquitto_sub", "nft", "sox", "curl"]);
-const BASE = "hikari-gw";
 const ANSWER_AFTER_S = 2;
 const RTP_PORT = 17000;
 const HERE = fileURLToPath(new URL("./", import.meta.url));
@@ -130,27 +129,21 @@ describe.skipIf(!ready)("voicemail: the gateway answers the line, records the me
 
   beforeAll(async () => {
     lab = new Lab("hgwvm");
-    const t = await startTrunkLab(lab, {
+    const t = await startMqttTrunkLab(lab, {
       dirPrefix: "hgw-voicemail-",
       sippName: (sc) => `${++seq}-vm-${sc.replace(".xml", "")}`,
       gateway: {
-        extraYaml: `mqtt: { server: "mqtt://127.0.0.1:1883" }
-phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Dentist" } }
+        extraYaml: `phonebook: { numbers: { "${NGN_LAB.callerNumber}": "Dentist" } }
 voicemail: { enabled: true, answer_after_s: ${ANSWER_AFTER_S}, max_message_s: 60, silence_s: 5 }
 `,
       },
     });
-    ({ net, phone, ngn, gw, dir } = t);
+    ({ net, phone, ngn, gw, dir, broker, sub } = t);
     expect(t.registration.code, "phone registration").toBe(0);
-    broker = await startMosquitto(lab, net.gatewayHost, dir);
-    sub = await subscribe(lab, net.gatewayHost, [`${BASE}/#`]);
-    await sub.waitFor((m) => m.topic === `${BASE}/trunk` && json(m).state === "registered", 45_000, 0, "trunk registered on MQTT");
   }, 90_000);
 
   afterAll(async () => {
-    sub?.stop();
-    await broker?.stop();
-    await stopTrunkLab(lab, { gw, ngn, dir });
+    await stopMqttTrunkLab(lab, { sub, broker, gw, ngn, dir });
   });
 
   it("nobody answers: after answer_after_s the line is answered, hears the greeting, and its 3 s tone is the message", async () => {
