@@ -24,6 +24,15 @@ import { credentials, runSipp, startSipp, type SippRun } from "./sip/sipp.js";
 import { startCapture } from "./sip/capture.js";
 import { summarize } from "./sip/trace.js";
 
+/** Pids of `wireguard-go -f hgw0` processes (the gateway's userspace interface). */
+function leftoverWireguardGo(): number[] {
+  try {
+    return execFileSync("pgrep", ["-f", "^wireguard-go -f hgw0$"], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
 const ready = labReady("vpn lab", ["wg", "wireguard-go", "sipp", "curl", "nft", "ss", "ping", "tshark"]);
 const GW_OUT = "198.18.60.1";
 const TUN_GW = "198.19.60.1";
@@ -86,8 +95,19 @@ describe.skipIf(!ready)("a phone over the built-in WireGuard (wireguard-go), set
   }, 60_000);
 
   afterAll(async () => {
+    // The gateway first, with the time systemd gives it (lab.destroy SIGKILLs after 2 s): its
+    // wireguard-go child must go with it. Killed, it left one behind holding
+    // /var/run/wireguard/hgw0.sock, which is not per namespace, and the next run's failed.
+    if (gw?.child && gw.child.exitCode === null && gw.child.signalCode === null) {
+      const exited = new Promise((r) => gw.child.once("exit", r));
+      gw.child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    const left = leftoverWireguardGo();
+    for (const pid of left) process.kill(pid, "SIGKILL");
     await lab?.destroy();
     if (dir && process.env.HGW_LAB_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    expect(left, "wireguard-go of hgw0 still running after the gateway stopped").toEqual([]);
   });
 
   it("phone add prints a WireGuard config and a provisioning URL; the gateway's key file is 0600", () => {
