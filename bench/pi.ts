@@ -18,9 +18,11 @@
  * Targets (issue 16): ready ≤ 3 s, idle RSS ≤ 60 MB, 4 calls p99 ≤ 5 ms and no loss.
  * Every wait is bounded, the whole run too (BENCH_PI_DEADLINE_S, 900 s); every process,
  * namespace and the cgroup are removed at the end, also on failure or Ctrl-C. Needs root, sipp,
- * dnsmasq, tshark, cc. Env: BENCH_PI_STEP_S (10), BENCH_PI_REG ("50,100,200,400,800,1600,3200"),
- * BENCH_PI_CALLS ("5,10,20,40,80,160"), BENCH_PI_MEASURE_S (10), BENCH_PI_NODE_FLAGS (node flags for the
- * gateway, e.g. "--max-semi-space-size=1").
+ * dnsmasq, tshark, cc. The gateway is launched as the systemd unit launches it: the node flags
+ * and environment of systemd/hikari-gw.service (bench/unit-launch.ts), printed with the results.
+ * Env: BENCH_PI_STEP_S (10), BENCH_PI_REG ("50,100,200,400,800,1600,3200"), BENCH_PI_CALLS
+ * ("5,10,20,40,80,160"), BENCH_PI_MEASURE_S (10), BENCH_PI_NODE_FLAGS (node flags added after the
+ * unit's, e.g. "--max-semi-space-size=4", to compare one).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +39,7 @@ import { NGN_LAB } from "../test/lab/ngn/addresses.js";
 import { CLI } from "../test/lab/sip/gateway-process.js";
 import { credentials, runSipp, startSipp, SCENARIOS as LAB_SCENARIOS } from "../test/lab/sip/sipp.js";
 import { buildSipLab, type Phone, type SipLab } from "../test/lab/sip/topology.js";
+import { unitLaunch } from "./unit-launch.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PI_SCENARIOS = join(ROOT, "bench/pi/scenarios");
@@ -49,8 +52,11 @@ const MEASURE_S = Number(process.env.BENCH_PI_MEASURE_S ?? 10);
 const REG_RATES = (process.env.BENCH_PI_REG ?? "50,100,200,400,800,1600,3200").split(",").map(Number);
 const CALL_RATES = (process.env.BENCH_PI_CALLS ?? "5,10,20,40,80,160").split(",").map(Number);
 const DEADLINE_S = Number(process.env.BENCH_PI_DEADLINE_S ?? 900);
-/** Node/V8 flags for the gateway (e.g. "--max-semi-space-size=1"), to compare their cost. */
+/** The shipped unit's node flags and environment: the gateway runs with them here as on a Pi. */
+const UNIT = unitLaunch();
+/** Node/V8 flags added after the unit's (e.g. "--max-semi-space-size=4"), to compare their cost. */
 const NODE_FLAGS = (process.env.BENCH_PI_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const LAUNCH = [UNIT.describe, ...NODE_FLAGS].join(" ");
 const TARGETS = { readyS: 3, idleRssMb: 60, p99Ms: 5 };
 /** The bench's own /24 and veth tag, apart from every lab file's (the lab lock still applies). */
 const SHAPE = { subnet: "198.18.60", vethTag: "hpi", dropUnreachable: false };
@@ -129,9 +135,9 @@ function startGateway(lab: Lab, net: SipLab, cg: PiCgroup, dir: string, kitUsers
   const cfg = join(dir, kitUsers ? "gateway-kit.yaml" : "gateway.yaml");
   writeFileSync(cfg, gatewayYaml(net, join(dir, "state"), kitUsers));
   // taskset, sh (joins the cgroup), ip netns exec: each execs the next, so the pid is node's.
-  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), process.execPath, ...NODE_FLAGS, CLI, "run", "--config", cfg])];
+  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), process.execPath, ...UNIT.nodeFlags, ...NODE_FLAGS, CLI, "run", "--config", cfg])];
   const launchedAt = Date.now();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env: { ...process.env, ...UNIT.env }, stdio: ["ignore", "pipe", "pipe"] });
   own.add(child);
   child.once("exit", () => own.delete(child));
   const lines: string[] = [];
@@ -421,6 +427,7 @@ async function main(): Promise<void> {
     ngn = await startNgn(lab, { wanHost: net.gatewayHost });
     cg = new PiCgroup(`hgw-pi-${process.pid}`);
     log(`cgroup v${cg.version}: ${PI_MODEL.describe}; work dir ${dir}`);
+    log(`gateway launched as: ${LAUNCH} (systemd/hikari-gw.service${NODE_FLAGS.length ? " + BENCH_PI_NODE_FLAGS" : ""})`);
 
     // 1. start-up
     const probe = lab.spawn(net.phones[0]!.host, process.execPath, [join(ROOT, "bench/pi/options-probe.mjs"), net.phones[0]!.addr, net.gatewayAddr, "5060", "30000"]);
@@ -471,7 +478,8 @@ async function main(): Promise<void> {
 function report(o: { readyS?: number; registeredS?: number; idleRss?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] }): void {
   const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
   const hik = o.media[0];
-  console.log(`\nbench:pi — hikari-gw on a Raspberry Pi 3 budget (${PI_MODEL.describe}), ${new Date().toISOString()}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(" ")}` : ""}`);
+  console.log(`\nbench:pi — hikari-gw on a Raspberry Pi 3 budget (${PI_MODEL.describe}), ${new Date().toISOString()}, node ${process.version}`);
+  console.log(`gateway launched as: ${LAUNCH} (the systemd unit's flags and environment${NODE_FLAGS.length ? ", then BENCH_PI_NODE_FLAGS" : ""})`);
   console.log("| what | measured | target | |");
   console.log("|---|---|---|---|");
   console.log(`| SIP ready (first answer to OPTIONS) after launch | ${f2(o.readyS ?? NaN)} s | ≤ ${TARGETS.readyS} s | ${verdict((o.readyS ?? Infinity) <= TARGETS.readyS)} |`);
