@@ -20,7 +20,8 @@
  * the heap ~8 s after start-up's last full GC, so the two tell its effect), --no-mqtt (mqtt.server
  * none, as bench:pi's config: no embedded broker), --trunk (trunk.enabled on a WAN interface that
  * does not exist: the trunk's and DHCP client's modules load, the trunk fails; bench:pi has the real
- * one), --node PATH (another node binary, e.g. Node 24 as the Pi image ships), --node-flags "…"
+ * one), --node PATH (another node binary, e.g. Node 24 as the Pi image ships), --cli PATH (another
+ * build's dist/cli.js, e.g. main's, to compare before and after in one session), --node-flags "…"
  * (added after the unit's), --no-unit (without the unit's flags and environment, to compare),
  * --no-build, --json (the raw samples as JSON on stdout).
  */
@@ -36,7 +37,6 @@ import { queryStatus } from "../src/control.js";
 import { unitLaunch } from "./unit-launch.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(ROOT, "dist", "cli.js");
 
 interface Options {
   runs: number;
@@ -44,6 +44,7 @@ interface Options {
   noMqtt: boolean;
   trunk: boolean;
   node: string;
+  cli: string;
   extraFlags: string[];
   unit: boolean;
   build: boolean;
@@ -51,7 +52,7 @@ interface Options {
 }
 
 function options(argv: string[]): Options {
-  const o: Options = { runs: 3, at: [5, 15], noMqtt: false, trunk: false, node: process.execPath, extraFlags: [], unit: true, build: true, json: false };
+  const o: Options = { runs: 3, at: [5, 15], noMqtt: false, trunk: false, node: process.execPath, cli: join(ROOT, "dist", "cli.js"), extraFlags: [], unit: true, build: true, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -64,6 +65,7 @@ function options(argv: string[]): Options {
     else if (a === "--no-mqtt") o.noMqtt = true;
     else if (a === "--trunk") o.trunk = true;
     else if (a === "--node") o.node = value();
+    else if (a === "--cli") o.cli = value();
     else if (a === "--node-flags") o.extraFlags = value().split(/\s+/).filter(Boolean);
     else if (a === "--no-unit") o.unit = false;
     else if (a === "--no-build") o.build = false;
@@ -223,7 +225,7 @@ async function oneRun(o: Options, launch: { flags: string[]; env: Record<string,
   try {
     const cfg = await demoConfig(dir, o);
     const t0 = performance.now();
-    gw = start(o, { flags: [...launch.flags, "--expose-gc"], env: launch.env }, [CLI, "run", "--config", cfg]);
+    gw = start(o, { flags: [...launch.flags, "--expose-gc"], env: launch.env }, [o.cli, "run", "--config", cfg]);
     const g = gw;
     const deadline = Date.now() + 30_000;
     while (!g.out.join("").includes('"hikari-gw ready"')) {
@@ -284,7 +286,7 @@ const ROWS: [keyof Sample, string][] = [
 function report(o: Options, launchText: string, runs: Run[]): void {
   const version = execFileSync(o.node, ["--version"], { encoding: "utf8" }).trim();
   const profile = [o.noMqtt ? "mqtt.server none" : "embedded MQTT broker", o.trunk ? "trunk enabled (no WAN interface: fails)" : "trunk disabled"].join(", ");
-  console.log(`\nbench:idle — config/default.yaml (${profile}), node ${version}, launched as: ${launchText}; ${runs.length} run(s), ${new Date().toISOString()}`);
+  console.log(`\nbench:idle — ${o.cli}, config/default.yaml (${profile}), node ${version}, launched as: ${launchText}; ${runs.length} run(s), ${new Date().toISOString()}`);
   console.log(`ready after launch: ${runs.map((r) => r.readyS.toFixed(2)).join(", ")} s. Figures in MB: median (min–max) over the runs.\n`);
   for (let i = 0; i < o.at.length; i++) {
     console.log(`| ${o.at[i]} s after ready | hikari-gw | bare node | hikari-gw − bare |`);

@@ -39,11 +39,10 @@ import { PhoneManager, type Vpn } from "./provision/phones.js";
 import { startProvisioningServer } from "./provision/http-server.js";
 import type { MergedExtension } from "./provision/merge.js";
 import type { WireguardInterface, PeerHandshake } from "./vpn/wireguard.js";
-import { startWireguard } from "./gateway-vpn.js";
 import { WanSide } from "./gateway-wan.js";
 import { controlHandler } from "./gateway-control.js";
 import { processStats } from "./process-stats.js";
-import { GatewayVoicemail } from "./gateway-voicemail.js";
+import type { GatewayVoicemail } from "./gateway-voicemail.js";
 
 export interface GatewayInfo {
   version: string;
@@ -131,8 +130,9 @@ export class Gateway {
     const log = this.log;
     log.info({ version: this.info.version, lan: `${cfg.lan.listen}:${cfg.lan.port}`, extensions: cfg.extensions.length, trunk: cfg.trunk.enabled }, "hikari-gw starting");
 
-    // First: the SIP listener and the relay may be bound to the tunnel address.
-    const started = await startWireguard(cfg, log.child({ name: "vpn" }));
+    // First: the SIP listener and the relay may be bound to the tunnel address. Loaded only when
+    // on, like the answering machine below: what idle does not need stays out of the heap.
+    const started = cfg.vpn.wireguard.enabled ? await (await import("./gateway-vpn.js")).startWireguard(cfg, log.child({ name: "vpn" })) : undefined;
     this.wireguard = started?.wireguard;
     this.vpn = started?.vpn;
     const [portMin, portMax] = cfg.media.rtp_ports.split("-").map(Number);
@@ -285,6 +285,7 @@ export class Gateway {
     const log = this.log.child({ name: "voicemail" });
     if (!this.relay) return log.error({ key: "voicemail.enabled" }, "answering machine off: it needs the media relay (media.rtp_ports)");
     try {
+      const { GatewayVoicemail } = await import("./gateway-voicemail.js");
       this.voicemail = await GatewayVoicemail.create({
         config: cfg,
         relay: this.relay,
