@@ -5,26 +5,17 @@
  * table copies it (src/flat-string.ts).
  */
 import { describe, expect, it } from "vitest";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { ManualClock } from "../clock.js";
+import { liveHeap } from "../../test/support/heap.js";
 import { silentLogger } from "../log.js";
 import { Lockout } from "./lockout.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-const heapUsed = (): number => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
 
 describe("Lockout memory", () => {
   it("a failure keeps < 700 bytes, not the request text its extension was cut from", () => {
     const clock = new ManualClock(1_000_000);
     const lockout = new Lockout({ clock, log: silentLogger(), maxEntries: 100_000 });
     const N = 5000;
-    const before = heapUsed();
+    const before = liveHeap();
     // Each guess's username (16 characters: V8 makes a view, not a copy, from 13 on), cut
     // from a 2 KB text of its own, as a parsed datagram's header would be.
     const names: string[] = [];
@@ -34,7 +25,7 @@ describe("Lockout memory", () => {
     }
     for (let i = 0; i < N; i++) lockout.recordFailure(names[i]!, `198.18.${(i >> 8) & 255}.${i & 255}`);
     names.length = 0;
-    const perEntry = (heapUsed() - before) / N;
+    const perEntry = (liveHeap() - before) / N;
     expect(lockout.size()).toBeGreaterThanOrEqual(N);
     // ~460 B: a pair entry and the address's scan record (its Set); 2 KB more if the text stays.
     expect(perEntry, "heap bytes per failure remembered").toBeLessThan(700);

@@ -7,18 +7,9 @@
  * call-churn lab, 45 MB at the bound).
  */
 import { describe, expect, it } from "vitest";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { ManualClock } from "../clock.js";
+import { liveHeap } from "../../test/support/heap.js";
 import { DigestServer, computeHa1, digestAuthorization, type Ha1Lookup } from "./digest.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-const heapUsed = (): number => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
 
 describe("DigestServer memory", () => {
   it("a tracked nonce costs < 120 bytes, whatever the size of the header it came in", () => {
@@ -37,10 +28,10 @@ describe("DigestServer memory", () => {
     }
     // One byte per character (V8 one-byte strings), freed below unless the table keeps them.
     const valueBytes = values.reduce((n, v) => n + v.length, 0);
-    const before = heapUsed();
+    const before = liveHeap();
     for (const v of values) expect(server.verify(v, "INVITE", lookup).ok).toBe(true);
     values.length = 0;
-    const after = heapUsed();
+    const after = liveHeap();
     expect(server.trackedNonces()).toBe(N);
     const kept = (after - (before - valueBytes)) / N;
     expect(kept, "heap bytes per tracked nonce").toBeLessThan(120);
