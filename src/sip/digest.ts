@@ -267,6 +267,8 @@ export class DigestServer {
   }
 
   private trackNc(nonce: string, nc: number): void {
+    // A copy: the nonce is a slice of the request's text, which a kept key would keep whole (~1 KB each).
+    if (!this.ncYoung.has(nonce)) nonce = Buffer.from(nonce, "latin1").toString("latin1");
     this.ncYoung.set(nonce, nc);
     if (this.ncYoung.size >= this.maxTracked / 2) {
       this.ncOld = this.ncYoung;
