@@ -15,7 +15,7 @@ import type { Endpoint, SipRequest, SipResponse } from "../sip/message/types.js"
 import { createResponse, getHeader, parseMessage, serializeMessage, tagOf } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ClientTransactionUser, ServerTransaction, TransactionLayer } from "../sip/transaction/layer.js";
-import { detachedString } from "../sip/transaction/linger-table.js";
+import { flatString } from "../flat-string.js";
 
 /** One ended call's dialogs, shared by its keys in the PBX's dialog table. */
 export interface LingeringDialog {
@@ -54,8 +54,8 @@ export function lingeringBLegUser(l: LingeringBLeg): ClientTransactionUser {
   // The ACK the leg's dialog makes now (for a confirmed leg, the one the call sent, less an
   // answer it may have carried): bytes of a fresh message, so no string of the call stays.
   const ack = serializeMessage(l.dialog.createRequest("ACK", { contact: l.contact, seq: l.seq })).toString("latin1");
-  const confirmedTag = l.dialog.state === "confirmed" ? detachedString(l.dialog.remoteTag) : "";
-  return new LingeringBLegUser(l.tx, { address: l.peer.address, port: l.peer.port }, ack, confirmedTag, detachedString(l.contact), l.log);
+  const confirmedTag = l.dialog.state === "confirmed" ? flatString(l.dialog.remoteTag) : "";
+  return new LingeringBLegUser(l.tx, { address: l.peer.address, port: l.peer.port }, ack, confirmedTag, flatString(l.contact), l.log);
 }
 
 class LingeringBLegUser implements ClientTransactionUser {

@@ -30,7 +30,7 @@ import type { ActiveCall } from "../events.js";
 import type { BLeg } from "./call-types.js";
 import type { CallMedia } from "./call-media.js";
 import { newCallId } from "../sip/message/index.js";
-import { detachedString } from "../sip/transaction/linger-table.js";
+import { flatString } from "../flat-string.js";
 
 export { ALLOW } from "./out-of-dialog.js";
 
@@ -481,7 +481,7 @@ export class Pbx {
       }, LINGER_MS + LINGER_BATCH_MS);
     }
     for (const k of keys) {
-      const flat = detachedString(k);
+      const flat = flatString(k);
       // (Map.set on a key already there keeps the old key string: delete first.)
       this.dialogs.delete(k);
       this.dialogs.set(flat, rec);

@@ -13,7 +13,8 @@
  */
 import type { Endpoint } from "../message/types.js";
 import type { TimerWheel } from "./timer-wheel.js";
-import { LingerTable, detachedString } from "./linger-table.js";
+import { LingerTable } from "./linger-table.js";
+import { flatString } from "../../flat-string.js";
 
 interface Completed {
   /** The final response as sent, one character per byte. */
@@ -43,7 +44,7 @@ export class CompletedStore {
   /** Stores a final response; returns when it expires (Timer J, clock ms). */
   add(key: string, wire: Buffer, dest: Endpoint, toTag: string): number {
     const text = wire.toString("latin1");
-    return this.table.add(key, this.holdMs, (due) => ({ text, dest, toTag: toTag === "" ? "" : detachedString(toTag), due })).due;
+    return this.table.add(key, this.holdMs, (due) => ({ text, dest, toTag: toTag === "" ? "" : flatString(toTag), due })).due;
   }
 
   /** The stored final response for `key`, if its To tag matches when RFC 2543 matching asks for it. */

@@ -10,6 +10,7 @@
  * tick's timer runs only once every entry in it is due, so none leaves early.
  */
 import type { TimerWheel } from "./timer-wheel.js";
+import { flatString } from "../../flat-string.js";
 
 export interface Lingering {
   /** Clock ms at which the record goes. */
@@ -63,7 +64,7 @@ export class LingerTable<V extends Lingering> {
     const due = this.now() + holdMs;
     // Keys are template literals over slices of the datagram text: flattening copies out
     // the few bytes needed so the whole request text is not kept alive meanwhile.
-    const k = detachedString(key);
+    const k = flatString(key);
     const rec = make(due);
     this.map.set(k, rec);
     let q = this.queues.get(holdMs);
@@ -94,10 +95,4 @@ export class LingerTable<V extends Lingering> {
       if (e && e.due <= now) this.map.delete(k);
     }
   }
-}
-
-/** A sequential copy of a string: no cons or sliced string keeping its parents (a datagram's text) alive. */
-export function detachedString(s: string): string {
-  // Buffer round trip: the one way that always allocates a fresh sequential string.
-  return Buffer.from(s, "utf8").toString("utf8");
 }

@@ -10,7 +10,8 @@
  * sending its 2xx again) and is garbage once the TU lets go.
  */
 import type { TimerWheel } from "./timer-wheel.js";
-import { LingerTable, detachedString } from "./linger-table.js";
+import { LingerTable } from "./linger-table.js";
+import { flatString } from "../../flat-string.js";
 
 export interface SettledInvite {
   /** Confirmed: the ACK for our 300–699 came; ACK retransmissions are absorbed. Accepted otherwise. */
@@ -35,7 +36,7 @@ export class SettledInvites {
 
   /** Files a settled INVITE server transaction for `holdMs` (Timer L or I); returns when it goes. */
   add(key: string, holdMs: number, confirmed: boolean, toTag: string, requestToTag: string): number {
-    const rec = { confirmed, toTag: toTag === "" ? "" : detachedString(toTag), requestToTag: requestToTag === "" ? "" : detachedString(requestToTag) };
+    const rec = { confirmed, toTag: toTag === "" ? "" : flatString(toTag), requestToTag: requestToTag === "" ? "" : flatString(requestToTag) };
     return this.table.add(key, holdMs, (due) => ({ ...rec, due })).due;
   }
 
