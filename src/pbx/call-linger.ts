@@ -42,6 +42,7 @@ export interface LingeringBLeg {
   readonly contact: string;
   /** The INVITE's CSeq number: the ACK's (§13.2.2.4). */
   readonly seq: number;
+  /** The PBX's logger, not the call's child: the hook lingers 64·T1 and makes a child only if it BYEs. */
   readonly log: Logger;
 }
 
@@ -82,7 +83,7 @@ class LingeringBLegUser implements ClientTransactionUser {
     // own ACK, then a BYE at once (§13.2.2.4, §15).
     const d = Dialog.asUac(ack, res);
     this.tx.sendAck(d.createRequest("ACK", { contact: this.contact, seq: d.localSeq }), this.peer);
-    this.tx.sendRequest(d.createRequest("BYE", { contact: this.contact }), this.peer, quietUser(this.log));
+    this.tx.sendRequest(d.createRequest("BYE", { contact: this.contact }), this.peer, quietUser(this.log.child({ call_id: d.callId })));
   }
 
   onTimeout(): void {}

@@ -121,10 +121,14 @@ export abstract class TimedTransaction<T extends string> implements TransactionR
   abstract readonly kind: "client" | "server";
   abstract readonly key: string;
   private readonly timers: Partial<Record<T, WheelTimer>> = {};
-  /** Bound once: sends report failures through it, deferred so machines never re-enter. */
-  protected readonly sendError = (err: Error): void => {
-    queueMicrotask(() => this.transportFailed(err));
-  };
+  /**
+   * A send's error callback: failures are reported deferred, so machines never re-enter. Made
+   * per send (a few per transaction) rather than kept by every transaction for its whole life,
+   * which for an INVITE's Accepted is 64·T1 after its last send.
+   */
+  protected get sendError(): (err: Error) => void {
+    return (err) => queueMicrotask(() => this.transportFailed(err));
+  }
 
   constructor(protected readonly ctx: TransactionContext) {}
 
