@@ -44,7 +44,7 @@ describe("PBX heap per ended call", () => {
     expect(rig.pbx.dialogCount).toBe(0);
     for (const layer of [rig.gwTx, rig.a.tx, rig.b.tx]) expect(layer.stats()).toMatchObject({ clients: 0, servers: 0, awaitingAck: 0 });
     // Within 2 MB of the start once the linger passed; and an ended call costs little meanwhile
-    // (13.9 KB of heap and buffers before its transactions and dialogs lingered as small records; 3.2 KB after).
+    // (13.9 KB of heap and buffers before its transactions and dialogs lingered as small records; 2.8 KB after).
     expect(after.heap + after.buffers - start.heap - start.buffers).toBeLessThan(2_000_000);
     expect(perCall).toBeLessThan(5 * 1024);
     await rig.close();
