@@ -102,6 +102,19 @@ describe("Call: another fork's 2xx while the call is up (RFC 3261 §13.2.2.4)", 
     expect(inDialog("BYE", "fork2")).toHaveLength(1);
   });
 
+  it("a retransmission of the other fork's 2xx after the call ended is ACKed again, not BYEd again", async () => {
+    const { r, a, fork2xx, inDialog } = await forkedAfterAnswer();
+    r.net.carry(fork2xx);
+    await r.settle(500);
+    expect((await r.run(a.bye())).status).toBe(200);
+    await r.settle(500);
+    expect(r.pbx.calls.size).toBe(0);
+    r.net.carry({ ...fork2xx });
+    await r.settle(500);
+    expect(inDialog("ACK", "fork2")).toHaveLength(2);
+    expect(inDialog("BYE", "fork2")).toHaveLength(1);
+  });
+
   it("late offer: the other fork's ACK answers its 2xx's offer, refusing every stream (§13.2.2.4)", async () => {
     const { r, fork2xx, inDialog } = await forkedAfterAnswer("");
     r.net.carry(fork2xx);

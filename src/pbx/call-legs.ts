@@ -16,11 +16,8 @@ import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
 import { sdpMediaTarget } from "../media/sdp.js";
-import { lingeringBLegUser, quietUser } from "./call-linger.js";
+import { MAX_OTHER_FORKS, lingeringBLegUser, quietUser } from "./call-linger.js";
 import { ANSWERED_ELSEWHERE } from "./call-reason.js";
-
-/** How many other forks' dialogs (§13.2.2.4) a call remembers: a proxy forks to a few devices, not more. */
-const MAX_OTHER_FORKS = 16;
 
 /** Who talks to whom: the caller, and the number it called. */
 export interface CallParties {
@@ -43,9 +40,9 @@ export class CallLegs implements MidCallPort {
   holdBy?: CallSide;
   /**
    * Dialogs other forks' 2xx made on B legs whose own dialog was confirmed (§13.2.2.4), by
-   * the leg's dialog key and the fork's tag: the ACK each got, sent again for a retransmission.
+   * leg and the fork's tag: the ACK each got, sent again for a retransmission.
    */
-  private otherForks?: Map<string, SipRequest>;
+  private otherForks?: Map<Leg, Map<string, SipRequest>>;
 
   constructor(
     readonly a: Leg,
@@ -135,8 +132,7 @@ export class CallLegs implements MidCallPort {
    * MAX_OTHER_FORKS a 2xx is only ACKed: a peer inventing tags makes no state here.
    */
   otherFork(leg: BLeg, res: SipResponse, tag: string): void {
-    const key = `${leg.dialog.key}\u0000${tag}`;
-    const sent = this.otherForks?.get(key);
+    const sent = this.otherForks?.get(leg)?.get(tag);
     if (sent) return leg.net.tx.sendAck(sent, leg.peer);
     const fork = Dialog.asUac(leg.invite, res);
     const contact = this.contactToward(leg);
@@ -144,27 +140,29 @@ export class CallLegs implements MidCallPort {
     const offer = leg.invite.body.length === 0 && res.body.length > 0 ? res.body.toString("utf8") : undefined;
     const ack = fork.createRequest("ACK", { contact, seq: cseq(leg.invite).seq, body: offer === undefined ? undefined : Buffer.from(refuseAll(offer, leg.net.host)) });
     leg.net.tx.sendAck(ack, leg.peer);
-    const forks = (this.otherForks ??= new Map());
+    const all = (this.otherForks ??= new Map());
+    const forks = all.get(leg) ?? new Map<string, SipRequest>();
     if (forks.size >= MAX_OTHER_FORKS) return;
-    forks.set(key, ack);
+    all.set(leg, forks.set(tag, ack));
     this.log.info({ side: leg.side }, "another fork answered too: ACKed and BYEd in its own dialog");
     leg.net.tx.sendRequest(fork.createRequest("BYE", { contact, headers: [ANSWERED_ELSEWHERE] }), leg.peer, quietUser(this.log, leg.side));
   }
 
   /** Whether `tag` names another fork's dialog on `leg` that otherFork() ACKed and BYEd. */
   isOtherFork(leg: Leg, tag: string): boolean {
-    return this.otherForks?.has(`${leg.dialog.key}\u0000${tag}`) === true;
+    return this.otherForks?.get(leg)?.has(tag) === true;
   }
 
   /**
    * The call ended: every B leg's INVITE transaction keeps only a hook that ACKs (and, for a
-   * late fork, BYEs) a 2xx, with copies of what that needs; the legs, their SDP and the
-   * call become garbage while the transactions linger (call-linger.ts).
+   * late fork, BYEs) a 2xx, with copies of what that needs (the tags of forks already BYEd
+   * among them); the legs, their SDP and the call become garbage while the transactions
+   * linger (call-linger.ts).
    */
   release(): void {
     for (const leg of this.forks.legs) {
       if (leg.tx.state === "terminated") continue;
-      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.hostLog }));
+      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.hostLog, byed: [...(this.otherForks?.get(leg)?.keys() ?? [])] }));
     }
   }
 
