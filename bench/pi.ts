@@ -6,7 +6,9 @@
  * the NGN emulator on its WAN port, DHCP + P-CSCF), and the bench reports:
  *  1. start-up: launch to the first answer to OPTIONS (bench/pi/options-probe.mjs, from 801), and
  *     launch to "trunk registered" (the gateway's own log line, after DHCP on wan0);
- *  2. idle RSS, 5 s after the trunk registered;
+ *  2. idle RSS, 5 s after the trunk registered and settled, 30 s after it (the target's figure:
+ *     V8's memory reducer gives start-up's young generation back ~8 s after the last full GC, so
+ *     the 5 s figure still holds start-up's garbage; a box left alone runs at the settled one);
  *  3. 4 calls 801 → 802 through the userspace relay (media.offload: none): SIPp places and
  *     answers them with SDP naming the load host (bench/pi/scenarios), and bench/rtp's load tool
  *     (load.c) sends both streams of each from there and measures one-way latency (load host →
@@ -421,7 +423,7 @@ async function main(): Promise<void> {
     log(`deadline of ${DEADLINE_S} s passed: cleaning up`);
     void cleanOnce().finally(() => process.exit(2));
   }, DEADLINE_S * 1000);
-  const out: { readyS?: number; registeredS?: number; idleRss?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] } = { media: [], steps: [], notes: [] };
+  const out: { readyS?: number; registeredS?: number; idleRss?: number; idleRss5?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] } = { media: [], steps: [], notes: [] };
   try {
     const net = buildSipLab(lab, ["801", "802", "803"], SHAPE);
     ngn = await startNgn(lab, { wanHost: net.gatewayHost });
@@ -444,8 +446,11 @@ async function main(): Promise<void> {
 
     // 2. idle
     await sleep(5000);
+    out.idleRss5 = rssMb(gw.pid);
+    log(`idle RSS ${out.idleRss5.toFixed(1)} MB 5 s after registering`);
+    await sleep(25_000);
     out.idleRss = rssMb(gw.pid);
-    log(`idle RSS ${out.idleRss.toFixed(1)} MB`);
+    log(`idle RSS ${out.idleRss.toFixed(1)} MB 30 s after registering (settled)`);
 
     // 3. 4 calls through the userspace relay, then the baseline under the same budget
     out.media.push(...(await fourCalls(lab, net, gw, cg, dir)));
@@ -475,7 +480,7 @@ async function main(): Promise<void> {
   report(out);
 }
 
-function report(o: { readyS?: number; registeredS?: number; idleRss?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] }): void {
+function report(o: { readyS?: number; registeredS?: number; idleRss?: number; idleRss5?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] }): void {
   const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
   const hik = o.media[0];
   console.log(`\nbench:pi — hikari-gw on a Raspberry Pi 3 budget (${PI_MODEL.describe}), ${new Date().toISOString()}, node ${process.version}`);
@@ -484,7 +489,8 @@ function report(o: { readyS?: number; registeredS?: number; idleRss?: number; me
   console.log("|---|---|---|---|");
   console.log(`| SIP ready (first answer to OPTIONS) after launch | ${f2(o.readyS ?? NaN)} s | ≤ ${TARGETS.readyS} s | ${verdict((o.readyS ?? Infinity) <= TARGETS.readyS)} |`);
   console.log(`| trunk registered (DHCP on wan0, REGISTER with digest) after launch | ${f2(o.registeredS ?? NaN)} s | — | |`);
-  console.log(`| idle RSS, 5 s after registering | ${f1(o.idleRss ?? NaN)} MB | ≤ ${TARGETS.idleRssMb} MB | ${verdict((o.idleRss ?? Infinity) <= TARGETS.idleRssMb)} |`);
+  console.log(`| idle RSS, 5 s after registering (start-up's garbage still held) | ${f1(o.idleRss5 ?? NaN)} MB | — | |`);
+  console.log(`| idle RSS, 30 s after registering (settled) | ${f1(o.idleRss ?? NaN)} MB | ≤ ${TARGETS.idleRssMb} MB | ${verdict((o.idleRss ?? Infinity) <= TARGETS.idleRssMb)} |`);
   for (const m of o.media) {
     const r = m.res;
     const target = m === hik ? `p99 ≤ ${TARGETS.p99Ms} ms, no loss` : "baseline";

@@ -47,14 +47,15 @@ describe("systemd/hikari-gw.service", () => {
   });
 
   it("starts the built CLI from where the image and install.sh put it", () => {
-    expect(one(unit, "ExecStart")).toBe("node --max-semi-space-size=2 /opt/hikari-gw/dist/cli.js run --config /etc/hikari-gw/config.yaml");
+    expect(one(unit, "ExecStart")).toBe("node --max-semi-space-size=2 --max-old-space-size=128 /opt/hikari-gw/dist/cli.js run --config /etc/hikari-gw/config.yaml");
     const pkg = JSON.parse(readFileSync(`${repo}package.json`, "utf8")) as { bin: Record<string, string> };
     expect(pkg.bin["hikari-gw"]).toBe("dist/cli.js");
   });
 
-  it("bounds V8's young generation and glibc's malloc arenas (the idle footprint on a Pi)", () => {
-    // bench:pi and bench:idle launch the gateway with these, read from this file (bench/unit-launch.ts).
+  it("bounds V8's young generation, its old space and glibc's malloc arenas (the footprint on a Pi)", () => {
+    // bench:pi, bench:idle and bench:sip launch the gateway with these, read from this file (bench/unit-launch.ts).
     expect(one(unit, "ExecStart")!.split(/\s+/)).toContain("--max-semi-space-size=2");
+    expect(one(unit, "ExecStart")!.split(/\s+/)).toContain("--max-old-space-size=128");
     expect(unit.get("Environment")).toEqual(["MALLOC_ARENA_MAX=2"]);
   });
 

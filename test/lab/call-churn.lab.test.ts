@@ -4,7 +4,8 @@
  * RFC 3261 §17) has passed. The whole process, not a unit: SIPp places the calls with digest
  * through the B2BUA (relay ports allocated per call, the product's default `limits:`), and
  * `hikari-gw status --json --gc` (node --expose-gc) reads heap, handles, transactions,
- * dialogs and media sessions after a full GC.
+ * dialogs and media sessions after a full GC. The gateway runs with the systemd unit's node
+ * flags and environment (bench/unit-launch.ts), so the heap it may use is the shipped cap.
  *
  * One namespace of its own, loopback only: the gateway on 127.0.0.1, the caller on
  * 127.0.0.2, the callee (registered as 802) on 127.0.0.3. A warm-up of 500 calls runs and
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unitLaunch } from "../../bench/unit-launch.js";
 import { labReady } from "./env.js";
 import { Lab } from "./netns.js";
 import { CLI, REPO, gatewayBuilt, gatewayConfigYaml } from "./sip/gateway-process.js";
@@ -92,7 +94,8 @@ describe.skipIf(!ready)("call churn: 10,000 calls through the built gateway", ()
         pbxLimits: { maxCalls: 10_000, maxCallsPerExtension: 10_000 },
       }),
     );
-    gateway = lab.spawn("h", process.execPath, ["--expose-gc", CLI, "run", "--config", cfg, "--log-level", "warn"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    const unit = unitLaunch();
+    gateway = lab.spawn("h", process.execPath, [...unit.nodeFlags, "--expose-gc", CLI, "run", "--config", cfg, "--log-level", "warn"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...unit.env } });
     gateway.stderr?.on("data", () => undefined);
     // Ready = the control socket answers.
     const deadline = Date.now() + 20_000;
