@@ -46,6 +46,8 @@ export class CallLegs implements MidCallPort {
     private readonly lan: SipSide,
     readonly log: Logger,
     readonly media: CallMedia,
+    /** The PBX's logger, for what outlives the call (call-linger.ts). */
+    private readonly hostLog: Logger = log,
   ) {}
 
   /** The other leg of an answered call (for a B leg: the caller's). */
@@ -122,7 +124,7 @@ export class CallLegs implements MidCallPort {
   release(): void {
     for (const leg of this.forks.legs) {
       if (leg.tx.state === "terminated") continue;
-      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.log }));
+      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.hostLog }));
     }
   }
 

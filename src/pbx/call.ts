@@ -81,7 +81,7 @@ export class Call implements CallControl {
     this.fsm = new CallStateMachine(this.log);
     const aDialog = callerDialog ?? Dialog.asUas(invite, newTag());
     const a: Leg = { control: this, side: "a", dialog: aDialog, peer: source, net: aSide };
-    this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media);
+    this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media, host.log);
     this.mid = new MidCall(this.legs);
     host.fileDialog(aDialog.key, a, this);
     inviteTx.onCancel = (cancel) => this.onCallerCancel(cancel);
