@@ -119,6 +119,11 @@ describe("Call: what lingers after it ended", () => {
     expect(count("BYE", "fork2")).toBe(1);
     const bye = b.received.find((m) => m.method === "BYE" && tagOf(getHeader(m, "to")) === "fork2")!;
     expect(getHeader(bye, "call-id")).toBe(getHeader(parseMessage(ok!.data), "call-id"));
+    // That fork's 2xx again (our ACK was lost): ACKed again, not BYEd again.
+    r.net.carry({ ...ok!, data: forked, dropped: false });
+    await r.settle(500);
+    expect(count("ACK", "fork2")).toBe(2);
+    expect(count("BYE", "fork2")).toBe(1);
     // The answered dialog's own 2xx again: ACKed, not BYEd (its BYE went with the call's end).
     const byesAnswered = count("BYE", answeredTag);
     r.net.carry({ ...ok!, dropped: false });
