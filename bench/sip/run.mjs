@@ -23,7 +23,7 @@
  * step's ended calls still linger) is read with `hikari-gw status --json --gc`.
  */
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -268,7 +268,11 @@ async function startServer(system, dir) {
     writeFileSync(cfg, gatewayYaml(join(dir, "state")));
     // --expose-gc: after each step `status --gc` reads the heap that is live, not what V8 has
     // not collected yet (it lets garbage pile up on a machine with this much memory).
-    const child = start("taskset", ["-c", "0", process.execPath, "--expose-gc", ...NODE_FLAGS, join(REPO, "dist/cli.js"), "run", "--config", cfg, "--log-level", "warn"], { cwd: REPO, env: { ...process.env, ...UNIT.env } });
+    // Its stdout (the log, and what node flags such as --trace-gc print) goes to a file of
+    // the work dir (kept with --keep), appended to by the second start for the call steps.
+    const out = openSync(join(dir, "gateway.out"), "a");
+    const child = start("taskset", ["-c", "0", process.execPath, "--expose-gc", ...NODE_FLAGS, join(REPO, "dist/cli.js"), "run", "--config", cfg, "--log-level", "warn"], { cwd: REPO, stdio: ["ignore", out, "pipe"], env: { ...process.env, ...UNIT.env } });
+    closeSync(out);
     await waitBound(PORTS.hikari);
     return { child, pid: child.pid, port: PORTS.hikari, cfg };
   }

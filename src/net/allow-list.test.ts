@@ -22,6 +22,17 @@ describe("lan.allow networks", () => {
     expect(a.allows("not-an-address")).toBe(false);
   });
 
+  it("gives the same answers from its memo, past its size too (a flood of sources)", () => {
+    const a = new AllowList(["10.8.0.0/24", "127.0.0.0/8"]);
+    const addrs: string[] = [];
+    for (let i = 0; i < 700; i++) addrs.push(i % 2 === 0 ? `10.8.0.${i % 256}` : `10.9.${i >> 8}.${i % 256}`);
+    for (let round = 0; round < 2; round++) {
+      for (const x of round === 0 ? addrs : [...addrs].reverse()) expect(a.allows(x), x).toBe(x.startsWith("10.8.0."));
+    }
+    expect(a.allows("::ffff:10.8.0.7")).toBe(true);
+    expect(a.allows("::ffff:10.8.0.7")).toBe(true);
+  });
+
   it("defaults to the subnets of every interface but the WAN one (listen 0.0.0.0), or of the listen address's interface, plus loopback", () => {
     const ifs = { lo: [v4("127.0.0.1", "127.0.0.1/8", true)], eth0: [v4("198.18.4.2", "198.18.4.2/24")], eth1: [v4("192.168.1.7", "192.168.1.7/24")], wg0: [v4("10.8.0.1", "10.8.0.1/24")] };
     expect(defaultLanNetworks("0.0.0.0", "eth0", ifs)).toEqual(["127.0.0.0/8", "::1/128", "192.168.1.0/24", "10.8.0.0/24"]);

@@ -15,7 +15,7 @@ import type { MidCallPort } from "./mid-call.js";
 import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
-import { sdpMediaTarget } from "../media/sdp.js";
+import { mediaTargetOf } from "./sdp-target.js";
 import { MAX_OTHER_FORKS, lingeringBLegUser, quietUser } from "./call-linger.js";
 import { ANSWERED_ELSEWHERE } from "./call-reason.js";
 
@@ -80,7 +80,7 @@ export class CallLegs implements MidCallPort {
 
   /** Holds and resumes are part of the call's story in the log (once per change, not per re-INVITE). */
   noteHold(from: CallSide, sdp: string): void {
-    const hold = sdpMediaTarget(sdp)?.hold;
+    const hold = mediaTargetOf(sdp)?.hold;
     if (hold === undefined || hold === this.onHold[from]) return;
     this.onHold[from] = hold;
     // The answer to a hold offer may say inactive or sendonly too (RFC 3264 §6.1): the side

@@ -7,7 +7,8 @@ import type { MediaRelay } from "../media/relay.js";
 import type { RelaySession, SidePorts } from "../media/relay-session.js";
 import type { RelayStats, SideReport } from "../media/relay-session-types.js";
 import type { CallQuality, StreamQuality } from "../events.js";
-import { rewriteSdp, sdpMediaTarget } from "../media/sdp.js";
+import { rewriteSdp } from "../media/sdp.js";
+import { mediaTargetOf } from "./sdp-target.js";
 import { gatewayOffer } from "./gateway-offer.js";
 import type { CallMedia, CallMediaFactory, CallSide } from "./call-media.js";
 
@@ -39,7 +40,7 @@ class RelayCallMedia implements CallMedia {
   }
 
   fromSide(from: CallSide, sdp: string, advertise: string): string {
-    const target = sdpMediaTarget(sdp);
+    const target = mediaTargetOf(sdp);
     const session = this.session;
     if (target && session) {
       if (!target.hold) session.setExpectedPeer(from, { address: target.address, rtpPort: target.rtpPort, rtcpPort: target.rtcpPort });

@@ -129,6 +129,27 @@ describe("call limits", () => {
     expect((await dial(r, b, "0399990005")).status).toBe(503);
   });
 
+  it("a call that ended no longer counts: the extension may call again, the total frees up", async () => {
+    const { r, a, b } = await build({ limits: { perExtension: 1, total: 2 } });
+    r.ngn.answer = "ring";
+    void a.call("0399990001");
+    await r.settle(10);
+    expect((await dial(r, a, "0399990002")).status).toBe(486);
+    void b.call("0399990003");
+    await r.settle(10);
+    expect(r.pbx.hangup("all", "test")).toBe(2);
+    await r.settle(10);
+    for (let i = 0; i < 3; i++) {
+      // Each round: both extensions at their limit, then freed again.
+      void a.call(`039999100${i}`);
+      void b.call(`039999200${i}`);
+      await r.settle(10);
+      expect((await dial(r, a, `039999300${i}`)).status).toBe(486);
+      expect(r.pbx.hangup("all", "test")).toBe(2);
+      await r.settle(10);
+    }
+  });
+
   it("pbx.max_call_s: an answered call is hung up with BYE on both legs", async () => {
     const { r, a } = await build({ limits: { maxCallMs: 60_000 } });
     const res = await dial(r, a, "0399990000");
