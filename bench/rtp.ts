@@ -18,7 +18,8 @@
  * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
  * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
- * BENCH_RT=0 (no SCHED_FIFO). BENCH_BASE_DIST=DIR adds system "hikari-base": the relay of another build
+ * BENCH_RT=0 (no SCHED_FIFO). A system may be named with extra environment for its relay, as
+ * "hikari+GLIBC_TUNABLES=glibc.malloc.mxfast=0" (see variant()). BENCH_BASE_DIST=DIR adds system "hikari-base": the relay of another build
  * (DIR = its dist/, e.g. main's) for a before/after in the same run. Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
  * relays' output (e.g. NODE_OPTIONS="--import ./probe.mjs", or V8 --trace-* flags in a system's cmd). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
  * BENCH_DIAG=DIR (the tail, issue 16): per step SYSTEM-CALLS.late (the load tool's late packets,
@@ -78,6 +79,19 @@ const allSystems: System[] = [
   { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
 const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
+
+/**
+ * A system, or a variant of one with extra environment for its relay: "NAME+KEY=VALUE[+KEY=VALUE]",
+ * e.g. "hikari+NODE_OPTIONS=--max-semi-space-size=1" or "plain+GLIBC_TUNABLES=glibc.malloc.mxfast=0",
+ * so a runtime setting is compared with the same system without it in the same run.
+ */
+function variant(spec: string): System | undefined {
+  const [name, ...env] = spec.split("+");
+  const base = allSystems.find((s) => s.name === name);
+  if (!base || env.length === 0) return base;
+  const extra = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  return { ...base, name: spec, env: { ...base.env, ...extra } };
+}
 // SCHED_FIFO for the relay and the load tool (BENCH_RT=0 to disable): on a shared, busy
 // machine CFS (and cgroup weights) otherwise let other work delay either side by tens of ms,
 // which swamps the tail being measured. Same for every system, so ratios stay fair.
@@ -164,13 +178,18 @@ async function step(topo: BenchTopology, sys: System, calls: number): Promise<Ro
 
 const DIAG = process.env.BENCH_DIAG;
 
+/** BENCH_DIAG: where a step's files go (a variant's environment kept readable in the name). */
+function diagBase(sys: System, calls: number): string {
+  return join(DIAG!, `${sys.name.replace(/[^\w.=+-]/g, "_")}-${calls}`);
+}
+
 /** BENCH_DIAG: the relay loads the probe, the load tool writes its late packets. */
 function diagEnv(sys: System, calls: number): { relay: Record<string, string>; load: Record<string, string> } {
   if (!DIAG) return { relay: {}, load: {} };
-  const base = join(DIAG, `${sys.name}-${calls}`);
+  const base = diagBase(sys, calls);
   const probe = `--import ${join(ROOT, "bench/rtp/probe.mjs")}`;
   return {
-    relay: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${probe}`.trim(), PROBE_OUT: `${base}.probe.json` },
+    relay: { NODE_OPTIONS: `${sys.env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ""} ${probe}`.trim(), PROBE_OUT: `${base}.probe.json` },
     load: { LOAD_LATE: `${base}.late` },
   };
 }
@@ -182,7 +201,7 @@ function diagEnv(sys: System, calls: number): { relay: Record<string, string>; l
  */
 function perfRecord(sys: System, calls: number): ChildProcess[] {
   if (!DIAG || !have("perf")) return [];
-  const base = join(DIAG, `${sys.name}-${calls}`);
+  const base = diagBase(sys, calls);
   const sched = ["-k", "CLOCK_MONOTONIC", "-e", "sched:sched_switch", "-e", "sched:sched_wakeup", "-o", `${base}.sched.data`];
   const cpu = ["-k", "CLOCK_MONOTONIC", "-F", "4000", "-g", "-o", `${base}.cpu.data`];
   // Samples on both cores: a hole on the load core (1) delays the load tool's receive stamps.
@@ -300,7 +319,7 @@ async function main(): Promise<void> {
     /* tsc emits even when other modules have type errors */
   }
   // In BENCH_SYSTEMS order, so an A/B pair can be run in both orders.
-  const systems = wanted.map((n) => allSystems.find((s) => s.name === n)).filter((s): s is System => s !== undefined);
+  const systems = wanted.map(variant).filter((s): s is System => s !== undefined);
   if (systems.some((s) => s.name === "rtpengine") && !have("rtpengine")) {
     console.warn("rtpengine not installed (apt-get install rtpengine-daemon): skipped");
     systems.splice(systems.findIndex((s) => s.name === "rtpengine"), 1);

@@ -13,6 +13,7 @@
 import dgram from "node:dgram";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
+import v8 from "node:v8";
 
 const out = process.env.PROBE_OUT;
 const GAP_MS = Number(process.env.PROBE_GAP_MS ?? 1);
@@ -100,6 +101,7 @@ process.on("exit", () => {
       timers,
       eld: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), p999: ms(eld.percentile(99.9)), max: ms(eld.max) },
       heap: process.memoryUsage(),
+      newSpace: v8.getHeapSpaceStatistics().find((x) => x.space_name === "new_space"),
       pid: process.pid,
       threads: threads(),
     }),
