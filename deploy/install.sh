@@ -3,12 +3,15 @@
 #   deploy/install.sh [--uninstall] [--ssh-option OPT]... [USER@]HOST
 # Installs /opt/hikari-gw (this checkout, built here, raw-socket compiled for arm64), the pinned
 # Node 24 as /usr/local/bin/node (the unit finds it there first), the `hikari-gw` command
-# (/usr/local/bin, as on the image), the hikari-gw user, the systemd unit, and
+# (/usr/local/bin, as on the image), the hikari-gw user, the systemd unit, the image's
+# /usr/lib/sysctl.d/60-hikari-gw.conf (net.ipv4.ip_forward=1, which the relay's kernel path,
+# media.offload: auto, needs; applied at once, /etc/sysctl.d overrides it as on any Debian), and
 # /etc/hikari-gw/config.yaml from deploy/config.example.yaml ONLY if no config exists
 # (an existing config is never touched). The service is enabled, and started once its config
-# passes check-config. --uninstall stops and removes the service, /opt/hikari-gw, the command and
-# the Node it installed; the config, /var/lib/hikari-gw and the user that owns them stay. The
-# remote user must be root or have sudo. Tested against a real sshd: test/lab/install-ssh.lab.test.ts.
+# passes check-config. --uninstall stops and removes the service, /opt/hikari-gw, the command,
+# the sysctl file (forwarding stays on until the next boot) and the Node it installed; the
+# config, /var/lib/hikari-gw and the user that owns them stay. The remote user must be root or
+# have sudo. Tested against a real sshd: test/lab/install-ssh.lab.test.ts.
 # Needs here: what firmware/build.sh needs for the app (npm, g++-aarch64-linux-gnu, make, python3).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +42,9 @@ if [ "$mode" = uninstall ]; then
   rm -rf /usr/local/lib/hikari-gw
   # The user stays: the kept config (group) and state (owner) are its files.
   rm -f /usr/lib/sysusers.d/hikari-gw.conf
+  # Forwarding is left as it is now (another service may rely on it); without the file it is
+  # off from the next boot unless something else sets it.
+  rm -f /usr/lib/sysctl.d/60-hikari-gw.conf
   echo "hikari-gw removed; kept /etc/hikari-gw (config), /var/lib/hikari-gw (state) and the hikari-gw user (userdel hikari-gw to remove it)"
   exit 0
 fi
@@ -49,6 +55,11 @@ tar -C "$tmp" -xzf -
 command -v nft >/dev/null && command -v ip >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2; }
 install -D -m 0644 "$tmp/hikari-gw.sysusers" /usr/lib/sysusers.d/hikari-gw.conf
 systemd-sysusers /usr/lib/sysusers.d/hikari-gw.conf
+install -D -m 0644 "$tmp/hikari-gw.sysctl" /usr/lib/sysctl.d/60-hikari-gw.conf
+# Applied now by name, as systemd-sysctl does at boot: an admin'"'"'s /etc/sysctl.d/60-hikari-gw.conf
+# takes precedence over ours.
+if [ -x /usr/lib/systemd/systemd-sysctl ]; then /usr/lib/systemd/systemd-sysctl 60-hikari-gw.conf; else sysctl -q -p /usr/lib/sysctl.d/60-hikari-gw.conf; fi \
+  || echo "install.sh: could not apply /usr/lib/sysctl.d/60-hikari-gw.conf now; it applies at the next boot"
 if ! cmp -s "$tmp/node" /usr/local/bin/node; then
   [ -e /usr/local/bin/node ] && [ ! -f /usr/local/lib/hikari-gw/node-installed ] && echo "install.sh: replacing /usr/local/bin/node ($(/usr/local/bin/node --version 2>/dev/null))"
   install -m 0755 "$tmp/node" /usr/local/bin/node.new && mv /usr/local/bin/node.new /usr/local/bin/node
@@ -105,5 +116,6 @@ aarch64-linux-gnu-strip "$work/payload/node" # as on the image: 103 MB instead o
 cp "$repo/firmware/rootfs/usr/local/bin/hikari-gw" "$work/payload/"
 cp "$repo/systemd/hikari-gw.service" "$work/payload/"
 cp "$repo/firmware/rootfs/usr/lib/sysusers.d/hikari-gw.conf" "$work/payload/hikari-gw.sysusers"
+cp "$repo/firmware/rootfs/usr/lib/sysctl.d/60-hikari-gw.conf" "$work/payload/hikari-gw.sysctl"
 cp "$repo/deploy/config.example.yaml" "$work/payload/"
 tar -C "$work/payload" -czf - . | run_remote install

@@ -59,6 +59,8 @@ export interface CallEvent {
 export interface VoicemailEvent {
   type: "voicemail";
   id: string;
+  /** The call that left it: the `call_id` of its `call` events. */
+  call_id: string;
   /** The caller's number ("" when withheld). */
   from: string;
   /** The phonebook's name for it, else the name the line gave. */
@@ -79,7 +81,7 @@ export interface VoicemailEvent {
 export interface VoicemailBox {
   new: number;
   total: number;
-  last?: Omit<VoicemailEvent, "type" | "reason" | "to"> & { heard: boolean };
+  last?: Omit<VoicemailEvent, "type" | "reason" | "to" | "call_id"> & { heard: boolean };
 }
 
 /** A call in progress, as `hikari-gw status` and MQTT show it (built by the PBX from the call's own facts). */

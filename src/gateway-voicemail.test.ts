@@ -40,6 +40,7 @@ const recording = (from: string, seconds: number, name?: string, minute = 0) => 
   from,
   name,
   called: "0501111111",
+  callId: `call-${from}@ngn`,
   startedAt: Date.parse("2026-12-06T10:00:00Z") + minute * 60_000,
   result: { samples: new Int16Array(seconds * 8000), reason: "hangup" as const, durationS: seconds, stats: { accepted: 0, malformed: 0, foreign: 0, late: 0, implausible: 0, dtmfEvents: 0, concealedSamples: 0, overlaps: 0, gapsCapped: 0, droppedSource: 0, packetsSent: 0 } },
 });
@@ -49,7 +50,7 @@ describe("GatewayVoicemail: a recording becomes a stored message, an event with 
     const { gv, seen, boxes } = await rig();
     await gv.saveMessage(recording("0312345678", 2, "YAMADA"));
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ type: "voicemail", from: "0312345678", name: "Dentist", to: "0501111111", duration_s: 2, reason: "hangup", at: "2026-12-06T10:00:00.000Z" });
+    expect(seen[0]).toMatchObject({ type: "voicemail", call_id: "call-0312345678@ngn", from: "0312345678", name: "Dentist", to: "0501111111", duration_s: 2, reason: "hangup", at: "2026-12-06T10:00:00.000Z" });
     expect(seen[0]!.url).toMatch(new RegExp(`^http://192\\.168\\.1\\.2:8580/voicemail/${seen[0]!.id}\\.wav\\?token=[A-Za-z0-9_-]{22}$`));
     expect(seen[0]!.file).toBe(`${seen[0]!.id}.wav`);
     expect(gv.status).toMatchObject({ new: 1, total: 1, last: { id: seen[0]!.id, from: "0312345678", name: "Dentist", url: seen[0]!.url, heard: false } });

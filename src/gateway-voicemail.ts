@@ -115,6 +115,7 @@ export class GatewayVoicemail {
     this.opts.events.emit("voicemail", {
       type: "voicemail",
       id: msg.id,
+      call_id: rec.callId,
       from: msg.from,
       ...(msg.name !== undefined ? { name: msg.name } : {}),
       to: rec.called,

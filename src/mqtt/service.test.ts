@@ -51,7 +51,7 @@ describe("MqttService", () => {
     client.up();
     client.take();
     const msg = { id: "20261206T100000Z-ab12cd34", from: "0312345678", name: "Dentist", to: "0501111111", duration_s: 23.4, file: "20261206T100000Z-ab12cd34.wav", url: "http://192.168.1.2:8580/voicemail/20261206T100000Z-ab12cd34.wav?token=t", at: "2026-12-06T10:00:00.000Z" };
-    events.emit("voicemail", { type: "voicemail", reason: "hangup", ...msg });
+    events.emit("voicemail", { type: "voicemail", call_id: "a84b4c76e66710@ngn", reason: "hangup", ...msg });
     events.emit("voicemail_box", { new: 1, total: 3, last: { ...msg, heard: false } });
     const pubs = client.take();
     const ev = pubs.find((p) => p.topic === "hikari-gw/event")!;

@@ -8,6 +8,7 @@
 import type { Logger } from "../log.js";
 import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
 import { cseq, sameEndpoint, setHeader } from "../sip/message/index.js";
+import { Dialog } from "../sip/dialog/dialog.js";
 import type { CallMedia, CallSide } from "./call-media.js";
 import type { BLeg, CallParty, Leg, SipSide } from "./call-types.js";
 import type { MidCallPort } from "./mid-call.js";
@@ -15,7 +16,8 @@ import { refuseAll } from "./answer-shape.js";
 import { CalleeLeg } from "./call-b-leg.js";
 import { Forks } from "./call-forks.js";
 import { sdpMediaTarget } from "../media/sdp.js";
-import { lingeringBLegUser, quietUser } from "./call-linger.js";
+import { MAX_OTHER_FORKS, lingeringBLegUser, quietUser } from "./call-linger.js";
+import { ANSWERED_ELSEWHERE } from "./call-reason.js";
 
 /** Who talks to whom: the caller, and the number it called. */
 export interface CallParties {
@@ -36,6 +38,11 @@ export class CallLegs implements MidCallPort {
   readonly onHold: Record<CallSide, boolean> = { a: false, b: false };
   /** The side that put the call on hold, while it is. */
   holdBy?: CallSide;
+  /**
+   * Dialogs other forks' 2xx made on B legs whose own dialog was confirmed (§13.2.2.4), by
+   * leg and the fork's tag: the ACK each got, sent again for a retransmission.
+   */
+  private otherForks?: Map<Leg, Map<string, SipRequest>>;
 
   constructor(
     readonly a: Leg,
@@ -46,6 +53,8 @@ export class CallLegs implements MidCallPort {
     private readonly lan: SipSide,
     readonly log: Logger,
     readonly media: CallMedia,
+    /** The PBX's logger, for what outlives the call (call-linger.ts). */
+    private readonly hostLog: Logger = log,
   ) {}
 
   /** The other leg of an answered call (for a B leg: the caller's). */
@@ -115,14 +124,45 @@ export class CallLegs implements MidCallPort {
   }
 
   /**
+   * A 2xx with another To tag on a B leg whose dialog is already confirmed: a proxy
+   * downstream forked our INVITE and another device answered too. RFC 3261 §13.2.2.4: that
+   * 2xx makes a separate dialog, which the UAC ACKs and, wanting only one, ends with a BYE;
+   * the leg's own dialog (its tag, remote target, route set) does not change. A
+   * retransmission of that 2xx gets the same ACK again, not a second BYE. Past
+   * MAX_OTHER_FORKS a 2xx is only ACKed: a peer inventing tags makes no state here.
+   */
+  otherFork(leg: BLeg, res: SipResponse, tag: string): void {
+    const sent = this.otherForks?.get(leg)?.get(tag);
+    if (sent) return leg.net.tx.sendAck(sent, leg.peer);
+    const fork = Dialog.asUac(leg.invite, res);
+    const contact = this.contactToward(leg);
+    // Late offer: the fork's 2xx made an offer, and its ACK must answer it: refusing every stream.
+    const offer = leg.invite.body.length === 0 && res.body.length > 0 ? res.body.toString("utf8") : undefined;
+    const ack = fork.createRequest("ACK", { contact, seq: cseq(leg.invite).seq, body: offer === undefined ? undefined : Buffer.from(refuseAll(offer, leg.net.host)) });
+    leg.net.tx.sendAck(ack, leg.peer);
+    const all = (this.otherForks ??= new Map());
+    const forks = all.get(leg) ?? new Map<string, SipRequest>();
+    if (forks.size >= MAX_OTHER_FORKS) return;
+    all.set(leg, forks.set(tag, ack));
+    this.log.info({ side: leg.side }, "another fork answered too: ACKed and BYEd in its own dialog");
+    leg.net.tx.sendRequest(fork.createRequest("BYE", { contact, headers: [ANSWERED_ELSEWHERE] }), leg.peer, quietUser(this.log, leg.side));
+  }
+
+  /** Whether `tag` names another fork's dialog on `leg` that otherFork() ACKed and BYEd. */
+  isOtherFork(leg: Leg, tag: string): boolean {
+    return this.otherForks?.get(leg)?.has(tag) === true;
+  }
+
+  /**
    * The call ended: every B leg's INVITE transaction keeps only a hook that ACKs (and, for a
-   * late fork, BYEs) a 2xx, with copies of what that needs; the legs, their SDP and the
-   * call become garbage while the transactions linger (call-linger.ts).
+   * late fork, BYEs) a 2xx, with copies of what that needs (the tags of forks already BYEd
+   * among them); the legs, their SDP and the call become garbage while the transactions
+   * linger (call-linger.ts).
    */
   release(): void {
     for (const leg of this.forks.legs) {
       if (leg.tx.state === "terminated") continue;
-      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.log }));
+      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contactToward(leg), seq: cseq(leg.invite).seq, log: this.hostLog, byed: [...(this.otherForks?.get(leg)?.keys() ?? [])] }));
     }
   }
 

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createResponse, getHeader, setHeader } from "../sip/message/index.js";
+import { createResponse, getHeader, parseMessage, setHeader, tagOf } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import { PHONE_SDP } from "../../test/support/pbx/phone.js";
 import { PbxRig, GW } from "../../test/support/pbx/pbx-rig.js";
@@ -69,6 +69,26 @@ describe("Call: what lingers after it ended", () => {
     expect((await a.bye()).status).toBe(481);
   });
 
+  it("the caller's INVITE retransmitted after the call ended is absorbed (RFC 6026 §7.1), not a new call", async () => {
+    const { r, a, b } = await answered();
+    const invites = r.net.log.filter((d) => d.from.address === "198.18.0.11" && d.to.address === GW.address && d.data.toString().startsWith("INVITE"));
+    const answeredInvite = invites.at(-1)!; // the one with credentials
+    expect((await a.bye()).status).toBe(200);
+    await r.settle(1000);
+    const sentToA = r.net.log.filter((d) => d.to.address === "198.18.0.11").length;
+    const invitesToB = b.received.filter((m) => m.method === "INVITE").length;
+    r.net.carry({ ...answeredInvite, dropped: false });
+    await r.settle(500);
+    expect(r.pbx.calls.size).toBe(0);
+    expect(b.received.filter((m) => m.method === "INVITE").length).toBe(invitesToB);
+    expect(r.net.log.filter((d) => d.to.address === "198.18.0.11").length).toBe(sentToA); // not even a 100
+    // Past Timer L the same datagram is a new request again (so the above was absorbed, not lost).
+    await r.settle(40_000, 1000);
+    r.net.carry({ ...answeredInvite, dropped: false });
+    await r.settle(500);
+    expect(r.net.log.filter((d) => d.to.address === "198.18.0.11").length).toBeGreaterThan(sentToA);
+  });
+
   it("the callee's retransmitted 2xx after the call ended is ACKed again", async () => {
     const { r, a, b } = await answered();
     const ok = r.net.log.find((d) => d.from.address === "198.18.0.12" && d.to.address === GW.address && d.data.toString().startsWith("SIP/2.0 200") && d.data.toString().includes("INVITE"));
@@ -80,6 +100,36 @@ describe("Call: what lingers after it ended", () => {
     r.net.carry({ ...ok!, dropped: false });
     await r.settle();
     expect(acks()).toBe(before + 1);
+  });
+
+  it("a second fork's 2xx after the call ended (another To tag on the answered leg's INVITE) gets its own ACK and a BYE; the answered dialog's 2xx only an ACK", async () => {
+    const { r, a, b } = await answered();
+    const ok = r.net.log.find((d) => d.from.address === "198.18.0.12" && d.to.address === GW.address && d.data.toString().startsWith("SIP/2.0 200") && d.data.toString().includes("INVITE"));
+    expect(ok).toBeDefined();
+    const answeredTag = tagOf(getHeader(parseMessage(ok!.data), "to"));
+    expect((await a.bye()).status).toBe(200);
+    await r.settle(1000);
+    const count = (method: string, tag: string) => b.received.filter((m) => m.method === method && tagOf(getHeader(m, "to")) === tag).length;
+    const acksBefore = count("ACK", answeredTag);
+    // A forking proxy between us and the callee passes on another device's 2xx (RFC 6026 §8.4).
+    const forked = Buffer.from(ok!.data.toString("latin1").replace(`;tag=${answeredTag}`, ";tag=fork2"), "latin1");
+    r.net.carry({ ...ok!, data: forked, dropped: false });
+    await r.settle(500);
+    expect(count("ACK", "fork2")).toBe(1);
+    expect(count("BYE", "fork2")).toBe(1);
+    const bye = b.received.find((m) => m.method === "BYE" && tagOf(getHeader(m, "to")) === "fork2")!;
+    expect(getHeader(bye, "call-id")).toBe(getHeader(parseMessage(ok!.data), "call-id"));
+    // That fork's 2xx again (our ACK was lost): ACKed again, not BYEd again.
+    r.net.carry({ ...ok!, data: forked, dropped: false });
+    await r.settle(500);
+    expect(count("ACK", "fork2")).toBe(2);
+    expect(count("BYE", "fork2")).toBe(1);
+    // The answered dialog's own 2xx again: ACKed, not BYEd (its BYE went with the call's end).
+    const byesAnswered = count("BYE", answeredTag);
+    r.net.carry({ ...ok!, dropped: false });
+    await r.settle(500);
+    expect(count("ACK", answeredTag)).toBe(acksBefore + 1);
+    expect(count("BYE", answeredTag)).toBe(byesAnswered);
   });
 
   it("a fork that answers only after the call ended gets ACK and BYE, and the call is still collectable", async () => {

@@ -132,9 +132,10 @@ export interface AnsweringPort {
   /**
    * Its fork for a call to `called`, answering `now` or after its delay, its RTP on
    * `mediaAddress` (the address the caller's side reaches: the trunk's); undefined when it
-   * does not answer that number.
+   * does not answer that number. `callId`: the call's id (its events' `call_id`), which the
+   * message's event repeats so the two can be matched.
    */
-  target(called: string, mediaAddress: string, when: "now" | "delayed"): CallTarget | undefined;
+  target(called: string, mediaAddress: string, when: "now" | "delayed", callId: string): CallTarget | undefined;
 }
 
 export interface CallParty {

@@ -9,7 +9,7 @@ import type { TimerHandle } from "../clock.js";
 import type { Logger } from "../log.js";
 import type { ActiveCall, CallDirection, CallEvent, HangupBy } from "../events.js";
 import type { Endpoint, Header, SipRequest, SipResponse } from "../sip/message/types.js";
-import { createResponse, newCallId, newTag, maxForwards, setHeader } from "../sip/message/index.js";
+import { createResponse, getHeader, newCallId, newTag, maxForwards, setHeader, tagOf } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import type { ServerTransaction } from "../sip/transaction/layer.js";
 import type { CallMedia, CallSide } from "./call-media.js";
@@ -81,7 +81,7 @@ export class Call implements CallControl {
     this.fsm = new CallStateMachine(this.log);
     const aDialog = callerDialog ?? Dialog.asUas(invite, newTag());
     const a: Leg = { control: this, side: "a", dialog: aDialog, peer: source, net: aSide };
-    this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media);
+    this.legs = new CallLegs(a, invite, { caller, called }, host.lan, this.log, media, host.log);
     this.mid = new MidCall(this.legs);
     host.fileDialog(aDialog.key, a, this);
     inviteTx.onCancel = (cancel) => this.onCallerCancel(cancel);
@@ -179,6 +179,9 @@ export class Call implements CallControl {
   }
 
   private onB2xx(leg: BLeg, res: SipResponse): void {
+    // Another To tag than the leg's confirmed dialog's: another fork's 2xx, its own dialog (§13.2.2.4).
+    const tag = tagOf(getHeader(res, "to"));
+    if (leg.dialog.state === "confirmed" && tag && tag !== leg.dialog.remoteTag) return this.legs.otherFork(leg, res, tag);
     // (Only a response with a To tag confirms the dialog, §12.1.2.)
     const alreadyConfirmed = leg.dialog.state === "confirmed";
     leg.dialog.learnFromResponse(res);
@@ -303,6 +306,16 @@ export class Call implements CallControl {
 
   /** Any request inside one of this call's dialogs except ACK and CANCEL. */
   onRequest(leg: Leg, req: SipRequest, tx: ServerTransaction): void {
+    // Our key (Call-ID, our tag) is shared by every fork's dialog on a B leg: one from another
+    // fork's dialog, which we BYEd, is not the call's. Its BYE crossed ours (§15.1.2): 200;
+    // anything else, or an unknown fork, 481 (§12.2.2).
+    const fromTag = tagOf(getHeader(req, "from"));
+    if (leg.side === "b" && leg.dialog.state === "confirmed" && fromTag !== leg.dialog.remoteTag) {
+      const known = fromTag !== "" && this.legs.isOtherFork(leg, fromTag);
+      if (known && req.method === "BYE") tx.respond(createResponse(req, 200, "OK"));
+      else tx.respond(createResponse(req, 481, "Call/Transaction Does Not Exist"));
+      return;
+    }
     if (!leg.dialog.acceptRemoteSeq(req)) {
       tx.respond(createResponse(req, 500, "Server Internal Error"));
       return;

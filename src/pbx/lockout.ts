@@ -32,6 +32,7 @@ import { isIP } from "node:net";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../log.js";
 import { clip } from "../log-value.js";
+import { flatString } from "../flat-string.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 
 export interface LockoutOptions {
@@ -200,7 +201,8 @@ export class Lockout {
       a.extensions.clear();
       a.windowStart = now;
     }
-    a.extensions.add(userKey(extension));
+    const user = userKey(extension);
+    if (!a.extensions.has(user)) a.extensions.add(flatString(user));
     let scanner = false;
     if (a.extensions.size >= this.scanExtensions) {
       const ms = this.lockLength(a.level++);
@@ -243,7 +245,8 @@ class Generations<V> {
 
   set(key: string, v: V): void {
     this.old.delete(key);
-    this.young.set(key, v);
+    // Stored for up to a day: a copy, not a view of the datagram the username came in.
+    this.young.set(this.young.has(key) ? key : flatString(key), v);
     if (this.young.size >= this.max / 2) {
       this.old = this.young;
       this.young = new Map();

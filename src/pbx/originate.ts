@@ -230,7 +230,7 @@ export class Originate implements CallControl, CallFacts {
   private releaseLegs(): void {
     for (const leg of this.forks.legs) {
       if (leg.tx.state === "terminated") continue;
-      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contact, seq: cseq(leg.invite).seq, log: this.log }));
+      leg.tx.rehome(lingeringBLegUser({ dialog: leg.dialog, tx: leg.net.tx, peer: leg.peer, contact: this.contact, seq: cseq(leg.invite).seq, log: this.host.log }));
     }
     this.earlySdp.clear();
   }

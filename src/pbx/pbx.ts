@@ -30,6 +30,7 @@ import type { ActiveCall } from "../events.js";
 import type { BLeg } from "./call-types.js";
 import type { CallMedia } from "./call-media.js";
 import { newCallId } from "../sip/message/index.js";
+import { flatString } from "../flat-string.js";
 
 export { ALLOW } from "./out-of-dialog.js";
 
@@ -86,6 +87,8 @@ export const DEFAULT_LIMITS: CallLimits = {
 
 /** How long a finished call's dialogs stay filed for late retransmissions (64*T1). */
 const LINGER_MS = 32_000;
+/** Ended calls' dialog keys are swept in batches, one per this many ms (one timer per batch, not per call). */
+const LINGER_BATCH_MS = 100;
 
 /** The record of an ended call's dialogs (shared: it holds nothing of the call). */
 const ENDED: LingeringDialog = Object.freeze({ lingering: true as const });
@@ -123,6 +126,8 @@ export class Pbx {
   readonly lan: SipSide;
   private closed = false;
   private readonly overloadLog: RateLimitedLog;
+  /** The batch of lingering dialog keys being filled (see linger()). */
+  private lingerBatch: { readonly tick: number; readonly keys: string[] } | undefined;
   /** Calls refused because the dialog table was full (status). */
   refusedOverload = 0;
 
@@ -455,12 +460,33 @@ export class Pbx {
     return f && "call" in f ? f.call : undefined;
   }
 
-  /** File `rec` under `keys` for the linger; its own scope, so the sweep's closure holds no call. */
+  /**
+   * File `rec` under `keys` for the linger; its own scope, so the sweep's closure holds no
+   * call. The keys are filed again as flat copies: a key built from a datagram's Call-ID is a
+   * concatenation over a slice of that datagram's text, which would stay alive with it. Keys
+   * go in batches of LINGER_BATCH_MS, each swept by one timer once its last key's linger is
+   * over (never early, at most one batch late).
+   */
   private linger(keys: string[], rec: LingeringDialog): void {
-    for (const k of keys) this.dialogs.set(k, rec);
-    this.opts.clock.setTimeout(() => {
-      for (const k of keys) if (this.dialogs.get(k) === rec) this.dialogs.delete(k);
-    }, LINGER_MS);
+    const tick = Math.floor(this.opts.clock.now() / LINGER_BATCH_MS);
+    let batch = this.lingerBatch;
+    if (!batch || batch.tick !== tick) {
+      const b = (batch = this.lingerBatch = { tick, keys: [] });
+      this.opts.clock.setTimeout(() => {
+        if (this.lingerBatch === b) this.lingerBatch = undefined;
+        for (const k of b.keys) {
+          const f = this.dialogs.get(k);
+          if (f && "lingering" in f) this.dialogs.delete(k);
+        }
+      }, LINGER_MS + LINGER_BATCH_MS);
+    }
+    for (const k of keys) {
+      const flat = flatString(k);
+      // (Map.set on a key already there keeps the old key string: delete first.)
+      this.dialogs.delete(k);
+      this.dialogs.set(flat, rec);
+      batch.keys.push(flat);
+    }
   }
 
   /** Hang up one call (by call id) or all: MQTT `{hangup}` and shutdown. */

@@ -143,8 +143,10 @@ export class DigestServer {
    * previous old one is dropped. O(1) per request, unlike evicting a Map's first key, which
    * V8 makes O(deleted entries) (13 µs per request at 64k entries, measured).
    */
-  private ncYoung = new Map<string, number>();
-  private ncOld = new Map<string, number>();
+  private ncYoung = new Map<number, number>();
+  private ncOld = new Map<number, number>();
+  /** When the young generation began (clock ms): past a nonce lifetime it turns old. */
+  private youngSince: number;
   private counter = 0;
   /** HA1 stand-in for unknown users (see verify): random, so it never matches. */
   private readonly decoyHa1 = randomBytes(32).toString("hex");
@@ -157,6 +159,7 @@ export class DigestServer {
     this.algorithm = opts.algorithm ?? "MD5";
     this.qop = opts.qop ?? true;
     this.maxTracked = opts.maxTrackedNonces ?? 65_536;
+    this.youngSince = this.clock.now();
   }
 
   /** A fresh nonce for this gateway. */
@@ -241,12 +244,13 @@ export class DigestServer {
     if (!match) return { ok: false, reason: "bad-response", user };
     if (age > this.ttl) return { ok: false, reason: "stale-nonce", user };
     if (qop) {
-      const last = this.ncYoung.get(nonce) ?? this.ncOld.get(nonce);
+      const id = nonceId(nonce);
+      const last = this.ncYoung.get(id) ?? this.ncOld.get(id);
       if (last !== undefined && ncNum <= last) return { ok: false, reason: "replay", user };
       // A nonce in use but no longer tracked cannot be checked for replays: make the client
       // fetch a fresh one, silently (stale=true), rather than accept it blind.
       if (last === undefined && ncNum !== 1) return { ok: false, reason: "stale-nonce", user };
-      this.trackNc(nonce, ncNum);
+      this.trackNc(id, ncNum);
     }
     return { ok: true, user };
   }
@@ -266,11 +270,24 @@ export class DigestServer {
     return createHmac("sha256", this.secret).update(stamp).update(this.realm).digest("hex").slice(0, 32);
   }
 
-  private trackNc(nonce: string, nc: number): void {
-    this.ncYoung.set(nonce, nc);
+  /**
+   * The young generation turns old when it holds half the budget, or when it is older than a
+   * nonce's lifetime: by the next turn its nonces are all stale, refused before the table is
+   * read, so keeping them would only cost memory (at a call rate that never fills the budget,
+   * they would otherwise stay until it does).
+   */
+  private trackNc(id: number, nc: number): void {
+    const now = this.clock.now();
+    if (now - this.youngSince > this.ttl) {
+      this.ncOld = this.ncYoung.size > 0 && now - this.youngSince <= 2 * this.ttl ? this.ncYoung : new Map();
+      this.ncYoung = new Map();
+      this.youngSince = now;
+    }
+    this.ncYoung.set(id, nc);
     if (this.ncYoung.size >= this.maxTracked / 2) {
       this.ncOld = this.ncYoung;
       this.ncYoung = new Map();
+      this.youngSince = now;
     }
   }
 
@@ -278,6 +295,16 @@ export class DigestServer {
   trackedNonces(): number {
     return this.ncYoung.size + this.ncOld.size;
   }
+}
+
+/**
+ * The table's key for a nonce: its counter (hex digits 12–20, see newNonce), unique among the
+ * nonces one process issues (2^32 of them), and only ever read for a nonce whose MAC checked.
+ * A number, not the nonce text: a substring of the parsed header would keep the whole
+ * header (and the datagram text around it) alive for as long as the entry lives.
+ */
+function nonceId(nonce: string): number {
+  return parseInt(nonce.slice(12, 20), 16);
 }
 
 /** Constant-time compare of two hex strings, case-insensitive (RFC 7616: LHEX, but be lenient). */

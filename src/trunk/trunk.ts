@@ -230,7 +230,8 @@ export class Trunk implements TrunkPort {
     // DND: the line hears busy, and the call is recorded as missed (someone did call); or the
     // answering machine takes it at once. It also answers at once when no phone would ring,
     // and otherwise rings beside the phones, answering after its delay.
-    const answering = (when: "now" | "delayed") => this.opts.answering?.target(called, this.line!.localAddress, when);
+    // The call's id is the INVITE's Call-ID (Call), which the message's event repeats.
+    const answering = (when: "now" | "delayed") => this.opts.answering?.target(called, this.line!.localAddress, when, getHeader(req, "call-id") ?? "");
     const screened = this.opts.screen?.(caller.number, called, getHeader(req, "call-id") ?? "");
     if (screened) failure = screened;
     else if (this.opts.dnd()) {

@@ -39,7 +39,7 @@ const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as
 const nodeVersion = /^NODE_VERSION=(.*)$/m.exec(readFileSync(join(repo, "firmware/packages.conf"), "utf8"))?.[1];
 
 /** What the install writes, as this machine (outside the lab) sees it: must not change. */
-const HOST_PATHS = ["/opt/hikari-gw", "/etc/hikari-gw", "/etc/systemd/system/hikari-gw.service", "/usr/local/bin/node", "/usr/local/bin/hikari-gw", "/usr/local/lib/hikari-gw", "/usr/lib/sysusers.d/hikari-gw.conf", "/var/lib/hikari-gw", "/usr/local/sbin/systemctl", "/usr/local/sbin/uname", "/home/pi"];
+const HOST_PATHS = ["/opt/hikari-gw", "/etc/hikari-gw", "/etc/systemd/system/hikari-gw.service", "/usr/local/bin/node", "/usr/local/bin/hikari-gw", "/usr/local/lib/hikari-gw", "/usr/lib/sysusers.d/hikari-gw.conf", "/usr/lib/sysctl.d/60-hikari-gw.conf", "/var/lib/hikari-gw", "/usr/local/sbin/systemctl", "/usr/local/sbin/uname", "/home/pi"];
 function hostSnapshot(): string {
   const files = HOST_PATHS.map((p) => {
     try {
@@ -225,6 +225,8 @@ describe.skipIf(!ready)("deploy/install.sh over SSH onto a lab Pi", () => {
     await ok("rm /opt/hgwinst-probe /etc/hgwinst-probe");
     expect(await ok("getent passwd hikari-gw || echo none")).toBe("none");
     expect(await ok("ls -A /opt/hikari-gw /usr/local/bin/node 2>&1 || true")).toMatch(/No such file[\s\S]*No such file/);
+    // A fresh namespace routes nothing: the install has to turn forwarding on (per namespace, so not this machine's).
+    expect(await ok("cat /proc/sys/net/ipv4/ip_forward")).toBe("0");
   });
 
   it("installs as root: the arm64 build runs there, with its unit, user, dirs and the example config", async () => {
@@ -248,6 +250,9 @@ describe.skipIf(!ready)("deploy/install.sh over SSH onto a lab Pi", () => {
     expect(pw[5]).toBe("/var/lib/hikari-gw");
     expect(pw[6]).toMatch(/nologin$/);
     expect(await ok("cat /usr/lib/sysusers.d/hikari-gw.conf")).toBe(readFileSync(join(repo, "firmware/rootfs/usr/lib/sysusers.d/hikari-gw.conf"), "utf8").trim());
+    // The image's forwarding file, applied at once: media.offload: auto finds ip_forward=1.
+    expect(await ok("cat /usr/lib/sysctl.d/60-hikari-gw.conf")).toBe(readFileSync(join(repo, "firmware/rootfs/usr/lib/sysctl.d/60-hikari-gw.conf"), "utf8").trim());
+    expect(await ok("cat /proc/sys/net/ipv4/ip_forward")).toBe("1");
 
     // The unit and the config (secrets: readable by the service's group only).
     expect(await ok("cat /etc/systemd/system/hikari-gw.service")).toBe(readFileSync(join(repo, "systemd/hikari-gw.service"), "utf8").trim());
@@ -289,7 +294,7 @@ describe.skipIf(!ready)("deploy/install.sh over SSH onto a lab Pi", () => {
 
     const out = await installSh("uninstall (root)", ["--uninstall", `root@${PI}`]);
     expect(out).toContain("hikari-gw removed");
-    const gone = ["/opt/hikari-gw", "/usr/local/bin/node", "/usr/local/bin/hikari-gw", "/usr/local/lib/hikari-gw", "/etc/systemd/system/hikari-gw.service", "/usr/lib/sysusers.d/hikari-gw.conf"];
+    const gone = ["/opt/hikari-gw", "/usr/local/bin/node", "/usr/local/bin/hikari-gw", "/usr/local/lib/hikari-gw", "/etc/systemd/system/hikari-gw.service", "/usr/lib/sysusers.d/hikari-gw.conf", "/usr/lib/sysctl.d/60-hikari-gw.conf"];
     expect(await ok(`for p in ${gone.join(" ")}; do [ -e "$p" ] && echo "left: $p"; done; echo checked`)).toBe("checked");
     expect(systemctlCalls().slice(before)).toEqual(["disable --now hikari-gw.service", "daemon-reload"]);
     // Kept: the config as it was, the state, and the user that owns them.

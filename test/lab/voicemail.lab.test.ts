@@ -214,6 +214,9 @@ voicemail: { enabled: true, answer_after_s: ${ANSWER_AFTER_S}, max_message_s: 60
     // The relay carried none of it (freed at the machine's answer): no quality event for this call.
     const callId = json(sub.on(`${BASE}/event`, from)[0]!).call_id;
     expect(sub.on(`${BASE}/event`, from).some((x) => json(x).type === "quality" && json(x).call_id === callId)).toBe(false);
+    // The message's event names that call, so an automation can match the two.
+    expect(callId).toEqual(expect.any(String));
+    expect(ev.call_id).toBe(callId);
   }, 60_000);
 
   it("DND answers at once, and a message with 5 % loss and reordering keeps its length", async () => {

@@ -40,6 +40,8 @@ export interface Recording {
   name?: string;
   /** The line's number that was called. */
   called: string;
+  /** The call's id, as in its `call` events. */
+  callId: string;
   /** When the machine answered (ms since the epoch). */
   startedAt: number;
   result: VoicemailSessionResult;
@@ -62,6 +64,8 @@ export interface AnsweringCallHost {
 /** What the fork's target told the machine about this call. */
 export interface AnsweringPlan {
   called: string;
+  /** The inbound call's id (its events' `call_id`). */
+  callId: string;
   /** The address the caller's RTP reaches (the trunk's): the socket binds there. */
   mediaAddress: string;
   answerAfterMs: number;
@@ -185,7 +189,7 @@ export class AnsweringCall {
     if (result.samples.length === 0) return; // hung up during the greeting: no message
     const from = fromAddr(this.invite);
     const number = from.uri.user ?? "";
-    this.host.onRecording({ from: number === "anonymous" ? "" : number, name: from.displayName, called: this.plan.called, startedAt: this.startedAt, result });
+    this.host.onRecording({ from: number === "anonymous" ? "" : number, name: from.displayName, called: this.plan.called, callId: this.plan.callId, startedAt: this.startedAt, result });
   }
 
   /** A request in our dialog from the caller's side (BYE, a re-INVITE the line sent on). */

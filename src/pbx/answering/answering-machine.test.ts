@@ -136,6 +136,9 @@ describe("answering machine: a fork of inbound line calls that answers itself", 
     expect(bound[0]!.closed).toBe(true);
     expect(rig.events.map((e) => [e.type, e.answered_by])).toEqual([["incoming", undefined], ["answered", "voicemail"], ["ended", "voicemail"]]);
     expect(rig.events.at(-1)).toMatchObject({ hangup_by: "caller" });
+    // The message names the call it came from, as its events do.
+    expect(recordings[0]!.callId).toBe(rig.events[0]!.call_id);
+    expect(recordings[0]!.callId).toBe(getHeader(req, "call-id"));
     // No relay quality for media the relay never carried.
     expect(rig.events.at(-1)!.quality).toBeUndefined();
     expect(machine.activeCalls).toBe(0);

@@ -104,14 +104,14 @@ export class AnsweringMachine implements SipSide, AnsweringPort {
   }
 
   /** AnsweringPort: its fork for one inbound call. */
-  target(called: string, mediaAddress: string, when: "now" | "delayed"): CallTarget | undefined {
+  target(called: string, mediaAddress: string, when: "now" | "delayed", callId: string): CallTarget | undefined {
     if (!this.answers(called)) return undefined;
     if (this.plans.size >= MAX_PLANS) {
       this.opts.log.warn({ plans: this.plans.size }, "answering machine: too many calls waiting for it: this one is not answered");
       return undefined;
     }
     const id = randomBytes(8).toString("hex");
-    const plan: AnsweringPlan = { called, mediaAddress, answerAfterMs: when === "now" ? 0 : this.opts.answerAfterMs };
+    const plan: AnsweringPlan = { called, callId, mediaAddress, answerAfterMs: when === "now" ? 0 : this.opts.answerAfterMs };
     this.plans.set(id, { plan, expiry: this.opts.clock.setTimeout(() => this.plans.delete(id), PLAN_TTL_MS) });
     const uri = { scheme: "sip" as const, user: `vm-${id}`, host: MACHINE_END.address, port: MACHINE_END.port, params: new Map(), headers: new Map() };
     return {

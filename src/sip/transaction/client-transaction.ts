@@ -4,7 +4,7 @@
  * the hand-over to their ClientTransactionUser (responses, Timer B/F as timeout = 408,
  * transport errors = 503, §8.1.3.1). Each machine's own rules stay in its subclass.
  */
-import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
+import type { Endpoint, Header, SipRequest, SipResponse, SipUri } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
 import { TimedTransaction, type ClientTransaction, type ClientTransactionUser, type TransactionContext } from "./transaction.js";
 
@@ -13,6 +13,7 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
   abstract state: S;
   protected wire: Buffer;
   private settled = false;
+  readonly method: string;
 
   constructor(
     ctx: TransactionContext,
@@ -23,11 +24,18 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
     protected user: ClientTransactionUser,
   ) {
     super(ctx);
+    this.method = request.method;
     this.wire = serializeMessage(request);
   }
 
-  get method(): string {
-    return this.request.method;
+  /**
+   * Nothing is sent from the request any more (an INVITE's Accepted or Completed with its ACK
+   * built, a non-INVITE's Completed: they only absorb or pass up responses, for up to 64·T1):
+   * the parsed request and its bytes go; `request` is a stand-in with the method only.
+   */
+  protected releaseRequest(): void {
+    this.request = { kind: "request", method: this.method, uri: RELEASED_URI, version: "SIP/2.0", headers: NO_HEADERS, body: EMPTY };
+    this.wire = EMPTY;
   }
 
   /**
@@ -81,3 +89,7 @@ export abstract class ClientTransactionBase<T extends string, S extends string> 
     this.ctx.clientSettled?.(this);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS = Object.freeze([]) as unknown as Header[];
+const RELEASED_URI: SipUri = Object.freeze({ scheme: "sip", host: "released.invalid", params: new Map(), headers: new Map() }) as SipUri;

@@ -6,15 +6,19 @@
  * wheel timer, matching key built from slices of each datagram's text) they filled the
  * old space and its mark-compacts stalled the process long enough for SIPp to retransmit.
  *
- * Here one is a Map entry from key to {wire, destination, To tag, due}, and expiry is a
- * queue of key arrays, one per wheel tick: one wheel timer per 10 ms instead of one per
- * transaction. A tick's timer runs only once every entry in it is due, so none leaves early.
+ * Here one is an entry of a LingerTable (linger-table.ts: a flattened key, batched expiry)
+ * holding the final response's bytes as a one-byte string (latin1 maps each byte to one
+ * character and back, losslessly): a Buffer kept for 32 s costs its JS objects, a malloc'd
+ * backing store and its bookkeeping besides the bytes, outside the heap V8 can compact.
  */
 import type { Endpoint } from "../message/types.js";
 import type { TimerWheel } from "./timer-wheel.js";
+import { LingerTable } from "./linger-table.js";
+import { flatString } from "../../flat-string.js";
 
 interface Completed {
-  readonly wire: Buffer;
+  /** The final response as sent, one character per byte. */
+  readonly text: string;
   readonly dest: Endpoint;
   /** The request's To tag, for RFC 2543 matching ("" when none). */
   readonly toTag: string;
@@ -22,75 +26,43 @@ interface Completed {
 }
 
 export class CompletedStore {
-  private readonly map = new Map<string, Completed>();
-  private lastTick = -1;
-  private lastBatch: string[] = [];
+  private readonly table: LingerTable<Completed>;
 
   constructor(
-    private readonly wheel: TimerWheel,
+    wheel: TimerWheel,
     /** Timer J, ms. */
     private readonly holdMs: number,
-    private readonly now: () => number,
-  ) {}
+    now: () => number,
+  ) {
+    this.table = new LingerTable(wheel, now);
+  }
 
   get size(): number {
-    return this.map.size;
+    return this.table.size;
   }
 
   /** Stores a final response; returns when it expires (Timer J, clock ms). */
   add(key: string, wire: Buffer, dest: Endpoint, toTag: string): number {
-    const due = this.now() + this.holdMs;
-    // Keys are template literals over slices of the datagram text: flattening copies out
-    // the few bytes needed so the whole request text is not kept alive for 32 s.
-    const k = flat(key);
-    this.map.set(k, { wire, dest, toTag: toTag === "" ? "" : flat(toTag), due });
-    const tick = Math.ceil(due / this.wheel.granularityMs);
-    if (tick !== this.lastTick) {
-      this.lastTick = tick;
-      const batch: string[] = [];
-      this.lastBatch = batch;
-      this.wheel.schedule(this.holdMs, () => this.expire(batch));
-    }
-    this.lastBatch.push(k);
-    return due;
+    const text = wire.toString("latin1");
+    return this.table.add(key, this.holdMs, (due) => ({ text, dest, toTag: toTag === "" ? "" : flatString(toTag), due })).due;
   }
 
   /** The stored final response for `key`, if its To tag matches when RFC 2543 matching asks for it. */
   match(key: string, toTag: string | undefined): { wire: Buffer; dest: Endpoint } | undefined {
-    const e = this.map.get(key);
+    const e = this.table.get(key);
     if (!e || (toTag !== undefined && toTag !== e.toTag)) return undefined;
-    return e;
+    return { wire: Buffer.from(e.text, "latin1"), dest: e.dest };
   }
 
   has(key: string): boolean {
-    return this.map.has(key);
+    return this.table.get(key) !== undefined;
   }
 
   delete(key: string): void {
-    this.map.delete(key);
+    this.table.delete(key);
   }
 
   clear(): void {
-    this.map.clear();
-    this.lastBatch = [];
-    this.lastTick = -1;
+    this.table.clear();
   }
-
-  private expire(batch: string[]): void {
-    const now = this.now();
-    for (const k of batch) {
-      const e = this.map.get(k);
-      if (e && e.due <= now) this.map.delete(k);
-    }
-    if (batch === this.lastBatch) {
-      this.lastBatch = [];
-      this.lastTick = -1;
-    }
-  }
-}
-
-/** A sequential copy of a string (no cons or sliced string keeping its parents alive). */
-function flat(s: string): string {
-  // Buffer round trip: the one way that always allocates a fresh sequential string.
-  return Buffer.from(s, "utf8").toString("utf8");
 }

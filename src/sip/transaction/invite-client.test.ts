@@ -96,6 +96,28 @@ describe("INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §7.2)", () => 
     expect(sendTimes(hx, isRequest("INVITE"))).toEqual([0]);
   });
 
+  it("Completed re-ACKs with the ACK it built, without its request; Accepted passes every 2xx (another fork's too) to the user it was rehomed to, without its request", async () => {
+    const { hx, tx, sent } = start();
+    await hx.inject(responseText(sent, 486, "Busy Here", "callee7"));
+    expect(tx.request.headers).toHaveLength(0);
+    await hx.inject(responseText(sent, 486, "Busy Here", "callee7"));
+    const acks = hx.gw.sent.filter((d) => d.data.toString().startsWith("ACK "));
+    expect(acks).toHaveLength(2);
+    expect(acks[1]!.data.equals(acks[0]!.data)).toBe(true);
+
+    const b = start();
+    await b.hx.inject(responseText(b.sent, 200, "OK", "fork1"));
+    expect(b.tx.state).toBe("accepted");
+    expect(b.tx.request.headers).toHaveLength(0);
+    expect(b.tx.method).toBe("INVITE");
+    const later = new RecordingUser();
+    b.tx.rehome(later);
+    await b.hx.inject(responseText(b.sent, 200, "OK", "fork1"));
+    await b.hx.inject(responseText(b.sent, 200, "OK", "fork2"));
+    expect(later.responses).toEqual([200, 200]);
+    expect(b.user.responses).toEqual([200]);
+  });
+
   it("a transport error in Calling is reported (as 503) and terminates", async () => {
     const hx = harness();
     hx.gw.failSends = true;

@@ -14,13 +14,14 @@ import {
   type InviteClientState,
   type InviteClientTimer,
 } from "./invite-client-fsm.js";
-import { deriveRequest, header, skeleton } from "./message-view.js";
+import { deriveRequest, header } from "./message-view.js";
 import { ClientTransactionBase } from "./client-transaction.js";
 
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientTimer, InviteClientState> implements InviteClientMachine {
   state: InviteClientState = "calling";
   intervalA = 0;
   private ack: { to: string; wire: Buffer } | undefined;
+  private released = false;
   /** Set by the layer when a CANCEL waits for the first provisional (§9.1). */
   pendingCancel: Header[] | undefined;
   /** Called once on entering Proceeding (the layer sends a queued CANCEL then). */
@@ -40,8 +41,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
     if (to === "accepted") {
       // RFC 6026 §7.2: Accepted only passes 2xx up for 64·T1; nothing is sent from the
       // request again (the 2xx's ACK is the TU's, a CANCEL has no effect any more).
-      this.request = skeleton(this.request);
-      this.wire = Buffer.alloc(0);
+      this.releaseRequest();
       this.ack = undefined;
     }
     if (to === "proceeding" && this.onProceeding) {
@@ -54,8 +54,13 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
   sendAck(res: SipResponse): void {
     const to = header(res, "to") ?? "";
     // Built once and reused for retransmitted finals (same To, so the same ACK).
-    if (!this.ack || this.ack.to !== to) this.ack = { to, wire: serializeMessage(deriveRequest(this.request, "ACK", to)) };
+    if (!this.ack || (this.ack.to !== to && !this.released)) this.ack = { to, wire: serializeMessage(deriveRequest(this.request, "ACK", to)) };
     this.ctx.transport.sendRaw(this.ack.wire, this.destination, this.sendError);
+    // Completed until Timer D (32 s) only ACKs retransmitted finals: the ACK is all it needs.
+    if (this.state === "completed" && !this.released) {
+      this.releaseRequest();
+      this.released = true;
+    }
   }
 
   protected onTimer(t: InviteClientTimer): void {

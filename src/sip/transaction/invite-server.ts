@@ -2,11 +2,13 @@
  * INVITE server transaction, the I/O half (RFC 3261 §17.2.1 with RFC 6026 §7.1): sends
  * the TU's responses to the request's source, answers retransmitted INVITEs with the last
  * response, retransmits a 300–699 on Timer G until the ACK. The machine is in
- * invite-server-fsm.ts; 2xx retransmission (§13.3.1.4) is the layer's (ack-2xx.ts).
+ * invite-server-fsm.ts; 2xx retransmission (§13.3.1.4) is the layer's (ack-2xx.ts). Once
+ * Accepted or Confirmed it only absorbs retransmissions, which the layer takes over from a
+ * small record (settled-invites.ts): the object then lives only as long as its TU holds it.
  */
 import type { Endpoint, SipRequest, SipResponse } from "../message/types.js";
 import { serializeMessage } from "../message/index.js";
-import { skeleton } from "./message-view.js";
+import { header, skeleton, tagOf } from "./message-view.js";
 import {
   inviteServerInput,
   type InviteServerInput,
@@ -19,7 +21,10 @@ import { TimedTransaction, type ServerTransaction, type TransactionContext } fro
 export class InviteServerTransaction extends TimedTransaction<InviteServerTimer> implements ServerTransaction, InviteServerMachine {
   readonly kind = "server" as const;
   readonly method = "INVITE";
-  state: InviteServerState = "proceeding";
+  private st: InviteServerState = "proceeding";
+  /** Set once the layer absorbs its retransmissions (layer.ts retireInvite): Timer L's or I's due time. */
+  private retiredUntil: number | undefined;
+  private now: (() => number) | undefined;
   intervalG = 0;
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
@@ -39,6 +44,28 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
     private readonly sent2xx: (tx: InviteServerTransaction, res: SipResponse, wire: Buffer) => void,
   ) {
     super(ctx);
+  }
+
+  /** After retirement, Terminated once Timer L's (or I's) time has come (nothing fires for it). */
+  get state(): InviteServerState {
+    if (this.retiredUntil !== undefined && (this.st === "accepted" || this.st === "confirmed") && this.now!() >= this.retiredUntil) return "terminated";
+    return this.st;
+  }
+
+  /** Our responses' To tag ("" before any response with one). */
+  get toTag(): string {
+    return tagOf(header(this.lastResponse ?? this.request, "to"));
+  }
+
+  get requestToTag(): string {
+    return tagOf(header(this.request, "to"));
+  }
+
+  /** The layer took over absorbing retransmissions until `until` (Timer L or I). */
+  retired(until: number, now: () => number): void {
+    this.stopAllTimers();
+    this.retiredUntil = until;
+    this.now = now;
   }
 
   respond(res: SipResponse): void {
@@ -62,7 +89,7 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
 
   transition(to: InviteServerState): void {
     if (!this.legalMove(this.state, to, "invite server")) return;
-    this.state = to;
+    this.st = to;
     if (to === "terminated") this.enterTerminated(this.onTerminated);
   }
 
@@ -109,6 +136,9 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
   }
 
   private input(i: InviteServerInput): void {
+    const before = this.st;
     inviteServerInput(this, i);
+    // Accepted or Confirmed just now: nothing more to send from here, only to absorb.
+    if (this.st !== before && (this.st === "accepted" || this.st === "confirmed") && this.retiredUntil === undefined) this.ctx.retireInvite?.(this);
   }
 }

@@ -15,6 +15,7 @@ import { Retransmit2xx } from "./ack-2xx.js";
 import { InviteClientTransaction } from "./invite-client.js";
 import { InviteServerTransaction } from "./invite-server.js";
 import { CompletedStore } from "./completed-store.js";
+import { SettledInvites } from "./settled-invites.js";
 import { DEFAULT_MAX_SERVER_TRANSACTIONS, DEFAULT_RETRY_AFTER_S, ServerTransactionBound } from "./overload.js";
 import { ackKey, clientKey, responseKey, serverKey } from "./keys.js";
 import { MAGIC_COOKIE, buildResponse, cseqOf, deriveRequest, header, newBranch, tagOf, topVia, viaDestination } from "./message-view.js";
@@ -22,7 +23,7 @@ import { NonInviteClientTransaction } from "./non-invite-client.js";
 import { NonInviteServerTransaction } from "./non-invite-server.js";
 import { timerDurations, type TimerDurations, type TimerValues } from "./timer-values.js";
 import { TimerWheel } from "./timer-wheel.js";
-import type { ClientTransaction, ClientTransactionUser, RetiringServerTransaction, ServerTransaction, TransactionContext, TransactionRef } from "./transaction.js";
+import type { ClientTransaction, ClientTransactionUser, RetiringInviteServerTransaction, RetiringServerTransaction, ServerTransaction, TransactionContext, TransactionRef } from "./transaction.js";
 
 export type { ClientTransaction, ClientTransactionUser, ServerTransaction } from "./transaction.js";
 
@@ -77,6 +78,8 @@ export class TransactionLayer {
   private readonly acks = new Map<string, Retransmit2xx>();
   /** Completed non-INVITE server transactions, answering retransmissions until Timer J. */
   private readonly completed: CompletedStore;
+  /** INVITE server transactions in Accepted or Confirmed, absorbing retransmissions until Timer L or I. */
+  private readonly settled: SettledInvites;
   private readonly now: () => number;
   /**
    * Every path a datagram reaches logs through a limiter (one per kind of line), so a flood
@@ -109,6 +112,7 @@ export class TransactionLayer {
     this.handlerLog = new RateLimitedLog(this.log, 5, this.now);
     this.sendLog = new RateLimitedLog(this.log, 5, this.now);
     this.completed = new CompletedStore(this.wheel, this.durations.j, this.now);
+    this.settled = new SettledInvites(this.wheel, this.now);
     this.bound = new ServerTransactionBound(opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS, opts.retryAfterS ?? DEFAULT_RETRY_AFTER_S, this.log, this.now);
     this.ctx = {
       transport: this.transport,
@@ -118,6 +122,7 @@ export class TransactionLayer {
       terminated: (tx) => this.forget(tx),
       guard: (what, f) => this.guard(what, f),
       retire: (tx, wire) => this.retire(tx, wire),
+      retireInvite: (tx) => this.retireInvite(tx),
       clientSettled: (tx) => this.clientSettled(tx),
     };
     this.transport.onMessage((msg, from) => this.receive(msg, from));
@@ -138,7 +143,7 @@ export class TransactionLayer {
   }
 
   stats(): { clients: number; servers: number; timers: number; awaitingAck: number; refusedOverload: number } {
-    return { clients: this.clients.size, servers: this.servers.size + this.completed.size, timers: this.wheel.size, awaitingAck: this.acks.size, refusedOverload: this.bound.refused };
+    return { clients: this.clients.size, servers: this.serverCount(), timers: this.wheel.size, awaitingAck: this.acks.size, refusedOverload: this.bound.refused };
   }
 
   /**
@@ -196,6 +201,7 @@ export class TransactionLayer {
     this.clients.clear();
     this.servers.clear();
     this.completed.clear();
+    this.settled.clear();
     this.acks.clear();
   }
 
@@ -240,8 +246,10 @@ export class TransactionLayer {
       this.transport.sendRaw(done.wire, done.dest, this.resendFailed);
       return;
     }
+    // §17.2.1 Confirmed, RFC 6026 §7.1 Accepted: a retransmitted INVITE is absorbed.
+    if (req.method === "INVITE" && this.settled.match(sk.key, sk.rfc2543 ? { requestToTag: tagOf(header(req, "to")) } : undefined)) return;
     const dest = this.responseTarget(req, from);
-    if (!this.bound.admits(this.servers.size + this.completed.size)) {
+    if (!this.bound.admits(this.serverCount())) {
       this.transport.send(this.bound.refuse(req, from), dest);
       return;
     }
@@ -268,6 +276,9 @@ export class TransactionLayer {
         return;
       }
     }
+    // Confirmed and retired (§17.2.1): ACK retransmissions are absorbed until Timer I.
+    const settled = sk && !tx ? this.settled.match(sk.key, sk.rfc2543 ? { ackToTag: tagOf(header(ack, "to")) } : undefined) : undefined;
+    if (settled?.confirmed) return;
     // An ACK for a 2xx (own transaction, §17.1.1.3), or one that matched nothing.
     const cs = cseqOf(ack);
     const cid = header(ack, "call-id");
@@ -287,7 +298,9 @@ export class TransactionLayer {
     const sk = serverKey(cancel, "INVITE");
     const inv = sk && this.servers.get(sk.key);
     if (!(inv instanceof InviteServerTransaction)) {
-      ctx.respond(buildResponse(cancel, 481));
+      // Answered already and retired: 200 with the INVITE's To tag (§9.2), and no effect.
+      const settled = sk && this.settled.match(sk.key, undefined);
+      ctx.respond(settled ? buildResponse(cancel, 200, undefined, settled.toTag || undefined) : buildResponse(cancel, 481));
       return;
     }
     // §9.2: the CANCEL's response SHOULD carry the To tag of the INVITE's responses.
@@ -315,10 +328,11 @@ export class TransactionLayer {
     if (!cs || cid === undefined) return;
     const k = ackKey(cid, cs.seq, tagOf(header(res, "to")));
     this.acks.get(k)?.stop();
+    const dest = tx.responseDestination;
     const r = new Retransmit2xx(
       this.wheel,
       this.durations,
-      () => this.transport.sendRaw(wire, tx.responseDestination),
+      () => this.transport.sendRaw(wire, dest),
       () => {
         if (this.acks.get(k) === r) this.acks.delete(k);
         this.log.info({ call_id: cid }, "no ACK for 2xx after 64*T1");
@@ -369,6 +383,26 @@ export class TransactionLayer {
     if (this.servers.get(tx.key) !== (tx as unknown)) return;
     this.servers.delete(tx.key);
     tx.retired(this.completed.add(tx.key, wire, tx.responseDestination, tx.requestToTag), this.now);
+  }
+
+  /**
+   * Hands an INVITE server transaction in Accepted or Confirmed to the settled records: it
+   * only absorbs retransmissions until Timer L (Accepted, RFC 6026 §7.1) or I (Confirmed,
+   * §17.2.1). Kept as an object when its TU asked to hear of its end or of transport errors.
+   */
+  private retireInvite(tx: RetiringInviteServerTransaction): void {
+    if (tx.onTerminated || tx.onTransportError || this.closed) return;
+    if (this.servers.get(tx.key) !== (tx as unknown)) return;
+    const confirmed = tx.state === "confirmed";
+    this.servers.delete(tx.key);
+    // The INVITE's own To tag is compared only under RFC 2543 matching (keys.ts).
+    const requestToTag = tx.key.startsWith("2543\u0000") ? tx.requestToTag : "";
+    tx.retired(this.settled.add(tx.key, confirmed ? this.durations.i : this.durations.l, confirmed, tx.toTag, requestToTag), this.now);
+  }
+
+  /** Server transactions the layer answers for: live objects and compact records. */
+  private serverCount(): number {
+    return this.servers.size + this.completed.size + this.settled.size;
   }
 
   /** Bound once: a resend from the store that failed is only logged (its TU is gone). */

@@ -6,6 +6,7 @@
 import type { CSeq, Endpoint, Header, SipMessage, SipRequest, SipResponse, SipUri, Via } from "../message/types.js";
 import { formatUri, newBranch, newTag, parseUri, parseVia, tagOf, validPort } from "../message/index.js";
 import { splitHeaderList } from "../transport.js";
+import { flatString } from "../../flat-string.js";
 
 /** §8.1.1.7: every branch we create starts with the magic cookie. */
 export const MAGIC_COOKIE = "z9hG4bK";
@@ -120,11 +121,6 @@ export function deriveRequest(invite: SipRequest, method: "ACK" | "CANCEL", toVa
 /** Headers a transaction still matches and answers by once it only lingers (§17.1.3, §17.2.3). */
 const SKELETON_HEADERS = new Set(["via", "from", "to", "call-id", "cseq", "route"]);
 
-/** A copy of `s` that shares no memory with the datagram it was sliced from. */
-function detached(s: string): string {
-  return Buffer.from(s, "utf8").toString("utf8");
-}
-
 /**
  * What a transaction keeps of a message while it lingers in Accepted (RFC 6026: 64·T1, only
  * to absorb retransmissions and pass 2xx): its matching headers as fresh strings, no body.
@@ -132,8 +128,8 @@ function detached(s: string): string {
  * datagram) becomes garbage.
  */
 export function skeleton<T extends SipMessage>(msg: T): T {
-  const headers = msg.headers.filter((h) => SKELETON_HEADERS.has(h.name)).map((h) => ({ name: h.name, value: detached(h.value) }));
+  const headers = msg.headers.filter((h) => SKELETON_HEADERS.has(h.name)).map((h) => ({ name: h.name, value: flatString(h.value) }));
   const body = Buffer.alloc(0);
-  if (msg.kind === "request") return { kind: "request", method: detached(msg.method), uri: parseUri(detached(formatUri(msg.uri))), version: "SIP/2.0", headers, body } as T;
-  return { kind: "response", status: msg.status, reason: detached(msg.reason), version: "SIP/2.0", headers, body } as T;
+  if (msg.kind === "request") return { kind: "request", method: flatString(msg.method), uri: parseUri(flatString(formatUri(msg.uri))), version: "SIP/2.0", headers, body } as T;
+  return { kind: "response", status: msg.status, reason: flatString(msg.reason), version: "SIP/2.0", headers, body } as T;
 }

@@ -33,6 +33,18 @@ describe("non-INVITE client transaction (RFC 3261 §17.1.2)", () => {
     expect(user.responses).toEqual([100]);
   });
 
+  it("Completed keeps no request: nothing is sent from it any more, its method stays", async () => {
+    const { hx, tx, sent } = start();
+    expect(tx.request).toBe(sent);
+    await hx.inject(responseText(sent, 200, "OK"));
+    expect(tx.state).toBe("completed");
+    expect(tx.request).not.toBe(sent);
+    expect(tx.request.headers).toHaveLength(0);
+    expect(tx.method).toBe("REGISTER");
+    await hx.inject(responseText(sent, 200, "OK"));
+    expect(sendTimes(hx, isRequest("REGISTER"))).toEqual([0]);
+  });
+
   it("a final response: Completed, retransmissions absorbed, Timer K (T4) then Terminated", async () => {
     const { hx, user, tx, sent } = start();
     await hx.inject(responseText(sent, 200, "OK"));

@@ -28,6 +28,11 @@ export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteC
     this.input({ kind: "response", res });
   }
 
+  protected override entered(to: NonInviteClientState): void {
+    // §17.1.2.2 Completed (Timer K) only absorbs retransmitted responses: nothing is sent again.
+    if (to === "completed") this.releaseRequest();
+  }
+
   protected onTimer(t: NonInviteClientTimer): void {
     this.input({ kind: "timer", timer: t });
   }

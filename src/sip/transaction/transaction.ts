@@ -24,6 +24,12 @@ export interface TransactionContext {
    */
   retire?(tx: RetiringServerTransaction, wire: Buffer): void;
   /**
+   * An INVITE server transaction reached Accepted (its 2xx sent, RFC 6026 §7.1) or Confirmed
+   * (the ACK for its 300–699 came, §17.2.1): from now on it only absorbs retransmissions, and
+   * the layer may do that from a small record until Timer L or I and drop the object.
+   */
+  retireInvite?(tx: RetiringInviteServerTransaction): void;
+  /**
    * A client transaction is settled: its first final response, its timeout or its transport
    * error reached the TU. Once per transaction, whoever its user is by then (rehome).
    */
@@ -38,6 +44,20 @@ export interface RetiringServerTransaction {
   onTransportError?: (err: Error) => void;
   onTerminated?: () => void;
   /** The layer answers its retransmissions until `until` (Timer J, clock ms). */
+  retired(until: number, now: () => number): void;
+}
+
+/** What the layer needs from an INVITE server transaction in Accepted or Confirmed to retire it. */
+export interface RetiringInviteServerTransaction {
+  readonly key: string;
+  readonly state: string;
+  /** Our responses' To tag. */
+  readonly toTag: string;
+  /** The INVITE's To tag ("" for a dialog-creating one). */
+  readonly requestToTag: string;
+  onTransportError?: (err: Error) => void;
+  onTerminated?: () => void;
+  /** The layer absorbs its retransmissions until `until` (Timer L or I, clock ms). */
   retired(until: number, now: () => number): void;
 }
 
@@ -101,10 +121,14 @@ export abstract class TimedTransaction<T extends string> implements TransactionR
   abstract readonly kind: "client" | "server";
   abstract readonly key: string;
   private readonly timers: Partial<Record<T, WheelTimer>> = {};
-  /** Bound once: sends report failures through it, deferred so machines never re-enter. */
-  protected readonly sendError = (err: Error): void => {
-    queueMicrotask(() => this.transportFailed(err));
-  };
+  /**
+   * A send's error callback: failures are reported deferred, so machines never re-enter. Made
+   * per send (a few per transaction) rather than kept by every transaction for its whole life,
+   * which for an INVITE's Accepted is 64·T1 after its last send.
+   */
+  protected get sendError(): (err: Error) => void {
+    return (err) => queueMicrotask(() => this.transportFailed(err));
+  }
 
   constructor(protected readonly ctx: TransactionContext) {}
 

@@ -27,6 +27,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Lab } from "../netns.js";
+import { waitForOutput } from "../process-output.js";
 import { toneWav } from "../sip/baresip.js";
 
 export interface LinphonecAccount {
@@ -179,15 +180,7 @@ export async function startLinphonec(lab: Lab, host: string, o: LinphonecOptions
     child,
     output: () => out,
     mark: () => out.length,
-    async waitFor(re, timeoutMs, from = 0) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const m = re.exec(out.slice(from));
-        if (m) return m;
-        if (Date.now() > end || !alive()) throw new Error(`linphonec in ${host}: no ${re} within ${timeoutMs} ms${alive() ? "" : " (it exited)"}\n${out.slice(Math.max(from, out.length - 3000))}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitFor: (re, timeoutMs, from = 0) => waitForOutput({ output: () => out, alive, name: `linphonec in ${host}` }, re, timeoutMs, from, 3000),
     command(line) {
       if (alive()) child.stdin?.write(`${line}\n`);
     },

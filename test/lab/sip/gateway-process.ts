@@ -30,6 +30,8 @@ export interface GatewayConfigInput {
   mqtt?: string;
   /** lan.advertise */
   advertise?: string;
+  /** pbx.max_calls / pbx.max_calls_per_extension (the gateway's defaults when absent). */
+  pbxLimits?: { maxCalls: number; maxCallsPerExtension: number };
   /** YAML appended as is (e.g. `vpn:`, `phonebook:`, `blocklist:`). */
   extraYaml?: string;
 }
@@ -45,7 +47,7 @@ inbound: { ring: ["${c.extensions[0]?.number ?? "801"}"] }
 dialplan:
   - { match: "${c.extensionMatch ?? "^80[1-9]$"}", to: extension }
   - { match: "^0[0-9]+$", to: trunk }
-pbx: { ring_timeout_s: ${c.ringTimeoutS} }
+pbx: { ring_timeout_s: ${c.ringTimeoutS}${c.pbxLimits ? `, max_calls: ${c.pbxLimits.maxCalls}, max_calls_per_extension: ${c.pbxLimits.maxCallsPerExtension}` : ""} }
 media: { rtp_ports: "${c.rtpPorts}"${c.mediaTimeoutS === undefined ? "" : `, timeout_s: ${c.mediaTimeoutS}`}${c.offload === undefined ? "" : `, offload: ${c.offload}`} }
 mqtt: ${c.mqtt ?? "{ server: none }"}
 state_dir: ${c.stateDir}

@@ -19,6 +19,7 @@ import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Lab } from "../netns.js";
+import { waitForOutput } from "../process-output.js";
 import { writeBaresipConfig, type BaresipAccount } from "./baresip.js";
 import { buildSipLab, type Phone } from "./topology.js";
 
@@ -81,15 +82,7 @@ export function startSoftphone(lab: Lab, host: string, dir: string, a: BaresipAc
     child,
     output: () => out,
     mark: () => out.length,
-    async waitFor(re, timeoutMs, from = 0) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const m = re.exec(out.slice(from));
-        if (m) return m[0];
-        if (Date.now() > end || !alive()) throw new Error(`baresip ${a.number}: no ${re} within ${timeoutMs} ms${alive() ? "" : " (it exited)"}\n${out.slice(Math.max(from, out.length - 2500))}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    waitFor: async (re, timeoutMs, from = 0) => (await waitForOutput({ output: () => out, alive, name: `baresip ${a.number}` }, re, timeoutMs, from))[0],
     command(cmd) {
       if (alive()) child.stdin?.write(`/${cmd}\n`);
     },
