@@ -18,8 +18,14 @@
  * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
  * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
- * BENCH_RT=0 (no SCHED_FIFO). Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
+ * BENCH_RT=0 (no SCHED_FIFO). A system may be named with extra environment for its relay, as
+ * "hikari+GLIBC_TUNABLES=glibc.malloc.mxfast=0" (see variant()). BENCH_BASE_DIST=DIR adds system "hikari-base": the relay of another build
+ * (DIR = its dist/, e.g. main's) for a before/after in the same run. Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
  * relays' output (e.g. NODE_OPTIONS="--import ./probe.mjs", or V8 --trace-* flags in a system's cmd). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
+ * BENCH_DIAG=DIR (the tail, issue 16): per step SYSTEM-CALLS.late (the load tool's late packets,
+ * LOAD_LATE in load.c), SYSTEM-CALLS.probe.json (bench/rtp/probe.mjs in the relay: loop gaps, GCs,
+ * slow timer callbacks) and SYSTEM-CALLS.sched.data (`perf record` of the scheduler on the relay
+ * core over the measured window, monotonic clock); `node bench/rtp/diag.mjs DIR` lines them up.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync } from "node:fs";
@@ -62,6 +68,8 @@ const allSystems: System[] = [
   // then sockets connect() / the offload installs; measure the steady state after that.
   // Userspace said explicitly: the relay's default (`auto`) would hand the sessions to the kernel.
   { name: "hikari", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5 },
+  // A/B in the same run: BENCH_BASE_DIST names another build's dist/ (e.g. main's), as "hikari-base".
+  ...(process.env.BENCH_BASE_DIST ? [{ name: "hikari-base", cmd: ["node", join(process.env.BENCH_BASE_DIST, "media/relay-main.js"), "--offload", "none"], warmupS: 5 }] : []),
   { name: "hikari-fast-send", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_FAST_SEND: "1" } },
   { name: "hikari-unconnected", cmd: ["node", relayMain, "--offload", "none"], warmupS: 5, env: { HIKARI_RELAY_CONNECT: "0" } },
   // Two RTP ports per session (one per side) in the `offloaded` set once its rules are in.
@@ -71,6 +79,19 @@ const allSystems: System[] = [
   { name: "rtpengine", cmd: ["node", join(ROOT, "bench/rtp/rtpengine-relay.mjs"), "--peer", LOAD_ADDR, "--peer-port", String(LOAD_PORT)], warmupS: 2 },
 ];
 const wanted = (process.env.BENCH_SYSTEMS ?? "plain,hikari,offload,rtpengine").split(",");
+
+/**
+ * A system, or a variant of one with extra environment for its relay: "NAME+KEY=VALUE[+KEY=VALUE]",
+ * e.g. "hikari+NODE_OPTIONS=--max-semi-space-size=1" or "plain+GLIBC_TUNABLES=glibc.malloc.mxfast=0",
+ * so a runtime setting is compared with the same system without it in the same run.
+ */
+function variant(spec: string): System | undefined {
+  const [name, ...env] = spec.split("+");
+  const base = allSystems.find((s) => s.name === name);
+  if (!base || env.length === 0) return base;
+  const extra = Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  return { ...base, name: spec, env: { ...base.env, ...extra } };
+}
 // SCHED_FIFO for the relay and the load tool (BENCH_RT=0 to disable): on a shared, busy
 // machine CFS (and cgroup weights) otherwise let other work delay either side by tens of ms,
 // which swamps the tail being measured. Same for every system, so ratios stay fair.
@@ -155,13 +176,53 @@ async function step(topo: BenchTopology, sys: System, calls: number): Promise<Ro
   }
 }
 
+const DIAG = process.env.BENCH_DIAG;
+
+/** BENCH_DIAG: where a step's files go (a variant's environment kept readable in the name). */
+function diagBase(sys: System, calls: number): string {
+  return join(DIAG!, `${sys.name.replace(/[^\w.=+-]/g, "_")}-${calls}`);
+}
+
+/** BENCH_DIAG: the relay loads the probe, the load tool writes its late packets. */
+function diagEnv(sys: System, calls: number): { relay: Record<string, string>; load: Record<string, string> } {
+  if (!DIAG) return { relay: {}, load: {} };
+  const base = diagBase(sys, calls);
+  const probe = `--import ${join(ROOT, "bench/rtp/probe.mjs")}`;
+  return {
+    relay: { NODE_OPTIONS: `${sys.env?.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ""} ${probe}`.trim(), PROBE_OUT: `${base}.probe.json` },
+    load: { LOAD_LATE: `${base}.late` },
+  };
+}
+
+/**
+ * BENCH_DIAG: over the measured window, the scheduler's switches on the relay core (on
+ * CLOCK_MONOTONIC) and, in a second file, both cores' CPU samples at 4 kHz with call stacks
+ * (`perf report -i SYSTEM-CALLS.cpu.data --sort pid,sym`: what each thread of the relay ran).
+ */
+function perfRecord(sys: System, calls: number): ChildProcess[] {
+  if (!DIAG || !have("perf")) return [];
+  const base = diagBase(sys, calls);
+  const sched = ["-k", "CLOCK_MONOTONIC", "-e", "sched:sched_switch", "-e", "sched:sched_wakeup", "-o", `${base}.sched.data`];
+  const cpu = ["-k", "CLOCK_MONOTONIC", "-F", "4000", "-g", "-o", `${base}.cpu.data`];
+  // Samples on both cores: a hole on the load core (1) delays the load tool's receive stamps.
+  return [
+    ["-C", "0", ...sched],
+    ["-C", "0,1", ...cpu],
+  ].map((args) => spawn("perf", ["record", "-q", ...args, "--", "sleep", String(SECONDS)], { stdio: "ignore" }));
+}
+
+/** BENCH_NODE_FLAGS: node/V8 flags for every Node relay (e.g. "--trace-opt --trace-deopt"). */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+
 async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promise<Row> {
-  const argv = [...sys.cmd, "--sessions", String(calls), "--ports", PORTS, "--listen", RELAY_ADDR];
+  const cmd = sys.cmd[0] === "node" ? ["node", ...NODE_FLAGS, ...sys.cmd.slice(1)] : sys.cmd;
+  const argv = [...cmd, "--sessions", String(calls), "--ports", PORTS, "--listen", RELAY_ADDR];
   const rt = RT.length && sys.resetOnFork ? ["chrt", "-R", ...RT.slice(1)] : RT;
   const rampS = sys.callsPerS ? calls / sys.callsPerS : 0;
+  const diag = diagEnv(sys, calls);
   const relay = spawn("taskset", ["-c", "0", ...rt, ...topo.inRelay(argv)], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LOG_LEVEL: "warn", ...sys.env },
+    env: { ...process.env, LOG_LEVEL: "warn", ...sys.env, ...diag.relay },
   });
   let stderr = "";
   relay.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -175,7 +236,10 @@ async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promis
     // taskset, chrt and `ip netns exec` all exec: relay.pid is the relay's own (rtpengine's
     // driver names the daemon's pid itself).
     const pid = info.pid ?? relay.pid!;
-    load = spawn("taskset", ["-c", "1", ...RT, ...topo.inLoad([LOAD_BIN, LOAD_ADDR, RELAY_ADDR, String(LOAD_PORT), "-1", String(SECONDS), String(rampS)])], { stdio: ["pipe", "pipe", "inherit"] });
+    load = spawn("taskset", ["-c", "1", ...RT, ...topo.inLoad([LOAD_BIN, LOAD_ADDR, RELAY_ADDR, String(LOAD_PORT), "-1", String(SECONDS), String(rampS)])], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, ...diag.load },
+    });
     load.stdin!.end(ports + "\n");
     let out = "";
     load.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -188,6 +252,7 @@ async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promis
       if (!sys.ready(topo, calls)) note = "not all sessions ready";
     }
     load.kill("SIGUSR1");
+    const perf = perfRecord(sys, calls);
     const c0 = processTicks(pid);
     const k0 = coreTicks();
     const t0 = performance.now();
@@ -196,6 +261,7 @@ async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promis
     const k1 = coreTicks();
     const wallS = (performance.now() - t0) / 1000;
     await exited;
+    for (const p of perf) await new Promise<void>((r) => (p.exitCode !== null ? r() : p.once("exit", () => r())));
     const res = JSON.parse(out.trim()) as LoadResult;
     const cpuPct = processPct(c0, c1, wallS);
     const broken = res.loss_pct >= 0.1 || res.p99_us > 20_000;
@@ -253,7 +319,7 @@ async function main(): Promise<void> {
     /* tsc emits even when other modules have type errors */
   }
   // In BENCH_SYSTEMS order, so an A/B pair can be run in both orders.
-  const systems = wanted.map((n) => allSystems.find((s) => s.name === n)).filter((s): s is System => s !== undefined);
+  const systems = wanted.map(variant).filter((s): s is System => s !== undefined);
   if (systems.some((s) => s.name === "rtpengine") && !have("rtpengine")) {
     console.warn("rtpengine not installed (apt-get install rtpengine-daemon): skipped");
     systems.splice(systems.findIndex((s) => s.name === "rtpengine"), 1);

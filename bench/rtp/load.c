@@ -16,6 +16,10 @@
  * ready, e.g. every session offloaded), or after 120 s at the latest.
  * RAMP_S > 0: calls start one after another over that many seconds (as calls arrive in life)
  * instead of all in the first 20 ms.
+ * LOAD_LATE=FILE (diagnosis): every measured packet later than LOAD_LATE_US (default 1000 µs) is
+ * written there, one line "send_ns latency_us stream" (CLOCK_MONOTONIC, the clock Node's
+ * process.hrtime uses), at most 200000, so the relay's own records (bench/rtp/probe.mjs) line
+ * up with the spikes this tool saw.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -66,6 +70,10 @@ static void on_usr1(int sig) {
 static uint32_t *hist;
 static uint64_t sent_m, recv_m, recv_all, late_max_us;
 
+#define LATE_MAX 200000
+static uint64_t late_us_min = 1000, n_late;
+static struct late { uint64_t sent_ns; uint32_t us; int32_t stream; } *late;
+
 static void drain(int s) {
   static struct mmsghdr msgs[BATCH];
   static struct iovec iov[BATCH];
@@ -92,6 +100,11 @@ static void drain(int s) {
       uint64_t us = (t - ts) / 1000;
       if (us > late_max_us) late_max_us = us;
       hist[us < HIST_US ? us : HIST_US - 1]++;
+      if (late && us >= late_us_min && n_late < LATE_MAX) {
+        int32_t stream;
+        memcpy(&stream, bufs[i] + 20, 4);
+        late[n_late++] = (struct late){ts, (uint32_t)us, stream};
+      }
     }
   }
 }
@@ -118,6 +131,11 @@ int main(int argc, char **argv) {
   int n = 0;
   while (n < MAX_SESS && scanf("%d %d", &pa[n], &pb[n]) == 2) n++;
   hist = calloc(HIST_US, sizeof *hist);
+  const char *late_file = getenv("LOAD_LATE");
+  if (late_file) {
+    late = calloc(LATE_MAX, sizeof *late);
+    if (getenv("LOAD_LATE_US")) late_us_min = strtoull(getenv("LOAD_LATE_US"), NULL, 10);
+  }
   int sa = mksock(bind_host, base), sb = mksock(bind_host, base + 2);
   int streams = 2 * n;
   struct sockaddr_in *dst = calloc(streams, sizeof *dst);
@@ -208,6 +226,14 @@ int main(int argc, char **argv) {
       uint64_t wait = t < t_end && next[cursor] > t ? next[cursor] - t : 1000000;
       struct timespec to = {0, (long)(wait > 1000000 ? 1000000 : wait)};
       ppoll(pf, 2, &to, NULL);
+    }
+  }
+  if (late_file) {
+    FILE *f = fopen(late_file, "w");
+    if (f) {
+      fprintf(f, "# measured window %llu..%llu ns\n", (unsigned long long)t_meas, (unsigned long long)t_end);
+      for (uint64_t k = 0; k < n_late; k++) fprintf(f, "%llu %u %d\n", (unsigned long long)late[k].sent_ns, late[k].us, late[k].stream);
+      fclose(f);
     }
   }
   double loss = sent_m ? 100.0 * (double)(sent_m - (recv_m < sent_m ? recv_m : sent_m)) / (double)sent_m : 0;

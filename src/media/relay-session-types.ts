@@ -63,6 +63,11 @@ export interface RelaySessionOwner {
   readonly hrNow: () => number;
   /** connect() a socket to its peer once latched for good (see connectLatched). */
   readonly connectLatched: boolean;
+  /**
+   * Called (slow path) when a packet latched a source provisionally: the owner's tick calls
+   * confirmLatches() until no latch of the session is provisional.
+   */
+  provisional(session: RelaySession): void;
   /** Called (slow path) when every RTP latch is final: the offload may take the session. */
   bothLatched(session: RelaySession): void;
   /**

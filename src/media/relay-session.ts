@@ -12,7 +12,7 @@
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import type { Logger } from "../log.js";
-import { FINAL, Latch } from "./latch.js";
+import { FINAL, Latch, PROVISIONAL } from "./latch.js";
 import type { ExpectedPeer, RelaySessionEvents, RelaySessionOwner, RelaySide, RelayStats, SidePorts, SideReport } from "./relay-session-types.js";
 import { SilenceWatch } from "./silence.js";
 import { F, STREAM_FIELDS, recordRtp, resetStream, streamReport } from "./stats.js";
@@ -104,6 +104,7 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
         return;
       }
       if (inL.state === FINAL) this.connectLatched(inL);
+      else this.owner.provisional(this);
       if (rtp && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
     }
     if (rtp) recordRtp(c, inO, msg, this.owner.hrNow());
@@ -278,11 +279,16 @@ export class RelaySession extends EventEmitter<RelaySessionEvents> {
     return this.quietMs(side, this.owner.clock.now());
   }
 
-  /** Coarse tick: promote provisional latches once signalling has been quiet. */
-  confirmLatches(now: number): void {
+  /**
+   * Coarse tick, for a session the owner was told has a provisional latch: promote provisional
+   * latches once signalling has been quiet. Returns whether one is still provisional (the
+   * owner keeps asking until none is).
+   */
+  confirmLatches(now: number): boolean {
     // Four plain calls, no array per session per tick: the tick allocates nothing (docs/design.md "Hot path").
     const changed = this.confirmOne(this.aRtp, now) | this.confirmOne(this.bRtp, now) | this.confirmOne(this.aRtcp, now) | this.confirmOne(this.bRtcp, now);
     if (changed !== 0 && this.aRtp.state === FINAL && this.bRtp.state === FINAL) this.owner.bothLatched(this);
+    return this.aRtp.state === PROVISIONAL || this.bRtp.state === PROVISIONAL || this.aRtcp.state === PROVISIONAL || this.bRtcp.state === PROVISIONAL;
   }
 
   private confirmOne(l: Latch, now: number): number {
