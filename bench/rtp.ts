@@ -18,7 +18,8 @@
  * climbing at its first broken step (loss ≥ 0.1 % or p99 > 20 ms).
  *
  * Env: BENCH_LOADS="200,400,600" BENCH_SECONDS=8 BENCH_SYSTEMS="plain,hikari,offload,rtpengine"
- * BENCH_RT=0 (no SCHED_FIFO). A system may be named with extra environment for its relay, as
+ * BENCH_RT=0 (no SCHED_FIFO). hikari-gw's relays run with the systemd unit's node flags and
+ * environment (BENCH_NO_UNIT=1: without). A system may be named with extra environment for its relay, as
  * "hikari+GLIBC_TUNABLES=glibc.malloc.mxfast=0" (see variant()). BENCH_BASE_DIST=DIR adds system "hikari-base": the relay of another build
  * (DIR = its dist/, e.g. main's) for a before/after in the same run. Diagnosis: BENCH_RELAY_STDOUT=FILE / BENCH_RELAY_STDERR=FILE keep the
  * relays' output (e.g. NODE_OPTIONS="--import ./probe.mjs", or V8 --trace-* flags in a system's cmd). --quick: loads 200,600,1000, 3 s windows. Needs root (namespaces).
@@ -33,6 +34,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { coreTicks, coreUse, processPct, processTicks, type CoreUse } from "./rtp/cpu.js";
 import { BenchTopology, LOAD_ADDR, RELAY_ADDR } from "./rtp/topology.js";
+import { unitLaunch } from "./unit-launch.js";
 import { have } from "../test/lab/env.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -213,16 +215,24 @@ function perfRecord(sys: System, calls: number): ChildProcess[] {
 
 /** BENCH_NODE_FLAGS: node/V8 flags for every Node relay (e.g. "--trace-opt --trace-deopt"). */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/**
+ * hikari-gw's relays run with the systemd unit's node flags and environment (bench/unit-launch.ts:
+ * its young generation's size sets how much each collection frees at once, the relay's pause);
+ * BENCH_NO_UNIT=1 leaves them out. The plain forwarder and rtpengine run as they are.
+ */
+const UNIT = process.env.BENCH_NO_UNIT === "1" ? { nodeFlags: [] as string[], env: {} as Record<string, string>, describe: "none" } : unitLaunch();
+const isHikari = (sys: System) => sys.name.startsWith("hikari") || sys.name === "offload";
 
 async function stepOnce(topo: BenchTopology, sys: System, calls: number): Promise<Row> {
-  const cmd = sys.cmd[0] === "node" ? ["node", ...NODE_FLAGS, ...sys.cmd.slice(1)] : sys.cmd;
+  const flags = isHikari(sys) ? [...UNIT.nodeFlags, ...NODE_FLAGS] : NODE_FLAGS;
+  const cmd = sys.cmd[0] === "node" ? ["node", ...flags, ...sys.cmd.slice(1)] : sys.cmd;
   const argv = [...cmd, "--sessions", String(calls), "--ports", PORTS, "--listen", RELAY_ADDR];
   const rt = RT.length && sys.resetOnFork ? ["chrt", "-R", ...RT.slice(1)] : RT;
   const rampS = sys.callsPerS ? calls / sys.callsPerS : 0;
   const diag = diagEnv(sys, calls);
   const relay = spawn("taskset", ["-c", "0", ...rt, ...topo.inRelay(argv)], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, LOG_LEVEL: "warn", ...sys.env, ...diag.relay },
+    env: { ...process.env, LOG_LEVEL: "warn", ...(isHikari(sys) ? UNIT.env : {}), ...sys.env, ...diag.relay },
   });
   let stderr = "";
   relay.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -345,7 +355,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `\nRTP relay benchmark: ${SECONDS} s per step${RT.length ? " (SCHED_FIFO)" : ""}, relay on core 0, load on core 1 (separate namespaces, veth, RPS), 172-byte packets, 100 pkt/s per call\n` +
-      "proc = the relay process's own CPU; core0 = everything on the relay's core (incl. softirq: kernel forwarding); si = softirq\n",
+      "proc = the relay process's own CPU; core0 = everything on the relay's core (incl. softirq: kernel forwarding); si = softirq\n" +
+      `hikari-gw's relays launched as the unit does: ${UNIT.describe}\n`,
   );
   printTable(rows);
   console.log("\nsustained (loss < 0.1 %, p99 ≤ 20 ms):");
