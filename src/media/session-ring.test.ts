@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SessionRing } from "./session-ring.js";
+import { prng as rng } from "../../test/support/prng.js";
 
-/** A seeded generator (mulberry32), so a failing sequence can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("SessionRing", () => {
   it("visits k members per call and reports the end of each round", () => {

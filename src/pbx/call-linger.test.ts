@@ -4,27 +4,14 @@
  * holding the call (its legs, SDP, media, closures).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { createResponse, getHeader, parseMessage, setHeader, tagOf } from "../sip/message/index.js";
 import { Dialog } from "../sip/dialog/dialog.js";
 import { PHONE_SDP } from "../../test/support/pbx/phone.js";
 import { PbxRig, GW } from "../../test/support/pbx/pbx-rig.js";
 import type { Call } from "./call.js";
+import { collected } from "../../test/support/heap.js";
 
 // A full collection on demand, without --expose-gc on the whole test run.
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-/** Whether the object behind `ref` survives full collections (WeakRefs clear only between turns). */
-async function collected(ref: WeakRef<object>): Promise<boolean> {
-  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
-    await new Promise((r) => setImmediate(r));
-    gc();
-  }
-  await new Promise((r) => setImmediate(r));
-  return ref.deref() === undefined;
-}
 
 let rig: PbxRig | undefined;
 afterEach(async () => {

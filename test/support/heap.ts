@@ -14,3 +14,13 @@ export function liveHeap(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
+
+/** Whether the object behind `ref` is gone after full collections (WeakRefs clear only between turns). */
+export async function collected(ref: WeakRef<object>): Promise<boolean> {
+  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
+  await new Promise((r) => setImmediate(r));
+  return ref.deref() === undefined;
+}

@@ -4,25 +4,12 @@
  * answers a CANCEL as they did, and holds nothing of the transaction object meanwhile.
  */
 import { describe, expect, it } from "vitest";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import type { SipRequest } from "../message/types.js";
 import { createResponse, getHeader, tagOf } from "../message/index.js";
 import { harness, isRequest, isStatus, requestText, sendTimes, sentByGw, type Harness } from "../../../test/support/sip/transaction-harness.js";
 import type { ServerTransaction } from "./layer.js";
+import { collected } from "../../../test/support/heap.js";
 
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-/** Whether the object behind `ref` survives full collections. */
-async function collected(ref: WeakRef<object>): Promise<boolean> {
-  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
-    await new Promise((r) => setImmediate(r));
-    gc();
-  }
-  await new Promise((r) => setImmediate(r));
-  return ref.deref() === undefined;
-}
 
 /** An INVITE from the phone, its transaction, and what reached the TU. */
 async function invited(hx: Harness, text = requestText({ method: "INVITE" })) {
