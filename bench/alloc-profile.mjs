@@ -4,7 +4,7 @@
  * (node's own --heap-prof keeps only what is still alive at exit, which hides per-message
  * garbage). Written at exit as ALLOC_PROF_DIR/alloc-PID.heapprofile (DevTools' format).
  *
- *   ALLOC_PROF_DIR=/tmp/alloc node bench/sip/run.mjs --only hikari --reg 1000 --calls 400 \
+ *   ALLOC_PROF_DIR=/tmp/alloc npm run bench:sip -- --only hikari --reg 1000 --calls 400 \
  *        --step-s 20 --node-flags "--import=$PWD/bench/alloc-profile.mjs"
  *   node bench/alloc-summary.mjs /tmp/alloc/alloc-*.heapprofile
  */

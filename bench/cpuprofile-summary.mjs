@@ -5,7 +5,7 @@
  * as a share of the busy time (all samples but "(idle)"), plus totals per file and the
  * garbage collector's share. What a bench:sip profile needs to find per-call work:
  *
- *   node bench/sip/run.mjs --only hikari --reg 1000 --calls 400 --step-s 20 \
+ *   npm run bench:sip -- --only hikari --reg 1000 --calls 400 --step-s 20 \
  *        --node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   node bench/cpuprofile-summary.mjs /tmp/prof/CPU.*.cpuprofile [--top 40] [--total]
  *

@@ -36,8 +36,9 @@ export class SettledInvites {
 
   /** Files a settled INVITE server transaction for `holdMs` (Timer L or I); returns when it goes. */
   add(key: string, holdMs: number, confirmed: boolean, toTag: string, requestToTag: string): number {
-    const rec = { confirmed, toTag: toTag === "" ? "" : flatString(toTag), requestToTag: requestToTag === "" ? "" : flatString(requestToTag) };
-    return this.table.add(key, holdMs, (due) => ({ ...rec, due })).due;
+    const ours = toTag === "" ? "" : flatString(toTag);
+    const theirs = requestToTag === "" ? "" : flatString(requestToTag);
+    return this.table.add(key, holdMs, (due) => ({ confirmed, toTag: ours, requestToTag: theirs, due })).due;
   }
 
   /**

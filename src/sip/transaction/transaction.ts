@@ -37,28 +37,27 @@ export interface TransactionContext {
 }
 
 /** What the layer needs from a completed non-INVITE server transaction to retire it. */
-export interface RetiringServerTransaction {
+/** What the layer needs from a server transaction to take over its retransmissions and drop it. */
+interface RetiringTransaction {
   readonly key: string;
-  readonly responseDestination: Endpoint;
+  /** The request's To tag ("" for a dialog-creating one), for RFC 2543 matching. */
   readonly requestToTag: string;
   onTransportError?: (err: Error) => void;
   onTerminated?: () => void;
-  /** The layer answers its retransmissions until `until` (Timer J, clock ms). */
+  /** The layer answers or absorbs its retransmissions until `until` (its timer's due time, clock ms). */
   retired(until: number, now: () => number): void;
 }
 
-/** What the layer needs from an INVITE server transaction in Accepted or Confirmed to retire it. */
-export interface RetiringInviteServerTransaction {
-  readonly key: string;
+/** A completed non-INVITE server transaction (Timer J): its final response is resent from `wire`. */
+export interface RetiringServerTransaction extends RetiringTransaction {
+  readonly responseDestination: Endpoint;
+}
+
+/** An INVITE server transaction in Accepted or Confirmed (Timer L or I): nothing is sent from it. */
+export interface RetiringInviteServerTransaction extends RetiringTransaction {
   readonly state: string;
   /** Our responses' To tag. */
   readonly toTag: string;
-  /** The INVITE's To tag ("" for a dialog-creating one). */
-  readonly requestToTag: string;
-  onTransportError?: (err: Error) => void;
-  onTerminated?: () => void;
-  /** The layer absorbs its retransmissions until `until` (Timer L or I, clock ms). */
-  retired(until: number, now: () => number): void;
 }
 
 export interface ClientTransaction {
