@@ -16,15 +16,14 @@ import {
   type InviteServerState,
   type InviteServerTimer,
 } from "./invite-server-fsm.js";
-import { TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
+import { Retired, TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
 
 export class InviteServerTransaction extends TimedTransaction<InviteServerTimer> implements ServerTransaction, InviteServerMachine {
   readonly kind = "server" as const;
   readonly method = "INVITE";
   private st: InviteServerState = "proceeding";
   /** Set once the layer absorbs its retransmissions (layer.ts retireInvite): Timer L's or I's due time. */
-  private retiredUntil: number | undefined;
-  private now: (() => number) | undefined;
+  private retirement: Retired | undefined;
   intervalG = 0;
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
@@ -48,7 +47,7 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
 
   /** After retirement, Terminated once Timer L's (or I's) time has come (nothing fires for it). */
   get state(): InviteServerState {
-    if (this.retiredUntil !== undefined && (this.st === "accepted" || this.st === "confirmed") && this.now!() >= this.retiredUntil) return "terminated";
+    if ((this.st === "accepted" || this.st === "confirmed") && this.retirement?.over) return "terminated";
     return this.st;
   }
 
@@ -64,8 +63,7 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
   /** The layer took over absorbing retransmissions until `until` (Timer L or I). */
   retired(until: number, now: () => number): void {
     this.stopAllTimers();
-    this.retiredUntil = until;
-    this.now = now;
+    this.retirement = new Retired(until, now);
   }
 
   respond(res: SipResponse): void {
@@ -139,6 +137,6 @@ export class InviteServerTransaction extends TimedTransaction<InviteServerTimer>
     const before = this.st;
     inviteServerInput(this, i);
     // Accepted or Confirmed just now: nothing more to send from here, only to absorb.
-    if (this.st !== before && (this.st === "accepted" || this.st === "confirmed") && this.retiredUntil === undefined) this.ctx.retireInvite?.(this);
+    if (this.st !== before && (this.st === "accepted" || this.st === "confirmed") && this.retirement === undefined) this.ctx.retireInvite?.(this);
   }
 }

@@ -13,14 +13,13 @@ import {
   type NonInviteServerState,
   type NonInviteServerTimer,
 } from "./non-invite-server-fsm.js";
-import { TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
+import { Retired, TimedTransaction, type ServerTransaction, type TransactionContext } from "./transaction.js";
 
 export class NonInviteServerTransaction extends TimedTransaction<NonInviteServerTimer> implements ServerTransaction, NonInviteServerMachine {
   readonly kind = "server" as const;
   private st: NonInviteServerState = "trying";
   /** Set once the layer answers retransmissions for it (layer.ts retire): Timer J's due time. */
-  private retiredUntil: number | undefined;
-  private now: (() => number) | undefined;
+  private retirement: Retired | undefined;
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
   /**
@@ -52,15 +51,14 @@ export class NonInviteServerTransaction extends TimedTransaction<NonInviteServer
 
   /** After retirement, Terminated once Timer J's time has come (nothing fires for it). */
   get state(): NonInviteServerState {
-    if (this.retiredUntil !== undefined && this.st === "completed" && this.now!() >= this.retiredUntil) return "terminated";
+    if (this.st === "completed" && this.retirement?.over) return "terminated";
     return this.st;
   }
 
   /** The layer took over the Completed state until `until` (Timer J). */
   retired(until: number, now: () => number): void {
     this.stopTimer("J");
-    this.retiredUntil = until;
-    this.now = now;
+    this.retirement = new Retired(until, now);
   }
 
   get request(): SipRequest {

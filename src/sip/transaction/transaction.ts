@@ -37,6 +37,21 @@ export interface TransactionContext {
 }
 
 /** What the layer needs from a completed non-INVITE server transaction to retire it. */
+/**
+ * A server transaction whose retransmissions the layer took over (retire): it reaches
+ * Terminated when `until` (Timer J, L or I) has come, with nothing firing for it.
+ */
+export class Retired {
+  constructor(
+    readonly until: number,
+    private readonly now: () => number,
+  ) {}
+
+  get over(): boolean {
+    return this.now() >= this.until;
+  }
+}
+
 /** What the layer needs from a server transaction to take over its retransmissions and drop it. */
 interface RetiringTransaction {
   readonly key: string;
