@@ -3,7 +3,8 @@
  * (eth0 inside, as on the Pi) on a tap device bridged to the lab's NGN emulator (dnsmasq with the
  * line's options 120/121/125, the strict P-CSCF front), a config on the FAT partition that names
  * nothing but `wan: { interface: eth0 }`, and waits for the service's STATUS= "trunk registered".
- * Passes when test-boot.sh passes and the emulator answered the image's REGISTER with 200.
+ * Passes when test-boot.sh passes and the emulator answered the image's REGISTER with 200. The
+ * last lines repeat the probe's figures of the registered, idle gateway's memory (test-boot.sh).
  *
  *   [hgwboot-vm] tap0 ─ br0 ─ wan0 ──veth── ngn0 [hgwboot-ngn]  dnsmasq · P-CSCF 198.18.5.1:5060
  *     qemu-system-aarch64 (the image; eth0 = tap0's other end)
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
 
     const t0 = Date.now();
     const boot = spawn(join(repo, "firmware/test-boot.sh"), process.argv.slice(2), {
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "pipe", "inherit"],
       env: {
         ...process.env,
         HGW_BOOT_WAN_NETNS: lab.ns("vm"),
@@ -62,7 +63,13 @@ async function main(): Promise<number> {
         HGW_BOOT_STATUS: `trunk registered as ${NGN_LAB.mainNumber}`,
       },
     });
-    const code = await new Promise<number>((resolve) => boot.on("exit", (c) => resolve(c ?? 1)));
+    // Shown as it comes, and kept for the summary's memory line (test-boot.sh prints ~100 lines).
+    let out = "";
+    boot.stdout!.on("data", (d: Buffer) => {
+      process.stdout.write(d);
+      out = (out + d.toString()).slice(-200_000);
+    });
+    const code = await new Promise<number>((resolve) => boot.on("close", (c) => resolve(c ?? 1)));
     const secs = Math.round((Date.now() - t0) / 1000);
 
     // What the NGN saw of the booted image: its DHCP exchange, its REGISTER, the answer.
@@ -73,6 +80,8 @@ async function main(): Promise<number> {
     console.log(`--- P-CSCF notes ---\n${ngn.sipLog.filter((e) => e.note).map((e) => `${e.peer ?? ""} ${e.note}`).join("\n")}`);
     const registered = ok200 !== undefined && (ok200.peer ?? "").startsWith(`${NGN_LAB.subnets[0].lease}:`);
     console.log(`boot-ngn: test-boot.sh exit ${code} in ${secs}s; REGISTER answered 200 from the image's lease ${NGN_LAB.subnets[0].lease}: ${registered ? "yes" : "NO"}`);
+    // The idle gateway's memory at "trunk registered" (the probe's samples; reported, not judged).
+    console.log(`boot-ngn: ${/^test-boot: memory: .*$/m.exec(out)?.[0] ?? "test-boot: memory: (no line)"}`);
     return code === 0 && registered ? 0 : 1;
   } finally {
     await ngn?.stop().catch(() => undefined);
