@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { configSchema, type Config } from "./schema.js";
 import { ConfigError } from "./errors.js";
 import { semanticProblems } from "./semantic.js";
