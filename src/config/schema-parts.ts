@@ -18,7 +18,7 @@ export const int = (...checks: Check<number>[]) => z.number().check(z.int(), ...
 /** A string with checks such as z.regex / z.minLength / z.refine. */
 export const str = (...checks: Check<string>[]) => z.string().check(...checks);
 
-export const digits = str(z.regex(/^[0-9*#+]+$/, "expected a phone number (digits)"));
+export const digits = () => str(z.regex(/^[0-9*#+]+$/, "expected a phone number (digits)"));
 
 /**
  * A YAML block whose every key has a default or is optional: unknown keys refused, absent the
