@@ -54,7 +54,7 @@ const register = (from: string, port: number, to: string) =>
 
 async function start(lan: Record<string, unknown>): Promise<Gateway> {
   dir = mkdtempSync(join(tmpdir(), "hgw-listen-"));
-  const cfg = configSchema.parse({
+  const cfg = configSchema().parse({
     wan: { interface: "none" },
     trunk: { enabled: true, server: "127.0.0.9", domain: "example.invalid", number: "0312345678", local_address: "127.0.0.2", local_port: PORT },
     lan: { listen: "0.0.0.0", port: PORT, advertise: "127.0.0.1", ...lan },

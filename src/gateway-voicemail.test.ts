@@ -16,7 +16,7 @@ afterEach(() => {
 async function rig(voicemail: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "hgw-gwvm-"));
   dirs.push(dir);
-  const config = configSchema.parse({ state_dir: dir, voicemail: { enabled: true, ...voicemail } });
+  const config = configSchema().parse({ state_dir: dir, voicemail: { enabled: true, ...voicemail } });
   const log = silentLogger();
   const events = new GatewayEvents(log);
   const seen: VoicemailEvent[] = [];

@@ -13,6 +13,8 @@ import { validateConfig } from "./config/load.js";
 import { Gateway } from "./gateway.js";
 import { CommandError } from "./gateway-api.js";
 import { silentLogger } from "./log.js";
+import { queryControl } from "./control.js";
+import { httpRequest } from "../test/support/http-get.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -40,6 +42,27 @@ function loopback(): [string, number] {
 }
 
 describe("Gateway", () => {
+  it("has no HTTP listener while idle: phone add opens it for its URL, the fetch closes it again", async () => {
+    const [address, port] = loopback();
+    const provision = port + 1;
+    const cfg = config(address, port, { vpn: { provision_port: provision } });
+    const gw = new Gateway(cfg, silentLogger(), { version: "test" }, { clock: new ManualClock(1_000_000) });
+    try {
+      await gw.start();
+      await expect(httpRequest(provision, "/", "GET", {}, address)).rejects.toThrow(/ECONNREFUSED/);
+      const added = (await queryControl(cfg.state_dir, { command: "phone-add", name: "Pixel" }, 5000)) as { provisioning_url?: string };
+      const url = new URL(added.provisioning_url!);
+      expect(url.host).toBe(`${address}:${provision}`);
+      const got = await httpRequest(provision, url.pathname, "GET", {}, address);
+      expect(got.status).toBe(200);
+      expect(got.body.toString()).toContain("<config");
+      // The one URL is spent: the port closed as the response went out, before it arrived here.
+      await expect(httpRequest(provision, "/", "GET", {}, address)).rejects.toThrow(/ECONNREFUSED/);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it("counts its uptime on the injected clock", () => {
     const clock = new ManualClock(1_000_000);
     const gw = new Gateway(config(), silentLogger(), { version: "test" }, { clock });

@@ -34,9 +34,8 @@ import { Phonebook } from "./phonebook.js";
 import { Blocklist } from "./blocklist.js";
 import { GatewayStateStore } from "./gateway-state-store.js";
 import type { MqttService } from "./mqtt/service.js";
-import { ProvisioningTokens } from "./provision/tokens.js";
+import { ProvisioningListener } from "./provision/listener.js";
 import { PhoneManager, type Vpn } from "./provision/phones.js";
-import { startProvisioningServer } from "./provision/http-server.js";
 import type { MergedExtension } from "./provision/merge.js";
 import type { WireguardInterface, PeerHandshake } from "./vpn/wireguard.js";
 import { WanSide } from "./gateway-wan.js";
@@ -102,7 +101,7 @@ export class Gateway {
   private phones?: PhoneManager;
   private wireguard?: WireguardInterface;
   private vpn?: Vpn;
-  private provisioning: import("node:http").Server[] = [];
+  private provisioning?: ProvisioningListener;
   private handshakes: PeerHandshake[] = [];
 
   constructor(
@@ -181,12 +180,20 @@ export class Gateway {
     const digest = new DigestServer({ realm, secret: randomBytes(32), nonceTtlMs: cfg.pbx.nonce_ttl_s * 1000, maxTrackedNonces: cfg.limits.tracked_nonces, clock: this.clock });
     const lockout = (this.lockout = new Lockout({ maxFailures: cfg.pbx.lockout_failures, lockMs: cfg.pbx.lockout_s * 1000, maxEntries: cfg.limits.lockout_entries, clock: this.clock, log: log.child({ name: "pbx.auth" }) }));
     this.store = new BindingsStore({ stateDir: cfg.state_dir, clock: this.clock, log: log.child({ name: "pbx.bindings" }) });
-    const tokens = new ProvisioningTokens(this.clock);
+    // Phones and the answering machine are served over HTTP on the LAN/tunnel addresses, by a
+    // listener open only while one of them needs it (provision/listener.ts).
+    const provisioning = (this.provisioning = new ProvisioningListener({
+      addresses: [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))],
+      port: cfg.vpn.provision_port,
+      routes: this.voicemail ? [this.voicemail.route()] : [],
+      log: log.child({ name: "provision.http" }),
+      clock: this.clock,
+    }));
     try {
       this.phones = new PhoneManager({
         stateDir: cfg.state_dir,
         configured: cfg.extensions,
-        tokens,
+        offers: provisioning,
         lanHost: this.advertisedHost(),
         sipPort: cfg.lan.port,
         provisionPort: cfg.vpn.provision_port,
@@ -247,13 +254,8 @@ export class Gateway {
       });
     }
 
-    const provisionAddresses = [...new Set([this.vpn?.gatewayAddress, this.advertisedHost()].filter((a): a is string => a !== undefined))];
-    try {
-      const routes = this.voicemail ? [this.voicemail.route()] : [];
-      this.provisioning = await startProvisioningServer({ addresses: provisionAddresses, port: cfg.vpn.provision_port, tokens, log: log.child({ name: "provision.http" }), clock: this.clock, routes });
-    } catch (err) {
-      log.error({ err, port: cfg.vpn.provision_port }, "provisioning HTTP listener unavailable: phone add still prints the settings");
-    }
+    // Open at start only for the answering machine; `phone add` opens it on demand.
+    await provisioning.sync();
     if (cfg.mqtt.server !== "none") await this.startMqtt();
     try {
       this.control = await startControlServer(cfg.state_dir, this.controlHandler(), log.child({ name: "control" }), { follow: this.followEvents });
@@ -454,7 +456,7 @@ export class Gateway {
       ["mqtt", () => this.mqtt?.stop()],
       ["dhcp", () => this.wan?.stopDhcp()],
       ["control", () => new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()))],
-      ["provisioning", () => Promise.all(this.provisioning.map((s) => new Promise<void>((r) => s.close(() => r()))))],
+      ["provisioning", () => this.provisioning?.stop()],
       ["transactions", () => this.tx?.close()],
       // Node drops a datagram whose send() is still pending when its socket closes.
       ["transport", () => new Promise((r) => setImmediate(r)).then(() => this.transport?.close())],

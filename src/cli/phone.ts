@@ -50,7 +50,7 @@ function isPhoneAdded(a: unknown): a is PhoneAdded {
     typeof r.name === "string" &&
     typeof r.extension === "string" &&
     typeof r.settings_text === "string" &&
-    typeof r.provisioning_url === "string" &&
+    (r.provisioning_url === undefined || typeof r.provisioning_url === "string") &&
     typeof r.sip === "object" &&
     r.sip !== null &&
     (r.wireguard_config === undefined || typeof r.wireguard_config === "string")
@@ -62,8 +62,13 @@ export async function formatAdded(a: PhoneAdded): Promise<string> {
   if (a.wireguard_config) {
     parts.push("\n1. WireGuard app: scan this (or type the config below)\n\n", await qrTerminal(a.wireguard_config), "\n", a.wireguard_config, "\n");
   }
-  parts.push(`\n${a.wireguard_config ? "2" : "1"}. Linphone: Assistant > Fetch remote configuration, scan this (one use, 24 h)\n\n`, await qrTerminal(a.provisioning_url), "\n");
-  parts.push(a.provisioning_url, "\n");
+  const step = a.wireguard_config ? "2" : "1";
+  if (a.provisioning_url !== undefined) {
+    parts.push(`\n${step}. Linphone: Assistant > Fetch remote configuration, scan this (one use, 24 h)\n\n`, await qrTerminal(a.provisioning_url), "\n");
+    parts.push(a.provisioning_url, "\n");
+  } else {
+    parts.push(`\n${step}. Linphone: no provisioning URL (the gateway could not open its HTTP listener: see its log); enter the settings below by hand\n`);
+  }
   parts.push("\nAny other SIP app:\n", a.settings_text);
   return parts.join("");
 }

@@ -46,6 +46,16 @@ dialplan:
     expect(p.some((s) => s.startsWith('dialplan[1].to: expected "extension", "trunk" or a configured extension number'))).toBe(true);
   });
 
+  it("says what is wrong in words (zod/mini alone would say only \"Invalid input\")", () => {
+    const p = problems("lan: { port: 70000 }\ntrunk: { refresh_ratio: 0.1 }\npbx: { ring_timeout_s: 1.5 }\nmedia: { offload: fast }\n");
+    expect(p).toEqual([
+      "trunk.refresh_ratio: Too small: expected number to be >=0.2",
+      "lan.port: Too big: expected number to be <=65535",
+      "pbx.ring_timeout_s: expected int, got number",
+      'media.offload: Invalid option: expected one of "auto"|"none"|"nftables"',
+    ]);
+  });
+
   it("names semantic errors: duplicates and unknown ring targets", () => {
     const p = problems(`
 extensions:

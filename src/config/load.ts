@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { z } from "zod";
+import type { z } from "zod/mini";
 import { configSchema, type Config } from "./schema.js";
 import { ConfigError } from "./errors.js";
 import { semanticProblems } from "./semantic.js";
@@ -33,7 +33,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 export function validateConfig(raw: unknown, file = "config"): Config {
-  const result = configSchema.safeParse(raw ?? {}, { reportInput: true });
+  const result = configSchema().safeParse(raw ?? {}, { reportInput: true });
   const problems = result.success ? [] : result.error.issues.map((i) => ({ path: yamlPath(i.path), message: describeIssue(i) }));
   problems.push(...semanticProblems(raw));
   if (result.success && problems.length === 0) return result.data;

@@ -3,7 +3,7 @@ import { configSchema } from "./schema.js";
 import { configWarnings } from "./warnings.js";
 import { semanticProblems } from "./semantic.js";
 
-const cfg = (extensions: { number: string; password: string }[]) => configSchema.parse({ extensions });
+const cfg = (extensions: { number: string; password: string }[]) => configSchema().parse({ extensions });
 
 describe("configuration warnings and security defaults (issue 13)", () => {
   it("warns about weak extension passwords: short, digits only, containing the number", () => {
@@ -22,14 +22,14 @@ describe("configuration warnings and security defaults (issue 13)", () => {
   });
 
   it("defaults refuse transfers, international and premium numbers, and bound calls", () => {
-    const p = configSchema.parse({}).pbx;
+    const p = configSchema().parse({}).pbx;
     expect(p).toMatchObject({ allow_transfer: false, allow_international: false, max_calls_per_extension: 4, max_calls: 16, max_call_s: 14400 });
     expect(p.premium_prefixes).toEqual(["0570", "0180", "0990", "0170"]);
   });
 
   it("lan.allow takes networks and names the key when one is not", () => {
-    expect(configSchema.parse({ lan: { allow: ["10.8.0.0/24", "192.168.1.20"] } }).lan.allow).toEqual(["10.8.0.0/24", "192.168.1.20"]);
-    const r = configSchema.safeParse({ lan: { allow: ["10.8.0.0/40"] } });
+    expect(configSchema().parse({ lan: { allow: ["10.8.0.0/24", "192.168.1.20"] } }).lan.allow).toEqual(["10.8.0.0/24", "192.168.1.20"]);
+    const r = configSchema().safeParse({ lan: { allow: ["10.8.0.0/40"] } });
     expect(r.success).toBe(false);
     expect(r.error!.issues[0]!.path).toEqual(["lan", "allow", 0]);
   });

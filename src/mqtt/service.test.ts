@@ -26,7 +26,7 @@ function status(over: Partial<GatewayStatus> = {}): GatewayStatus {
 }
 
 async function rig(mqtt: Record<string, unknown> = {}) {
-  const cfg = configSchema.parse({ mqtt: { server: "mqtt://broker.invalid:1883", password: "s3cret", username: "gw", queue_max: 3, ...mqtt } });
+  const cfg = configSchema().parse({ mqtt: { server: "mqtt://broker.invalid:1883", password: "s3cret", username: "gw", queue_max: 3, ...mqtt } });
   const log = silentLogger();
   const warn = vi.spyOn(log, "warn");
   const events = new GatewayEvents(log);

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from "../log.js";
 import type { Clock } from "../clock.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
-import type { ProvisioningTokens } from "./tokens.js";
+import { PROVISION_PATH, type ProvisioningTokens } from "./tokens.js";
 
-export const PROVISION_PATH = "/provision/";
+export { PROVISION_PATH };
 
 /**
  * Another service on the same LAN-side listener (the answering machine's recordings): tried
@@ -18,7 +18,19 @@ export const PROVISION_PATH = "/provision/";
  */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export async function startProvisioningServer(opts: { addresses: string[]; port: number; tokens: ProvisioningTokens; log: Logger; clock: Clock; routes?: HttpRoute[] }): Promise<Server[]> {
+export interface ProvisioningServerOptions {
+  addresses: string[];
+  port: number;
+  tokens: ProvisioningTokens;
+  log: Logger;
+  clock: Clock;
+  routes?: HttpRoute[];
+  /** After a provisioning document went out (its token is spent): the listener may close. */
+  onServed?: () => void;
+}
+
+/** One listener per address; all of them or none (an address that cannot bind closes the others). */
+export async function startProvisioningServer(opts: ProvisioningServerOptions): Promise<Server[]> {
   const missLog = new RateLimitedLog(opts.log, 1, () => opts.clock.now());
   const routes = opts.routes ?? [];
   const servers: Server[] = [];
@@ -44,13 +56,19 @@ export async function startProvisioningServer(opts: { addresses: string[]; port:
       }
       opts.log.info({ source: req.socket.remoteAddress }, "provisioning document served (its URL is now spent)");
       res.writeHead(200, { "content-type": "application/xml", "cache-control": "no-store", connection: "close" }).end(body);
+      opts.onServed?.();
     });
     server.headersTimeout = 5000;
     server.requestTimeout = 10000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(opts.port, address, () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(opts.port, address, () => resolve());
+      });
+    } catch (err) {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      throw err;
+    }
     servers.push(server);
   }
   return servers;

@@ -44,13 +44,14 @@ describe("PhoneManager", () => {
   let peers: FakePeers;
   let changed: MergedExtension[][];
   let logLines: string[];
+  let serving: boolean;
   const server = generateKeyPair();
 
   const make = () =>
     new PhoneManager({
       stateDir: dir,
       configured: [{ number: "801", password: "yaml-801" }],
-      tokens,
+      offers: { offer: async (extension, body) => (serving ? tokens.issue(extension, body) : undefined), revoke: (extension) => tokens.revoke(extension) },
       lanHost: "192.168.1.2",
       sipPort: 5060,
       provisionPort: 8580,
@@ -75,6 +76,7 @@ describe("PhoneManager", () => {
     peers = new FakePeers();
     changed = [];
     logLines = [];
+    serving = true;
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -116,11 +118,20 @@ describe("PhoneManager", () => {
     expect(a.extension).toBe("805");
   });
 
+  it("a phone whose URL cannot be served is still added, with its settings and no URL", async () => {
+    serving = false;
+    const a = await make().add("Pixel");
+    expect(a.extension).toBe("802");
+    expect(a.provisioning_url).toBeUndefined();
+    expect(a.settings_text).toContain("802");
+    expect(changed.at(-1)!.map((e) => e.number)).toEqual(["801", "802"]);
+  });
+
   it("never logs a password, a private key or the provisioning token", async () => {
     const m = make();
     const a = await m.add("Pixel");
     const priv = /PrivateKey = (\S+)/.exec(a.wireguard_config!)![1];
-    const token = a.provisioning_url.split("/").at(-1)!;
+    const token = a.provisioning_url!.split("/").at(-1)!;
     // A careless caller logging the whole answer gets it redacted too.
     createRootLogger({ level: "info", destination: new Writable({ write(c, _e, cb) { logLines.push(String(c)); cb(); } }) }).info({ answer: a }, "x");
     const all = logLines.join("");

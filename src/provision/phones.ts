@@ -11,8 +11,8 @@ import { nextFreeAddress, type Subnet } from "../vpn/subnet.js";
 import { loadPhones, nextExtension, savePhones, validPhoneName, type PhoneRecord } from "./phone-store.js";
 import { mergeExtensions, type MergedExtension } from "./merge.js";
 import { linphoneXml, settingsText, wireguardConfig, type SipAccount } from "./settings.js";
-import { PROVISION_PATH } from "./http-server.js";
-import type { ProvisioningTokens } from "./tokens.js";
+import { PROVISION_PATH } from "./tokens.js";
+import type { ProvisioningOffers } from "./listener.js";
 
 /** What the phone manager needs of the WireGuard interface. */
 export interface PeerControl {
@@ -33,7 +33,8 @@ export interface Vpn {
 export interface PhoneManagerOptions {
   stateDir: string;
   configured: readonly { number: string; password: string; name?: string; caller_id?: string }[];
-  tokens: ProvisioningTokens;
+  /** The one-time provisioning URLs, and the listener that serves them while any is outstanding. */
+  offers: ProvisioningOffers;
   /** Where phones reach the SIP listener and the provisioning URL when there is no VPN. */
   lanHost: string;
   sipPort: number;
@@ -49,7 +50,8 @@ export interface PhoneAdded {
   extension: string;
   sip: SipAccount;
   settings_text: string;
-  provisioning_url: string;
+  /** Absent when the listener could not open (the gateway logged why): the settings are still here. */
+  provisioning_url?: string;
   wireguard_config?: string;
 }
 
@@ -105,14 +107,14 @@ export class PhoneManager {
     this.opts.onExtensionsChanged(this.extensions());
     const host = vpn ? vpn.gatewayAddress : this.opts.lanHost;
     const sip: SipAccount = { server: host, port: this.opts.sipPort, user: number, password, realm: this.opts.realm, displayName: name };
-    const token = this.opts.tokens.issue(number, linphoneXml(sip));
+    const token = await this.opts.offers.offer(number, linphoneXml(sip));
     this.opts.log.info({ phone: name, extension: number, tunnel_address: record.wireguard?.address }, "phone added");
     return {
       name,
       extension: number,
       sip,
       settings_text: settingsText(sip),
-      provisioning_url: `http://${host}:${this.opts.provisionPort}${PROVISION_PATH}${token}`,
+      ...(token !== undefined ? { provisioning_url: `http://${host}:${this.opts.provisionPort}${PROVISION_PATH}${token}` } : {}),
       wireguard_config: wgConfig,
     };
   }
@@ -122,7 +124,7 @@ export class PhoneManager {
     if (!p) throw new Error(`phone remove: no phone named "${name}" (see phone list)`);
     savePhones(this.opts.stateDir, this.phones.filter((x) => x !== p));
     this.phones = this.phones.filter((x) => x !== p);
-    this.opts.tokens.revoke(p.extension);
+    this.opts.offers.revoke(p.extension);
     this.opts.onExtensionsChanged(this.extensions());
     if (p.wireguard && this.opts.vpn) await this.opts.vpn.peers.removePeer(p.wireguard.public_key);
     this.opts.log.info({ phone: name, extension: p.extension }, "phone removed");

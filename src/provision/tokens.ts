@@ -7,6 +7,9 @@ import type { Clock } from "../clock.js";
 
 export const TOKEN_TTL_MS = 24 * 3600 * 1000;
 
+/** Where a token is served: `http://HOST:PORT/provision/TOKEN`. */
+export const PROVISION_PATH = "/provision/";
+
 interface Entry {
   body: string;
   expiresAt: number;
@@ -36,6 +39,13 @@ export class ProvisioningTokens {
   /** A removed phone's outstanding URLs die with it. */
   revoke(extension: string): void {
     for (const [t, e] of this.entries) if (e.extension === extension) this.entries.delete(t);
+  }
+
+  /** When the soonest outstanding token expires (clock ms), if any is outstanding. */
+  nextExpiry(): number | undefined {
+    let due: number | undefined;
+    for (const e of this.entries.values()) if (due === undefined || e.expiresAt < due) due = e.expiresAt;
+    return due;
   }
 
   get size(): number {

@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, rename, rm, stat, open } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import { z } from "zod/mini";
 import type { Logger } from "../log.js";
 import { SAMPLE_RATE, type PruneLimits, type SaveMessageInput, type VoicemailMessage, type VoicemailStoreApi } from "./types.js";
 import { wavefile } from "./deps.js";
@@ -23,20 +23,21 @@ const ID_RE = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
 const FILE_RE = /^\d{8}T\d{9}Z-[0-9a-f]{8}\.wav$/;
 const DAY_MS = 86_400_000;
 
+// zod's functional API (zod/mini), as the config's schemas: the full `zod` would load beside it.
 const messageSchema = z.object({
-  id: z.string().regex(ID_RE),
-  from: z.string().max(256),
-  name: z.string().max(256).optional(),
-  started_at: z.string().refine((s) => !Number.isNaN(Date.parse(s))),
-  duration_s: z.number().nonnegative(),
-  file: z.string().regex(FILE_RE),
-  token: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  id: z.string().check(z.regex(ID_RE)),
+  from: z.string().check(z.maxLength(256)),
+  name: z.optional(z.string().check(z.maxLength(256))),
+  started_at: z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)))),
+  duration_s: z.number().check(z.nonnegative()),
+  file: z.string().check(z.regex(FILE_RE)),
+  token: z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/)),
   heard: z.boolean(),
 });
 const indexSchema = z.object({ version: z.literal(1), messages: z.array(z.unknown()) });
 
 /** What the WAV's ICMT comment holds: enough to rebuild the index entry. */
-const commentSchema = z.object({ from: z.string().max(256), name: z.string().max(256).optional(), started_at: z.string() });
+const commentSchema = z.object({ from: z.string().check(z.maxLength(256)), name: z.optional(z.string().check(z.maxLength(256))), started_at: z.string() });
 
 export function newMessageId(startedAtMs: number, random: Buffer = randomBytes(4)): string {
   const iso = new Date(startedAtMs).toISOString(); // 2026-12-06T04:57:31.123Z

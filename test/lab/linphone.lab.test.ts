@@ -4,7 +4,7 @@
  * Linphone carry RTP both ways through the relay; Linphone holds and resumes (the gateway's
  * `status --json` shows the hold); its RFC 4733 DTMF reaches 802; a phone added with
  * `hikari-gw phone add` is set up by Linphone from the printed provisioning URL alone, registers
- * and calls, and the URL is refused the second time; and with a second device on 801 (baresip)
+ * and calls, and the URL cannot be fetched a second time (the listener closed behind it); and with a second device on 801 (baresip)
  * answering, Linphone gets the CANCEL with RFC 3326's "Call completed elsewhere" and lists the
  * call as answered elsewhere, not missed.
  *
@@ -19,7 +19,7 @@
  *    └── hgwlph-p803   198.18.14.14  linphonec set up by remote provisioning (phone add)
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -255,7 +255,7 @@ describe.skipIf(!ready)("Linphone (linphonec) through the gateway, beside baresi
     await expectIdle(() => why);
   }, 30_000);
 
-  it("phone add prints a provisioning URL; Linphone set up from it alone registers, calls 802 and sends RFC 4733 DTMF; restarted, it keeps the account without fetching the spent URL, which is refused", async () => {
+  it("phone add prints a provisioning URL; Linphone set up from it alone registers, calls 802 and sends RFC 4733 DTMF; restarted, it keeps the account without fetching the spent URL, which no longer answers", async () => {
     const { stdout: added } = await run("ip", ["netns", "exec", lab.ns("gw"), process.execPath, CLI, "phone", "add", "Linphone2", "--config", join(dir, "gateway.yaml")], { timeout: 20_000 });
     const url = /^(http:\/\/\S+\/provision\/\S+)$/m.exec(added)?.[1];
     const user = /^User:\s+(\S+)$/m.exec(added)?.[1];
@@ -267,7 +267,6 @@ describe.skipIf(!ready)("Linphone (linphonec) through the gateway, beside baresi
     prov = await startLinphonec(lab, p803.host, { dir: provDir, configUri: url!, dtmf: "sip-info", defaultRoute: GW, maxS: 90 });
     await registered(prov, "803");
     const served = () => gw.lines.filter((l) => l.includes('"msg":"provisioning document served'));
-    const refused = () => gw.lines.filter((l) => l.includes('"msg":"provisioning request refused"'));
     expect(served().length, gw.lines.slice(-10).join("\n")).toBe(1);
     expect(served()[0], "fetched by the phone itself").toContain(`"source":"${p803.addr}"`);
 
@@ -301,15 +300,16 @@ describe.skipIf(!ready)("Linphone (linphonec) through the gateway, beside baresi
     await prov.quit();
     prov = await startLinphonec(lab, p803.host, { dir: provDir, restart: true, defaultRoute: GW, maxS: 60 });
     await registered(prov, "803");
-    expect(refused(), "the restarted phone fetched the spent URL again").toEqual([]);
+    // liblinphone forgot config-uri when it applied the transient document: no fetch at start.
+    expect(readFileSync(join(provDir, "linphonerc"), "utf8"), "the phone still holds the spent URL").not.toMatch(/config-uri=/);
     expect(served().length).toBe(1);
 
-    // The same URL once more, as anyone holding it would: refused.
-    const again = lab.exec(p803.host, "curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", url!]);
-    expect(again.trim(), "second fetch of a one-time URL").toBe("404");
-    // (exec blocked the event loop: the gateway's log line is read only now.)
-    for (let i = 0; i < 20 && refused().length === 0; i++) await sleep(100);
-    expect(refused().length, "the refusal is logged").toBe(1);
+    // The same URL once more, as anyone holding it would: nothing listens any more, since the
+    // one URL was spent and the listener opens only while a URL is outstanding.
+    const again = await lab.run(p803.host, "curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url!]);
+    expect(again.stdout.trim(), "second fetch of a one-time URL").toBe("000");
+    expect(again.code, `curl: connection refused\n${again.stderr}`).toBe(7);
+    expect(gw.lines.some((l) => l.includes('"msg":"provisioning HTTP listener closed: nothing to serve"')), "the listener's close is logged").toBe(true);
   }, 45_000);
 
   it("two devices on 801 (Linphone ringing, baresip answering): Linphone gets CANCEL with Reason 'Call completed elsewhere' and lists the call as answered elsewhere, not missed", async () => {
