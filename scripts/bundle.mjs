@@ -54,8 +54,9 @@ export async function bundle(root, outDir = join(root, "dist")) {
     'createRequire(import.meta.url)("./hikari-gw.cjs");',
     "",
   ].join("\n");
-  writeFileSync(join(outDir, "cli.js"), launcher);
-  chmodSync(join(outDir, "cli.js"), 0o755);
+  // Mode 0644 as tsc's files: it is run as `node dist/cli.js` (and npm links `bin` itself).
+  writeFileSync(join(outDir, "cli.js"), launcher, { mode: 0o644 });
+  chmodSync(join(outDir, "cli.js"), 0o644);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle(fileURLToPath(new URL("..", import.meta.url)));

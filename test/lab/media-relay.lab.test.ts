@@ -25,6 +25,7 @@
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildDist } from "./build.js";
 import { labReady } from "./env.js";
 import { Lab, waitForLine } from "./netns.js";
 
@@ -130,13 +131,6 @@ let i = 0;
 const t = setInterval(() => { s.send(Buffer.from("probe " + i), Number(port), addr); if (++i >= Number(count)) { clearInterval(t); setTimeout(() => s.close(), 100); } }, 20);
 `;
 
-function buildDist(): void {
-  try {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore" });
-  } catch {
-    /* emits even when another module has type errors */
-  }
-}
 
 interface PhoneResult {
   received: number;

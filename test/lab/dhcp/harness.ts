@@ -14,6 +14,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildDist } from "../build.js";
 import { Lab } from "../netns.js";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -24,11 +25,7 @@ export const CLIENT_MAC = "02:00:00:00:00:01";
 /** dist/ is built by `npm run test:lab`; build it here when a lab file runs alone. */
 export function ensureBuilt(): void {
   if (existsSync(STANDALONE)) return;
-  try {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "ignore", timeout: 120_000 });
-  } catch {
-    /* tsc emits despite type errors elsewhere; the check below decides */
-  }
+  buildDist();
   if (!existsSync(STANDALONE)) throw new Error(`${STANDALONE} missing: run npm run build`);
 }
 

@@ -4,7 +4,7 @@
  * SIP socket is bound.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Lab } from "../netns.js";
@@ -62,8 +62,12 @@ export interface GatewayProcess {
 }
 
 /** True when `node dist/cli.js` exists (the suite builds first via npm run test:lab). */
+/** dist/cli.js as `npm run build` leaves it: the launcher of the one-file command the box runs. */
 export function gatewayBuilt(): boolean {
-  return existsSync(CLI);
+  if (!existsSync(CLI)) return false;
+  // tsc alone writes its own cli.js over the launcher: the labs would test what never ships.
+  if (!readFileSync(CLI, "utf8").includes("hikari-gw.cjs")) throw new Error("dist/cli.js is tsc's, not the bundle's launcher: run `npm run build` (not tsc alone)");
+  return true;
 }
 
 export async function startGateway(lab: Lab, host: string, dir: string, c: GatewayConfigInput): Promise<GatewayProcess> {
