@@ -52,11 +52,11 @@ describe("systemd/hikari-gw.service", () => {
     expect(pkg.bin["hikari-gw"]).toBe("dist/cli.js");
   });
 
-  it("bounds V8's young generation, its old space and glibc's malloc arenas (the footprint on a Pi)", () => {
+  it("bounds V8's young generation, its old space, glibc's malloc arenas and its trim threshold (the footprint on a Pi)", () => {
     // bench:pi, bench:idle and bench:sip launch the gateway with these, read from this file (bench/unit-launch.ts).
     expect(one(unit, "ExecStart")!.split(/\s+/)).toContain("--max-semi-space-size=2");
     expect(one(unit, "ExecStart")!.split(/\s+/)).toContain("--max-old-space-size=128");
-    expect(unit.get("Environment")).toEqual(["MALLOC_ARENA_MAX=2"]);
+    expect(unit.get("Environment")).toEqual(["MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=131072"]);
   });
 
   it("passes systemd-analyze verify", (ctx) => {
