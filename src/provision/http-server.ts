@@ -9,7 +9,6 @@ import type { Clock } from "../clock.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { PROVISION_PATH, type ProvisioningTokens } from "./tokens.js";
 
-export { PROVISION_PATH };
 
 /**
  * Another service on the same LAN-side listener (the answering machine's recordings): tried

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, REPO, gatewayBuilt } from "./sip/gateway-process.js";
 import { labReady } from "./env.js";
+import { prng } from "../support/prng.js";
 
 const PORT = 25_000 + Math.floor(Math.random() * 5000);
 const ready = labReady("sip robustness", []) && (gatewayBuilt() || (() => { throw new Error("dist/cli.js missing: run npm run build"); })());
@@ -22,18 +23,6 @@ const SEEDS = [
   `INVITE sip:802@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKnashds8\r\nVia: SIP/2.0/UDP [2001:db8::9]:5060;branch=z9hG4bKx\r\nMax-Forwards: 70\r\nTo: <sip:802@127.0.0.1>\r\nFrom: "Bob \\"the\\" Builder" <sip:801@127.0.0.1>;tag=1928301774\r\nCall-ID: a84b4c76e66710\r\nCSeq: 1 INVITE\r\nContact: <sip:801@127.0.0.1:5099>\r\nRoute: <sip:p1.example.com;lr>\r\nSubject: hello\r\n  folded\r\nContent-Type: application/sdp\r\nContent-Length: 129\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n`,
   `INVITE sip:0312345678@127.0.0.1:5060 SIP/2.0\r\nv: SIP/2.0/UDP 198.18.5.1:5060;branch=z9hG4bK-ngn-1\r\nf: <sip:0398765432@ntt-east.ne.jp>;tag=ngn1\r\nt: <sip:0312345678@ntt-east.ne.jp>\r\ni: ngn-call-1@198.18.5.1\r\nCSeq: 1 INVITE\r\nm: <sip:198.18.5.1:5060>\r\nk: timer,100rel\r\nx: 300;refresher=uac\r\nP-Asserted-Identity: <sip:0398765432@ntt-east.ne.jp>,\r\n <tel:0398765432>\r\nRecord-Route: <sip:198.18.5.1;lr>\r\nMax-Forwards: 69\r\nc: application/sdp\r\nl: 0\r\n\r\n`,
 ];
-
-/** A small deterministic PRNG so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(seed: Buffer, r: () => number): Buffer {
   const b = Buffer.from(seed);
@@ -119,7 +108,7 @@ describe.skipIf(!ready)("SIP robustness: mutated datagrams at the running gatewa
   }
 
   it("survives 6000 mutated and truncated messages and keeps serving", async () => {
-    const r = rng(4475);
+    const r = prng(4475);
     const seeds = SEEDS.map((s) => Buffer.from(s, "latin1"));
     let sent = 0;
     // Bounded: 6000 datagrams in batches, paced so the kernel does not just drop them.
